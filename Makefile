@@ -1,0 +1,79 @@
+# WorkToDo top-level build.  `make` builds the kernel ELF and the GRUB ISO;
+# `make run` / `make test` / `make bench` set up their own dependencies first.
+
+BUILD    := build
+CC       := gcc
+NASM     := nasm
+QEMU     := qemu-system-x86_64
+
+KCFLAGS  := -std=c11 -ffreestanding -nostdlib -mno-red-zone -mgeneral-regs-only \
+            -fno-pic -no-pie -fno-stack-protector -fno-omit-frame-pointer \
+            -fno-asynchronous-unwind-tables -O2 -g -Wall -Wextra \
+            -Wno-unused-parameter -Iinclude -Ikernel -I. -MMD -MP
+KLDFLAGS := -nostdlib -no-pie -z noexecstack -z max-page-size=0x1000 -T linker.ld
+
+# Every C and asm file under these directories is part of the kernel image.
+KDIRS    := boot kernel drivers/e1000 drivers/ahci tests/kernel $(EXTRA_KDIRS)
+KCSRC    := $(foreach d,$(KDIRS),$(wildcard $(d)/*.c)) $(KERNEL_EXTRA_C)
+KASRC    := $(foreach d,$(KDIRS),$(wildcard $(d)/*.asm))
+KOBJ     := $(patsubst %.c,$(BUILD)/k/%.o,$(KCSRC)) $(patsubst %.asm,$(BUILD)/k/%.asm.o,$(KASRC))
+
+HOST_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter \
+               -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+               -Iinclude -I.
+HOST_TESTS  :=
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all iso run test debug bench deps clean host-tests kernel-tests
+all: $(BUILD)/worktodo.iso
+
+-include tests/host/*.mk
+-include $(KOBJ:.o=.d)
+
+$(BUILD)/k/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -DWTD_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/k/%.asm.o: %.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -g -F dwarf $< -o $@
+
+$(BUILD)/worktodo.elf: $(KOBJ) linker.ld
+	$(CC) $(KLDFLAGS) -o $@ $(KOBJ) -lgcc
+
+$(BUILD)/worktodo.iso: $(BUILD)/worktodo.elf scripts/grub.cfg
+	@mkdir -p $(BUILD)/iso/boot/grub
+	cp $(BUILD)/worktodo.elf $(BUILD)/iso/boot/worktodo.elf
+	cp scripts/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || (cat $(BUILD)/grub-mkrescue.log; false)
+
+iso: $(BUILD)/worktodo.iso
+
+deps:
+	@scripts/deps.sh
+
+# ARGS= adds kernel command-line options; DISK= picks the ext2 image; NET=tap uses a namespace.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh $(if $(NET),--net $(NET)) $(if $(DISK),--disk $(DISK)) -- $(ARGS)
+
+debug: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh --debug -- $(ARGS)
+
+host-tests: $(HOST_TESTS)
+
+kernel-tests: all
+	@scripts/kernel-tests.sh $(ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all host-tests
+	@HOST_TESTS="$(HOST_TESTS)" scripts/test.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)

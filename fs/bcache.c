@@ -1,0 +1,761 @@
+/*
+ * bcache.c - block cache: 4 KiB buffers, hash lookup, LRU replacement,
+ * write-back, sequential read-ahead.
+ *
+ * Concurrency model
+ * -----------------
+ * One sleeping mutex, c->lock, protects the hash table, the LRU list, every
+ * buffer's flags and identity (blockno), the read-ahead state and the stats.
+ * It is never held across device I/O.  A buffer's contents are protected by
+ * the users' own locking (the file system), not by the cache.
+ *
+ * References: `refs` is only ever INCREMENTED with c->lock held (a lookup
+ * finds the buffer in the hash and takes a reference before dropping the
+ * lock) but it is DECREMENTED atomically without the lock, so
+ * bcache_release() never sleeps and can run from the network transmit-done
+ * path.  A buffer with refs > 0 is never evicted; refs reaching 0 only ever
+ * makes a buffer newly evictable, so the lock-free decrement cannot race
+ * with eviction in a harmful way.  The LRU order is by last acquisition:
+ * a lookup moves the buffer to the most-recently-used end.
+ *
+ * I/O states (flags, under c->lock):
+ *   READING  the data is being read; it is not valid.  Exactly one thread
+ *            (the one that set READING) does the device read; everybody else
+ *            who wants the block holds a reference and sleeps on c->cond.
+ *            This gives ONE device read per block however many ask for it.
+ *   WRITING  a write-back of the data is in progress.  The data stays
+ *            readable and even writable: DIRTY is cleared when the write is
+ *            started, so a modification during the write sets DIRTY again
+ *            and the block is written once more later.
+ *   DIRTY    the buffer holds data not yet written.  Eviction never picks a
+ *            dirty buffer; it writes a batch of old dirty buffers first.
+ * c->cond is broadcast when READING or WRITING ends or a read-ahead job ends.
+ *
+ * Non-blocking lookup (bcache_lookup_nb) uses fs_mutex_trylock and gives up
+ * (-EWOULDBLOCK) if the lock is busy or the block is not valid in memory;
+ * it never sleeps and never starts I/O itself.
+ *
+ * Read-ahead: a small table of "streams" remembers the next expected block
+ * of recent sequential runs.  When a stream advances and is within half a
+ * window of the end of what was prefetched, the next window is queued as a
+ * job with fs_run_async.  A job claims missing blocks under the lock (so a
+ * concurrent reader waits for the job's read instead of issuing its own)
+ * and reads each contiguous run with a single device call.  Read-ahead only
+ * takes clean unreferenced buffers: it never writes back or waits.
+ */
+#include "bcache.h"
+#include "fs_errno.h"
+
+enum {
+	B_VALID   = 1u << 0,
+	B_DIRTY   = 1u << 1,
+	B_READING = 1u << 2,
+	B_WRITING = 1u << 3,
+	B_RA      = 1u << 4,    /* brought in by read-ahead, not used yet */
+};
+
+#define NO_BLOCK       UINT64_MAX
+#define RA_STREAMS     8
+#define RA_JOBS        4
+#define RA_WINDOW_MAX  32u      /* blocks (128 KiB) */
+#define WRITE_BATCH    32u      /* buffers written per device round */
+
+struct ra_stream {
+	uint64_t next;          /* block expected next */
+	uint64_t ra_end;        /* read-ahead issued up to here (exclusive) */
+	uint32_t age;
+};
+
+struct ra_job {
+	struct bcache *c;
+	uint64_t first;
+	uint32_t count;
+	bool busy;
+};
+
+struct bcache {
+	struct fs_blockdev *dev;
+	uint32_t sectors_per_block;
+	uint64_t nblocks;
+	struct fs_mutex lock;
+	struct fs_cond cond;
+	uint32_t waiters;               /* threads sleeping on cond */
+
+	struct bcache_buf *bufs;
+	uint32_t nbuf;
+	struct bcache_buf **hash;
+	uint32_t hash_mask;
+	struct bcache_buf lru;          /* sentinel; lru.lru_next is the oldest */
+
+	struct ra_stream streams[RA_STREAMS];
+	uint32_t stream_clock;
+	uint32_t ra_window;
+	struct ra_job jobs[RA_JOBS];
+	uint32_t jobs_running;
+
+	struct bcache_stats st;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint32_t hash_of(struct bcache *c, uint64_t blockno)
+{
+	return (uint32_t)((blockno * 0x9E3779B97F4A7C15ull) >> 32) & c->hash_mask;
+}
+
+static struct bcache_buf *hash_find(struct bcache *c, uint64_t blockno)
+{
+	struct bcache_buf *b = c->hash[hash_of(c, blockno)];
+	while (b && b->blockno != blockno)
+		b = b->hash_next;
+	return b;
+}
+
+static void hash_insert(struct bcache *c, struct bcache_buf *b)
+{
+	uint32_t h = hash_of(c, b->blockno);
+	b->hash_next = c->hash[h];
+	c->hash[h] = b;
+}
+
+static void hash_remove(struct bcache *c, struct bcache_buf *b)
+{
+	struct bcache_buf **pp = &c->hash[hash_of(c, b->blockno)];
+	while (*pp && *pp != b)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = b->hash_next;
+	b->hash_next = NULL;
+}
+
+static void lru_unlink(struct bcache_buf *b)
+{
+	b->lru_prev->lru_next = b->lru_next;
+	b->lru_next->lru_prev = b->lru_prev;
+}
+
+static void lru_push_newest(struct bcache *c, struct bcache_buf *b)
+{
+	b->lru_prev = c->lru.lru_prev;
+	b->lru_next = &c->lru;
+	c->lru.lru_prev->lru_next = b;
+	c->lru.lru_prev = b;
+}
+
+static void touch(struct bcache *c, struct bcache_buf *b)
+{
+	lru_unlink(b);
+	lru_push_newest(c, b);
+}
+
+static uint32_t refs_load(struct bcache_buf *b)
+{
+	return __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE);
+}
+
+static void get_ref(struct bcache_buf *b)     /* c->lock held */
+{
+	__atomic_fetch_add(&b->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+static void wait_locked(struct bcache *c)
+{
+	c->waiters++;
+	fs_cond_wait(&c->cond, &c->lock);
+	c->waiters--;
+}
+
+static void wake_all(struct bcache *c)
+{
+	if (c->waiters)
+		fs_cond_broadcast(&c->cond);
+}
+
+static void set_dirty(struct bcache *c, struct bcache_buf *b)
+{
+	if (!(b->flags & B_DIRTY)) {
+		b->flags |= B_DIRTY;
+		c->st.dirty++;
+	}
+}
+
+/* ---- device I/O (no lock held) ------------------------------------------ */
+
+/* Sectors of cache block `blockno` that exist on the device (the last cache
+ * block may be partial). */
+static uint32_t sectors_in_block(struct bcache *c, uint64_t blockno)
+{
+	uint64_t lba = blockno * c->sectors_per_block;
+	uint64_t left = c->dev->sectors - lba;
+	return left < c->sectors_per_block ? (uint32_t)left : c->sectors_per_block;
+}
+
+/* Reads/writes n consecutive cache blocks starting at first, to/from buf. */
+static int dev_io(struct bcache *c, uint64_t first, uint32_t n, void *buf, bool write)
+{
+	struct fs_blockdev *dev = c->dev;
+	uint64_t lba = first * c->sectors_per_block;
+	uint32_t count = (n - 1) * c->sectors_per_block + sectors_in_block(c, first + n - 1);
+	int r;
+
+	__atomic_fetch_add(&c->st.io_in_flight, 1, __ATOMIC_RELAXED);
+	if (write) {
+		__atomic_fetch_add(&c->st.dev_writes, 1, __ATOMIC_RELAXED);
+		r = dev->write(dev, lba, count, buf);
+	} else {
+		__atomic_fetch_add(&c->st.dev_reads, 1, __ATOMIC_RELAXED);
+		r = dev->read(dev, lba, count, buf);
+	}
+	__atomic_fetch_sub(&c->st.io_in_flight, 1, __ATOMIC_RELAXED);
+	if (r > 0)
+		r = -FS_EIO;
+	if (r < 0)
+		__atomic_fetch_add(&c->st.io_errors, 1, __ATOMIC_RELAXED);
+	else if (!write && count < n * c->sectors_per_block) {
+		uint64_t got = (uint64_t)count * dev->sector_size;
+		memset((uint8_t *)buf + got, 0, (uint64_t)n * BCACHE_BLOCK_SIZE - got);
+	}
+	return r;
+}
+
+/* Reads into (write=false) or writes from the buffers b[0..n) which hold
+ * consecutive blocks, with one device call if a bounce buffer is available. */
+static int run_io(struct bcache *c, struct bcache_buf **b, uint32_t n, bool write)
+{
+	uint8_t *bounce = n > 1 ? fs_alloc((size_t)n * BCACHE_BLOCK_SIZE) : NULL;
+	int r = 0;
+
+	if (!bounce) {
+		for (uint32_t i = 0; i < n; i++) {
+			int e = dev_io(c, b[i]->blockno, 1, b[i]->data, write);
+			if (e && !r)
+				r = e;
+		}
+		return r;
+	}
+	if (write)
+		for (uint32_t i = 0; i < n; i++)
+			memcpy(bounce + (size_t)i * BCACHE_BLOCK_SIZE, b[i]->data, BCACHE_BLOCK_SIZE);
+	r = dev_io(c, b[0]->blockno, n, bounce, write);
+	if (!write && r == 0)
+		for (uint32_t i = 0; i < n; i++)
+			memcpy(b[i]->data, bounce + (size_t)i * BCACHE_BLOCK_SIZE, BCACHE_BLOCK_SIZE);
+	fs_free(bounce);
+	return r;
+}
+
+/* ---- write-back ---------------------------------------------------------- */
+
+static void sort_by_block(struct bcache_buf **v, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++) {
+		struct bcache_buf *x = v[i];
+		uint32_t j = i;
+		for (; j > 0 && v[j - 1]->blockno > x->blockno; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* Writes the dirty buffers v[0..n).  Called and returns with c->lock held;
+ * drops it during the I/O.  Contiguous blocks go out in one device call.
+ * A buffer whose write failed is dirty again afterwards. */
+static int write_batch(struct bcache *c, struct bcache_buf **v, uint32_t n)
+{
+	int err = 0;
+	bool failed[WRITE_BATCH];
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct bcache_buf *b = v[i];
+		get_ref(b);
+		b->flags = (b->flags | B_WRITING) & ~B_DIRTY;
+		c->st.dirty--;
+	}
+	sort_by_block(v, n);
+	fs_mutex_unlock(&c->lock);
+
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i + 1;
+		while (j < n && v[j]->blockno == v[j - 1]->blockno + 1)
+			j++;
+		int r = run_io(c, v + i, j - i, true);
+		for (uint32_t k = i; k < j; k++)
+			failed[k] = r != 0;
+		if (r && !err)
+			err = r;
+		i = j;
+	}
+
+	fs_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct bcache_buf *b = v[i];
+		b->flags &= ~B_WRITING;
+		if (failed[i])
+			set_dirty(c, b);
+		else
+			c->st.blocks_written++;
+		__atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL);
+	}
+	wake_all(c);
+	return err ? err : (int)n;
+}
+
+/* Writes a batch of the oldest dirty unreferenced buffers so eviction can
+ * proceed.  Returns how many were written (0: none eligible) or an error. */
+static int writeback_for_eviction(struct bcache *c)
+{
+	struct bcache_buf *v[WRITE_BATCH];
+	uint32_t n = 0;
+
+	for (struct bcache_buf *b = c->lru.lru_next; b != &c->lru && n < WRITE_BATCH; b = b->lru_next)
+		if ((b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY && refs_load(b) == 0)
+			v[n++] = b;
+	if (n == 0)
+		return 0;
+	return write_batch(c, v, n);
+}
+
+/* ---- replacement ---------------------------------------------------------- */
+
+static struct bcache_buf *find_clean_victim(struct bcache *c)
+{
+	for (struct bcache_buf *b = c->lru.lru_next; b != &c->lru; b = b->lru_next)
+		if (!(b->flags & (B_DIRTY | B_READING | B_WRITING)) && refs_load(b) == 0)
+			return b;
+	return NULL;
+}
+
+/* Gives the (clean, unreferenced) buffer b the identity `blockno`, with
+ * one reference and the given flags. */
+static void claim(struct bcache *c, struct bcache_buf *b, uint64_t blockno, uint32_t flags)
+{
+	if (b->blockno != NO_BLOCK) {
+		hash_remove(c, b);
+		if (b->flags & B_VALID)
+			c->st.evictions++;
+	}
+	b->blockno = blockno;
+	b->flags = flags;
+	b->refs = 1;
+	hash_insert(c, b);
+	touch(c, b);
+}
+
+/* ---- read-ahead ------------------------------------------------------------ */
+
+static void ra_job_run(void *arg);
+
+/* Queues background reading of [first, first+count).  c->lock held. */
+static void queue_readahead(struct bcache *c, uint64_t first, uint32_t count)
+{
+	if (first >= c->nblocks)
+		return;
+	if (count > c->nblocks - first)
+		count = (uint32_t)(c->nblocks - first);
+	while (count && hash_find(c, first)) {
+		first++;
+		count--;
+	}
+	if (!count)
+		return;
+	for (int i = 0; i < RA_JOBS; i++) {
+		struct ra_job *j = &c->jobs[i];
+		if (j->busy)
+			continue;
+		j->busy = true;
+		j->c = c;
+		j->first = first;
+		j->count = count;
+		c->jobs_running++;
+		if (fs_run_async(ra_job_run, j) != 0) {
+			j->busy = false;
+			c->jobs_running--;
+		}
+		return;
+	}
+}
+
+/* Records an access to blockno for sequential detection.  c->lock held. */
+static void note_access(struct bcache *c, uint64_t blockno)
+{
+	struct ra_stream *s = NULL, *oldest = &c->streams[0];
+
+	if (c->ra_window == 0)
+		return;
+	for (int i = 0; i < RA_STREAMS; i++) {
+		struct ra_stream *t = &c->streams[i];
+		if (t->next == blockno || t->next == blockno + 1) {
+			s = t;
+			break;
+		}
+		if (t->age < oldest->age)
+			oldest = t;
+	}
+	if (!s) {
+		s = oldest;
+		s->next = blockno + 1;
+		s->ra_end = blockno + 1;
+		s->age = ++c->stream_clock;
+		return;
+	}
+	s->age = ++c->stream_clock;
+	if (s->next != blockno)
+		return;                         /* same block again */
+	s->next = blockno + 1;
+	if (s->ra_end < s->next)
+		s->ra_end = s->next;
+	if (s->ra_end < s->next + c->ra_window / 2) {
+		uint64_t end = s->next + c->ra_window;
+		queue_readahead(c, s->ra_end, (uint32_t)(end - s->ra_end));
+		s->ra_end = end;
+	}
+}
+
+static void ra_job_run(void *arg)
+{
+	struct ra_job *job = arg;
+	struct bcache *c = job->c;
+	uint64_t blk = job->first, end = job->first + job->count;
+	struct bcache_buf *v[RA_WINDOW_MAX];
+
+	fs_mutex_lock(&c->lock);
+	while (blk < end) {
+		uint32_t n = 0;
+		while (blk < end && n < RA_WINDOW_MAX) {
+			if (hash_find(c, blk)) {
+				if (n)
+					break;
+				blk++;
+				continue;
+			}
+			struct bcache_buf *b = find_clean_victim(c);
+			if (!b) {
+				end = blk;      /* cache full of busy data: stop */
+				break;
+			}
+			claim(c, b, blk, B_READING | B_RA);
+			v[n++] = b;
+			blk++;
+		}
+		if (!n)
+			continue;
+		fs_mutex_unlock(&c->lock);
+		int r = run_io(c, v, n, false);
+		fs_mutex_lock(&c->lock);
+		for (uint32_t i = 0; i < n; i++) {
+			v[i]->flags = r == 0 ? (B_VALID | B_RA) : 0;
+			__atomic_fetch_sub(&v[i]->refs, 1, __ATOMIC_ACQ_REL);
+		}
+		c->st.ra_blocks += n;
+		wake_all(c);
+	}
+	job->busy = false;
+	c->jobs_running--;
+	wake_all(c);
+	fs_mutex_unlock(&c->lock);
+}
+
+void bcache_readahead(struct bcache *c, uint64_t first, uint32_t count)
+{
+	if (count > RA_WINDOW_MAX)
+		count = RA_WINDOW_MAX;
+	fs_mutex_lock(&c->lock);
+	queue_readahead(c, first, count);
+	fs_mutex_unlock(&c->lock);
+}
+
+/* ---- lookup ---------------------------------------------------------------- */
+
+static void count_hit(struct bcache *c, struct bcache_buf *b)
+{
+	c->st.hits++;
+	if (b->flags & B_RA) {
+		b->flags &= ~B_RA;
+		c->st.ra_hits++;
+	}
+}
+
+int bcache_lookup_nb(struct bcache *c, uint64_t blockno, struct bcache_buf **out)
+{
+	if (!fs_mutex_trylock(&c->lock))
+		return -FS_EWOULDBLOCK;
+	struct bcache_buf *b = hash_find(c, blockno);
+	if (b && (b->flags & B_VALID)) {
+		get_ref(b);
+		touch(c, b);
+		count_hit(c, b);
+		note_access(c, blockno);
+		fs_mutex_unlock(&c->lock);
+		*out = b;
+		return 0;
+	}
+	c->st.nb_misses++;
+	fs_mutex_unlock(&c->lock);
+	return -FS_EWOULDBLOCK;
+}
+
+/* Common body of bcache_read and bcache_get_noread. */
+static int get_block(struct bcache *c, uint64_t blockno, bool noread, struct bcache_buf **out)
+{
+	struct bcache_buf *b;
+	int r;
+
+	if (blockno >= c->nblocks)
+		return -FS_EINVAL;
+	fs_mutex_lock(&c->lock);
+	for (;;) {
+		b = hash_find(c, blockno);
+		if (b) {
+			bool waited = false;
+			get_ref(b);
+			touch(c, b);
+			while (b->flags & B_READING) {
+				waited = true;
+				wait_locked(c);
+			}
+			if (b->flags & B_VALID) {
+				count_hit(c, b);
+				note_access(c, blockno);
+				fs_mutex_unlock(&c->lock);
+				*out = b;
+				return 0;
+			}
+			if (waited && !noread) {
+				/* the one read we waited for failed: report it */
+				fs_mutex_unlock(&c->lock);
+				bcache_release(b);
+				return -FS_EIO;
+			}
+			/* a stale entry left by a failed read: redo it ourselves */
+			b->flags = noread ? b->flags : (b->flags | B_READING);
+			break;
+		}
+		b = find_clean_victim(c);
+		if (b) {
+			claim(c, b, blockno, noread ? 0 : B_READING);
+			break;
+		}
+		r = writeback_for_eviction(c);
+		if (r < 0) {
+			fs_mutex_unlock(&c->lock);
+			return r;
+		}
+		if (r == 0) {
+			bool io_busy = c->jobs_running != 0;
+			for (uint32_t i = 0; i < c->nbuf && !io_busy; i++)
+				io_busy = (c->bufs[i].flags & (B_READING | B_WRITING)) != 0;
+			if (!io_busy) {
+				fs_mutex_unlock(&c->lock);
+				return -FS_ENOBUFS;
+			}
+			wait_locked(c);
+		}
+		/* the lock was dropped: somebody may have brought the block in */
+	}
+
+	if (noread) {
+		memset(b->data, 0, BCACHE_BLOCK_SIZE);
+		b->flags |= B_VALID;
+		fs_mutex_unlock(&c->lock);
+		*out = b;
+		return 0;
+	}
+	c->st.misses++;
+	note_access(c, blockno);
+	fs_mutex_unlock(&c->lock);
+
+	r = run_io(c, &b, 1, false);
+
+	fs_mutex_lock(&c->lock);
+	b->flags &= ~B_READING;
+	if (r == 0)
+		b->flags |= B_VALID;
+	wake_all(c);
+	fs_mutex_unlock(&c->lock);
+	if (r) {
+		bcache_release(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+int bcache_read(struct bcache *c, uint64_t blockno, struct bcache_buf **out)
+{
+	return get_block(c, blockno, false, out);
+}
+
+int bcache_get_noread(struct bcache *c, uint64_t blockno, struct bcache_buf **out)
+{
+	return get_block(c, blockno, true, out);
+}
+
+void bcache_release(struct bcache_buf *b)
+{
+	if (b)
+		__atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+void bcache_mark_dirty(struct bcache_buf *b)
+{
+	struct bcache *c = b->cache;
+	fs_mutex_lock(&c->lock);
+	set_dirty(c, b);
+	fs_mutex_unlock(&c->lock);
+}
+
+/* ---- flushing ---------------------------------------------------------------- */
+
+int bcache_flush_some(struct bcache *c, uint32_t max)
+{
+	struct bcache_buf *v[WRITE_BATCH];
+	uint32_t done = 0;
+	int err = 0;
+
+	fs_mutex_lock(&c->lock);
+	while (done < max) {
+		uint32_t n = 0;
+		for (struct bcache_buf *b = c->lru.lru_next;
+		     b != &c->lru && n < WRITE_BATCH && done + n < max; b = b->lru_next)
+			if ((b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY)
+				v[n++] = b;
+		if (!n)
+			break;
+		int r = write_batch(c, v, n);
+		if (r < 0) {
+			err = r;
+			break;
+		}
+		done += n;
+	}
+	fs_mutex_unlock(&c->lock);
+	return err ? err : (int)done;
+}
+
+int bcache_sync(struct bcache *c)
+{
+	struct bcache_buf *v[WRITE_BATCH];
+	int err = 0;
+
+	fs_mutex_lock(&c->lock);
+	for (;;) {
+		uint32_t n = 0;
+		bool writing = false;
+		for (uint32_t i = 0; i < c->nbuf && n < WRITE_BATCH; i++) {
+			struct bcache_buf *b = &c->bufs[i];
+			if (b->flags & B_WRITING)
+				writing = true;
+			else if (b->flags & B_DIRTY)
+				v[n++] = b;
+		}
+		if (n) {
+			int r = write_batch(c, v, n);
+			if (r < 0) {
+				err = r;
+				break;
+			}
+			continue;
+		}
+		if (!writing)
+			break;
+		wait_locked(c);         /* somebody else's write must finish too */
+	}
+	fs_mutex_unlock(&c->lock);
+	if (err)
+		return err;
+	if (c->dev->flush) {
+		int r = c->dev->flush(c->dev);
+		if (r)
+			return r > 0 ? -FS_EIO : r;
+	}
+	return 0;
+}
+
+/* ---- setup and stats -------------------------------------------------------- */
+
+struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers)
+{
+	if (!dev || dev->sector_size == 0 || BCACHE_BLOCK_SIZE % dev->sector_size ||
+	    nbuffers < 4 || !dev->read || !dev->write)
+		return NULL;
+	struct bcache *c = fs_alloc(sizeof *c);
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof *c);
+	c->dev = dev;
+	c->sectors_per_block = BCACHE_BLOCK_SIZE / dev->sector_size;
+	c->nblocks = (dev->sectors + c->sectors_per_block - 1) / c->sectors_per_block;
+	fs_mutex_init(&c->lock);
+	fs_cond_init(&c->cond);
+
+	uint32_t hsize = 1;
+	while (hsize < nbuffers)
+		hsize <<= 1;
+	c->hash_mask = hsize - 1;
+	c->hash = fs_alloc(sizeof(*c->hash) * hsize);
+	c->bufs = fs_alloc(sizeof(*c->bufs) * nbuffers);
+	if (!c->hash || !c->bufs)
+		goto fail;
+	memset(c->hash, 0, sizeof(*c->hash) * hsize);
+	memset(c->bufs, 0, sizeof(*c->bufs) * nbuffers);
+	c->lru.lru_next = c->lru.lru_prev = &c->lru;
+	for (uint32_t i = 0; i < nbuffers; i++) {
+		struct bcache_buf *b = &c->bufs[i];
+		b->data = fs_alloc(BCACHE_BLOCK_SIZE);
+		if (!b->data)
+			goto fail;
+		c->nbuf++;
+		b->cache = c;
+		b->blockno = NO_BLOCK;
+		lru_push_newest(c, b);
+	}
+	c->st.nbuffers = nbuffers;
+	c->ra_window = nbuffers / 8 < RA_WINDOW_MAX ? nbuffers / 8 : RA_WINDOW_MAX;
+	for (int i = 0; i < RA_STREAMS; i++)
+		c->streams[i].next = NO_BLOCK;
+	return c;
+fail:
+	bcache_destroy(c);
+	return NULL;
+}
+
+void bcache_destroy(struct bcache *c)
+{
+	if (!c)
+		return;
+	fs_mutex_lock(&c->lock);
+	while (c->jobs_running)
+		wait_locked(c);
+	fs_mutex_unlock(&c->lock);
+	for (uint32_t i = 0; c->bufs && i < c->nbuf; i++) {
+		if (c->bufs[i].refs)
+			fs_log("bcache: destroy with block %llu still referenced\n",
+			       (unsigned long long)c->bufs[i].blockno);
+		fs_free(c->bufs[i].data);
+	}
+	fs_free(c->bufs);
+	fs_free(c->hash);
+	fs_free(c);
+}
+
+uint64_t bcache_nblocks(struct bcache *c)
+{
+	return c->nblocks;
+}
+
+struct fs_blockdev *bcache_dev(struct bcache *c)
+{
+	return c->dev;
+}
+
+void bcache_get_stats(struct bcache *c, struct bcache_stats *st)
+{
+	fs_mutex_lock(&c->lock);
+	*st = c->st;
+	st->io_in_flight = __atomic_load_n(&c->st.io_in_flight, __ATOMIC_RELAXED);
+	st->referenced = 0;
+	for (uint32_t i = 0; i < c->nbuf; i++)
+		if (refs_load(&c->bufs[i]))
+			st->referenced++;
+	fs_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,91 @@
+/* bcache.h - block cache of 4 KiB buffers over a struct fs_blockdev.
+ *
+ * The cache unit is 4 KiB of device space at a 4 KiB-aligned offset
+ * ("cache block" n covers bytes [n*4096, n*4096+4096)).  File systems with
+ * 1 or 2 KiB blocks read sub-ranges of a buffer: an fs block never straddles
+ * two cache blocks, one buffer size keeps the allocator and read-ahead
+ * simple, and 4 KiB is the unit the network path transmits from.
+ * See bcache.c for the concurrency model. */
+#ifndef FS_BCACHE_H
+#define FS_BCACHE_H
+
+#include "fs_port.h"
+#include "blockdev.h"
+
+#define BCACHE_BLOCK_SIZE 4096u
+
+struct bcache;
+
+/* A cached block.  Only `blockno` and `data` are for users; while you hold a
+ * reference the buffer keeps its identity and `data` stays valid. */
+struct bcache_buf {
+	uint64_t blockno;
+	uint8_t *data;                      /* BCACHE_BLOCK_SIZE bytes */
+	/* private to bcache.c */
+	struct bcache *cache;
+	struct bcache_buf *hash_next;
+	struct bcache_buf *lru_prev, *lru_next;
+	uint32_t refs;
+	uint32_t flags;
+};
+
+struct bcache_stats {
+	uint64_t hits;          /* lookups served from memory (both paths) */
+	uint64_t misses;        /* blocking lookups that had to read the device */
+	uint64_t nb_misses;     /* non-blocking lookups that returned -EWOULDBLOCK */
+	uint64_t ra_hits;       /* first use of a block brought in by read-ahead */
+	uint64_t ra_blocks;     /* blocks read by read-ahead */
+	uint64_t evictions;     /* valid buffers reused for another block */
+	uint64_t dev_reads;     /* device read calls */
+	uint64_t dev_writes;    /* device write calls */
+	uint64_t blocks_written;
+	uint64_t io_errors;
+	uint32_t nbuffers;
+	uint32_t dirty;         /* buffers holding unwritten data now */
+	uint32_t io_in_flight;  /* device calls running now */
+	uint32_t referenced;    /* buffers with refs > 0 now */
+};
+
+/* Creates a cache of nbuffers 4 KiB buffers.  NULL if out of memory. */
+struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers);
+/* Frees the cache.  Waits for read-ahead in progress.  Dirty data is lost:
+ * call bcache_sync first.  No buffer may still be referenced. */
+void bcache_destroy(struct bcache *c);
+
+/* Number of cache blocks on the device (last one may be partial; its tail
+ * past the device end reads as zeros and is never written). */
+uint64_t bcache_nblocks(struct bcache *c);
+struct fs_blockdev *bcache_dev(struct bcache *c);
+
+/* Non-blocking lookup: never sleeps, never starts I/O (it may queue
+ * read-ahead with fs_run_async).  Hit: *out = referenced buffer with valid
+ * data, returns 0.  Otherwise -EWOULDBLOCK. */
+int bcache_lookup_nb(struct bcache *c, uint64_t blockno, struct bcache_buf **out);
+
+/* Blocking read: returns a referenced buffer with valid data.  However many
+ * threads ask for a missing block at once, the device is read once.
+ * Errors: -EIO (device), -ENOBUFS (every buffer referenced), -EINVAL. */
+int bcache_read(struct bcache *c, uint64_t blockno, struct bcache_buf **out);
+
+/* Like bcache_read but for a block the caller will overwrite completely:
+ * if not cached, the buffer is zero-filled instead of read. */
+int bcache_get_noread(struct bcache *c, uint64_t blockno, struct bcache_buf **out);
+
+void bcache_release(struct bcache_buf *b);      /* drop a reference */
+void bcache_mark_dirty(struct bcache_buf *b);   /* caller holds a reference */
+
+/* Writes up to max dirty buffers, oldest first (the periodic flusher).
+ * Returns the number written or a negative errno. */
+int bcache_flush_some(struct bcache *c, uint32_t max);
+
+/* Returns after every buffer dirty at call time (and any dirtied meanwhile)
+ * is written and dev->flush succeeded. */
+int bcache_sync(struct bcache *c);
+
+/* Hint: blocks [first, first+count) will be wanted soon; reads them in the
+ * background.  Sequential runs of bcache_read are also detected by itself. */
+void bcache_readahead(struct bcache *c, uint64_t first, uint32_t count);
+
+void bcache_get_stats(struct bcache *c, struct bcache_stats *st);
+
+#endif

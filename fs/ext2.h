@@ -1,0 +1,96 @@
+/* ext2.h - ext2 file system on top of the block cache.
+ *
+ * Paths are absolute ("/a/b"); "." is ignored and ".." is resolved
+ * lexically (it may not climb above "/": -EINVAL).  Symbolic links are not
+ * followed.  All functions return 0 (or a byte count) on success and a
+ * negative errno (fs_errno.h) on failure; corrupt on-disk data gives
+ * -EUCLEAN (or -EIO), never a crash.
+ *
+ * Locking: operations that change the file system serialize on one fs-wide
+ * sleeping mutex.  Reads (lookup, stat, read, readdir) take no lock across
+ * disk I/O: a slow read never holds up other requests.  A read that raced
+ * with a change and found inconsistent data is retried under the mutex.
+ */
+#ifndef FS_EXT2_H
+#define FS_EXT2_H
+
+#include "bcache.h"
+
+struct ext2_fs;
+
+#define EXT2_MOUNT_RDONLY 1u
+
+struct ext2_stat {
+	uint32_t ino;
+	uint16_t mode;          /* EXT2_S_IF* type bits | permissions */
+	uint16_t nlink;
+	uint32_t uid, gid;
+	uint64_t size;
+	uint64_t blocks;        /* 512-byte units allocated */
+	uint32_t atime, mtime, ctime;
+	uint32_t generation;
+};
+
+struct ext2_statfs {
+	uint32_t block_size;
+	uint64_t blocks, free_blocks, avail_blocks;     /* avail: minus reserved */
+	uint64_t inodes, free_inodes;
+	uint32_t name_max;
+	bool read_only;
+};
+
+struct ext2_dirent {
+	uint32_t ino;
+	uint8_t type;           /* EXT2_FT_*; EXT2_FT_UNKNOWN without filetype */
+	uint8_t name_len;
+	char name[256];         /* NUL-terminated */
+};
+
+/* A piece of file data handed out by reference: `data` points into the
+ * cache buffer `buf` (NULL for a hole, then data points at zeros). */
+struct ext2_ref {
+	struct bcache_buf *buf;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+/* Mount / unmount. */
+int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out);
+int ext2_unmount(struct ext2_fs *fs);           /* syncs, then frees fs */
+int ext2_sync(struct ext2_fs *fs);              /* all data durable on return */
+int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st);
+bool ext2_is_read_only(struct ext2_fs *fs);
+
+/* Names. */
+int ext2_lookup(struct ext2_fs *fs, const char *path, uint32_t *ino);
+int ext2_lookup_at(struct ext2_fs *fs, uint32_t dir, const char *name, uint32_t len, uint32_t *ino);
+int ext2_stat(struct ext2_fs *fs, uint32_t ino, struct ext2_stat *st);
+/* Directory listing, one entry per call: returns 1 with *out filled, 0 at
+ * the end, or an error.  *cookie starts at 0 and is opaque; it stays usable
+ * across calls even if the directory changes in between.  "." and ".." are
+ * returned like other entries. */
+int ext2_readdir(struct ext2_fs *fs, uint32_t dir, uint64_t *cookie, struct ext2_dirent *out);
+
+/* Data.  Reads return the bytes read (0 at or past end of file). */
+int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint64_t len);
+int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *buf, uint64_t len);
+int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size);
+
+/* Non-blocking reads for the network receive path: served only if the
+ * inode and every needed block are in the cache; otherwise -EWOULDBLOCK,
+ * without sleeping or starting I/O.  The _ref variant hands out up to
+ * max_refs references instead of copying (fewer bytes than asked if they
+ * run out); release them with ext2_refs_release. */
+int64_t ext2_read_nonblock(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint64_t len);
+int64_t ext2_read_nonblock_ref(struct ext2_fs *fs, uint32_t ino, uint64_t off, uint64_t len,
+			       struct ext2_ref *refs, unsigned max_refs, unsigned *nrefs);
+void ext2_refs_release(struct ext2_ref *refs, unsigned n);
+
+/* Namespace changes.  mode holds permission bits (07777). */
+int ext2_create(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t *ino);
+int ext2_mkdir(struct ext2_fs *fs, const char *path, uint16_t mode);
+int ext2_unlink(struct ext2_fs *fs, const char *path);
+int ext2_rmdir(struct ext2_fs *fs, const char *path);
+int ext2_rename(struct ext2_fs *fs, const char *from, const char *to);
+
+#endif

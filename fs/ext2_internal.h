@@ -1,0 +1,101 @@
+/* ext2_internal.h - shared between the ext2_*.c files; not for users. */
+#ifndef FS_EXT2_INTERNAL_H
+#define FS_EXT2_INTERNAL_H
+
+#include "ext2.h"
+#include "ext2_format.h"
+#include "fs_errno.h"
+
+struct ext2_fs {
+	struct bcache *bc;
+	struct fs_mutex lock;           /* serializes every change */
+	uint32_t seq;                   /* odd while a change is in progress */
+	bool read_only;
+	bool was_clean;                 /* s_state had VALID_FS at mount */
+
+	uint32_t block_size, ptrs_per_block;
+	uint32_t blocks_count, inodes_count, first_data_block;
+	uint32_t blocks_per_group, inodes_per_group, ngroups;
+	uint32_t inode_size, first_ino, rev;
+	uint32_t inode_table_blocks;    /* per group */
+	uint64_t max_file_size;
+
+	struct bcache_buf *sb_buf;      /* pinned; superblock at +1024 */
+	struct ext2_super *sb;
+	uint32_t gdt_block;             /* first fs block of the descriptors */
+	struct bcache_buf **gdt_bufs;   /* pinned cache blocks holding them */
+	uint32_t gdt_nbufs;
+	uint32_t alloc_group_hint;
+};
+
+/* A fs block held in the cache: p points at it inside buf. */
+struct ext2_blk {
+	struct bcache_buf *buf;
+	uint8_t *p;
+};
+
+/* ext2_super.c */
+struct ext2_group_desc *ext2_gd(struct ext2_fs *fs, uint32_t group);
+void ext2_gd_dirty(struct ext2_fs *fs, uint32_t group);
+void ext2_sb_dirty(struct ext2_fs *fs);
+void ext2_change_begin(struct ext2_fs *fs);
+void ext2_change_end(struct ext2_fs *fs);
+uint32_t ext2_seq_read(struct ext2_fs *fs);
+
+/* ext2_block.c: fs-block access */
+int ext2_bread(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
+int ext2_bread_nb(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
+int ext2_bnew(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);  /* zeroed */
+int ext2_bget_overwrite(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
+void ext2_brelse(struct ext2_blk *b);
+void ext2_bdirty(struct ext2_blk *b);
+bool ext2_block_valid(struct ext2_fs *fs, uint32_t blk);
+
+/* ext2_inode.c */
+int ext2_iget(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in);
+int ext2_iget_nb(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in);
+int ext2_iput(struct ext2_fs *fs, uint32_t ino, const struct ext2_inode *in);
+int ext2_inode_init(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint16_t mode);
+uint64_t ext2_isize(const struct ext2_inode *in);
+int ext2_set_isize(struct ext2_fs *fs, struct ext2_inode *in, uint64_t size);
+bool ext2_inode_has_blocks(struct ext2_fs *fs, const struct ext2_inode *in);
+int ext2_inode_release(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in);
+uint8_t ext2_mode_to_ftype(uint16_t mode);
+
+/* ext2_bmap.c: logical -> physical block mapping */
+int ext2_bmap(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, uint32_t *pblk, bool nonblock);
+int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk, uint32_t *pblk);
+int ext2_free_blocks_from(struct ext2_fs *fs, struct ext2_inode *in, uint64_t first_lblk);
+
+/* ext2_alloc.c: bitmaps */
+int ext2_alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk);
+int ext2_free_block(struct ext2_fs *fs, uint32_t blk);
+int ext2_alloc_inode(struct ext2_fs *fs, uint32_t parent, bool is_dir, uint32_t *ino);
+int ext2_free_inode(struct ext2_fs *fs, uint32_t ino, bool is_dir);
+uint32_t ext2_group_of_inode(struct ext2_fs *fs, uint32_t ino);
+
+/* ext2_dir.c */
+int ext2_dir_lookup(struct ext2_fs *fs, const struct ext2_inode *dir, const char *name, uint32_t len,
+		    uint32_t *ino);
+int ext2_dir_add(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, const char *name,
+		 uint32_t len, uint32_t ino, uint8_t ftype);
+int ext2_dir_remove(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, const char *name, uint32_t len);
+int ext2_dir_retarget(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, const char *name,
+		      uint32_t len, uint32_t ino, uint8_t ftype);
+int ext2_dir_is_empty(struct ext2_fs *fs, const struct ext2_inode *dir);
+int ext2_dir_init(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint32_t parent);
+int ext2_dir_next(struct ext2_fs *fs, const struct ext2_inode *dir, uint64_t *cookie, struct ext2_dirent *out);
+
+/* ext2_path.c */
+struct ext2_path {
+	char *buf;                      /* normalized "a/b/c", fs_alloc'ed */
+	uint32_t len;
+};
+int ext2_path_parse(const char *path, struct ext2_path *p);
+void ext2_path_free(struct ext2_path *p);
+int ext2_walk(struct ext2_fs *fs, const char *s, uint32_t len, uint32_t *ino);
+/* Splits into parent inode and last name (pointing into p->buf). */
+int ext2_walk_parent(struct ext2_fs *fs, const struct ext2_path *p, uint32_t *parent,
+		     const char **name, uint32_t *name_len);
+
+#endif

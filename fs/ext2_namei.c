@@ -1,0 +1,326 @@
+/* ext2_namei.c - namespace changes: create, mkdir, unlink, rmdir, rename.
+ * Each runs under fs->lock.  Steps are ordered so that a failure (e.g. a
+ * full disk) leaves a consistent file system with nothing leaked. */
+#include "ext2_internal.h"
+
+#define ANCESTOR_WALK_MAX 65536
+
+/* Parses path and finds its parent directory; the caller frees p. */
+static int parent_of(struct ext2_fs *fs, const char *path, struct ext2_path *p, uint32_t *parent,
+		     struct ext2_inode *pin, const char **name, uint32_t *len)
+{
+	int r = ext2_path_parse(path, p);
+	if (r)
+		return r;
+	r = ext2_walk_parent(fs, p, parent, name, len);
+	if (r == 0)
+		r = ext2_iget(fs, *parent, pin);
+	return r;
+}
+
+/* Frees a just-allocated inode whose creation failed half way. */
+static void undo_new_inode(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
+{
+	ext2_inode_release(fs, ino, in);
+}
+
+static int create_locked(struct ext2_fs *fs, const char *path, uint16_t mode, bool dir, uint32_t *out)
+{
+	struct ext2_path p;
+	struct ext2_inode pin, in;
+	const char *name;
+	uint32_t len, parent, ino;
+	int r = parent_of(fs, path, &p, &parent, &pin, &name, &len);
+	if (r)
+		goto out;
+	r = ext2_dir_lookup(fs, &pin, name, len, &ino);
+	if (r == 0)
+		r = -FS_EEXIST;
+	if (r != -FS_ENOENT)
+		goto out;
+	if (dir && pin.i_links_count >= EXT2_LINK_MAX) {
+		r = -FS_EMLINK;
+		goto out;
+	}
+	r = ext2_alloc_inode(fs, parent, dir, &ino);
+	if (r)
+		goto out;
+	uint16_t type = dir ? EXT2_S_IFDIR : EXT2_S_IFREG;
+	r = ext2_inode_init(fs, ino, &in, (uint16_t)(type | (mode & 07777)));
+	if (r) {
+		ext2_free_inode(fs, ino, dir);
+		goto out;
+	}
+	in.i_links_count = dir ? 2 : 1;
+	if (dir)
+		r = ext2_dir_init(fs, ino, &in, parent);
+	if (r == 0)
+		r = ext2_iput(fs, ino, &in);
+	if (r == 0)
+		r = ext2_dir_add(fs, parent, &pin, name, len, ino, dir ? EXT2_FT_DIR : EXT2_FT_REG_FILE);
+	if (r) {
+		undo_new_inode(fs, ino, &in);
+		goto out;
+	}
+	if (dir) {
+		pin.i_links_count++;            /* the new ".." */
+		r = ext2_iput(fs, parent, &pin);
+	}
+	if (r == 0 && out)
+		*out = ino;
+out:
+	ext2_path_free(&p);
+	return r;
+}
+
+int ext2_create(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t *ino)
+{
+	if (fs->read_only)
+		return -FS_EROFS;
+	ext2_change_begin(fs);
+	int r = create_locked(fs, path, mode, false, ino);
+	ext2_change_end(fs);
+	return r;
+}
+
+int ext2_mkdir(struct ext2_fs *fs, const char *path, uint16_t mode)
+{
+	if (fs->read_only)
+		return -FS_EROFS;
+	ext2_change_begin(fs);
+	int r = create_locked(fs, path, mode, true, NULL);
+	ext2_change_end(fs);
+	return r;
+}
+
+/* Drops one link of ino (not a directory); frees it at zero. */
+static int drop_link(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
+{
+	if (in->i_links_count > 0)
+		in->i_links_count--;
+	in->i_ctime = fs_time_now();
+	if (in->i_links_count == 0)
+		return ext2_inode_release(fs, ino, in);
+	return ext2_iput(fs, ino, in);
+}
+
+static int remove_locked(struct ext2_fs *fs, const char *path, bool dir)
+{
+	struct ext2_path p;
+	struct ext2_inode pin, in;
+	const char *name;
+	uint32_t len, parent, ino;
+	int r = parent_of(fs, path, &p, &parent, &pin, &name, &len);
+	if (r == 0)
+		r = ext2_dir_lookup(fs, &pin, name, len, &ino);
+	if (r == 0)
+		r = ext2_iget(fs, ino, &in);
+	if (r)
+		goto out;
+	bool is_dir = (in.i_mode & EXT2_S_IFMT) == EXT2_S_IFDIR;
+	if (in.i_links_count == 0 || in.i_mode == 0) {
+		r = -FS_EUCLEAN;
+		goto out;
+	}
+	if (dir && !is_dir) {
+		r = -FS_ENOTDIR;
+		goto out;
+	}
+	if (!dir && is_dir) {
+		r = -FS_EISDIR;
+		goto out;
+	}
+	if (dir) {
+		r = ext2_dir_is_empty(fs, &in);
+		if (r == 0)
+			r = -FS_ENOTEMPTY;
+		if (r < 0)
+			goto out;
+	}
+	r = ext2_dir_remove(fs, parent, &pin, name, len);
+	if (r)
+		goto out;
+	if (dir) {
+		if (pin.i_links_count > 2)
+			pin.i_links_count--;    /* its ".." is gone */
+		r = ext2_iput(fs, parent, &pin);
+		in.i_links_count = 0;
+		in.i_ctime = fs_time_now();
+		if (r == 0)
+			r = ext2_inode_release(fs, ino, &in);
+	} else {
+		r = drop_link(fs, ino, &in);
+	}
+out:
+	ext2_path_free(&p);
+	return r;
+}
+
+int ext2_unlink(struct ext2_fs *fs, const char *path)
+{
+	if (fs->read_only)
+		return -FS_EROFS;
+	ext2_change_begin(fs);
+	int r = remove_locked(fs, path, false);
+	ext2_change_end(fs);
+	return r;
+}
+
+int ext2_rmdir(struct ext2_fs *fs, const char *path)
+{
+	if (fs->read_only)
+		return -FS_EROFS;
+	ext2_change_begin(fs);
+	int r = remove_locked(fs, path, true);
+	ext2_change_end(fs);
+	return r;
+}
+
+/* Is dir equal to or below ancestor?  Follows ".." up to the root. */
+static int is_within(struct ext2_fs *fs, uint32_t dir, uint32_t ancestor)
+{
+	for (int steps = 0; steps < ANCESTOR_WALK_MAX; steps++) {
+		struct ext2_inode in;
+		if (dir == ancestor)
+			return 1;
+		if (dir == EXT2_ROOT_INO)
+			return 0;
+		int r = ext2_iget(fs, dir, &in);
+		if (r == 0)
+			r = ext2_dir_lookup(fs, &in, "..", 2, &dir);
+		if (r)
+			return r;
+	}
+	return -FS_EUCLEAN;     /* ".." chain loops */
+}
+
+static int rename_locked(struct ext2_fs *fs, const char *from, const char *to)
+{
+	struct ext2_path pf = { 0 }, pt = { 0 };
+	struct ext2_inode spi, dpi, si, di;
+	const char *sname, *dname;
+	uint32_t slen, dlen, sp, dp, src, dst = 0;
+	bool have_dst = false;
+	int r = parent_of(fs, from, &pf, &sp, &spi, &sname, &slen);
+	if (r == 0)
+		r = parent_of(fs, to, &pt, &dp, &dpi, &dname, &dlen);
+	if (r == 0)
+		r = ext2_dir_lookup(fs, &spi, sname, slen, &src);
+	if (r == 0)
+		r = ext2_iget(fs, src, &si);
+	if (r)
+		goto out;
+	bool src_dir = (si.i_mode & EXT2_S_IFMT) == EXT2_S_IFDIR;
+	uint8_t ftype = ext2_mode_to_ftype(si.i_mode);
+
+	r = ext2_dir_lookup(fs, &dpi, dname, dlen, &dst);
+	if (r == 0)
+		have_dst = true;
+	else if (r != -FS_ENOENT)
+		goto out;
+	r = 0;
+	if (have_dst && dst == src)
+		goto out;                       /* same file: nothing to do */
+	if (src_dir) {
+		int in = is_within(fs, dp, src);
+		if (in) {
+			r = in < 0 ? in : -FS_EINVAL;   /* into itself */
+			goto out;
+		}
+	}
+	bool dst_dir = false;
+	if (have_dst) {
+		r = ext2_iget(fs, dst, &di);
+		if (r)
+			goto out;
+		dst_dir = (di.i_mode & EXT2_S_IFMT) == EXT2_S_IFDIR;
+		if (src_dir && !dst_dir)
+			r = -FS_ENOTDIR;
+		else if (!src_dir && dst_dir)
+			r = -FS_EISDIR;
+		else if (dst_dir) {
+			r = ext2_dir_is_empty(fs, &di);
+			r = r == 1 ? 0 : (r == 0 ? -FS_ENOTEMPTY : r);
+		}
+		if (r)
+			goto out;
+	} else if (src_dir && sp != dp && dpi.i_links_count >= EXT2_LINK_MAX) {
+		r = -FS_EMLINK;
+		goto out;
+	}
+
+	/* 1. the new name (the only step that may need a new block) */
+	if (have_dst)
+		r = ext2_dir_retarget(fs, dp, &dpi, dname, dlen, src, ftype);
+	else
+		r = ext2_dir_add(fs, dp, &dpi, dname, dlen, src, ftype);
+	if (r)
+		goto out;
+	/* 2. the old name */
+	r = ext2_iget(fs, sp, &spi);
+	if (r == 0)
+		r = ext2_dir_remove(fs, sp, &spi, sname, slen);
+	if (r)
+		goto out;
+	/* 3. a moved directory's ".." and the parents' link counts */
+	if (src_dir && sp != dp) {
+		r = ext2_iget(fs, src, &si);
+		if (r == 0)
+			r = ext2_dir_retarget(fs, src, &si, "..", 2, dp, EXT2_FT_DIR);
+		if (r == 0)
+			r = ext2_iget(fs, sp, &spi);
+		if (r)
+			goto out;
+		if (spi.i_links_count > 2)
+			spi.i_links_count--;
+		r = ext2_iput(fs, sp, &spi);
+		if (r == 0)
+			r = ext2_iget(fs, dp, &dpi);
+		if (r)
+			goto out;
+		dpi.i_links_count++;
+		r = ext2_iput(fs, dp, &dpi);
+		if (r)
+			goto out;
+	}
+	/* 4. the replaced target */
+	if (have_dst) {
+		r = ext2_iget(fs, dst, &di);
+		if (r)
+			goto out;
+		if (dst_dir) {
+			r = ext2_iget(fs, dp, &dpi);
+			if (r)
+				goto out;
+			if (dpi.i_links_count > 2)
+				dpi.i_links_count--;
+			r = ext2_iput(fs, dp, &dpi);
+			di.i_links_count = 0;
+			if (r == 0)
+				r = ext2_inode_release(fs, dst, &di);
+		} else {
+			r = drop_link(fs, dst, &di);
+		}
+		if (r)
+			goto out;
+	}
+	r = ext2_iget(fs, src, &si);
+	if (r == 0) {
+		si.i_ctime = fs_time_now();
+		r = ext2_iput(fs, src, &si);
+	}
+out:
+	ext2_path_free(&pf);
+	ext2_path_free(&pt);
+	return r;
+}
+
+int ext2_rename(struct ext2_fs *fs, const char *from, const char *to)
+{
+	if (fs->read_only)
+		return -FS_EROFS;
+	ext2_change_begin(fs);
+	int r = rename_locked(fs, from, to);
+	ext2_change_end(fs);
+	return r;
+}

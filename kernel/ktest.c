@@ -1,0 +1,135 @@
+/*
+ * The in-guest test runner: one line per test, a summary, and the result
+ * handed to QEMU through isa-debug-exit.  A panic (panic_hook) or a test that
+ * outlives its timeout (checked from the timer interrupt) is reported as a
+ * failure and still ends QEMU, so the harness never hangs.
+ */
+#include "ktest.h"
+#include "printf.h"
+#include "power.h"
+#include "panic.h"
+#include "string.h"
+#include "time.h"
+#include "sched.h"
+#include "kopt.h"
+#include "mm.h"
+
+extern const struct ktest __ktests_start[], __ktests_end[];
+static const struct ktest *running;
+static volatile bool cur_failed;
+static volatile uint64_t deadline_ns;
+static int passed, failed;
+
+void ktest_fail(const char *file, int line, const char *fmt, ...)
+{
+    if (cur_failed)
+        return;                         /* first failure is the one that matters */
+    cur_failed = true;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *base = file;
+    for (const char *p = file; *p; p++)
+        if (*p == '/') base = p + 1;
+    (void)base;
+    kprintf("FAIL %s: %s:%d: %s\n", running ? running->name : "?", file, line, msg);
+}
+
+bool ktest_failed(void) { return cur_failed; }
+
+static bool glob_match(const char *pat, const char *s)
+{
+    if (!strchr(pat, '*')) {
+        size_t n = strlen(pat);
+        for (; *s; s++)
+            if (strncmp(s, pat, n) == 0)
+                return true;
+        return n == 0;
+    }
+    while (*pat && *pat != '*') {
+        if (*pat != *s) return false;
+        pat++, s++;
+    }
+    if (!*pat) return !*s;
+    pat++;
+    for (;; s++) {
+        if (glob_match(pat, s) && (strchr(pat, '*') || strlen(s) >= strlen(pat)))
+            if (!strchr(pat, '*') ? strcmp(s + strlen(s) - strlen(pat), pat) == 0 : true)
+                return true;
+        if (!*s) return false;
+    }
+}
+
+static void finish(void)
+{
+    kprintf("%d passed, %d failed\n", passed, failed);
+    power_exit_qemu(failed == 0);
+}
+
+static void on_panic(void)
+{
+    if (!running)
+        return;
+    kprintf("FAIL %s: panic (see above)\n", running->name);
+    running = NULL;
+    failed++;
+    finish();
+}
+
+void ktest_watchdog_tick(void)
+{
+    if (running && deadline_ns && now_ns() > deadline_ns) {
+        kprintf("FAIL %s: still running after %lu ms (watchdog)\n", running->name, running->timeout_ms);
+        running = NULL;
+        failed++;
+        finish();
+    }
+}
+
+/* Tests run in file order, then line order, whatever order the linker left them in. */
+static int before(const struct ktest *a, const struct ktest *b)
+{
+    int c = strcmp(a->file, b->file);
+    return c < 0 || (c == 0 && a->line < b->line);
+}
+
+void ktest_run_all(const char *pattern)
+{
+    panic_hook = on_panic;
+    int selected = 0, n = (int)(__ktests_end - __ktests_start);
+    const struct ktest **order = kmalloc(sizeof(*order) * (n ? n : 1));
+    if (!order)
+        panic("ktest: no memory for %d tests", n);
+    for (int i = 0; i < n; i++) {
+        const struct ktest *t = &__ktests_start[i];
+        int j = i;
+        for (; j > 0 && before(t, order[j - 1]); j--)
+            order[j] = order[j - 1];
+        order[j] = t;
+    }
+    for (int i = 0; i < n; i++) {
+        const struct ktest *t = order[i];
+        if (pattern && !glob_match(pattern, t->name))
+            continue;
+        selected++;
+        cur_failed = false;
+        deadline_ns = now_ns() + t->timeout_ms * 1000000ULL;
+        running = t;
+        uint64_t t0 = now_ns();
+        t->fn();
+        uint64_t us = (now_ns() - t0) / 1000;
+        running = NULL;
+        deadline_ns = 0;
+        if (cur_failed) {
+            failed++;
+        } else {
+            passed++;
+            kprintf("ok %s (%lu.%03lu ms)\n", t->name, us / 1000, us % 1000);
+        }
+    }
+    if (pattern && selected == 0)
+        kprintf("no test matches '%s'\n", pattern);
+    finish();
+}

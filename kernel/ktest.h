@@ -1,0 +1,38 @@
+/*
+ * In-guest tests.  A test registers itself:
+ *     KTEST(pmm_no_overlap) { ... KT_EQ(a, b); ... }
+ * and runs when the kernel command line has `test` or `test=PATTERN`.
+ * KT_* checks record a failure with file:line and the values, then return
+ * from the test.  Tests may also fail from other threads (ktest_fail).
+ */
+#pragma once
+#include "types.h"
+
+struct ktest {
+    const char *name;
+    void (*fn)(void);
+    const char *file;
+    uint64_t timeout_ms;
+    int line;
+} __attribute__((aligned(16)));
+
+#define KTEST_TIMEOUT(tname, ms)                                                                \
+    static void ktest_fn_##tname(void);                                                          \
+    static const struct ktest __ktest_##tname __attribute__((used, section(".ktests.a"), aligned(16))) = \
+        { #tname, ktest_fn_##tname, __FILE__, ms, __LINE__ };                                              \
+    static void ktest_fn_##tname(void)
+#define KTEST(tname) KTEST_TIMEOUT(tname, 20000)
+
+void ktest_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool ktest_failed(void);
+void ktest_run_all(const char *pattern);
+void ktest_watchdog_tick(void);
+
+#define KT_ASSERT(c) do { if (!(c)) { ktest_fail(__FILE__, __LINE__, "%s", #c); return; } } while (0)
+#define KT_EQ(a, b) do { uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b); if (_a != _b) { \
+    ktest_fail(__FILE__, __LINE__, "%s == %s: %lu (0x%lx) != %lu (0x%lx)", #a, #b, _a, _a, _b, _b); return; } } while (0)
+#define KT_NE(a, b) do { uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b); if (_a == _b) { \
+    ktest_fail(__FILE__, __LINE__, "%s != %s: both %lu", #a, #b, _a); return; } } while (0)
+#define KT_LE(a, b) do { uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b); if (!(_a <= _b)) { \
+    ktest_fail(__FILE__, __LINE__, "%s <= %s: %lu > %lu", #a, #b, _a, _b); return; } } while (0)
+#define KT_GE(a, b) KT_LE(b, a)

@@ -1,0 +1,21 @@
+/* What the kernel keeps from GRUB's Multiboot2 information. */
+#pragma once
+#include "types.h"
+
+#define MB_MAX_MMAP 64
+struct mb_region { uint64_t base, len; uint32_t type; };
+
+struct boot_info {
+    const char *cmdline;
+    uint64_t info_start, info_end;            /* the info structure itself */
+    struct mb_region mmap[MB_MAX_MMAP];
+    int mmap_count;
+    uint64_t mod_start[8], mod_end[8];
+    int mod_count;
+    const void *elf_shdrs;                   /* section headers (symbols for stack traces) */
+    uint32_t elf_shnum, elf_shentsize, elf_shndx;
+    uint64_t rsdp;                           /* copy of the ACPI RSDP tag, or 0 */
+};
+
+extern struct boot_info boot_info;
+void multiboot_parse(uint32_t magic, uint64_t info);

@@ -1,0 +1,168 @@
+#include "pci.h"
+#include "io.h"
+#include "printf.h"
+#include "console.h"
+
+#define MAX_PCI 64
+static struct pci_dev devs[MAX_PCI];
+static int ndevs;
+
+static uint32_t cfg_addr(uint8_t bus, uint8_t slot, uint8_t func, uint8_t off)
+{
+    return 0x80000000u | (bus << 16) | (slot << 11) | (func << 8) | (off & 0xFC);
+}
+static uint32_t cfg_read(uint8_t b, uint8_t s, uint8_t f, uint8_t off)
+{
+    outl(0xCF8, cfg_addr(b, s, f, off));
+    return inl(0xCFC);
+}
+static void cfg_write(uint8_t b, uint8_t s, uint8_t f, uint8_t off, uint32_t v)
+{
+    outl(0xCF8, cfg_addr(b, s, f, off));
+    outl(0xCFC, v);
+}
+
+uint32_t pci_read32(struct pci_dev *d, uint8_t off) { return cfg_read(d->bus, d->slot, d->func, off); }
+void pci_write32(struct pci_dev *d, uint8_t off, uint32_t v) { cfg_write(d->bus, d->slot, d->func, off, v); }
+uint16_t pci_read16(struct pci_dev *d, uint8_t off) { return pci_read32(d, off & ~3) >> ((off & 2) * 8); }
+void pci_write16(struct pci_dev *d, uint8_t off, uint16_t v)
+{
+    uint32_t old = pci_read32(d, off & ~3);
+    int sh = (off & 2) * 8;
+    pci_write32(d, off & ~3, (old & ~(0xFFFFu << sh)) | ((uint32_t)v << sh));
+}
+
+/* q35 (ICH9) INTx: devices on slots 25-31 use the chipset's PIRQA-D in pin order;
+ * other slots swizzle onto PIRQE-H; PIRQ A-H are IOAPIC inputs 16-23. */
+static int q35_gsi(uint8_t slot, uint8_t pin)
+{
+    if (pin == 0)
+        return -1;
+    if (slot >= 25)
+        return 16 + ((pin - 1) & 3);
+    return 16 + 4 + ((slot + pin - 1) & 3);
+}
+
+static void probe_bars(struct pci_dev *d)
+{
+    for (int i = 0; i < 6; i++) {
+        uint8_t off = 0x10 + i * 4;
+        uint32_t orig = pci_read32(d, off);
+        pci_write32(d, off, 0xFFFFFFFF);
+        uint32_t mask = pci_read32(d, off);
+        pci_write32(d, off, orig);
+        if (mask == 0 || mask == 0xFFFFFFFF)
+            continue;
+        if (orig & 1) {
+            d->bar_is_io[i] = true;
+            d->bar[i] = orig & ~3u;
+            d->bar_size[i] = (~(mask & ~3u) + 1) & 0xFFFF;
+        } else {
+            uint64_t base = orig & ~0xFu, size = ~(uint64_t)(mask & ~0xFu) + 1;
+            if (((orig >> 1) & 3) == 2 && i < 5) {     /* 64-bit BAR */
+                uint32_t hi = pci_read32(d, off + 4);
+                base |= (uint64_t)hi << 32;
+                size &= 0xFFFFFFFF;
+                d->bar[i] = base;
+                d->bar_size[i] = size;
+                i++;
+                continue;
+            }
+            d->bar[i] = base;
+            d->bar_size[i] = size & 0xFFFFFFFF;
+        }
+    }
+}
+
+static void find_msi(struct pci_dev *d)
+{
+    if (!(pci_read16(d, 0x06) & 0x10))
+        return;
+    uint8_t p = pci_read32(d, 0x34) & 0xFC;
+    for (int guard = 0; p && guard < 48; guard++) {
+        uint32_t cap = pci_read32(d, p);
+        if ((cap & 0xFF) == 0x05) {
+            d->msi_cap = p;
+            return;
+        }
+        p = (cap >> 8) & 0xFC;
+    }
+}
+
+void pci_init(void)
+{
+    for (int bus = 0; bus < 256; bus++)
+        for (int slot = 0; slot < 32; slot++)
+            for (int func = 0; func < 8; func++) {
+                uint32_t id = cfg_read(bus, slot, func, 0);
+                if ((id & 0xFFFF) == 0xFFFF) {
+                    if (func == 0)
+                        break;
+                    continue;
+                }
+                if (ndevs < MAX_PCI) {
+                    struct pci_dev *d = &devs[ndevs++];
+                    d->bus = bus; d->slot = slot; d->func = func;
+                    d->vendor = id & 0xFFFF;
+                    d->device = id >> 16;
+                    uint32_t cls = cfg_read(bus, slot, func, 8);
+                    d->class_code = cls >> 24; d->subclass = cls >> 16; d->prog_if = cls >> 8;
+                    d->irq_pin = (cfg_read(bus, slot, func, 0x3C) >> 8) & 0xFF;
+                    d->gsi = bus == 0 ? q35_gsi(slot, d->irq_pin) : -1;
+                    probe_bars(d);
+                    find_msi(d);
+                }
+                if (func == 0 && !(cfg_read(bus, slot, 0, 0x0C) & 0x800000))
+                    break;                  /* not multi-function */
+            }
+}
+
+int pci_count(void) { return ndevs; }
+struct pci_dev *pci_get(int i) { return i >= 0 && i < ndevs ? &devs[i] : NULL; }
+
+struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
+{
+    for (int i = 0; i < ndevs; i++)
+        if (devs[i].vendor == vendor && devs[i].device == device)
+            return &devs[i];
+    return NULL;
+}
+
+void pci_enable(struct pci_dev *d)
+{
+    pci_write16(d, 0x04, pci_read16(d, 0x04) | 0x7);    /* I/O, memory, bus master */
+}
+
+bool pci_enable_msi(struct pci_dev *d, int vector)
+{
+    if (!d->msi_cap)
+        return false;
+    uint8_t c = d->msi_cap;
+    uint16_t ctl = pci_read16(d, c + 2);
+    pci_write32(d, c + 4, 0xFEE00000);                   /* to APIC 0 */
+    if (ctl & 0x80) {                                    /* 64-bit address */
+        pci_write32(d, c + 8, 0);
+        pci_write16(d, c + 12, (uint16_t)vector);
+    } else {
+        pci_write16(d, c + 8, (uint16_t)vector);
+    }
+    ctl = (ctl & ~0x70) | 1;                             /* one vector, enable */
+    pci_write16(d, c + 2, ctl);
+    pci_write16(d, 0x04, pci_read16(d, 0x04) | 0x400);  /* INTx off */
+    return true;
+}
+
+static void cmd_pci(int argc, char **argv)
+{
+    for (int i = 0; i < ndevs; i++) {
+        struct pci_dev *d = &devs[i];
+        kprintf("  %02x:%02x.%x %04x:%04x class %02x.%02x pin %u gsi %d msi %s", d->bus, d->slot,
+                d->func, d->vendor, d->device, d->class_code, d->subclass, d->irq_pin, d->gsi,
+                d->msi_cap ? "yes" : "no");
+        for (int b = 0; b < 6; b++)
+            if (d->bar[b])
+                kprintf(" bar%d %s %lx+%lx", b, d->bar_is_io[b] ? "io" : "mem", d->bar[b], d->bar_size[b]);
+        kprintf("\n");
+    }
+}
+CONSOLE_COMMAND("pci", "list PCI devices", cmd_pci);

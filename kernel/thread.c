@@ -1,0 +1,195 @@
+/* Kernel threads: creation with a guarded stack, exit, join, and the idle thread. */
+#include "sched.h"
+#include "wtd.h"
+#include "io.h"
+#include "panic.h"
+#include "string.h"
+#include "printf.h"
+#include "time.h"
+#include "irq.h"
+
+#define DEFAULT_STACK_PAGES 8            /* 32 KiB */
+
+extern void thread_trampoline(void);
+static struct thread main_thread;
+static struct thread *all_threads;
+static uint32_t next_id = 1;
+static struct thread *zombies;           /* detached threads that exited */
+
+static void all_add(struct thread *t)
+{
+    uint64_t f = irq_save();
+    t->all_prev = NULL;
+    t->all_next = all_threads;
+    if (all_threads) all_threads->all_prev = t;
+    all_threads = t;
+    irq_restore(f);
+}
+
+static void all_remove(struct thread *t)
+{
+    if (t->all_prev) t->all_prev->all_next = t->all_next; else all_threads = t->all_next;
+    if (t->all_next) t->all_next->all_prev = t->all_prev;
+}
+
+static void reap_zombies(void)
+{
+    uint64_t f = irq_save();
+    struct thread *z = zombies;
+    zombies = NULL;
+    irq_restore(f);
+    while (z) {
+        struct thread *n = z->q_next;
+        thread_free(z);
+        z = n;
+    }
+}
+
+static void idle_main(void *arg)
+{
+    for (;;) {
+        if (zombies)
+            reap_zombies();
+        irq_disable();
+        if (rq_empty() && !wtd_dispatchable())
+            __asm__ volatile("sti; hlt; cli");
+        if (!rq_empty() || wtd_dispatchable())
+            schedule();
+        irq_enable();
+    }
+}
+
+void sched_init(void)
+{
+    struct thread *t = &main_thread;
+    memset(t, 0, sizeof *t);
+    strlcpy(t->name, "main", sizeof t->name);
+    t->id = next_id++;
+    t->state = T_RUNNING;
+    waitq_init(&t->join_wq, "join");
+    current = t;
+    all_add(t);
+    /* idle never sits on the run queue: pick_next falls back to it */
+    idle_thread = thread_alloc("idle", idle_main, NULL, 2);
+    if (!idle_thread)
+        panic("cannot create the idle thread");
+    idle_thread->state = T_RUNNABLE;
+}
+
+/* A new thread that has never run; thread_create puts it on the run queue, the WTD pool parks it. */
+struct thread *thread_alloc(const char *name, void (*fn)(void *), void *arg, size_t stack_pages)
+{
+    if (zombies && current != idle_thread && !in_interrupt())
+        reap_zombies();
+    struct thread *t = kzalloc(sizeof *t);
+    if (!t)
+        return NULL;
+    if (!kstack_alloc(&t->stack, stack_pages)) {
+        kfree(t);
+        return NULL;
+    }
+    strlcpy(t->name, name, sizeof t->name);
+    t->entry = fn;
+    t->arg = arg;
+    waitq_init(&t->join_wq, "join");
+    uint64_t *sp = (uint64_t *)t->stack.top;
+    *--sp = 0;                                   /* keeps the entry stack 16-byte aligned */
+    *--sp = (uint64_t)thread_trampoline;
+    for (int i = 0; i < 6; i++)
+        *--sp = 0;                               /* rbp rbx r12 r13 r14 r15 */
+    t->rsp = (uint64_t)sp;
+    uint64_t f = irq_save();
+    t->id = next_id++;
+    irq_restore(f);
+    all_add(t);
+    return t;
+}
+
+struct thread *thread_create_stack(const char *name, void (*fn)(void *), void *arg, size_t stack_pages)
+{
+    struct thread *t = thread_alloc(name, fn, arg, stack_pages);
+    if (t) {
+        uint64_t f = irq_save();
+        rq_insert_tail(t);
+        irq_restore(f);
+    }
+    return t;
+}
+
+struct thread *thread_create(const char *name, void (*fn)(void *), void *arg)
+{
+    return thread_create_stack(name, fn, arg, DEFAULT_STACK_PAGES);
+}
+
+void thread_start(void)
+{
+    irq_enable();
+    current->entry(current->arg);
+    thread_exit(0);
+}
+
+void thread_exit(int code)
+{
+    irq_disable();
+    struct thread *t = current;
+    t->exit_code = code;
+    t->state = T_DEAD;
+    if (t->detached) {
+        t->q_next = zombies;
+        zombies = t;
+    } else {
+        waitq_wake_all(&t->join_wq);
+    }
+    t->state = T_DEAD;
+    schedule();
+    panic("dead thread %s scheduled", t->name);
+}
+
+void thread_free(struct thread *t)
+{
+    uint64_t f = irq_save();
+    all_remove(t);
+    irq_restore(f);
+    if (t->stack.pages)
+        kstack_free(&t->stack);
+    kfree(t);
+}
+
+int thread_join(struct thread *t)
+{
+    uint64_t f = irq_save();
+    while (t->state != T_DEAD)
+        waitq_wait(&t->join_wq);
+    irq_restore(f);
+    int code = t->exit_code;
+    thread_free(t);
+    return code;
+}
+
+void thread_detach(struct thread *t)
+{
+    uint64_t f = irq_save();
+    if (t->state == T_DEAD) {
+        irq_restore(f);
+        thread_free(t);
+        return;
+    }
+    t->detached = true;
+    irq_restore(f);
+}
+
+bool thread_stack_guard_hit(struct thread *t, uint64_t addr)
+{
+    return t->stack.pages && addr >= t->stack.guard && addr < t->stack.guard + PAGE_SIZE;
+}
+
+void threads_print(void)
+{
+    static const char *states[] = { "running", "runnable", "blocked", "parked", "dead" };
+    uint64_t f = irq_save();
+    kprintf("  %4s %-22s %-9s %-7s %10s\n", "id", "name", "state", "kind", "switches");
+    for (struct thread *t = all_threads; t; t = t->all_next)
+        kprintf("  %4u %-22s %-9s %-7s %10lu\n", t->id, t->name, states[t->state],
+                t == idle_thread ? "idle" : t->is_worker ? "worker" : "thread", t->switches);
+    irq_restore(f);
+}

@@ -1,0 +1,29 @@
+#!/bin/sh
+# mkimage.sh DIR IMAGE [SIZE] - build an ext2 image holding the tree DIR.
+# SIZE is anything mke2fs accepts (e.g. 128M); default: the tree's size
+# plus a quarter plus 16 MiB, at least 32 MiB.  Extra mke2fs options may be
+# given in MKE2FS_OPTS (default: 4 KiB blocks).
+set -eu
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+	echo "usage: $0 DIR IMAGE [SIZE]" >&2
+	exit 2
+fi
+dir=$1
+image=$2
+[ -d "$dir" ] || { echo "$0: $dir is not a directory" >&2; exit 1; }
+if [ $# -eq 3 ]; then
+	size=$3
+else
+	kb=$(du -sk "$dir" | cut -f1)
+	kb=$((kb + kb / 4 + 16384))
+	[ "$kb" -ge 32768 ] || kb=32768
+	size=${kb}k
+fi
+MKE2FS=mke2fs
+for d in /usr/sbin /sbin; do
+	[ -x "$d/mke2fs" ] && MKE2FS=$d/mke2fs && break
+done
+mkdir -p "$(dirname "$image")"
+rm -f "$image"
+# shellcheck disable=SC2086
+"$MKE2FS" -q -t ext2 ${MKE2FS_OPTS:--b 4096} -d "$dir" -F "$image" "$size"

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
+#
+#   run.sh [--net user|tap|none] [--disk IMG] [--debug] [--test] [--icount]
+#          [--timeout SECONDS] [--log FILE] [--mem MB] -- [kernel options...]
+#
+# --net user (default): QEMU user networking with loopback port forwards
+#     127.0.0.1:5240->524 (file service), 5207->7 (echo), 5209->9 (discard), 5219->19 (source).
+# --net tap: a network namespace 'worktodo' holding tap0 (10.77.0.1/24) for the host side;
+#     QEMU runs inside it and the guest is 10.77.0.2/24.  The namespace is removed on exit.
+# --test: no interactive console; the exit status is 0 if the in-guest tests passed,
+#     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+net=user disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 extra_qemu=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --net) net=$2; shift 2;;
+        --disk) disk=$2; shift 2;;
+        --debug) debug=1; shift;;
+        --test) test=1; shift;;
+        --icount) icount=1; shift;;
+        --timeout) timeout=$2; shift 2;;
+        --log) log=$2; shift 2;;
+        --mem) mem=$2; shift 2;;
+        --qemu) extra_qemu+=("$2"); shift 2;;
+        --) shift; break;;
+        *) echo "run.sh: unknown argument '$1'" >&2; exit 2;;
+    esac
+done
+kargs="$*"
+[ -z "$disk" ] && [ -f "$here/build/demo.img" ] && disk="$here/build/demo.img"
+if [ -n "$disk" ] && [ ! -f "$disk" ]; then echo "run.sh: disk image '$disk' not found" >&2; exit 2; fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/worktodo-run.XXXXXX")
+ns_made=0
+cleanup() {
+    if [ "$ns_made" = 1 ]; then ip netns del worktodo 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+iso="$work/worktodo.iso"
+"$here/scripts/mkiso.sh" "$here/build/worktodo.elf" "$iso" $kargs
+
+q=(qemu-system-x86_64 -M q35 -accel tcg -m "$mem" -smp 1 -no-reboot -boot d
+   -drive "file=$iso,media=cdrom,if=none,id=cd0,readonly=on" -device ide-cd,drive=cd0,bus=ide.1
+   -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+[ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw" -device ide-hd,drive=disk0,bus=ide.0)
+[ "$icount" = 1 ] && q+=(-icount shift=0,sleep=off)
+case "$net" in
+    user) q+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:5240-:524,hostfwd=tcp:127.0.0.1:5207-:7,hostfwd=tcp:127.0.0.1:5209-:9,hostfwd=tcp:127.0.0.1:5219-:19"
+              -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+    tap)  q+=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+    none) q+=(-nic none);;
+    *) echo "run.sh: --net must be user, tap or none" >&2; exit 2;;
+esac
+q+=("${extra_qemu[@]}")
+if [ "$debug" = 1 ]; then
+    q+=(-s -S)
+    echo "QEMU is paused with its gdb stub on :1234; in another terminal run:"
+    echo "    gdb -x $here/scripts/gdbinit"
+fi
+
+if [ "$net" = tap ]; then
+    ip netns add worktodo
+    ns_made=1
+    ip netns exec worktodo ip link set lo up
+    ip netns exec worktodo ip tuntap add dev tap0 mode tap
+    ip netns exec worktodo ip addr add 10.77.0.1/24 dev tap0
+    ip netns exec worktodo ip link set tap0 up
+    echo "tap networking: guest 10.77.0.2, host side 10.77.0.1 in namespace 'worktodo'."
+    echo "    run host commands there with: ip netns exec worktodo <command>"
+    q=(ip netns exec worktodo "${q[@]}")
+fi
+
+if [ "$test" = 0 ]; then
+    exec 3>&1
+    "${q[@]}" -nographic
+    exit 0
+fi
+
+# test mode: serial to stdout (and log), exit status from isa-debug-exit
+q+=(-display none -serial stdio -monitor none)
+[ "$timeout" -gt 0 ] && q=(timeout --foreground -k 5 "$timeout" "${q[@]}")
+set +e
+if [ -n "$log" ]; then
+    "${q[@]}" < /dev/null | tr -d '\r' | tee "$log"
+    rc=${PIPESTATUS[0]}
+else
+    "${q[@]}" < /dev/null
+    rc=$?
+fi
+set -e
+case $rc in
+    33) exit 0;;
+    35) exit 1;;
+    124) echo "run.sh: QEMU timed out after ${timeout}s" >&2; exit 2;;
+    *) echo "run.sh: QEMU ended with status $rc" >&2; exit 2;;
+esac

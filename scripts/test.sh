@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every suite -- host unit tests, in-guest tests, end-to-end tests -- and ends with
+# one line "N passed, N failed" over all of them.  Each suite prints its own
+# "N passed, M failed" as its last such line; a suite that crashes or prints no
+# summary counts as one failure.  Exit status is non-zero on any failure.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+mkdir -p build/logs
+total_pass=0 total_fail=0
+summary=()
+
+run_suite() {   # run_suite NAME COMMAND...
+    local name=$1; shift
+    local log="build/logs/$name.log"
+    echo "=== $name"
+    "$@" 2>&1 | tr -d '\r\000' | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    local line p f
+    line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    if [ -z "$line" ]; then
+        p=0 f=1
+        echo "FAIL $name: no summary line (exit status $rc)"
+    else
+        p=${line%% passed*}
+        f=${line#*, }; f=${f%% failed}
+        if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+            f=1
+            echo "FAIL $name: exit status $rc"
+        fi
+    fi
+    total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
+    summary+=("$(printf '%-28s %4d passed, %d failed' "$name" "$p" "$f")")
+}
+
+for t in ${HOST_TESTS:-}; do
+    run_suite "host-$(basename "$t")" "$t"
+done
+run_suite kernel scripts/kernel-tests.sh
+for t in tests/e2e/*.sh; do
+    [ -x "$t" ] || continue
+    run_suite "e2e-$(basename "$t" .sh)" "$t"
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]

@@ -1,0 +1,217 @@
+/* ncpd_linux.c - Linux main of the NCP server: options, volume, listener.
+ *
+ *   ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]
+ *        [--threads] [--max-conns N] [--max-handles N] [--max-inflight N]
+ *        [--cache-mb N] [--quiet]
+ *
+ * --image serves an ext2 image through fs/ (bcache + ext2).  --memfs serves
+ * an empty in-memory volume; --users copies a host users file into it as
+ * /etc/ncp-users.  --port 0 picks a free port and prints "port N" on stdout.
+ */
+#include "server/linux/ncpd.h"
+#include "server/ncp_memfs.h"
+#include "server/ncp_vfs_ext2.h"
+#include "fs/ext2.h"
+#include "fs/fs_errno.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ncpd_counters ncpd_ctr;
+volatile int ncpd_stop;
+
+/* ---- a file as a block device ---- */
+
+static int file_read(struct fs_blockdev *d, uint64_t lba, uint32_t n, void *buf)
+{
+    int fd = (int)(intptr_t)d->priv;
+    size_t len = (size_t)n * d->sector_size;
+    ssize_t r = pread(fd, buf, len, (off_t)(lba * d->sector_size));
+    return r == (ssize_t)len ? 0 : -FS_EIO;
+}
+
+static int file_write(struct fs_blockdev *d, uint64_t lba, uint32_t n, const void *buf)
+{
+    int fd = (int)(intptr_t)d->priv;
+    size_t len = (size_t)n * d->sector_size;
+    ssize_t r = pwrite(fd, buf, len, (off_t)(lba * d->sector_size));
+    return r == (ssize_t)len ? 0 : -FS_EIO;
+}
+
+static int file_flush(struct fs_blockdev *d)
+{
+    return fdatasync((int)(intptr_t)d->priv) == 0 ? 0 : -FS_EIO;
+}
+
+/* ---- engine callbacks ---- */
+
+static void get_random(void *arg, uint8_t *buf, size_t n)
+{
+    while (n) {
+        ssize_t r = getrandom(buf, n, 0);
+        if (r <= 0) { perror("getrandom"); exit(1); }
+        buf += r;
+        n -= (size_t)r;
+    }
+}
+
+static bool quiet;
+
+static void on_shutdown(void *arg)
+{
+    if (!quiet) fprintf(stderr, "ncpd: shutdown requested by administrator\n");
+    ncpd_stop = 1;
+}
+
+static struct bcache *cache;
+
+static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
+{
+    static struct bcache_stats bs;
+    struct { const char *name; uint64_t v; } all[] = {
+        { "net.accepts", ncpd_ctr.accepts }, { "net.refused", ncpd_ctr.refused },
+        { "net.rx_bytes", ncpd_ctr.rx_bytes }, { "net.tx_bytes", ncpd_ctr.tx_bytes },
+        { "net.frames", ncpd_ctr.frames }, { "worker.threads", ncpd_ctr.threads },
+        { "wtd.loop_wakeups", ncpd_ctr.loop_wakeups },
+        { "cache.hits", 0 }, { "cache.misses", 0 }, { "cache.nb_misses", 0 },
+        { "cache.evictions", 0 }, { "cache.dirty", 0 },
+    };
+    if (cache) {
+        bcache_get_stats(cache, &bs);
+        all[7].v = bs.hits; all[8].v = bs.misses; all[9].v = bs.nb_misses;
+        all[10].v = bs.evictions; all[11].v = bs.dirty;
+    }
+    unsigned n = 0, total = cache ? 12 : 7;
+    for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
+    return n;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+        "usage: ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]\n"
+        "            [--threads] [--max-conns N] [--max-handles N] [--max-inflight N]\n"
+        "            [--cache-mb N] [--quiet]\n");
+    exit(2);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(1 << 16);
+    *len = fread(buf, 1, 1 << 16, f);
+    fclose(f);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    struct ncpd_opts o = { "127.0.0.1", 5240, false, false };
+    const char *image = NULL, *users = NULL;
+    bool ro = false, memfs = false;
+    struct ncp_server_config cfg = { 0 };
+    unsigned cache_mb = 64;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--image") && v) { image = v; i++; }
+        else if (!strcmp(a, "--ro")) ro = true;
+        else if (!strcmp(a, "--memfs")) memfs = true;
+        else if (!strcmp(a, "--users") && v) { users = v; i++; }
+        else if (!strcmp(a, "--host") && v) { o.host = v; i++; }
+        else if (!strcmp(a, "--port") && v) { o.port = atoi(v); i++; }
+        else if (!strcmp(a, "--threads")) o.threads = true;
+        else if (!strcmp(a, "--quiet")) o.quiet = true;
+        else if (!strcmp(a, "--max-conns") && v) { cfg.max_conns = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--max-handles") && v) { cfg.max_handles = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--max-inflight") && v) { cfg.max_inflight = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--cache-mb") && v) { cache_mb = (unsigned)atoi(v); i++; }
+        else usage();
+    }
+    if (!image == !memfs) usage();
+    quiet = o.quiet;
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Many connections need many descriptors. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    struct ext2_fs *ext2 = NULL;
+    struct ncp_memfs *mem = NULL;
+    static struct fs_blockdev dev;
+    if (image) {
+        int fd = open(image, ro ? O_RDONLY : O_RDWR);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) { perror(image); return 1; }
+        dev.sector_size = 512;
+        dev.sectors = (uint64_t)st.st_size / 512;
+        dev.read = file_read; dev.write = file_write; dev.flush = file_flush;
+        dev.priv = (void *)(intptr_t)fd;
+        cache = bcache_init(&dev, cache_mb * 256);
+        int e = cache ? ext2_mount(cache, ro ? EXT2_MOUNT_RDONLY : 0, &ext2) : -FS_ENOMEM;
+        if (e) { fprintf(stderr, "ncpd: cannot mount %s: error %d\n", image, e); return 1; }
+        cfg.vfs = &ncp_vfs_ext2_ops;
+        cfg.vfs_ctx = ext2;
+    } else {
+        mem = ncp_memfs_create((uint64_t)cache_mb << 20, 100000);
+        cfg.vfs = &ncp_memfs_ops;
+        cfg.vfs_ctx = mem;
+    }
+    if (users) {
+        size_t len;
+        char *text = slurp(users, &len);
+        if (!text) { perror(users); return 1; }
+        if (mem) ncp_memfs_put(mem, "/etc/ncp-users", text, len);
+        else fprintf(stderr, "ncpd: --users only applies to --memfs (ext2 images carry /etc/ncp-users)\n");
+        free(text);
+    }
+    cfg.random = get_random;
+    cfg.shutdown = on_shutdown;
+    cfg.extra_counters = extra_counters;
+    struct ncp_server *srv = ncp_server_create(&cfg);
+    if (!srv) { fprintf(stderr, "ncpd: out of memory\n"); return 1; }
+
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o.port) };
+    if (inet_pton(AF_INET, o.host, &sa.sin_addr) != 1) { fprintf(stderr, "ncpd: bad --host\n"); return 2; }
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 4096) < 0) {
+        perror("ncpd: bind/listen");
+        return 1;
+    }
+    socklen_t sl = sizeof sa;
+    getsockname(lfd, (struct sockaddr *)&sa, &sl);
+    if (o.port == 0) { printf("port %d\n", ntohs(sa.sin_port)); fflush(stdout); }
+    if (!o.quiet)
+        fprintf(stderr, "ncpd: serving %s on %s:%d (%s)\n", image ? image : "memory volume",
+                o.host, ntohs(sa.sin_port), o.threads ? "thread per connection" : "epoll");
+
+    int rc = o.threads ? ncpd_serve_threads(srv, lfd, &o) : ncpd_serve_epoll(srv, lfd, &o);
+    close(lfd);
+    if (ext2) {
+        int e = ext2_unmount(ext2);
+        if (e) { fprintf(stderr, "ncpd: unmount failed: %d\n", e); rc = 1; }
+        if (!o.threads) bcache_destroy(cache);   /* thread mode may still have readers */
+    }
+    if (!o.threads) {
+        ncp_server_destroy(srv);
+        ncp_memfs_destroy(mem);
+    }
+    return rc;
+}

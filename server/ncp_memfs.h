@@ -1,0 +1,21 @@
+/* ncp_memfs.h - a small in-memory file system behind struct ncp_vfs_ops.
+ * For engine tests and `ncpd --memfs`; portable (fs_port.h only). */
+#ifndef NCP_MEMFS_H
+#define NCP_MEMFS_H
+
+#include "server/ncp_vfs.h"
+
+struct ncp_memfs;
+
+extern const struct ncp_vfs_ops ncp_memfs_ops;
+
+/* max_bytes caps file data (ENOSPC beyond); max_inodes caps files+dirs. */
+struct ncp_memfs *ncp_memfs_create(uint64_t max_bytes, uint32_t max_inodes);
+void ncp_memfs_destroy(struct ncp_memfs *m);
+/* Creates parents as needed and writes a whole file (setup helper). */
+int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_t len);
+/* Counts calls to read_nonblock that said "would block" (tests). Setting
+ * nonblock_misses makes the next that many read_nonblock calls refuse. */
+void ncp_memfs_set_nonblock_misses(struct ncp_memfs *m, uint32_t n);
+
+#endif /* NCP_MEMFS_H */

@@ -1,0 +1,85 @@
+/* ncp_server.h - the portable NCP protocol engine.
+ *
+ * Used by the kernel server and by the Linux ncpd.  The embedder owns the
+ * sockets and threads; the engine owns connection state (login, handles,
+ * in-flight accounting), byte-range locks and the dispatch of requests to a
+ * struct ncp_vfs_ops.  OS services come from fs/fs_port.h (memory, mutex).
+ *
+ * Per connection the embedder:
+ *   c = ncp_conn_create(srv, send, arg)   NULL: refuse (send ncp_server_refusal)
+ *   reassemble frames (proto/ncp_reasm.h, limit ncp_conn_max_frame(c))
+ *   for each frame:
+ *     r = ncp_conn_handle(c, frame, len, may_block)
+ *       NCP_HANDLED      done (the reply was sent, or will be: lock waits)
+ *       NCP_WOULD_BLOCK  only when may_block was false: the request needs a
+ *                        context that may sleep.  Copy the frame and call
+ *                        ncp_conn_handle_blocking(c, copy, len) there.  The
+ *                        request already counts as in flight.
+ *       NCP_CLOSE_CONN   send nothing more; close the connection
+ *   ncp_conn_destroy(c) on disconnect (also drops its locks and handles).
+ *
+ * send(arg, frame, len) is called with whole reply frames, possibly from
+ * another connection's thread (lock grants) but never concurrently for one
+ * connection and never after ncp_conn_destroy returned.  It must copy or
+ * finish with the bytes before returning.
+ *
+ * Requests of one connection may run concurrently on several threads and
+ * complete in any order; clients wait for replies they depend on.
+ */
+#ifndef NCP_SERVER_H
+#define NCP_SERVER_H
+
+#include "fs/fs_port.h"
+#include "proto/ncp_codec.h"
+#include "server/ncp_vfs.h"
+
+typedef void (*ncp_send_fn)(void *arg, const uint8_t *frame, size_t len);
+
+struct ncp_server_config {
+    const struct ncp_vfs_ops *vfs;
+    void     *vfs_ctx;
+    uint32_t  max_conns;        /* 0 = 10000 */
+    uint32_t  max_handles;      /* per connection; 0 = 256 */
+    uint32_t  max_inflight;     /* per connection; 0 = 128 */
+    uint32_t  max_frame;        /* largest negotiable; 0 = NCP_MAX_FRAME_LIMIT */
+    const char *users_path;     /* NULL = "/etc/ncp-users" */
+    /* Fills buf with unpredictable bytes (nonces, secret). Required. */
+    void    (*random)(void *arg, uint8_t *buf, size_t n);
+    /* SHUTDOWN by an admin: called after the reply went out and the volume
+     * was synced.  May be NULL (then SHUTDOWN only syncs). */
+    void    (*shutdown)(void *arg);
+    /* Embedder counters (wtd.*, worker.*, cache.*, net.*) for STATS; names
+     * must stay valid.  Returns how many were written (<= max).  May be NULL. */
+    unsigned (*extra_counters)(void *arg, struct ncp_counter *out, unsigned max);
+    void     *arg;
+};
+
+struct ncp_server;
+struct ncp_conn;
+
+enum { NCP_HANDLED = 0, NCP_WOULD_BLOCK = 1, NCP_CLOSE_CONN = 2 };
+
+struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg);
+void ncp_server_destroy(struct ncp_server *s);   /* all connections destroyed first */
+/* True once an admin asked for SHUTDOWN (embedders stop accepting). */
+bool ncp_server_stopping(const struct ncp_server *s);
+
+struct ncp_conn *ncp_conn_create(struct ncp_server *s, ncp_send_fn send, void *arg);
+void ncp_conn_destroy(struct ncp_conn *c);
+/* The frame a refused connection gets before it is closed (ETOOMANYCONNS).
+ * buf needs NCP_LEN_SIZE + NCP_HDR_SIZE bytes; returns the length. */
+size_t ncp_server_refusal(uint8_t *buf);
+/* Largest frame this connection accepts now (changes after NEGOTIATE). */
+uint32_t ncp_conn_max_frame(const struct ncp_conn *c);
+uint16_t ncp_conn_number(const struct ncp_conn *c);
+
+int ncp_conn_handle(struct ncp_conn *c, const uint8_t *frame, size_t len, bool may_block);
+int ncp_conn_handle_blocking(struct ncp_conn *c, const uint8_t *frame, size_t len);
+/* A malformed stream (reassembler error): sends a BADFRAME reply; the
+ * embedder then closes. */
+void ncp_conn_bad_stream(struct ncp_conn *c);
+
+/* Maps a negative fs errno to a completion code. */
+uint8_t ncp_completion_from_errno(int neg_errno);
+
+#endif /* NCP_SERVER_H */

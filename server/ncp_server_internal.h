@@ -1,0 +1,111 @@
+/* ncp_server_internal.h - state shared by the engine's source files.
+ *
+ * Lock order: server->lock before conn->lock; never the other way.  Neither
+ * is held across file system calls except the append mutex. */
+#ifndef NCP_SERVER_INTERNAL_H
+#define NCP_SERVER_INTERNAL_H
+
+#include "server/ncp_server.h"
+
+/* Fields marked "atomic" are read by the non-blocking path without locks. */
+#define LOAD(x)     __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define INC(x)      __atomic_add_fetch(&(x), 1, __ATOMIC_ACQ_REL)
+#define DEC(x)      __atomic_sub_fetch(&(x), 1, __ATOMIC_ACQ_REL)
+
+/* An open file: one handle-table slot of one connection. */
+struct ncp_open {
+    uint32_t ino;
+    uint32_t flags;             /* NCP_O_* */
+    uint32_t refs;              /* atomic: table slot + running requests + waiters */
+    struct ncp_conn *conn;
+};
+
+struct ncp_lock {
+    struct ncp_lock *next;
+    uint32_t ino;
+    uint64_t start, end;        /* [start, end); end UINT64_MAX = infinity */
+    bool excl;
+    struct ncp_open *owner;
+};
+
+/* A LOCK request waiting for a conflicting lock to go away.  Holds a
+ * connection reference and an open reference; counts as in flight. */
+struct ncp_waiter {
+    struct ncp_waiter *next;
+    struct ncp_lock want;
+    struct ncp_conn *conn;
+    struct ncp_header h;
+};
+
+enum ncp_ctr {
+    CTR_REQUESTS, CTR_ERRORS, CTR_BAD_FRAMES, CTR_FAST_PATH, CTR_BLOCKING,
+    CTR_BYTES_READ, CTR_BYTES_WRITTEN, CTR_LOCK_WAITS, CTR_LOCK_GRANTS, CTR_DEADLOCKS,
+    CTR_CONN_TOTAL, CTR_CONN_REFUSED, CTR_LOGINS, CTR_LOGIN_FAILURES, CTR_TOO_MANY_REQS,
+    CTR_COUNT
+};
+
+struct ncp_server {
+    struct ncp_server_config cfg;
+    struct fs_mutex lock;       /* conns, locks, waiters */
+    struct fs_mutex append_lock;/* serializes APPEND writes (size, then write) */
+    struct ncp_conn **conns;    /* index = number - 1 */
+    uint32_t nconns, next_slot;
+    uint32_t open_handles;
+    struct ncp_lock *locks;
+    struct ncp_waiter *waiters; /* FIFO */
+    uint8_t secret[NCP_HASH_SIZE];
+    bool stopping;
+    uint64_t ctr[CTR_COUNT];
+};
+
+struct ncp_conn {
+    struct ncp_server *srv;
+    struct fs_mutex lock;       /* sends, `dead`, nonce, handle table */
+    ncp_send_fn send;
+    void *arg;
+    uint16_t number;
+    bool dead, have_nonce;
+    bool logged_in, admin;      /* atomic (written under lock) */
+    uint32_t max_frame;         /* atomic */
+    uint32_t inflight;          /* atomic: admitted, not yet answered */
+    uint32_t refs;              /* atomic: embedder + running requests + waiters */
+    uint8_t nonce[NCP_NONCE_SIZE];
+    char chal_user[NCP_USER_MAX + 1];
+    struct ncp_open **handles;  /* cfg.max_handles slots, lazily allocated */
+    uint32_t nopen;
+};
+
+static inline void ctr_add(struct ncp_server *s, enum ncp_ctr i, uint64_t n)
+{
+    __atomic_fetch_add(&s->ctr[i], n, __ATOMIC_RELAXED);
+}
+
+/* ncp_server.c */
+void ncp_conn_get(struct ncp_conn *c);
+void ncp_conn_put(struct ncp_conn *c);
+void ncp_open_put(struct ncp_open *o);
+/* Sends a reply frame (fills conn number and status) and, if `done`,
+ * retires one in-flight request.  With may_block false it only tries the
+ * send lock and returns false (nothing sent) if that would wait. */
+bool ncp_send_frame(struct ncp_conn *c, uint8_t *frame, size_t len, bool done, bool may_block);
+/* Header-only reply (error, or empty success) for request header h. */
+bool ncp_send_status(struct ncp_conn *c, const struct ncp_header *h, uint8_t completion, bool done,
+                     bool may_block);
+
+/* ncp_locks.c (all take server->lock themselves) */
+/* 0 granted, NCP_E_LOCKED, NCP_E_DEADLK, or -1 queued as a waiter. */
+int  ncp_locks_acquire(struct ncp_server *s, struct ncp_open *o, const struct ncp_header *h,
+                       uint64_t off, uint64_t len, uint8_t flags);
+int  ncp_locks_release(struct ncp_server *s, struct ncp_open *o, uint64_t off, uint64_t len);
+/* Drops every lock and waiter of one open (handle close) or of every open
+ * of a connection (o == NULL, conn given). Waiters get `completion`. */
+void ncp_locks_drop(struct ncp_server *s, struct ncp_open *o, struct ncp_conn *c, uint8_t completion);
+
+/* ncp_dispatch.c */
+#define NCP_RET_BLOCK    (-1)   /* needs a context that may sleep */
+#define NCP_RET_DEFERRED (-2)   /* the reply comes later (lock wait) */
+#define NCP_RET_SENT     (-3)   /* the handler sent the reply itself */
+int ncp_dispatch(struct ncp_conn *c, const struct ncp_request *rq, bool may_block);
+
+#endif /* NCP_SERVER_INTERNAL_H */

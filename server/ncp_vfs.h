@@ -1,0 +1,40 @@
+/* ncp_vfs.h - the file system interface the protocol engine drives.
+ *
+ * Shaped after fs/ext2.h (inode numbers, absolute NUL-terminated paths,
+ * negative fs_errno.h returns) so the ext2 adapter is thin; server/ncp_memfs.c
+ * implements it in memory for tests.  Paths handed in are canonical: "/" or
+ * "/a/b", no ".", "..", or repeated '/'.
+ */
+#ifndef NCP_VFS_H
+#define NCP_VFS_H
+
+#include "ncp_proto.h"
+
+struct ncp_vfs_dirent {
+    uint32_t ino;
+    uint8_t  type;              /* NCP_FT_* */
+    uint8_t  name_len;
+    char     name[256];         /* NUL terminated */
+};
+
+struct ncp_vfs_ops {
+    int     (*lookup)(void *fs, const char *path, uint32_t *ino);
+    int     (*stat)(void *fs, uint32_t ino, struct ncp_stat *st);
+    /* One entry per call: 1 with *out, 0 at the end, <0 error.  *cookie
+     * starts at 0.  May return "." and ".." (the engine skips them). */
+    int     (*readdir)(void *fs, uint32_t dir, uint64_t *cookie, struct ncp_vfs_dirent *out);
+    int64_t (*read)(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len);
+    /* Optional (may be NULL): never sleeps; -FS_EAGAIN if it would. */
+    int64_t (*read_nonblock)(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len);
+    int64_t (*write)(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len);
+    int     (*truncate)(void *fs, uint32_t ino, uint64_t size);
+    int     (*create)(void *fs, const char *path, uint16_t mode, uint32_t *ino);
+    int     (*mkdir)(void *fs, const char *path, uint16_t mode);
+    int     (*unlink)(void *fs, const char *path);
+    int     (*rmdir)(void *fs, const char *path);
+    int     (*rename)(void *fs, const char *from, const char *to);
+    int     (*sync)(void *fs);
+    int     (*statfs)(void *fs, struct ncp_statfs *st);
+};
+
+#endif /* NCP_VFS_H */

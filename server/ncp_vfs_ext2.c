@@ -1,0 +1,107 @@
+/* ncp_vfs_ext2.c - struct ncp_vfs_ops on top of fs/ext2.h.
+ * The vfs context pointer is the struct ext2_fs itself. */
+#include "server/ncp_vfs_ext2.h"
+#include "fs/ext2.h"
+#include "fs/ext2_format.h"
+
+static uint8_t type_of_mode(uint16_t mode)
+{
+    switch (mode & EXT2_S_IFMT) {
+    case EXT2_S_IFREG: return NCP_FT_FILE;
+    case EXT2_S_IFDIR: return NCP_FT_DIR;
+    case EXT2_S_IFLNK: return NCP_FT_SYMLINK;
+    default:           return NCP_FT_OTHER;
+    }
+}
+
+static uint8_t type_of_ft(uint8_t ft)
+{
+    switch (ft) {
+    case EXT2_FT_REG_FILE: return NCP_FT_FILE;
+    case EXT2_FT_DIR:      return NCP_FT_DIR;
+    case EXT2_FT_SYMLINK:  return NCP_FT_SYMLINK;
+    case EXT2_FT_UNKNOWN:  return NCP_FT_UNKNOWN;
+    default:               return NCP_FT_OTHER;
+    }
+}
+
+static int e_lookup(void *fs, const char *path, uint32_t *ino)
+{
+    return ext2_lookup(fs, path, ino);
+}
+
+static int e_stat(void *fs, uint32_t ino, struct ncp_stat *st)
+{
+    struct ext2_stat es;
+    int e = ext2_stat(fs, ino, &es);
+    if (e) return e;
+    st->ino = es.ino;
+    st->type = type_of_mode(es.mode);
+    st->mode = es.mode & 07777;
+    st->nlink = es.nlink;
+    st->uid = es.uid;
+    st->gid = es.gid;
+    st->size = es.size;
+    st->atime = es.atime;
+    st->mtime = es.mtime;
+    st->ctime = es.ctime;
+    return 0;
+}
+
+static int e_readdir(void *fs, uint32_t dir, uint64_t *cookie, struct ncp_vfs_dirent *out)
+{
+    struct ext2_dirent d;
+    int r = ext2_readdir(fs, dir, cookie, &d);
+    if (r <= 0) return r;
+    out->ino = d.ino;
+    out->type = type_of_ft(d.type);
+    out->name_len = d.name_len;
+    memcpy(out->name, d.name, d.name_len);
+    out->name[d.name_len] = '\0';
+    return 1;
+}
+
+static int64_t e_read(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len)
+{
+    return ext2_read(fs, ino, off, buf, len);
+}
+
+static int64_t e_read_nonblock(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len)
+{
+    return ext2_read_nonblock(fs, ino, off, buf, len);
+}
+
+static int64_t e_write(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len)
+{
+    return ext2_write(fs, ino, off, buf, len);
+}
+
+static int e_truncate(void *fs, uint32_t ino, uint64_t size) { return ext2_truncate(fs, ino, size); }
+static int e_create(void *fs, const char *p, uint16_t mode, uint32_t *ino) { return ext2_create(fs, p, mode, ino); }
+static int e_mkdir(void *fs, const char *p, uint16_t mode) { return ext2_mkdir(fs, p, mode); }
+static int e_unlink(void *fs, const char *p) { return ext2_unlink(fs, p); }
+static int e_rmdir(void *fs, const char *p) { return ext2_rmdir(fs, p); }
+static int e_rename(void *fs, const char *a, const char *b) { return ext2_rename(fs, a, b); }
+static int e_sync(void *fs) { return ext2_sync(fs); }
+
+static int e_statfs(void *fs, struct ncp_statfs *st)
+{
+    struct ext2_statfs es;
+    int e = ext2_statfs(fs, &es);
+    if (e) return e;
+    st->block_size = es.block_size;
+    st->blocks = es.blocks;
+    st->blocks_free = es.avail_blocks;
+    st->files = es.inodes;
+    st->files_free = es.free_inodes;
+    st->name_max = es.name_max;
+    st->flags = es.read_only ? NCP_FS_READONLY : 0;
+    return 0;
+}
+
+const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
+    .lookup = e_lookup, .stat = e_stat, .readdir = e_readdir, .read = e_read,
+    .read_nonblock = e_read_nonblock, .write = e_write, .truncate = e_truncate,
+    .create = e_create, .mkdir = e_mkdir, .unlink = e_unlink, .rmdir = e_rmdir,
+    .rename = e_rename, .sync = e_sync, .statfs = e_statfs,
+};

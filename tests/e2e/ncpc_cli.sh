@@ -1,0 +1,85 @@
+#!/bin/bash
+# ncpc_cli.sh [BUILD_DIR] - end-to-end tests of the ncpc command line against
+# build/ncpd serving an ext2 image (made with mke2fs -d; a memory volume if
+# mke2fs is missing).  Output per docs/conventions.md.
+set -u
+B=${1:-build}
+NCPC=$B/ncpc
+NCPD=$B/ncpd
+T=$(mktemp -d /tmp/ncpc-e2e.XXXXXX)
+pass=0; fail=0; pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+
+ok()   { echo "ok $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1: $0:${BASH_LINENO[1]} $2"; fail=$((fail + 1)); }
+# check NAME COMMAND...: passes when the command succeeds
+check() { local n=$1; shift; if "$@" >"$T/out" 2>"$T/err"; then ok "$n"; else bad "$n" "$(head -c 300 "$T/err")"; fi; }
+# check_fails NAME PATTERN COMMAND...: passes when it fails and stderr matches
+check_fails() {
+    local n=$1 pat=$2; shift 2
+    if "$@" >"$T/out" 2>"$T/err"; then bad "$n" "succeeded unexpectedly"
+    elif grep -q -- "$pat" "$T/err"; then ok "$n"
+    else bad "$n" "stderr lacks '$pat': $(head -c 300 "$T/err")"; fi
+}
+
+scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret
+mkdir -p "$T/root/etc" "$T/root/data/sub"
+cp "$T/users" "$T/root/etc/ncp-users"
+head -c 300000 /dev/urandom >"$T/root/data/small.bin"
+echo hello >"$T/root/data/sub/hello.txt"
+head -c 5000000 /dev/urandom >"$T/big.bin"
+
+if command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ]; then
+    PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 64M >/dev/null 2>&1
+    VOL=(--image "$T/vol.img")
+else
+    VOL=(--memfs --users "$T/users")
+fi
+"$NCPD" "${VOL[@]}" --port 0 --quiet >"$T/port" 2>"$T/ncpd.log" &
+pid=$!
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+export NCP_SERVER=127.0.0.1:$(awk '{print $2}' "$T/port") NCP_PASSWORD=guest
+
+check ping "$NCPC" ping -c 2
+check put_big "$NCPC" put "$T/big.bin" /big.bin
+check get_big "$NCPC" get /big.bin "$T/big.back"
+check get_big_same cmp "$T/big.bin" "$T/big.back"
+check cat_matches bash -c "'$NCPC' cat /big.bin | cmp - '$T/big.bin'"
+check ls_lists_file bash -c "'$NCPC' ls / | grep -q ' big.bin$'"
+check stat_size bash -c "'$NCPC' stat /big.bin | grep -q 'Size: 5000000'"
+check mkdir "$NCPC" mkdir /newdir
+check put_recursive "$NCPC" put -r "$T/root/data" /newdir/data
+check get_recursive "$NCPC" get -r /newdir/data "$T/data.back"
+check get_recursive_same diff -r "$T/root/data" "$T/data.back"
+check mv "$NCPC" mv /big.bin /newdir/moved.bin
+check_fails get_missing "no such file or directory (ENOENT" "$NCPC" get /big.bin "$T/x"
+check_fails rmdir_not_empty "directory not empty (ENOTEMPTY" "$NCPC" rmdir /newdir
+check_fails rm_dir_needs_r "is a directory (EISDIR" "$NCPC" rm /newdir
+check rm_recursive "$NCPC" rm -r /newdir
+check_fails gone_after_rm "ENOENT" "$NCPC" stat /newdir
+check_fails dotdot_rejected "invalid argument (EINVAL" "$NCPC" stat /../etc
+check_fails users_file_private "permission denied (EACCES" "$NCPC" cat /etc/ncp-users
+check_fails bad_password "login failed" env NCP_PASSWORD=nope "$NCPC" ls /
+check_fails bad_server "cannot connect" "$NCPC" -s 127.0.0.1:1 ping
+check_fails unknown_command "unknown command" "$NCPC" frobnicate
+check df "$NCPC" df
+check stats_has_counters bash -c "'$NCPC' stats | grep -q '^ncp.requests'"
+check lock_free "$NCPC" lock /data/small.bin 0 10
+"$NCPC" lock -t 1 /data/small.bin 0 100 >/dev/null 2>&1 &
+sleep 0.3
+check_fails lock_conflict "range is locked (ELOCKED" "$NCPC" lock /data/small.bin 10 10
+check lock_waits bash -c "'$NCPC' lock -w /data/small.bin 10 10 | grep -q 'waiting'"
+wait $!
+check bench_json "$NCPC" bench --conns 8 --depth 4 --duration 1 --files /data --write-pct 10 --json "$T/b.json"
+check bench_json_fields grep -q '"req_per_s"' "$T/b.json"
+check_fails shutdown_needs_admin "permission denied" "$NCPC" shutdown
+check shutdown_admin env NCP_PASSWORD=s3cret "$NCPC" -u admin shutdown
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then bad ncpd_exits "still running after shutdown"; else wait "$pid"; st=$?; pid=""
+    if [ $st -eq 0 ]; then ok ncpd_exits; else bad ncpd_exits "exit status $st"; fi; fi
+if [ "${VOL[0]}" = --image ]; then
+    check volume_fsck_clean env PATH="$PATH:/usr/sbin" e2fsck -fn "$T/vol.img"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,484 @@
+/* test_ncpd.c - end-to-end protocol tests against a running build/ncpd.
+ *
+ * Speaks raw frames over TCP (only proto/ is used, not the ncpc client), so
+ * it can also send what no well-behaved client would: split frames, glued
+ * frames, garbage, huge lengths.  Starts its own ncpd (memory volume) in
+ * epoll mode and again in thread-per-connection mode.
+ *
+ *   test_ncpd [PATH_TO_NCPD]      (default build/ncpd)
+ * Output per docs/conventions.md.
+ */
+#include "proto/ncp_auth.h"
+#include "proto/ncp_codec.h"
+#include "proto/ncp_reasm.h"
+#include "tests/host/test_proto_check.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *ncpd_path = "build/ncpd";
+static const char *mode_flag;             /* NULL or "--threads" */
+static pid_t server_pid;
+static int port;
+static char users_file[64];
+
+/* ---- server control ---- */
+
+static void write_users(void)
+{
+    strcpy(users_file, "/tmp/ncpd-e2e-users-XXXXXX");
+    int fd = mkstemp(users_file);
+    FILE *f = fdopen(fd, "w");
+    const char *names[] = { "guest", "admin" }, *pws[] = { "guest", "s3cret" };
+    for (int i = 0; i < 2; i++) {
+        uint8_t salt[8] = { 7, 6, 5, 4, 3, 2, 1, (uint8_t)i }, h[32];
+        ncp_auth_stored_hash(salt, sizeof salt, pws[i], strlen(pws[i]), h);
+        fprintf(f, "%s:", names[i]);
+        for (int k = 0; k < 8; k++) fprintf(f, "%02x", salt[k]);
+        fputc(':', f);
+        for (int k = 0; k < 32; k++) fprintf(f, "%02x", h[k]);
+        fprintf(f, "%s\n", i ? ":admin" : "");
+    }
+    fclose(f);
+}
+
+static int start_server(const char *extra)
+{
+    int pfd[2];
+    if (pipe(pfd)) return -1;
+    server_pid = fork();
+    if (server_pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        const char *argv[12];
+        int n = 0;
+        argv[n++] = ncpd_path; argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file;
+        argv[n++] = "--port"; argv[n++] = "0"; argv[n++] = "--quiet";
+        if (mode_flag) argv[n++] = mode_flag;
+        if (extra) { argv[n++] = "--max-conns"; argv[n++] = extra; }
+        argv[n] = NULL;
+        execv(ncpd_path, (char **)argv);
+        perror(ncpd_path);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char line[64] = "";
+    FILE *f = fdopen(pfd[0], "r");
+    if (!fgets(line, sizeof line, f) || sscanf(line, "port %d", &port) != 1) { fclose(f); return -1; }
+    fclose(f);
+    return 0;
+}
+
+static int stop_server(void)
+{
+    int st = 0;
+    if (server_pid <= 0) return -1;
+    for (int i = 0; i < 50; i++) {              /* up to 5 s for a clean exit */
+        if (waitpid(server_pid, &st, WNOHANG) == server_pid) { server_pid = 0; return st; }
+        usleep(100000);
+    }
+    kill(server_pid, SIGKILL);
+    waitpid(server_pid, &st, 0);
+    server_pid = 0;
+    return -1;
+}
+
+/* ---- a raw connection ---- */
+
+struct raw {
+    int fd;
+    struct ncp_reasm ra;
+    uint8_t buf[NCP_LEN_SIZE + NCP_MAX_FRAME_LIMIT];
+    uint8_t frame[NCP_LEN_SIZE + NCP_MAX_FRAME_LIMIT];
+    size_t frame_len;
+    uint8_t pend[65536];        /* received, not yet fed */
+    size_t pend_off, pend_len;
+    uint32_t tag;
+};
+
+static struct raw *raw_open(void)
+{
+    struct raw *r = calloc(1, sizeof *r);
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(r->fd, (struct sockaddr *)&sa, sizeof sa)) { close(r->fd); free(r); return NULL; }
+    int one = 1;
+    setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct timeval tv = { 5, 0 };
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ncp_reasm_init(&r->ra, r->buf, sizeof r->buf, NCP_MAX_FRAME_LIMIT);
+    return r;
+}
+
+static void raw_close(struct raw *r)
+{
+    if (!r) return;
+    close(r->fd);
+    free(r);
+}
+
+static int send_bytes(struct raw *r, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(r->fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static uint32_t send_rq(struct raw *r, struct ncp_request *rq)
+{
+    static uint8_t b[NCP_LEN_SIZE + NCP_MAX_FRAME_LIMIT];
+    rq->h.tag = ++r->tag;
+    size_t n = ncp_encode_request(b, sizeof b, rq);
+    return n && !send_bytes(r, b, n) ? rq->h.tag : 0;
+}
+
+/* Next frame from the server (any tag), decoded into rp; 0 ok, -1 closed/timeout. */
+static int next_reply(struct raw *r, struct ncp_reply *rp)
+{
+    for (;;) {
+        const uint8_t *f;
+        size_t fl;
+        int st = ncp_reasm_frame(&r->ra, &f, &fl);
+        if (st == NCP_REASM_ERROR) return -1;
+        if (st == NCP_REASM_FRAME) {
+            memcpy(r->frame, f, fl);
+            r->frame_len = fl;
+            ncp_reasm_consume(&r->ra);
+            return ncp_decode_reply(r->frame, fl, rp) == NCP_OK ? 0 : -1;
+        }
+        if (r->pend_off == r->pend_len) {
+            ssize_t n = recv(r->fd, r->pend, sizeof r->pend, 0);
+            if (n <= 0) return -1;
+            r->pend_off = 0;
+            r->pend_len = (size_t)n;
+        }
+        r->pend_off += ncp_reasm_feed(&r->ra, r->pend + r->pend_off, r->pend_len - r->pend_off);
+    }
+}
+
+static int call(struct raw *r, struct ncp_request *rq, struct ncp_reply *rp)
+{
+    uint32_t tag = send_rq(r, rq);
+    if (!tag) return -1;
+    for (;;) {
+        if (next_reply(r, rp)) return -1;
+        if (rp->h.type == NCP_TYPE_BUSY) continue;
+        if (rp->h.tag == tag) return rp->h.completion;
+    }
+}
+
+static struct ncp_request R(uint8_t fn)
+{
+    struct ncp_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.h.function = fn;
+    return rq;
+}
+static struct ncp_str S(const char *s) { struct ncp_str x = { s, (uint16_t)strlen(s) }; return x; }
+
+static int login(struct raw *r, const char *user, const char *pw)
+{
+    struct ncp_request rq = R(NCP_FN_CHALLENGE);
+    struct ncp_reply rp;
+    rq.u.challenge.user = S(user);
+    int e = call(r, &rq, &rp);
+    if (e) return e;
+    uint8_t stored[32];
+    ncp_auth_stored_hash(rp.u.challenge.salt, rp.u.challenge.salt_len, pw, strlen(pw), stored);
+    rq = R(NCP_FN_LOGIN);
+    rq.u.login.user = S(user);
+    ncp_auth_proof(rp.u.challenge.nonce, stored, rq.u.login.proof);
+    return call(r, &rq, &rp);
+}
+
+static struct raw *session(void)
+{
+    struct raw *r = raw_open();
+    if (r && login(r, "guest", "guest")) { raw_close(r); return NULL; }
+    return r;
+}
+
+static int open_h(struct raw *r, const char *path, uint32_t flags, uint32_t *h)
+{
+    struct ncp_request rq = R(NCP_FN_OPEN);
+    struct ncp_reply rp;
+    rq.u.open.flags = flags; rq.u.open.path = S(path);
+    int e = call(r, &rq, &rp);
+    if (!e) *h = rp.u.open.handle;
+    return e;
+}
+
+/* ---- tests ---- */
+
+static void test_login_gate(void)
+{
+    struct raw *r = raw_open();
+    CHECK(r != NULL);
+    if (!r) return;
+    struct ncp_request rq = R(NCP_FN_STAT);
+    struct ncp_reply rp;
+    rq.u.path.path = S("/");
+    CHECK_EQ(call(r, &rq, &rp), NCP_E_NOTLOGGEDIN);
+    CHECK_EQ(login(r, "guest", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(r, "guest", "guest"), NCP_OK);
+    CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    CHECK_EQ(rp.u.stat.st.type, NCP_FT_DIR);
+    CHECK(rp.h.conn_status & NCP_CS_LOGGED_IN);
+    raw_close(r);
+}
+
+static void test_pipelined_reads_all_answered(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    uint32_t h;
+    CHECK_EQ(open_h(r, "/pipe.dat", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+    static uint8_t data[32 * 1024];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 13);
+    struct ncp_request rq = R(NCP_FN_WRITE);
+    struct ncp_reply rp;
+    rq.u.write.handle = h; rq.u.write.data.ptr = data; rq.u.write.data.len = sizeof data;
+    CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    /* 32 reads of 1 KiB in flight at once; every tag answered once, right data. */
+    uint32_t first = r->tag + 1;
+    for (int i = 0; i < 32; i++) {
+        rq = R(NCP_FN_READ);
+        rq.u.read.handle = h; rq.u.read.offset = (uint64_t)i * 1024; rq.u.read.count = 1024;
+        CHECK(send_rq(r, &rq) != 0);
+    }
+    int seen[32] = { 0 }, got = 0;
+    while (got < 32 && next_reply(r, &rp) == 0) {
+        if (rp.h.type == NCP_TYPE_BUSY) continue;
+        int k = (int)(rp.h.tag - first);
+        CHECK(k >= 0 && k < 32);
+        if (k < 0 || k >= 32) break;
+        seen[k]++; got++;
+        CHECK_EQ(rp.h.completion, NCP_OK);
+        CHECK_EQ(rp.u.read.data.len, 1024);
+        CHECK(memcmp(rp.u.read.data.ptr, data + k * 1024, 1024) == 0);
+    }
+    CHECK_EQ(got, 32);
+    for (int i = 0; i < 32; i++) CHECK_EQ(seen[i], 1);
+    raw_close(r);
+}
+
+static void test_split_and_glued_frames(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    uint8_t b[256], two[512];
+    struct ncp_request rq = R(NCP_FN_PING);
+    struct ncp_reply rp;
+    rq.u.ping.data.ptr = (const uint8_t *)"split"; rq.u.ping.data.len = 5; rq.h.tag = 500;
+    size_t n = ncp_encode_request(b, sizeof b, &rq);
+    for (size_t i = 0; i < n; i++) { CHECK(send_bytes(r, b + i, 1) == 0); usleep(200); }
+    CHECK_EQ(next_reply(r, &rp), 0);
+    CHECK_EQ(rp.h.tag, 500); CHECK_EQ(rp.u.ping.data.len, 5);
+    /* Two frames in one segment. */
+    memcpy(two, b, n);
+    rq.h.tag = 501;
+    size_t m = ncp_encode_request(two + n, sizeof two - n, &rq);
+    CHECK(send_bytes(r, two, n + m) == 0);
+    int tags = 0;
+    for (int i = 0; i < 2; i++) { CHECK_EQ(next_reply(r, &rp), 0); tags += (int)rp.h.tag; }
+    CHECK_EQ(tags, 500 + 501);
+    raw_close(r);
+}
+
+static void test_garbage_is_answered_and_huge_length_closes(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    struct ncp_request rq = R(NCP_FN_PING);
+    struct ncp_reply rp;
+    uint8_t b[64];
+    rq.h.tag = 9;
+    size_t n = ncp_encode_request(b, sizeof b, &rq);
+    b[NCP_LEN_SIZE + 2] = 0x7e;                     /* unknown function */
+    CHECK(send_bytes(r, b, n) == 0);
+    CHECK_EQ(next_reply(r, &rp), 0);
+    CHECK_EQ(rp.h.tag, 9); CHECK_EQ(rp.h.completion, NCP_E_BADFUNC);
+    rq = R(NCP_FN_STAT); rq.u.path.path = S("/../etc");
+    CHECK_EQ(call(r, &rq, &rp), NCP_E_INVAL);      /* connection still fine */
+    uint8_t huge[4];
+    ncp_put32(huge, 0x7fffffff);
+    CHECK(send_bytes(r, huge, 4) == 0);
+    int rc = next_reply(r, &rp);                    /* a BADFRAME reply, then EOF */
+    if (rc == 0) { CHECK_EQ(rp.h.completion, NCP_E_BADFRAME); rc = next_reply(r, &rp); }
+    CHECK(rc != 0);
+    raw_close(r);
+}
+
+static void test_lock_wait_does_not_stall(void)
+{
+    struct raw *a = session(), *b = session();
+    CHECK(a && b);
+    if (!a || !b) { raw_close(a); raw_close(b); return; }
+    uint32_t ha, hb;
+    CHECK_EQ(open_h(a, "/lock.dat", NCP_O_WRITE | NCP_O_CREATE, &ha), NCP_OK);
+    CHECK_EQ(open_h(b, "/lock.dat", NCP_O_READ, &hb), NCP_OK);
+    struct ncp_request rq = R(NCP_FN_LOCK);
+    struct ncp_reply rp;
+    rq.u.lock.handle = ha; rq.u.lock.offset = 0; rq.u.lock.length = 10; rq.u.lock.flags = NCP_LOCK_EXCLUSIVE;
+    CHECK_EQ(call(a, &rq, &rp), NCP_OK);
+    /* b waits: first a BUSY frame for its tag. */
+    rq.u.lock.handle = hb; rq.u.lock.flags = NCP_LOCK_EXCLUSIVE | NCP_LOCK_WAIT;
+    uint32_t wait_tag = send_rq(b, &rq);
+    CHECK_EQ(next_reply(b, &rp), 0);
+    CHECK_EQ(rp.h.type, NCP_TYPE_BUSY); CHECK_EQ(rp.h.tag, wait_tag);
+    /* b's connection keeps working while its lock waits. */
+    struct ncp_request ping = R(NCP_FN_PING);
+    CHECK_EQ(call(b, &ping, &rp), NCP_OK);
+    /* a (another connection) is not stalled either; its unlock grants b. */
+    CHECK_EQ(call(a, &ping, &rp), NCP_OK);
+    rq = R(NCP_FN_UNLOCK); rq.u.lock.handle = ha; rq.u.lock.offset = 0; rq.u.lock.length = 10;
+    CHECK_EQ(call(a, &rq, &rp), NCP_OK);
+    CHECK_EQ(next_reply(b, &rp), 0);
+    CHECK_EQ(rp.h.tag, wait_tag); CHECK_EQ(rp.h.completion, NCP_OK);
+    /* Handles mean nothing on another connection. */
+    rq = R(NCP_FN_FSTAT); rq.u.handle.handle = ha;
+    CHECK_EQ(call(b, &rq, &rp), ha == hb ? NCP_OK : NCP_E_BADF);
+    rq.u.handle.handle = 200;
+    CHECK_EQ(call(b, &rq, &rp), NCP_E_BADF);
+    raw_close(a); raw_close(b);
+}
+
+static void test_readdir_pages_through_big_dir(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    struct ncp_request rq = R(NCP_FN_NEGOTIATE);
+    struct ncp_reply rp;
+    rq.u.negotiate.version = 1; rq.u.negotiate.max_frame = 1024;
+    CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    rq = R(NCP_FN_MKDIR); rq.u.mkdir.path = S("/many");
+    CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    char name[64];
+    for (int i = 0; i < 200; i++) {
+        uint32_t h;
+        snprintf(name, sizeof name, "/many/entry-number-%03d", i);
+        CHECK_EQ(open_h(r, name, NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+        rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
+        CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    }
+    uint64_t cookie = 0;
+    int total = 0, pages = 0;
+    for (;;) {
+        rq = R(NCP_FN_READDIR); rq.u.readdir.path = S("/many"); rq.u.readdir.cookie = cookie;
+        if (call(r, &rq, &rp) != NCP_OK) { CHECK(0); break; }
+        total += rp.u.readdir.count;
+        pages++;
+        cookie = rp.u.readdir.next_cookie;
+        if (rp.u.readdir.eof || pages > 500) break;
+    }
+    CHECK_EQ(total, 200);
+    CHECK(pages > 3);
+    raw_close(r);
+}
+
+static void test_too_many_requests_in_flight(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    /* 200 pings back to back (server limit 128 in flight): all get an answer,
+     * some perhaps ETOOMANYREQS, none lost. */
+    struct ncp_request rq = R(NCP_FN_PING);
+    struct ncp_reply rp;
+    for (int i = 0; i < 200; i++) CHECK(send_rq(r, &rq) != 0);
+    int got = 0;
+    while (got < 200 && next_reply(r, &rp) == 0)
+        if (rp.h.type != NCP_TYPE_BUSY) {
+            got++;
+            CHECK(rp.h.completion == NCP_OK || rp.h.completion == NCP_E_TOOMANYREQS);
+        }
+    CHECK_EQ(got, 200);
+    raw_close(r);
+}
+
+static void test_connection_limit(void)
+{
+    /* Runs its own server with --max-conns 3. */
+    CHECK_EQ(start_server("3"), 0);
+    struct raw *c[3];
+    for (int i = 0; i < 3; i++) { c[i] = raw_open(); CHECK(c[i] != NULL); }
+    struct ncp_request rq = R(NCP_FN_PING);
+    struct ncp_reply rp;
+    for (int i = 0; i < 3; i++) if (c[i]) CHECK_EQ(call(c[i], &rq, &rp), NCP_OK);
+    struct raw *extra = raw_open();
+    CHECK(extra != NULL);
+    if (extra) {
+        CHECK_EQ(next_reply(extra, &rp), 0);
+        CHECK_EQ(rp.h.completion, NCP_E_TOOMANYCONNS);
+        raw_close(extra);
+    }
+    raw_close(c[0]);
+    usleep(100000);
+    c[0] = raw_open();
+    CHECK(c[0] && call(c[0], &rq, &rp) == NCP_OK);
+    CHECK_EQ(login(c[1], "admin", "s3cret"), NCP_OK);
+    rq = R(NCP_FN_SHUTDOWN);
+    CHECK_EQ(call(c[1], &rq, &rp), NCP_OK);
+    for (int i = 0; i < 3; i++) raw_close(c[i]);
+    CHECK_EQ(stop_server(), 0);
+}
+
+static void test_admin_shutdown_exits_cleanly(void)
+{
+    struct raw *g = session(), *a = raw_open();
+    CHECK(g && a);
+    if (!g || !a) { raw_close(g); raw_close(a); return; }
+    struct ncp_request rq = R(NCP_FN_SHUTDOWN);
+    struct ncp_reply rp;
+    CHECK_EQ(call(g, &rq, &rp), NCP_E_ACCES);
+    CHECK_EQ(login(a, "admin", "s3cret"), NCP_OK);
+    CHECK_EQ(call(a, &rq, &rp), NCP_OK);
+    CHECK(rp.h.conn_status & NCP_CS_SERVER_DOWN);
+    raw_close(g); raw_close(a);
+    CHECK_EQ(stop_server(), 0);
+}
+
+static void run_suite(const char *label)
+{
+    if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
+    RUN_AS(test_login_gate, label);
+    RUN_AS(test_pipelined_reads_all_answered, label);
+    RUN_AS(test_split_and_glued_frames, label);
+    RUN_AS(test_garbage_is_answered_and_huge_length_closes, label);
+    RUN_AS(test_lock_wait_does_not_stall, label);
+    RUN_AS(test_readdir_pages_through_big_dir, label);
+    RUN_AS(test_too_many_requests_in_flight, label);
+    RUN_AS(test_admin_shutdown_exits_cleanly, label);
+    if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
+    RUN_AS(test_connection_limit, label);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) ncpd_path = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    write_users();
+    mode_flag = NULL;
+    run_suite("epoll");
+    mode_flag = "--threads";
+    run_suite("threads");
+    unlink(users_file);
+    DONE();
+}

@@ -1,0 +1,15 @@
+/* Host (pthread) port of fs/: the types behind fs_port.h for the unit tests. */
+#ifndef FS_PORT_HOST_H
+#define FS_PORT_HOST_H
+
+#include <pthread.h>
+
+struct fs_mutex { pthread_mutex_t m; };
+struct fs_cond  { pthread_cond_t c; };
+
+/* How fs_run_async behaves in tests: on a new detached thread (default),
+ * inline in the caller, or refused. */
+enum fs_host_async_mode { FS_ASYNC_THREAD, FS_ASYNC_INLINE, FS_ASYNC_REFUSE };
+extern enum fs_host_async_mode fs_host_async_mode;
+
+#endif

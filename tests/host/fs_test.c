@@ -1,0 +1,191 @@
+/* Shared harness and tool helpers for the fs host tests. */
+#include "fs_test.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int passed, failed;
+static int cur_failed;
+static char cur_msg[1024];
+
+void ft_run(const char *name, void (*fn)(void))
+{
+	cur_failed = 0;
+	cur_msg[0] = 0;
+	fn();
+	if (cur_failed) {
+		failed++;
+		printf("FAIL %s: %s\n", name, cur_msg);
+	} else {
+		passed++;
+		printf("ok %s\n", name);
+	}
+	fflush(stdout);
+}
+
+void ft_fail(const char *file, int line, const char *fmt, ...)
+{
+	if (cur_failed)
+		return;
+	cur_failed = 1;
+	int n = snprintf(cur_msg, sizeof cur_msg, "%s:%d ", file, line);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cur_msg + n, sizeof cur_msg - n, fmt, ap);
+	va_end(ap);
+	for (char *p = cur_msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+int ft_failed_now(void) { return cur_failed; }
+
+int ft_summary(void)
+{
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
+
+const char *ft_tool(const char *name)
+{
+	static char buf[8][256];
+	static int next;
+	const char *dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin" };
+	char *b = buf[next++ % 8];
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(b, 256, "%s/%s", dirs[i], name);
+		if (access(b, X_OK) == 0)
+			return b;
+	}
+	snprintf(b, 256, "%s", name);   /* hope it is on PATH */
+	return b;
+}
+
+char *ft_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *p = malloc(512);
+	snprintf(p, 512, "%s/wtd-fstest.XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(p)) {
+		snprintf(p, 512, "/tmp/wtd-fstest.XXXXXX");
+		if (!mkdtemp(p)) {
+			perror("mkdtemp");
+			exit(2);
+		}
+	}
+	return p;
+}
+
+void ft_rm_rf(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st))
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char sub[4096];
+			snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+			ft_rm_rf(sub);
+		}
+		if (d)
+			closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+int ft_sh(char **out, const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	size_t n;
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 1024)
+			buf = realloc(buf, cap *= 2);
+	}
+	buf[len] = 0;
+	int st = pclose(f);
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int line_is_benign(const char *l)
+{
+	static const char *prefixes[] = {
+		"e2fsck ", "Pass 1: Checking inodes", "Pass 2: Checking directory structure",
+		"Pass 3: Checking directory connectivity", "Pass 4: Checking reference counts",
+		"Pass 5: Checking group summary information", NULL
+	};
+	if (!*l)
+		return 1;
+	for (int i = 0; prefixes[i]; i++)
+		if (!strncmp(l, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	/* summary: "<name>: 11/128 files (0.0% non-contiguous), 25/1024 blocks" */
+	const char *p = strstr(l, " files (");
+	if (p && strstr(p, "non-contiguous), ") && strstr(p, " blocks"))
+		return 1;
+	return 0;
+}
+
+int ft_e2fsck_clean(const char *img, char **report)
+{
+	char *out = NULL;
+	int st = ft_sh(&out, "%s -fn '%s'", ft_tool("e2fsck"), img);
+	int clean = st == 0;
+	for (char *l = out; l && *l && clean;) {
+		char *nl = strchr(l, '\n');
+		if (nl)
+			*nl = 0;
+		if (!line_is_benign(l))
+			clean = 0;
+		if (!nl)
+			break;
+		*nl = '\n';
+		l = nl + 1;
+	}
+	if (!clean && report) {
+		*report = out;
+		return 0;
+	}
+	free(out);
+	return clean;
+}
+
+int ft_mkfs(const char *img, const char *dir, unsigned block_size, unsigned size_kb, const char *opts)
+{
+	char *out = NULL;
+	char dopt[1100] = "";
+	if (dir)
+		snprintf(dopt, sizeof dopt, "-d '%s'", dir);
+	unlink(img);
+	int st = ft_sh(&out, "%s -q -F -t ext2 -b %u %s %s '%s' %uk", ft_tool("mke2fs"),
+		       block_size, opts ? opts : "", dopt, img, size_kb);
+	if (st != 0)
+		fprintf(stderr, "mke2fs failed: %s\n", out ? out : "");
+	free(out);
+	return st;
+}

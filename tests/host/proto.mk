@@ -1,0 +1,69 @@
+# proto.mk - wire codec and protocol engine: host tests, ncpc and ncpd.
+# (a) build/ncpc from client/*.c + proto/*.c, plain -O2 (no sanitizers);
+#     build/ncpd from server/linux/ (Linux main) + server/ + proto/ + fs/.
+# (b) codec / sha256 / fuzz / engine tests with $(HOST_CFLAGS) (ASan + UBSan).
+
+PROTO_SRC   := $(wildcard proto/*.c)
+PROTO_HDR   := include/ncp_proto.h $(wildcard proto/*.h)
+CLIENT_SRC  := $(wildcard client/*.c)
+# The engine without the ext2 adapter (tests run it over the memory fs).
+ENGINE_SRC  := $(filter-out server/ncp_vfs_ext2.c,$(wildcard server/*.c))
+ENGINE_HDR  := $(wildcard server/*.h) fs/fs_port.h fs/fs_errno.h
+TOOL_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -I.
+PORT_CFLAGS := -pthread -DFS_PORT_HEADER='"tests/host/fs_port_host.h"'
+
+$(BUILD)/ncpc: $(CLIENT_SRC) $(PROTO_SRC) $(PROTO_HDR) $(wildcard client/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -o $@ $(CLIENT_SRC) $(PROTO_SRC) -lm
+
+.PHONY: client
+client: $(BUILD)/ncpc
+
+PROTO_UNIT_TESTS := $(BUILD)/host/test_proto_codec $(BUILD)/host/test_proto_sha256 \
+                    $(BUILD)/host/test_proto_fuzz
+
+$(PROTO_UNIT_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
+
+$(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
+
+HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server
+
+# ncpd: the engine + ext2 (fs/) + a Linux main; -O2, no sanitizers.
+NCPD_SRC := $(wildcard server/*.c server/linux/*.c) $(wildcard fs/*.c) tests/host/fs_port_host.c
+$(BUILD)/ncpd: $(NCPD_SRC) $(ENGINE_HDR) $(wildcard server/linux/*.h) $(PROTO_SRC) $(PROTO_HDR) $(wildcard fs/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $(PORT_CFLAGS) -o $@ $(NCPD_SRC) $(PROTO_SRC)
+
+.PHONY: ncpd
+ncpd: $(BUILD)/ncpd
+
+# End-to-end: raw-protocol tests against build/ncpd, then the ncpc CLI script.
+$(BUILD)/e2e/test_ncpd: tests/e2e/test_ncpd.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
+
+.PHONY: e2e-tests
+e2e-tests: $(BUILD)/ncpd $(BUILD)/ncpc $(BUILD)/e2e/test_ncpd
+	@st=0; $(BUILD)/e2e/test_ncpd $(BUILD)/ncpd || st=1; \
+	 tests/e2e/ncpc_cli.sh $(BUILD) || st=1; exit $$st
+
+# Freestanding compile check of proto/ and the portable server/ with the
+# kernel's flags (no libc, no FP); the unit tests depend on it, so a libc
+# slip breaks the build at once.
+PROTO_FREESTANDING_CFLAGS := -std=c11 -ffreestanding -nostdlib -mno-red-zone -mgeneral-regs-only \
+        -fno-pic -mcmodel=kernel -fno-stack-protector -O2 -Wall -Wextra -Werror -Iinclude -I. \
+        -DFS_PORT_HEADER='"tests/host/fs_port_freestanding_check.h"'
+$(BUILD)/host/proto/freestanding.stamp: $(PROTO_SRC) $(wildcard server/*.c) $(PROTO_HDR) $(ENGINE_HDR) $(wildcard fs/*.h)
+	@mkdir -p $(BUILD)/host/proto/ff
+	@for f in $(PROTO_SRC) $(wildcard server/*.c); do \
+	  $(CC) $(PROTO_FREESTANDING_CFLAGS) -c $$f -o $(BUILD)/host/proto/ff/$$(basename $$f .c).o || exit 1; \
+	done
+	@touch $@
+
+.PHONY: proto-freestanding-check
+proto-freestanding-check: $(BUILD)/host/proto/freestanding.stamp
+$(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server: $(BUILD)/host/proto/freestanding.stamp
