@@ -1,6 +1,7 @@
 # WorkToDo top-level build.  `make` builds the kernel ELF and the GRUB ISO;
 # `make run` / `make test` / `make bench` set up their own dependencies first.
 
+.DEFAULT_GOAL := all
 BUILD    := build
 CC       := gcc
 NASM     := nasm
@@ -12,9 +13,14 @@ KCFLAGS  := -std=c11 -ffreestanding -nostdlib -mno-red-zone -mgeneral-regs-only 
             -Wno-unused-parameter -Iinclude -Ikernel -I. -MMD -MP
 KLDFLAGS := -nostdlib -no-pie -z noexecstack -z max-page-size=0x1000 -T linker.ld
 
-# Every C and asm file under these directories is part of the kernel image.
+# Every C and asm file under these directories is part of the kernel image.  Layers above
+# the core add theirs from a kernel.mk of their own (EXTRA_KDIRS += dir, KERNEL_EXTRA_C +=
+# files, and per-directory flags as target-specific KCFLAGS on $(BUILD)/k/DIR/%.o).
+EXTRA_KDIRS    :=
+KERNEL_EXTRA_C :=
+-include $(sort $(wildcard */kernel.mk */*/kernel.mk))
 KDIRS    := boot kernel drivers/e1000 drivers/ahci tests/kernel $(EXTRA_KDIRS)
-KCSRC    := $(foreach d,$(KDIRS),$(wildcard $(d)/*.c)) $(KERNEL_EXTRA_C)
+KCSRC    := $(sort $(foreach d,$(KDIRS),$(wildcard $(d)/*.c))) $(KERNEL_EXTRA_C)
 KASRC    := $(foreach d,$(KDIRS),$(wildcard $(d)/*.asm))
 KOBJ     := $(patsubst %.c,$(BUILD)/k/%.o,$(KCSRC)) $(patsubst %.asm,$(BUILD)/k/%.asm.o,$(KASRC))
 

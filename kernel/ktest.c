@@ -111,7 +111,8 @@ void ktest_run_all(const char *pattern)
     }
     for (int i = 0; i < n; i++) {
         const struct ktest *t = order[i];
-        if (pattern && !glob_match(pattern, t->name))
+        if (t->explicit_only ? !pattern || strcmp(pattern, t->name) != 0
+                             : pattern && !glob_match(pattern, t->name))
             continue;
         selected++;
         cur_failed = false;

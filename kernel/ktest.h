@@ -14,14 +14,21 @@ struct ktest {
     const char *file;
     uint64_t timeout_ms;
     int line;
+    bool explicit_only;       /* runs only when test=NAME names it exactly */
 } __attribute__((aligned(16)));
 
 #define KTEST_TIMEOUT(tname, ms)                                                                \
     static void ktest_fn_##tname(void);                                                          \
     static const struct ktest __ktest_##tname __attribute__((used, section(".ktests.a"), aligned(16))) = \
-        { #tname, ktest_fn_##tname, __FILE__, ms, __LINE__ };                                              \
+        { #tname, ktest_fn_##tname, __FILE__, ms, __LINE__, false };                                              \
     static void ktest_fn_##tname(void)
 #define KTEST(tname) KTEST_TIMEOUT(tname, 20000)
+/* Tests of the harness itself (they fail, hang or panic on purpose): only run by exact name. */
+#define KTEST_EXPLICIT(tname, ms)                                                               \
+    static void ktest_fn_##tname(void);                                                          \
+    static const struct ktest __ktest_##tname __attribute__((used, section(".ktests.a"), aligned(16))) = \
+        { #tname, ktest_fn_##tname, __FILE__, ms, __LINE__, true };                              \
+    static void ktest_fn_##tname(void)
 
 void ktest_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool ktest_failed(void);

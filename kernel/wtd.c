@@ -325,6 +325,7 @@ void wtd_tick(void)
 
 void wtd_set_reclaim_ms(uint64_t ms) { opt_reclaim_ms = ms ? ms : 1; }
 uint64_t wtd_prealloc_count(void) { return opt_prealloc; }
+uint64_t wtd_burst_limit(void) { return opt_burst; }
 
 void wtd_get_stats(struct wtd_stats *s)
 {

@@ -32,6 +32,7 @@ void wtd_reset_delay_stats(void);
 void wtd_engine_init(void);         /* reads wtd.* options, preallocates workers */
 void wtd_set_reclaim_ms(uint64_t ms);   /* tests shorten it */
 uint64_t wtd_prealloc_count(void);
+uint64_t wtd_burst_limit(void);
 
 /* The scheduler's side (irqs off). */
 bool wtd_pending(void);

@@ -8,4 +8,4 @@ have_test=0
 for a in "${args[@]}"; do case "$a" in test|test=*) have_test=1;; esac; done
 [ "$have_test" = 1 ] || args=(test "${args[@]}")
 mkdir -p "$here/build"
-"$here/scripts/run.sh" --test --timeout "${KTEST_TIMEOUT:-600}" --log "$here/build/kernel-tests.log" -- "${args[@]}"
+"$here/scripts/run.sh" --test --timeout "${KTEST_TIMEOUT:-600}" --log "${KTEST_LOG:-$here/build/kernel-tests.log}" -- "${args[@]}"
