@@ -31,7 +31,7 @@ HOST_TESTS  :=
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all iso run test debug bench deps clean host-tests kernel-tests
+.PHONY: all iso run test debug bench bench-wtd deps clean host-tests kernel-tests
 all: $(BUILD)/worktodo.iso
 
 -include tests/host/*.mk
@@ -80,6 +80,10 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh
+
+bench-wtd: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench-wtd.sh
 
 clean:
 	rm -rf $(BUILD)
