@@ -115,9 +115,19 @@ void console_start(void)
     thread_create("console", console_main, NULL);
 }
 
+/* Prints the commands in name order, whatever order the linker collected them in. */
 static void cmd_help(int argc, char **argv)
 {
-    for (const struct console_cmd *c = __kcmds_start; c < __kcmds_end; c++)
-        kprintf("  %-10s %s\n", c->name, c->help);
+    const char *last = "";
+    for (;;) {
+        const struct console_cmd *next = NULL;
+        for (const struct console_cmd *c = __kcmds_start; c < __kcmds_end; c++)
+            if (strcmp(c->name, last) > 0 && (!next || strcmp(c->name, next->name) < 0))
+                next = c;
+        if (!next)
+            return;
+        kprintf("  %-10s %s\n", next->name, next->help);
+        last = next->name;
+    }
 }
 CONSOLE_COMMAND("help", "list console commands", cmd_help);

@@ -81,6 +81,8 @@ void schedule(void)
         return;
     }
     wtd_switched_in(next);
+    if (prev == idle_thread)
+        prev->state = T_RUNNABLE;
     next->state = T_RUNNING;
     next->switches++;
     next->quantum_start = jiffies;
@@ -180,7 +182,8 @@ void sched_irq_exit(bool hooked_source)
 {
     if (!current)
         return;
-    if (hooked_source && !current->is_worker && wtd_pending()) {
+    bool queued = wtd_take_irq_queued();
+    if (hooked_source && queued && !current->is_worker) {
         /* Preemptive I/O: run the new work now, then this thread before anyone else. */
         wtd_preemptive_io();
         if (current != idle_thread)

@@ -44,6 +44,7 @@
 #include "kopt.h"
 #include "console.h"
 #include "string.h"
+#include "irq.h"
 
 static uint64_t opt_burst = 15, opt_prealloc = 4, opt_reclaim_ms = 120000, opt_max = 4096;
 KOPT_U64("wtd.burst", opt_burst, 1, 100000, "WTDs run in a row before other threads get the CPU");
@@ -63,6 +64,7 @@ static struct thread *active_worker;
 static uint64_t n_workers, n_idle, n_sleeping, n_peak;
 static uint32_t in_row;
 static bool burst_exhausted, need_spawn;
+static bool queued_by_irq;                 /* an interrupt handler queued work since the last exit */
 static struct wtd_stats st;
 static uint64_t delay_sum, delay_count;
 static struct wtd reclaim_wtd;
@@ -94,6 +96,8 @@ bool wtd_schedule(struct wtd *w)
     list_tail = w;
     list_len++;
     st.scheduled++;
+    if (in_interrupt())
+        queued_by_irq = true;
     spin_unlock_irqrestore(&wtd_lock, f);
     return true;
 }
@@ -160,6 +164,13 @@ void wtd_worker_woken(struct thread *t)
 {
     if (t->cur_wtd && n_sleeping)
         n_sleeping--;
+}
+
+bool wtd_take_irq_queued(void)
+{
+    bool q = queued_by_irq;
+    queued_by_irq = false;
+    return q && list_head;
 }
 
 void wtd_preemptive_io(void)

@@ -41,5 +41,6 @@ struct thread *wtd_dispatch_worker(void);
 void wtd_switched_in(struct thread *next);
 void wtd_worker_blocking(struct thread *t);
 void wtd_worker_woken(struct thread *t);
+bool wtd_take_irq_queued(void);     /* did an interrupt handler queue work? (clears) */
 void wtd_preemptive_io(void);
 void wtd_tick(void);
