@@ -24,7 +24,7 @@
 struct thread *current;
 struct thread *idle_thread;
 static struct thread *rq_head, *rq_tail;
-static struct thread *timer_list;          /* sleepers sorted by wake_jiffy */
+static struct thread *timer_list;          /* sleepers sorted by wake_ns */
 static bool need_resched;
 static uint64_t nr_switches;
 
@@ -121,15 +121,16 @@ void sched_wakeup(struct thread *t)
         need_resched = true;
 }
 
-/* Puts current on the timer list; sched_tick wakes it (timed_out = true) at wake_jiffy. */
+/* Puts t on the timer list; sched_tick wakes it (timed_out = true) once now_ns() has
+ * passed the deadline.  Deadlines are in TSC time, not ticks: an emulator that delivers
+ * late timer interrupts in a burst must not make a sleep end early. */
 static void timer_arm(struct thread *t, uint64_t ns)
 {
-    uint64_t ticks = (ns * TIMER_HZ + 999999999ULL) / 1000000000ULL;
-    t->wake_jiffy = jiffies + ticks + 1;     /* +1: the current tick is partly gone */
+    t->wake_ns = now_ns() + ns;
     t->timed_out = false;
     t->on_timer = true;
     struct thread **pp = &timer_list;
-    while (*pp && (*pp)->wake_jiffy <= t->wake_jiffy)
+    while (*pp && (*pp)->wake_ns <= t->wake_ns)
         pp = &(*pp)->timer_next;
     t->timer_next = *pp;
     *pp = t;
@@ -154,7 +155,8 @@ void thread_yield(void)
 /* Timer interrupt: wake due sleepers, account the quantum. */
 void sched_tick(void)
 {
-    while (timer_list && timer_list->wake_jiffy <= jiffies) {
+    uint64_t now = timer_list ? now_ns() : 0;
+    while (timer_list && timer_list->wake_ns <= now) {
         struct thread *t = timer_list;
         timer_list = t->timer_next;
         t->on_timer = false;

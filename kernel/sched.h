@@ -33,7 +33,7 @@ struct thread {
     bool detached, joined;
     struct waitq join_wq;
     /* timed sleeps */
-    uint64_t wake_jiffy;
+    uint64_t wake_ns;
     struct thread *timer_next;
     bool on_timer, timed_out;
     /* WTD workers (kernel/wtd.c) */
