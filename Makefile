@@ -74,7 +74,7 @@ kernel-tests: all
 	@scripts/kernel-tests.sh $(ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all host-tests
+	@$(MAKE) --no-print-directory all host-tests client ncpd
 	@HOST_TESTS="$(HOST_TESTS)" scripts/test.sh
 
 bench: deps

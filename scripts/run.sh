@@ -6,16 +6,20 @@
 #
 # --net user (default): QEMU user networking with loopback port forwards
 #     127.0.0.1:5240->524 (file service), 5207->7 (echo), 5209->9 (discard), 5219->19 (source).
+#     --port-base B moves them to B+40, B+7, B+9, B+19 (default 5200), so parallel runs
+#     (tests) do not collide.
+# --net isolated: user networking without any forward (in-guest tests).
 # --net tap: a network namespace 'worktodo' holding tap0 (10.77.0.1/24) for the host side;
 #     QEMU runs inside it and the guest is 10.77.0.2/24.  The namespace is removed on exit.
 # --test: no interactive console; the exit status is 0 if the in-guest tests passed,
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-net=user disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 extra_qemu=()
+net=user port_base=5200 disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 extra_qemu=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
+        --port-base) port_base=$2; shift 2;;
         --disk) disk=$2; shift 2;;
         --debug) debug=1; shift;;
         --test) test=1; shift;;
@@ -49,11 +53,13 @@ q=(qemu-system-x86_64 -M q35 -accel tcg -m "$mem" -smp 1 -no-reboot -boot d
 [ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw" -device ide-hd,drive=disk0,bus=ide.0)
 [ "$icount" = 1 ] && q+=(-icount shift=0,sleep=off)
 case "$net" in
-    user) q+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:5240-:524,hostfwd=tcp:127.0.0.1:5207-:7,hostfwd=tcp:127.0.0.1:5209-:9,hostfwd=tcp:127.0.0.1:5219-:19"
+    user) b=$port_base
+          q+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$((b+40))-:524,hostfwd=tcp:127.0.0.1:$((b+7))-:7,hostfwd=tcp:127.0.0.1:$((b+9))-:9,hostfwd=tcp:127.0.0.1:$((b+19))-:19"
               -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+    isolated) q+=(-netdev user,id=n0,restrict=on -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
     tap)  q+=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
     none) q+=(-nic none);;
-    *) echo "run.sh: --net must be user, tap or none" >&2; exit 2;;
+    *) echo "run.sh: --net must be user, isolated, tap or none" >&2; exit 2;;
 esac
 q+=("${extra_qemu[@]}")
 if [ "$debug" = 1 ]; then

@@ -244,7 +244,7 @@ static int64_t m_read_nonblock(void *fs, uint32_t ino, uint64_t off, void *buf, 
     return miss ? -FS_EAGAIN : m_read(fs, ino, off, buf, len);
 }
 
-/* Grows file storage to hold `size` bytes (zero filled). */
+/* Grows file storage to hold `size` bytes (contents past n->size undefined). */
 static int reserve(struct ncp_memfs *m, struct mnode *n, uint64_t size)
 {
     if (size <= n->cap) return 0;
@@ -256,8 +256,7 @@ static int reserve(struct ncp_memfs *m, struct mnode *n, uint64_t size)
     }
     uint8_t *d = fs_alloc((size_t)cap);
     if (!d) return -FS_ENOSPC;
-    if (n->size) memcpy(d, n->data, (size_t)n->size);
-    memset(d + n->size, 0, (size_t)(cap - n->size));
+    if (n->size) memcpy(d, n->data, (size_t)n->size);   /* bytes past size are zeroed on use */
     fs_free(n->data);
     m->used_bytes += cap - n->cap;
     n->data = d;
@@ -297,7 +296,7 @@ static int m_truncate(void *fs, uint32_t ino, uint64_t size)
     else if (size > (1ull << 40)) r = -FS_EFBIG;
     else if (size > n->size) r = reserve(m, n, size);
     if (!r && n) {
-        if (size < n->size) memset(n->data + size, 0, (size_t)(n->size - size));
+        if (size > n->size) memset(n->data + n->size, 0, (size_t)(size - n->size));
         n->size = size;
         n->mtime = fs_time_now();
     }

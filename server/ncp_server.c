@@ -57,7 +57,7 @@ struct ncp_conn *ncp_conn_create(struct ncp_server *s, ncp_send_fn send, void *a
     fs_mutex_init(&c->lock);
 
     fs_mutex_lock(&s->lock);
-    if (s->nconns >= s->cfg.max_conns || s->stopping) {
+    if (s->nconns >= s->cfg.max_conns || LOAD(s->stopping)) {
         fs_mutex_unlock(&s->lock);
         ctr_add(s, CTR_CONN_REFUSED, 1);
         fs_free(c);

@@ -25,6 +25,13 @@
  *
  * Requests of one connection may run concurrently on several threads and
  * complete in any order; clients wait for replies they depend on.
+ *
+ * Sleeping: ncp_conn_handle(..., may_block=false) never waits for a mutex
+ * (it only try-locks; contention becomes NCP_WOULD_BLOCK) and does no I/O
+ * beyond vfs read_nonblock; it does call fs_alloc for reply buffers.  The
+ * fast path answers PING, NEGOTIATE, STATS and cached READs.  Everything
+ * else, including ncp_conn_create/destroy and ncp_conn_bad_stream, may
+ * sleep briefly on engine mutexes (never held across I/O).
  */
 #ifndef NCP_SERVER_H
 #define NCP_SERVER_H

@@ -1,12 +1,14 @@
 /* ncpd_linux.c - Linux main of the NCP server: options, volume, listener.
  *
  *   ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]
- *        [--threads] [--max-conns N] [--max-handles N] [--max-inflight N]
+ *        [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]
  *        [--cache-mb N] [--quiet]
  *
  * --image serves an ext2 image through fs/ (bcache + ext2).  --memfs serves
  * an empty in-memory volume; --users copies a host users file into it as
  * /etc/ncp-users.  --port 0 picks a free port and prints "port N" on stdout.
+ * Event loop by default, with --workers (default 2; 0 = inline) threads for
+ * requests that would block; --threads: one thread per connection.
  */
 #include "server/linux/ncpd.h"
 #include "server/ncp_memfs.h"
@@ -83,16 +85,16 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "net.accepts", ncpd_ctr.accepts }, { "net.refused", ncpd_ctr.refused },
         { "net.rx_bytes", ncpd_ctr.rx_bytes }, { "net.tx_bytes", ncpd_ctr.tx_bytes },
         { "net.frames", ncpd_ctr.frames }, { "worker.threads", ncpd_ctr.threads },
-        { "wtd.loop_wakeups", ncpd_ctr.loop_wakeups },
+        { "worker.jobs", ncpd_ctr.worker_jobs }, { "wtd.loop_wakeups", ncpd_ctr.loop_wakeups },
         { "cache.hits", 0 }, { "cache.misses", 0 }, { "cache.nb_misses", 0 },
         { "cache.evictions", 0 }, { "cache.dirty", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
-        all[7].v = bs.hits; all[8].v = bs.misses; all[9].v = bs.nb_misses;
-        all[10].v = bs.evictions; all[11].v = bs.dirty;
+        all[8].v = bs.hits; all[9].v = bs.misses; all[10].v = bs.nb_misses;
+        all[11].v = bs.evictions; all[12].v = bs.dirty;
     }
-    unsigned n = 0, total = cache ? 12 : 7;
+    unsigned n = 0, total = cache ? 13 : 8;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
     return n;
 }
@@ -101,7 +103,7 @@ static void usage(void)
 {
     fprintf(stderr,
         "usage: ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]\n"
-        "            [--threads] [--max-conns N] [--max-handles N] [--max-inflight N]\n"
+        "            [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]\n"
         "            [--cache-mb N] [--quiet]\n");
     exit(2);
 }
@@ -118,7 +120,7 @@ static char *slurp(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    struct ncpd_opts o = { "127.0.0.1", 5240, false, false };
+    struct ncpd_opts o = { "127.0.0.1", 5240, false, 2, false };
     const char *image = NULL, *users = NULL;
     bool ro = false, memfs = false;
     struct ncp_server_config cfg = { 0 };
@@ -134,6 +136,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--host") && v) { o.host = v; i++; }
         else if (!strcmp(a, "--port") && v) { o.port = atoi(v); i++; }
         else if (!strcmp(a, "--threads")) o.threads = true;
+        else if (!strcmp(a, "--workers") && v) { o.workers = atoi(v); i++; }
         else if (!strcmp(a, "--quiet")) o.quiet = true;
         else if (!strcmp(a, "--max-conns") && v) { cfg.max_conns = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--max-handles") && v) { cfg.max_handles = (uint32_t)atoi(v); i++; }
@@ -199,8 +202,9 @@ int main(int argc, char **argv)
     getsockname(lfd, (struct sockaddr *)&sa, &sl);
     if (o.port == 0) { printf("port %d\n", ntohs(sa.sin_port)); fflush(stdout); }
     if (!o.quiet)
-        fprintf(stderr, "ncpd: serving %s on %s:%d (%s)\n", image ? image : "memory volume",
-                o.host, ntohs(sa.sin_port), o.threads ? "thread per connection" : "epoll");
+        fprintf(stderr, "ncpd: serving %s on %s:%d (%s, %d workers)\n", image ? image : "memory volume",
+                o.host, ntohs(sa.sin_port), o.threads ? "thread per connection" : "epoll",
+                o.threads ? 0 : o.workers);
 
     int rc = o.threads ? ncpd_serve_threads(srv, lfd, &o) : ncpd_serve_epoll(srv, lfd, &o);
     close(lfd);

@@ -3,7 +3,16 @@
 # build/ncpd serving an ext2 image (made with mke2fs -d; a memory volume if
 # mke2fs is missing).  Output per docs/conventions.md.
 set -u
+cd "$(dirname "$0")/../.." || exit 1
 B=${1:-build}
+if ! make --no-print-directory BUILD="$B" "$B/ncpc" "$B/ncpd" >/tmp/ncpc_cli_build.$$ 2>&1; then
+    echo "FAIL build_ncpc_ncpd: $0: make failed:"
+    tail -20 /tmp/ncpc_cli_build.$$ | sed 's/^/    /'
+    rm -f /tmp/ncpc_cli_build.$$
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+rm -f /tmp/ncpc_cli_build.$$
 NCPC=$B/ncpc
 NCPD=$B/ncpd
 T=$(mktemp -d /tmp/ncpc-e2e.XXXXXX)

@@ -3,7 +3,7 @@
  * Speaks raw frames over TCP (only proto/ is used, not the ncpc client), so
  * it can also send what no well-behaved client would: split frames, glued
  * frames, garbage, huge lengths.  Starts its own ncpd (memory volume) in
- * epoll mode and again in thread-per-connection mode.
+ * each mode: event loop with workers, event loop inline, thread per connection.
  *
  *   test_ncpd [PATH_TO_NCPD]      (default build/ncpd)
  * Output per docs/conventions.md.
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 static const char *ncpd_path = "build/ncpd";
-static const char *mode_flag;             /* NULL or "--threads" */
+static const char *mode_flag, *mode_value;   /* extra ncpd option (and its value) */
 static pid_t server_pid;
 static int port;
 static char users_file[64];
@@ -63,6 +63,7 @@ static int start_server(const char *extra)
         argv[n++] = ncpd_path; argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file;
         argv[n++] = "--port"; argv[n++] = "0"; argv[n++] = "--quiet";
         if (mode_flag) argv[n++] = mode_flag;
+        if (mode_value) argv[n++] = mode_value;
         if (extra) { argv[n++] = "--max-conns"; argv[n++] = extra; }
         argv[n] = NULL;
         execv(ncpd_path, (char **)argv);
@@ -475,9 +476,11 @@ int main(int argc, char **argv)
     if (argc > 1) ncpd_path = argv[1];
     signal(SIGPIPE, SIG_IGN);
     write_users();
-    mode_flag = NULL;
+    mode_flag = NULL;                   /* epoll loop + worker threads (default) */
     run_suite("epoll");
-    mode_flag = "--threads";
+    mode_flag = "--workers"; mode_value = "0";   /* epoll loop, blocking work inline */
+    run_suite("inline");
+    mode_flag = "--threads"; mode_value = NULL;
     run_suite("threads");
     unlink(users_file);
     DONE();

@@ -1,6 +1,7 @@
 /* test_proto_server.c - the protocol engine over the in-memory fs:
  * login, file ops, handles, readdir resume, locks, limits, fast path. */
 #include "server/ncp_server.h"
+#include "server/ncp_server_internal.h"   /* to hold an engine lock in one test */
 #include "server/ncp_memfs.h"
 #include "proto/ncp_auth.h"
 #include "test_proto_check.h"
@@ -440,6 +441,27 @@ static void test_fast_path_and_fallback(void)
     CHECK(f && rp.u.read.data.len == 6 && memcmp(rp.u.read.data.ptr, "cached", 6) == 0); free(f);
     rq = R(NCP_FN_STAT); rq.u.path.path = S("f");
     submit(&a, &rq, false, &r); CHECK_EQ(r, NCP_WOULD_BLOCK);
+    /* The fast path never waits for a lock: with the connection's lock held
+     * elsewhere it hands the request over instead of sleeping. */
+    static uint8_t fb[128];
+    rq = R(NCP_FN_READ); rq.u.read.handle = h; rq.u.read.count = 6; rq.h.tag = 4242;
+    size_t fn = ncp_encode_request(fb, sizeof fb, &rq);
+    fs_mutex_lock(&a.c->lock);
+    int fr = ncp_conn_handle(a.c, fb, fn, false);
+    fs_mutex_unlock(&a.c->lock);
+    CHECK_EQ(fr, NCP_WOULD_BLOCK);
+    CHECK_EQ(ncp_conn_handle_blocking(a.c, fb, fn), NCP_HANDLED);
+    f = take(&a, 4242, &rp, false);
+    CHECK(f && rp.h.completion == NCP_OK && rp.u.read.data.len == 6); free(f);
+    rq = R(NCP_FN_PING); rq.h.tag = 4243;
+    fn = ncp_encode_request(fb, sizeof fb, &rq);
+    fs_mutex_lock(&a.c->lock);
+    fr = ncp_conn_handle(a.c, fb, fn, false);
+    fs_mutex_unlock(&a.c->lock);
+    CHECK_EQ(fr, NCP_WOULD_BLOCK);
+    CHECK_EQ(ncp_conn_handle_blocking(a.c, fb, fn), NCP_HANDLED);
+    f = take(&a, 4243, &rp, false);
+    CHECK(f && rp.h.completion == NCP_OK); free(f);
     peer_drain(&a);
     peer_close(&a); teardown();
 }
@@ -612,9 +634,14 @@ static void test_engine_survives_mutated_frames(void)
     for (int i = 0; i < 8000; i++) {
         struct ncp_request rq = R(fns[xs(&rng) % sizeof fns]);
         rq.h.tag = (uint32_t)i + 1;
-        rq.u.open.flags = NCP_O_READ | NCP_O_WRITE | (xs(&rng) & 1 ? NCP_O_CREATE : 0);
-        rq.u.open.path = S(xs(&rng) & 1 ? "/d/f" : "/d/g");
+        const char *path = xs(&rng) & 1 ? "/d/f" : "/d/g";
         switch (rq.h.function) {
+        case NCP_FN_OPEN:
+            rq.u.open.flags = NCP_O_READ | NCP_O_WRITE | (xs(&rng) & 1 ? NCP_O_CREATE : 0);
+            rq.u.open.path = S(path);
+            break;
+        case NCP_FN_STAT: case NCP_FN_UNLINK: rq.u.path.path = S(path); break;
+        case NCP_FN_MKDIR: rq.u.mkdir.path = S(path); break;
         case NCP_FN_READ: case NCP_FN_WRITE: case NCP_FN_LOCK: case NCP_FN_UNLOCK: case NCP_FN_CLOSE:
         case NCP_FN_TRUNCATE: case NCP_FN_FSTAT:
             memset(&rq.u, 0, sizeof rq.u);

@@ -1,0 +1,329 @@
+/* ncpd_epoll.c - ncpd's event-loop mode, shaped like the kernel server.
+ *
+ * One loop thread owns the sockets (non-blocking, epoll).  Each frame first
+ * goes through the engine's non-blocking fast path; what would block is
+ * copied to a queue served by --workers threads (0: run it inline), the way
+ * the kernel hands such requests to WTD workers.  Replies from any thread are
+ * appended to the connection's output buffer and flushed by the loop; a
+ * connection with too much unsent output is not read until it drains.
+ */
+#include "server/linux/ncpd.h"
+#include "proto/ncp_reasm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define OUT_HIGH_WATER (4u << 20)
+
+struct client {
+    int fd;
+    struct ncp_conn *conn;
+    struct ncp_reasm ra;
+    uint8_t *rbuf;
+    pthread_mutex_t out_lock;   /* out*, send_failed: workers append, the loop flushes */
+    uint8_t *out;
+    size_t out_len, out_cap, out_off;
+    bool send_failed;
+    bool want_out, paused, closing;   /* loop thread only */
+    bool queued;                /* in the pending list; pending_lock */
+};
+
+static int epfd, wake_fd;
+static struct ncp_server *server;
+
+/* Clients with output to flush or about to close, handled once per loop turn. */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct client **pending;
+static size_t npending, pending_cap;
+
+static void mark_pending(struct client *cl)
+{
+    pthread_mutex_lock(&pending_lock);
+    if (!cl->queued) {
+        if (npending == pending_cap) {
+            pending_cap = pending_cap ? pending_cap * 2 : 256;
+            pending = realloc(pending, pending_cap * sizeof *pending);
+        }
+        cl->queued = true;
+        pending[npending++] = cl;
+    }
+    pthread_mutex_unlock(&pending_lock);
+}
+
+static void wake_loop(void)
+{
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof one) < 0) { /* already signalled */ }
+}
+
+/* The engine's send callback: may run on a worker. */
+static void client_send(void *arg, const uint8_t *frame, size_t len)
+{
+    struct client *cl = arg;
+    pthread_mutex_lock(&cl->out_lock);
+    if (cl->out_len + len > cl->out_cap) {
+        if (cl->out_off) {                          /* compact before growing */
+            memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
+            cl->out_len -= cl->out_off;
+            cl->out_off = 0;
+        }
+        size_t cap = cl->out_cap ? cl->out_cap : 65536;
+        while (cap < cl->out_len + len) cap *= 2;
+        uint8_t *b = realloc(cl->out, cap);
+        if (!b) { cl->send_failed = true; pthread_mutex_unlock(&cl->out_lock); return; }
+        cl->out = b;
+        cl->out_cap = cap;
+    }
+    memcpy(cl->out + cl->out_len, frame, len);
+    cl->out_len += len;
+    pthread_mutex_unlock(&cl->out_lock);
+    mark_pending(cl);
+    if (!pthread_equal(pthread_self(), ncpd_loop_thread)) wake_loop();
+}
+
+/* ---- worker pool ---- */
+
+struct job {
+    struct job *next;
+    struct ncp_conn *conn;      /* kept alive by the engine until handle_blocking */
+    size_t len;
+    uint8_t frame[];
+};
+
+static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t job_cond = PTHREAD_COND_INITIALIZER;
+static struct job *job_head, *job_tail;
+static bool jobs_stop;
+
+static void *worker_main(void *arg)
+{
+    add_counter(&ncpd_ctr.threads, 1);
+    for (;;) {
+        pthread_mutex_lock(&job_lock);
+        while (!job_head && !jobs_stop) pthread_cond_wait(&job_cond, &job_lock);
+        struct job *j = job_head;
+        if (j) { job_head = j->next; if (!job_head) job_tail = NULL; }
+        pthread_mutex_unlock(&job_lock);
+        if (!j) break;
+        add_counter(&ncpd_ctr.worker_jobs, 1);
+        ncp_conn_handle_blocking(j->conn, j->frame, j->len);
+        free(j);
+    }
+    return NULL;
+}
+
+static bool queue_job(struct ncp_conn *conn, const uint8_t *frame, size_t len)
+{
+    struct job *j = malloc(sizeof *j + len);
+    if (!j) return false;
+    j->next = NULL;
+    j->conn = conn;
+    j->len = len;
+    memcpy(j->frame, frame, len);
+    pthread_mutex_lock(&job_lock);
+    if (job_tail) job_tail->next = j; else job_head = j;
+    job_tail = j;
+    pthread_cond_signal(&job_cond);
+    pthread_mutex_unlock(&job_lock);
+    return true;
+}
+
+/* ---- connections ---- */
+
+static void arm(struct client *cl)
+{
+    struct epoll_event ev = { .data.ptr = cl };
+    ev.events = (cl->paused ? 0 : EPOLLIN) | (cl->want_out ? EPOLLOUT : 0);
+    epoll_ctl(epfd, EPOLL_CTL_MOD, cl->fd, &ev);
+}
+
+static void flush_out(struct client *cl)
+{
+    pthread_mutex_lock(&cl->out_lock);
+    if (cl->send_failed) cl->closing = true;
+    while (cl->out_off < cl->out_len) {
+        ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        if (n <= 0) { cl->closing = true; cl->out_off = cl->out_len = 0; break; }
+        add_counter(&ncpd_ctr.tx_bytes, (uint64_t)n);
+        cl->out_off += (size_t)n;
+    }
+    if (cl->out_off == cl->out_len) cl->out_off = cl->out_len = 0;
+    bool want = cl->out_len > 0, pause = cl->out_len - cl->out_off > OUT_HIGH_WATER;
+    pthread_mutex_unlock(&cl->out_lock);
+    if (want != cl->want_out || pause != cl->paused) {
+        cl->want_out = want;
+        cl->paused = pause;
+        arm(cl);
+    }
+}
+
+static void client_free(struct client *cl)
+{
+    ncp_conn_destroy(cl->conn);                 /* after this no thread sends to cl */
+    pthread_mutex_lock(&pending_lock);          /* a worker may have queued it meanwhile */
+    for (size_t i = 0; cl->queued && i < npending; i++)
+        if (pending[i] == cl) { pending[i] = pending[--npending]; cl->queued = false; }
+    pthread_mutex_unlock(&pending_lock);
+    epoll_ctl(epfd, EPOLL_CTL_DEL, cl->fd, NULL);
+    close(cl->fd);
+    free(cl->rbuf);
+    free(cl->out);
+    pthread_mutex_destroy(&cl->out_lock);
+    free(cl);
+}
+
+static void run_pending(void)
+{
+    for (;;) {
+        pthread_mutex_lock(&pending_lock);
+        struct client *cl = npending ? pending[--npending] : NULL;
+        if (cl) cl->queued = false;
+        pthread_mutex_unlock(&pending_lock);
+        if (!cl) return;
+        if (!cl->closing) flush_out(cl);
+        if (cl->closing) {
+            flush_out(cl);                      /* a last BADFRAME or SHUTDOWN reply */
+            client_free(cl);
+        }
+    }
+}
+
+static void handle_frame(struct client *cl, const uint8_t *f, size_t fl, int workers)
+{
+    add_counter(&ncpd_ctr.frames, 1);
+    int r = ncp_conn_handle(cl->conn, f, fl, false);
+    if (r == NCP_WOULD_BLOCK) {
+        if (workers == 0 || !queue_job(cl->conn, f, fl)) r = ncp_conn_handle_blocking(cl->conn, f, fl);
+        else r = NCP_HANDLED;
+    }
+    if (r == NCP_CLOSE_CONN) cl->closing = true;
+}
+
+/* Feeds received bytes through the reassembler and the engine. */
+static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, int workers)
+{
+    size_t used = 0;
+    while (!cl->closing) {
+        /* NEGOTIATE may have changed the limit (on a worker): adopt it
+         * between frames, before the next frame's length is judged. */
+        uint32_t mf = ncp_conn_max_frame(cl->conn);
+        if (cl->ra.have == 0 && mf != cl->ra.max_frame && !ncpd_reasm_setup(&cl->ra, &cl->rbuf, mf)) {
+            cl->closing = true;
+            break;
+        }
+        const uint8_t *f;
+        size_t fl;
+        int r = ncp_reasm_frame(&cl->ra, &f, &fl);
+        if (r == NCP_REASM_ERROR) { ncp_conn_bad_stream(cl->conn); cl->closing = true; break; }
+        if (r == NCP_REASM_FRAME) {
+            handle_frame(cl, f, fl, workers);
+            ncp_reasm_consume(&cl->ra);
+            continue;
+        }
+        if (used == len) break;
+        used += ncp_reasm_feed(&cl->ra, data + used, len - used);
+    }
+}
+
+static void on_readable(struct client *cl, int workers)
+{
+    static uint8_t buf[256 * 1024];
+    for (int rounds = 0; rounds < 8 && !cl->closing && !cl->paused; rounds++) {
+        ssize_t n = recv(cl->fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        if (n <= 0) { cl->closing = true; break; }
+        add_counter(&ncpd_ctr.rx_bytes, (uint64_t)n);
+        consume_bytes(cl, buf, (size_t)n, workers);
+        if ((size_t)n < sizeof buf) break;
+    }
+}
+
+static void accept_all(int lfd)
+{
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        add_counter(&ncpd_ctr.accepts, 1);
+        struct client *cl = calloc(1, sizeof *cl);
+        if (cl) {
+            cl->fd = fd;
+            pthread_mutex_init(&cl->out_lock, NULL);
+            cl->conn = ncp_conn_create(server, client_send, cl);
+        }
+        if (!cl || !cl->conn || !ncpd_reasm_setup(&cl->ra, &cl->rbuf, NCP_DEFAULT_MAX_FRAME)) {
+            uint8_t rf[NCP_LEN_SIZE + NCP_HDR_SIZE];
+            size_t n = ncp_server_refusal(rf);
+            if (send(fd, rf, n, MSG_NOSIGNAL) < 0) { /* closing anyway */ }
+            add_counter(&ncpd_ctr.refused, 1);
+            if (cl && cl->conn) ncp_conn_destroy(cl->conn);
+            if (cl) { free(cl->rbuf); pthread_mutex_destroy(&cl->out_lock); free(cl); }
+            close(fd);
+            continue;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = cl };
+        epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+pthread_t ncpd_loop_thread;
+
+int ncpd_serve_epoll(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
+{
+    static char listen_tag, wake_tag;
+    server = srv;
+    ncpd_loop_thread = pthread_self();
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag };
+    struct epoll_event wev = { .events = EPOLLIN, .data.ptr = &wake_tag };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &wev) < 0) {
+        perror("ncpd: epoll_ctl");
+        return 1;
+    }
+    pthread_t *tids = calloc((size_t)o->workers + 1, sizeof *tids);
+    for (int i = 0; i < o->workers; i++) pthread_create(&tids[i], NULL, worker_main, NULL);
+
+    struct epoll_event evs[256];
+    while (!ncpd_stop) {
+        int n = epoll_wait(epfd, evs, 256, 200);
+        add_counter(&ncpd_ctr.loop_wakeups, 1);
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &listen_tag) { accept_all(lfd); continue; }
+            if (p == &wake_tag) { uint64_t v; if (read(wake_fd, &v, sizeof v) < 0) { /* spurious */ } continue; }
+            struct client *cl = p;
+            if (cl->closing) continue;             /* freed in run_pending */
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(cl, o->workers);
+            if (!cl->closing && (evs[i].events & EPOLLOUT)) flush_out(cl);
+            if (cl->closing) mark_pending(cl);
+        }
+        run_pending();
+    }
+    /* Shutdown: workers finish what they hold, the last replies leave. */
+    pthread_mutex_lock(&job_lock);
+    jobs_stop = true;
+    pthread_cond_broadcast(&job_cond);
+    pthread_mutex_unlock(&job_lock);
+    for (int i = 0; i < o->workers; i++) pthread_join(tids[i], NULL);
+    free(tids);
+    run_pending();
+    close(wake_fd);
+    close(epfd);
+    return 0;
+}

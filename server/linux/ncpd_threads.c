@@ -1,0 +1,115 @@
+/* ncpd_threads.c - ncpd's thread-per-connection mode (for comparison with
+ * the event loop): blocking sockets, every request handled on the
+ * connection's own thread. */
+#include "server/linux/ncpd.h"
+#include "proto/ncp_reasm.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct tclient {
+    int fd;
+    struct ncp_conn *conn;
+    struct ncp_reasm ra;
+    uint8_t *rbuf;
+    bool broken;                /* a send failed: stop */
+};
+
+/* The engine serializes sends per connection; lock grants may call this
+ * from another connection's thread. */
+static void thread_send(void *arg, const uint8_t *frame, size_t len)
+{
+    struct tclient *cl = arg;
+    while (len && !cl->broken) {
+        ssize_t n = send(cl->fd, frame, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { cl->broken = true; shutdown(cl->fd, SHUT_RDWR); break; }
+        add_counter(&ncpd_ctr.tx_bytes, (uint64_t)n);
+        frame += n;
+        len -= (size_t)n;
+    }
+}
+
+static void *conn_thread(void *arg)
+{
+    struct tclient *cl = arg;
+    static __thread uint8_t buf[64 * 1024];
+    add_counter(&ncpd_ctr.threads, 1);
+    bool closing = false;
+    while (!closing && !cl->broken && !ncpd_stop) {
+        ssize_t n = recv(cl->fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        add_counter(&ncpd_ctr.rx_bytes, (uint64_t)n);
+        size_t used = 0;
+        while (!closing) {
+            uint32_t mf = ncp_conn_max_frame(cl->conn);
+            if (cl->ra.have == 0 && mf != cl->ra.max_frame && !ncpd_reasm_setup(&cl->ra, &cl->rbuf, mf)) {
+                closing = true;
+                break;
+            }
+            const uint8_t *f;
+            size_t fl;
+            int r = ncp_reasm_frame(&cl->ra, &f, &fl);
+            if (r == NCP_REASM_ERROR) { ncp_conn_bad_stream(cl->conn); closing = true; break; }
+            if (r == NCP_REASM_FRAME) {
+                add_counter(&ncpd_ctr.frames, 1);
+                if (ncp_conn_handle(cl->conn, f, fl, true) == NCP_CLOSE_CONN) closing = true;
+                ncp_reasm_consume(&cl->ra);
+                continue;
+            }
+            if (used == (size_t)n) break;
+            used += ncp_reasm_feed(&cl->ra, buf + used, (size_t)n - used);
+        }
+    }
+    ncp_conn_destroy(cl->conn);
+    close(cl->fd);
+    free(cl->rbuf);
+    free(cl);
+    __atomic_fetch_sub(&ncpd_ctr.threads, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+int ncpd_serve_threads(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
+{
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 256 * 1024);
+    while (!ncpd_stop) {
+        struct pollfd p = { .fd = lfd, .events = POLLIN };
+        if (poll(&p, 1, 200) <= 0) continue;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        add_counter(&ncpd_ctr.accepts, 1);
+        struct tclient *cl = calloc(1, sizeof *cl);
+        pthread_t t;
+        if (cl) {
+            cl->fd = fd;
+            cl->conn = ncp_conn_create(srv, thread_send, cl);
+        }
+        if (!cl || !cl->conn || !ncpd_reasm_setup(&cl->ra, &cl->rbuf, NCP_DEFAULT_MAX_FRAME) ||
+            pthread_create(&t, &at, conn_thread, cl)) {
+            uint8_t rf[NCP_LEN_SIZE + NCP_HDR_SIZE];
+            size_t n = ncp_server_refusal(rf);
+            if (send(fd, rf, n, MSG_NOSIGNAL) < 0) { /* closing anyway */ }
+            add_counter(&ncpd_ctr.refused, 1);
+            if (cl && cl->conn) ncp_conn_destroy(cl->conn);
+            if (cl) free(cl->rbuf);
+            free(cl);
+            close(fd);
+        }
+    }
+    pthread_attr_destroy(&at);
+    usleep(100 * 1000);                              /* let the SHUTDOWN reply leave */
+    return 0;
+}
