@@ -50,12 +50,14 @@ const char *symbol_lookup(uint64_t addr, uint64_t *offset)
         if ((s->info & 0xf) == 2 && s->value <= addr && addr < s->value + s->size)
             best = s;
     }
-    for (uint64_t i = 0; !best && i < nsyms; i++) {
-        const struct elf_sym *s = &symtab[i];
-        if ((s->info & 0xf) != 0 || !s->value || s->value > addr)
-            continue;
-        if (!best || s->value > best->value)
-            best = s;
+    if (!best) {
+        for (uint64_t i = 0; i < nsyms; i++) {
+            const struct elf_sym *s = &symtab[i];
+            if ((s->info & 0xf) != 0 || !s->value || s->value > addr)
+                continue;
+            if (!best || s->value > best->value)
+                best = s;
+        }
     }
     if (!best)
         return NULL;

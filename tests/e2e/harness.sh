@@ -8,7 +8,8 @@ check() {  # check NAME EXPECTED-REGEX
     local name=$1 want=$2 log
     log=$(mktemp)
     local t0=$SECONDS
-    KTEST_DISK=/nonexistent KTEST_LOG="$log" KTEST_TIMEOUT=120 "$here/scripts/kernel-tests.sh" "test=$name" >/dev/null 2>&1
+    local err
+    err=$(KTEST_DISK=/nonexistent KTEST_LOG="$log" KTEST_TIMEOUT=120 "$here/scripts/kernel-tests.sh" "test=$name" 2>&1 >/dev/null)
     local rc=$?
     if [ "$rc" = 1 ] && tr -d '\000' < "$log" | grep -aqE "^FAIL $name: .*$want" &&
        tr -d '\000' < "$log" | grep -aq '^0 passed, 1 failed$' && [ $((SECONDS - t0)) -lt 100 ]; then
@@ -17,6 +18,7 @@ check() {  # check NAME EXPECTED-REGEX
     else
         echo "FAIL harness_reports_$name: exit $rc, log:"
         tr -d '\000' < "$log" | grep -aE '^(ok|FAIL|\*\*\*|[0-9]+ passed)' | sed 's/^/    /'
+        [ -n "$err" ] && printf '%s\n' "$err" | tail -5 | sed 's/^/    stderr: /'
         fail=$((fail + 1))
     fi
     rm -f "$log"
