@@ -18,9 +18,10 @@ KLDFLAGS := -nostdlib -no-pie -z noexecstack -z max-page-size=0x1000 -T linker.l
 # files, and per-directory flags as target-specific KCFLAGS on $(BUILD)/k/DIR/%.o).
 EXTRA_KDIRS    :=
 KERNEL_EXTRA_C :=
+KERNEL_EXCLUDE_C :=
 -include $(sort $(wildcard */kernel.mk */*/kernel.mk))
 KDIRS    := boot kernel drivers/e1000 drivers/ahci tests/kernel $(EXTRA_KDIRS)
-KCSRC    := $(sort $(foreach d,$(KDIRS),$(wildcard $(d)/*.c))) $(KERNEL_EXTRA_C)
+KCSRC    := $(filter-out $(KERNEL_EXCLUDE_C),$(sort $(foreach d,$(KDIRS),$(wildcard $(d)/*.c)))) $(KERNEL_EXTRA_C)
 KASRC    := $(foreach d,$(KDIRS),$(wildcard $(d)/*.asm))
 KOBJ     := $(patsubst %.c,$(BUILD)/k/%.o,$(KCSRC)) $(patsubst %.asm,$(BUILD)/k/%.asm.o,$(KASRC))
 

@@ -79,7 +79,8 @@ KTEST(wtd_burst_limit_lets_other_threads_run)
     competitor_stop = true;
     thread_join(c);
     wtd_get_stats(&s1);
-    /* the trace starts with exactly 'burst' (15) W, then C, and no run of W is longer */
+    /* No run of W is longer than 'burst' (15), and one reaches it: then C ran.  (Other
+     * subsystems' WTDs, e.g. network timers, may share a burst and shorten a run.) */
     int burst = (int)wtd_burst_limit();
     int w_total = 0, run = 0, longest = 0, first_run = -1;
     for (int i = 0; i < trace_len; i++) {
@@ -94,8 +95,7 @@ KTEST(wtd_burst_limit_lets_other_threads_run)
     KT_EQ(w_total, 40);
     KT_ASSERT(burst < 40);
     KT_EQ(longest, burst);
-    KT_EQ(first_run, burst);
-    KT_EQ(trace[burst], 'C');
+    KT_NE(first_run, -1);                     /* a C came between runs of W */
     KT_GE(s1.burst_yields - s0.burst_yields, 2);
 }
 
@@ -296,8 +296,10 @@ KTEST_TIMEOUT(wtd_stress_100000_from_irq_and_threads, 120000)
             first_wrong = i;
     KT_EQ(wrong, 0);
     (void)first_wrong;
-    KT_EQ(s1.scheduled - s0.scheduled, STRESS_N);
-    KT_EQ(s1.run - s0.run, STRESS_N);
+    /* >=: other subsystems (e.g. the network's timer WTD) may queue WTDs meanwhile; the
+     * per-item check above already proves each of ours ran exactly once */
+    KT_GE(s1.scheduled - s0.scheduled, STRESS_N);
+    KT_GE(s1.run - s0.run, STRESS_N);
     KT_EQ(s1.pending, 0);
     KT_EQ(s1.sleeping, 0);
     KT_EQ(s1.idle, s1.workers);                /* every worker back in the pool: none leaked */

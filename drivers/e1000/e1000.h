@@ -1,0 +1,79 @@
+/*
+ * Intel 82540EM driver (QEMU -device e1000).  It knows nothing of lwIP: frames go up
+ * as (data, length) to a callback and come down as lists of physical segments with an
+ * opaque cookie that is handed back when the device has sent them.
+ *
+ * Context rules.  The hard interrupt handler only reads ICR (which acknowledges it),
+ * counts, and queues the device's WTD; the WTD calls the 'work' function given to
+ * e1000_start().  Everything else (e1000_rx_poll, e1000_tx, e1000_tx_reclaim,
+ * e1000_link_check) must be serialized by the caller -- net/ calls them only under
+ * its core lock.
+ */
+#pragma once
+#include "types.h"
+#include "wtd.h"
+#include "e1000_ring.h"
+
+struct pci_dev;
+struct e1000_rx_desc;
+struct e1000_tx_desc;
+
+struct e1000_seg {
+    uint64_t addr;     /* physical */
+    uint32_t len;
+};
+
+struct e1000_stats {
+    struct e1000_rx_counts rx;            /* accepted frames and driver-level drops */
+    uint64_t rx_refused;                  /* handed up but the stack could not take them */
+    uint64_t tx_frames, tx_bytes, tx_ring_full;
+    uint64_t irqs, irqs_spurious, irq_rx, irq_tx, irq_lsc, irq_overrun;
+    uint64_t link_changes;
+    /* device statistics registers (clear on read), accumulated */
+    uint64_t hw_missed, hw_no_buf, hw_undersize, hw_oversize, hw_crc, hw_rx_err;
+};
+
+struct e1000_dev {
+    struct pci_dev *pci;
+    uintptr_t mmio;
+    uint8_t mac[6];
+    bool link_up;
+    uint32_t itr_per_sec;
+    /* receive */
+    struct e1000_rx_desc *rxd;
+    uint64_t *rx_buf;                     /* physical address of each slot's buffer */
+    struct e1000_ring rx;
+    bool rx_in_fragment;
+    /* transmit */
+    struct e1000_tx_desc *txd;
+    void **tx_cookie;                     /* set on a frame's last slot */
+    struct e1000_ring tx;
+    /* interrupt side */
+    volatile uint32_t icr_pending;        /* causes not yet seen by the WTD */
+    struct wtd wtd;
+    void (*work)(struct e1000_dev *dev, void *arg);
+    void *work_arg;
+    struct e1000_stats st;
+};
+
+/* The probed device, or NULL if there is none (set by the level-1 initcall). */
+struct e1000_dev *e1000_get(void);
+/* Enables interrupts; from then on the device's WTD calls work(dev, arg). */
+int e1000_start(struct e1000_dev *dev, void (*work)(struct e1000_dev *, void *), void *arg);
+/* Interrupt causes since the last call (the WTD reads them to decide what to do). */
+uint32_t e1000_take_icr(struct e1000_dev *dev);
+
+/* Receives up to 'budget' frames, giving good ones to deliver(); returns descriptors
+ * consumed (good or dropped).  deliver() returns false if it could not take the frame. */
+typedef bool (*e1000_deliver_fn)(void *arg, const void *data, uint32_t len);
+uint32_t e1000_rx_poll(struct e1000_dev *dev, uint32_t budget, e1000_deliver_fn deliver, void *arg);
+/* Queues one frame of nseg segments; false (and counts ring-full) if there is no room.
+ * Never waits. */
+bool e1000_tx(struct e1000_dev *dev, const struct e1000_seg *segs, uint32_t nseg, void *cookie);
+uint32_t e1000_tx_free_slots(struct e1000_dev *dev);
+/* Hands every sent frame's cookie to done(); returns how many frames completed. */
+uint32_t e1000_tx_reclaim(struct e1000_dev *dev, void (*done)(void *cookie, void *arg), void *arg);
+/* Reads the link bit; returns true if it changed. */
+bool e1000_link_check(struct e1000_dev *dev);
+/* Folds the clear-on-read statistics registers into dev->st. */
+void e1000_hw_stats_update(struct e1000_dev *dev);

@@ -1,0 +1,93 @@
+/*
+ * Receive and transmit on the descriptor rings.  Called only by the one context the
+ * caller serializes (see e1000.h), so ring indices need no lock; the device is told
+ * about new work through RDT/TDT after the descriptors are written.
+ */
+#include "e1000.h"
+#include "e1000_regs.h"
+#include "io.h"
+
+static inline void wr(struct e1000_dev *d, uint32_t reg, uint32_t v) { mmio_write32(d->mmio + reg, v); }
+
+uint32_t e1000_rx_poll(struct e1000_dev *d, uint32_t budget, e1000_deliver_fn deliver, void *arg)
+{
+    uint32_t done = 0;
+    while (done < budget) {
+        uint32_t i = d->rx.head;
+        volatile struct e1000_rx_desc *desc = &d->rxd[i];
+        uint8_t status = desc->status;
+        if (!(status & E1000_RXD_DD))
+            break;
+        barrier();      /* read the rest of the descriptor only after DD */
+        uint32_t len = desc->length;
+        enum e1000_rx_verdict v = e1000_rx_classify(status, desc->errors, len, &d->rx_in_fragment);
+        if (v == RXV_OK && !deliver(arg, (const void *)(uintptr_t)d->rx_buf[i], len)) {
+            d->st.rx_refused++;
+            d->st.rx.dropped++;
+        } else {
+            e1000_rx_account(&d->st.rx, v, len);
+        }
+        /* give the slot back: the hardware owns [RDH, RDT) */
+        desc->addr = d->rx_buf[i];
+        desc->status = 0;
+        d->rx.head = ring_next(i, d->rx.n);
+        d->rx.tail = i;
+        done++;
+    }
+    if (done) {
+        barrier();
+        wr(d, E1000_RDT, d->rx.tail);
+    }
+    return done;
+}
+
+uint32_t e1000_tx_free_slots(struct e1000_dev *d) { return ring_free(&d->tx); }
+
+bool e1000_tx(struct e1000_dev *d, const struct e1000_seg *segs, uint32_t nseg, void *cookie)
+{
+    uint32_t first;
+    if (!ring_claim(&d->tx, nseg, &first)) {
+        d->st.tx_ring_full++;
+        return false;
+    }
+    uint32_t i = first, bytes = 0;
+    for (uint32_t s = 0; s < nseg; s++) {
+        volatile struct e1000_tx_desc *t = &d->txd[i];
+        t->addr = segs[s].addr;
+        t->length = (uint16_t)segs[s].len;
+        t->cso = 0;
+        t->css = 0;
+        t->special = 0;
+        t->status = 0;
+        /* RS on every slot: the device reports each one done, so reclaim is in order */
+        t->cmd = E1000_TXD_CMD_RS | E1000_TXD_CMD_IFCS | (s + 1 == nseg ? E1000_TXD_CMD_EOP : 0);
+        d->tx_cookie[i] = s + 1 == nseg ? cookie : NULL;
+        bytes += segs[s].len;
+        if (s + 1 < nseg)
+            i = ring_next(i, d->tx.n);
+    }
+    d->st.tx_frames++;
+    d->st.tx_bytes += bytes;
+    barrier();
+    wr(d, E1000_TDT, d->tx.tail);
+    return true;
+}
+
+uint32_t e1000_tx_reclaim(struct e1000_dev *d, void (*done)(void *cookie, void *arg), void *arg)
+{
+    uint32_t frames = 0;
+    while (ring_used(&d->tx)) {
+        volatile struct e1000_tx_desc *t = &d->txd[d->tx.head];
+        if (!(t->status & E1000_TXD_STA_DD))
+            break;
+        uint32_t i = ring_retire(&d->tx);
+        t->status = 0;
+        void *c = d->tx_cookie[i];
+        if (c) {
+            d->tx_cookie[i] = NULL;
+            done(c, arg);
+            frames++;
+        }
+    }
+    return frames;
+}

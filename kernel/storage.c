@@ -1,0 +1,141 @@
+/*
+ * Storage at boot: the first AHCI disk becomes a struct fs_blockdev, the block cache goes
+ * on top (bcache.mb= MiB of 4 KiB buffers) and the ext2 volume is mounted.  A flusher
+ * thread writes dirty buffers back every storage.flush_ms; `sync` and the shutdown hook
+ * make everything durable.  No disk, or a disk without a usable ext2 file system, is
+ * reported and the kernel carries on: storage_volume() is then NULL.
+ */
+#ifndef FS_PORT_HEADER
+#define FS_PORT_HEADER "kernel/fs_port_kernel.h"
+#endif
+#include "storage.h"
+#include "fs/bcache.h"
+#include "fs/ext2.h"
+#include "drivers/ahci/ahci.h"
+#include "sched.h"
+#include "time.h"
+#include "kopt.h"
+#include "init.h"
+#include "power.h"
+#include "printf.h"
+
+static uint64_t opt_cache_mb = 64, opt_flush_ms = 2000;
+KOPT_U64("bcache.mb", opt_cache_mb, 1, 3072, "block cache size in MiB (4 KiB buffers)");
+KOPT_U64("storage.flush_ms", opt_flush_ms, 10, 3600000, "interval of the dirty-buffer flusher");
+
+static struct fs_blockdev blockdev;
+static struct bcache *cache;
+static struct ext2_fs *volume;
+static struct storage_stats sst;
+
+struct ext2_fs *storage_volume(void) { return volume; }
+struct bcache *storage_cache(void) { return cache; }
+struct fs_blockdev *storage_blockdev(void) { return cache ? &blockdev : NULL; }
+void storage_get_stats(struct storage_stats *out) { *out = sst; }
+
+/* ---- the block device: AHCI calls that sleep the calling thread or worker ---- */
+
+static int bd_read(struct fs_blockdev *dev, uint64_t lba, uint32_t count, void *buf)
+{
+    if (lba + count > dev->sectors || lba + count < lba)
+        return -22;
+    return ahci_read(dev->priv, lba, count, buf);
+}
+
+static int bd_write(struct fs_blockdev *dev, uint64_t lba, uint32_t count, const void *buf)
+{
+    if (lba + count > dev->sectors || lba + count < lba)
+        return -22;
+    return ahci_write(dev->priv, lba, count, buf);
+}
+
+static int bd_flush(struct fs_blockdev *dev)
+{
+    __atomic_fetch_add(&sst.dev_flushes, 1, __ATOMIC_RELAXED);
+    return ahci_flush(dev->priv);
+}
+
+/* ---- write-back ---- */
+
+#define FLUSH_BATCH 256u
+
+static void flusher(void *arg)
+{
+    for (;;) {
+        thread_sleep_ms(opt_flush_ms);
+        struct bcache_stats st;
+        bcache_get_stats(cache, &st);
+        if (!st.dirty)
+            continue;
+        sst.flusher_runs++;
+        int n;
+        do {
+            n = bcache_flush_some(cache, FLUSH_BATCH);
+            if (n > 0)
+                sst.flusher_blocks += (uint64_t)n;
+        } while (n == (int)FLUSH_BATCH);
+        if (n < 0)
+            kprintf("storage: flusher: write error %d\n", n);
+    }
+}
+
+int storage_sync(void)
+{
+    sst.syncs++;
+    if (volume)
+        return ext2_sync(volume);
+    return cache ? bcache_sync(cache) : -19;
+}
+
+/* Runs before power-off.  Sync rather than unmount: a request still running in a worker
+ * may hold the volume, and freeing it under that request could crash the power-off. */
+static void storage_shutdown(void)
+{
+    if (!cache)
+        return;
+    int r = storage_sync();
+    kprintf("storage: %s\n", r == 0 ? "synced" : "sync FAILED");
+}
+
+static int storage_init(void)
+{
+    struct ahci_disk *d = ahci_get_disk(0);
+    if (!d) {
+        kprintf("storage: no disk: the file service will answer errors\n");
+        return 0;
+    }
+    struct ahci_disk_info in;
+    ahci_get_info(d, &in);
+    blockdev.sector_size = in.sector_size;
+    blockdev.sectors = in.sectors;
+    blockdev.read = bd_read;
+    blockdev.write = bd_write;
+    blockdev.flush = bd_flush;
+    blockdev.priv = d;
+    uint64_t nbuf = opt_cache_mb * 256;
+    cache = bcache_init(&blockdev, (uint32_t)nbuf);
+    if (!cache) {
+        kprintf("storage: no memory for a %lu MiB block cache (bcache.mb=)\n", opt_cache_mb);
+        return -12;
+    }
+    power_register_shutdown_hook(storage_shutdown);
+    thread_detach(thread_create("flusher", flusher, NULL));
+    int r = ext2_mount(cache, 0, &volume);
+    if (r < 0) {
+        volume = NULL;
+        kprintf("storage: the disk on port %d holds no usable ext2 file system (error %d): "
+                "the file service will answer errors\n", in.port, r);
+        return 0;
+    }
+    /* Write the mount's superblock change (state "not clean") now, so the flusher has
+     * nothing to do until somebody writes: background I/O stays tied to real work. */
+    if (!ext2_is_read_only(volume) && (r = ext2_sync(volume)) != 0)
+        kprintf("storage: sync after mount failed (%d)\n", r);
+    struct ext2_statfs sf;
+    ext2_statfs(volume, &sf);
+    kprintf("storage: ext2 on port %d mounted%s: %lu MiB, %lu MiB free, %lu/%lu inodes free; cache %lu MiB\n",
+            in.port, sf.read_only ? " READ-ONLY" : "", sf.blocks * sf.block_size >> 20,
+            sf.free_blocks * sf.block_size >> 20, sf.free_inodes, sf.inodes, opt_cache_mb);
+    return 0;
+}
+INITCALL(2, storage_init);

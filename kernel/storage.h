@@ -1,0 +1,19 @@
+/* The volume the file server serves: the first AHCI disk, its block cache and the ext2
+ * file system on it, mounted at boot (INITCALL level 2).  NULL when there is no disk or
+ * it holds no usable ext2 file system; the server then answers errors. */
+#pragma once
+#include "types.h"
+
+struct ext2_fs;
+struct bcache;
+struct fs_blockdev;
+
+struct ext2_fs *storage_volume(void);
+struct bcache *storage_cache(void);
+struct fs_blockdev *storage_blockdev(void);
+
+/* Everything written so far is on the medium (data, metadata, device cache) on return. */
+int storage_sync(void);
+
+struct storage_stats { uint64_t flusher_runs, flusher_blocks, dev_flushes, syncs; };
+void storage_get_stats(struct storage_stats *out);

@@ -1,0 +1,156 @@
+/*
+ * lwIP's platform side and bring-up: the core lock, sys_now(), the timer WTD, and
+ * net_init (level-3 initcall): lwIP, the e1000 interface, DHCP or a static address
+ * (ip=ADDR/PREFIX gw=ADDR), then the services.
+ */
+#include "net_priv.h"
+#include "drivers/e1000/e1000.h"
+#include "sched.h"
+#include "wtd.h"
+#include "time.h"
+#include "kopt.h"
+#include "init.h"
+#include "panic.h"
+#include "printf.h"
+#include "string.h"
+#include "lwip/init.h"
+#include "lwip/timeouts.h"
+#include "lwip/dhcp.h"
+#include "lwip/ip4_addr.h"
+#include "netif/ethernet.h"
+
+static const char *opt_ip, *opt_gw;
+static uint64_t opt_tick_ms = 10;
+KOPT_STR("ip", opt_ip, "static IPv4 address ADDR/PREFIX (default: DHCP)");
+KOPT_STR("gw", opt_gw, "IPv4 gateway with ip=");
+KOPT_U64("net.tick_ms", opt_tick_ms, 1, 1000, "period of the lwIP timer WTD");
+
+/* ---- the core lock ---- */
+static struct mutex core_lock = MUTEX_INIT("net-core");
+
+void net_core_lock(void) { mutex_lock(&core_lock); }
+void net_core_unlock(void) { mutex_unlock(&core_lock); }
+bool net_core_locked(void) { return core_lock.owner == current; }
+void net_assert_core_locked(void)
+{
+    if (unlikely(!net_core_locked()))
+        panic("lwIP entered without the net core lock");
+}
+
+u32_t sys_now(void) { return (u32_t)(now_ns() / 1000000ULL); }
+
+/* ---- timers: a thread ticks, a WTD runs lwIP's timeouts under the lock ---- */
+static struct wtd timer_wtd;
+static uint64_t last_hw_stats_ns;
+
+static uint32_t net_timer_wtd(struct wtd *w)
+{
+    struct e1000_dev *d = w->context;
+    net_core_lock();
+    sys_check_timeouts();
+    uint64_t now = now_ns();
+    if (d && now - last_hw_stats_ns > 1000000000ULL) {
+        e1000_hw_stats_update(d);
+        last_hw_stats_ns = now;
+    }
+    net_core_unlock();
+    return 0;
+}
+
+/* Sleeps until lwIP's next timeout is due (at least net.tick_ms, at most 100 ms, so a
+ * timeout added meanwhile -- e.g. TCP's 250 ms timer -- is never late by much), then
+ * queues the timer WTD: when idle that is a couple of WTDs a second, not a 100 Hz poll. */
+static void net_timer_thread(void *arg)
+{
+    for (;;) {
+        net_core_lock();
+        u32_t due = sys_timeouts_sleeptime();
+        net_core_unlock();
+        if (due == 0) {
+            wtd_schedule(&timer_wtd);
+            due = (u32_t)opt_tick_ms;
+        }
+        thread_sleep_ms(MIN(MAX((uint64_t)due, opt_tick_ms), 100));
+    }
+}
+
+/* ---- addresses ---- */
+struct netif net_if;
+static bool use_dhcp;
+
+bool net_is_up(void) { return netif_is_up(&net_if) && !ip4_addr_isany_val(*netif_ip4_addr(&net_if)); }
+uint32_t net_ipv4_addr(void) { return ip4_addr_get_u32(netif_ip4_addr(&net_if)); }
+
+/* "a.b.c.d/prefix" -> address and mask; false if malformed. */
+static bool parse_cidr(const char *s, ip4_addr_t *addr, ip4_addr_t *mask)
+{
+    char buf[32];
+    strlcpy(buf, s, sizeof buf);
+    char *slash = strchr(buf, '/');
+    uint64_t prefix = 24;
+    if (slash) {
+        *slash = 0;
+        if (!parse_u64(slash + 1, &prefix) || prefix > 32)
+            return false;
+    }
+    if (!ip4addr_aton(buf, addr))
+        return false;
+    ip4_addr_set_u32(mask, prefix ? lwip_htonl(0xFFFFFFFFu << (32 - prefix)) : 0);
+    return true;
+}
+
+static void status_changed(struct netif *nif)
+{
+    char a[16], m[16], g[16];
+    ip4addr_ntoa_r(netif_ip4_addr(nif), a, sizeof a);
+    ip4addr_ntoa_r(netif_ip4_netmask(nif), m, sizeof m);
+    ip4addr_ntoa_r(netif_ip4_gw(nif), g, sizeof g);
+    kprintf("net: %s %s netmask %s gw %s (%s)\n", netif_is_up(nif) ? "up" : "down", a, m, g,
+            use_dhcp ? "dhcp" : "static");
+}
+
+static int net_init(void)
+{
+    struct e1000_dev *d = e1000_get();
+    if (!d) {
+        kprintf("net: no e1000 device, networking off\n");
+        return 0;
+    }
+    ip4_addr_t addr, mask, gw;
+    ip4_addr_set_zero(&addr);
+    ip4_addr_set_zero(&mask);
+    ip4_addr_set_zero(&gw);
+    use_dhcp = opt_ip == NULL;
+    if (!use_dhcp && !parse_cidr(opt_ip, &addr, &mask)) {
+        kprintf("net: bad ip=%s (want ADDR/PREFIX), using DHCP\n", opt_ip);
+        use_dhcp = true;
+    }
+    if (!use_dhcp && opt_gw && !ip4addr_aton(opt_gw, &gw))
+        kprintf("net: bad gw=%s, no gateway\n", opt_gw);
+
+    net_core_lock();
+    lwip_init();
+    net_guard_init();
+    if (!netif_add(&net_if, &addr, &mask, &gw, d, net_netif_init, ethernet_input)) {
+        net_core_unlock();
+        kprintf("net: netif_add failed\n");
+        return -1;
+    }
+    netif_set_status_callback(&net_if, status_changed);
+    netif_set_default(&net_if);
+    netif_set_up(&net_if);
+    if (use_dhcp)
+        dhcp_start(&net_if);
+    net_services_start();
+    net_core_unlock();
+
+    wtd_init(&timer_wtd, net_timer_wtd, d);
+    if (e1000_start(d, net_netif_work, &net_if) < 0)
+        return -1;
+    struct thread *t = thread_create("net-timer", net_timer_thread, NULL);
+    if (!t)
+        return -1;
+    thread_detach(t);
+    return 0;
+}
+INITCALL(3, net_init);

@@ -1,0 +1,193 @@
+/*
+ * The lwIP network interface over the e1000 driver.
+ *
+ * Receive: the driver's WTD calls net_netif_work(), which takes the core lock, notes
+ * link changes, reclaims sent frames, and feeds up to rx_budget received frames to
+ * lwIP (copied into a PBUF_RAM: the descriptor's buffer goes straight back to the
+ * device).  If the budget ran out it queues itself again, so other WTDs get a turn.
+ *
+ * Transmit: each pbuf of a chain becomes one descriptor (scatter-gather).  The chain
+ * gets a pbuf_ref while the device owns it and is freed on completion, which is also
+ * what tells lwIP's TCP not to retransmit a segment the driver still holds.  A chain
+ * the ring has no room for waits in a bounded backlog (never a busy wait); past that
+ * it is dropped and counted, and TCP retransmits.
+ */
+#include "net_priv.h"
+#include "drivers/e1000/e1000.h"
+#include "drivers/e1000/e1000_regs.h"
+#include "net_fifo.h"
+#include "mm.h"
+#include "kopt.h"
+#include "string.h"
+#include "lwip/pbuf.h"
+#include "lwip/etharp.h"
+#include "lwip/stats.h"
+#include "netif/ethernet.h"
+
+static uint64_t opt_rx_budget = 64, opt_txq = 1024;
+KOPT_U64("net.rx_budget", opt_rx_budget, 1, 4096, "frames the receive WTD handles before yielding");
+KOPT_U64("net.txq", opt_txq, 0, 65536, "frames that may wait for room in the transmit ring");
+
+#define TX_MAX_SEGS 32          /* longer chains are copied into one buffer first */
+
+static struct ptr_fifo backlog;
+static struct net_tx_stats txs;
+
+void net_netif_tx_stats(struct net_tx_stats *s)
+{
+    *s = txs;
+    s->queue_len = backlog.count;
+}
+
+static void tx_done(void *cookie, void *arg) { pbuf_free(cookie); }
+
+enum put_result { PUT_OK, PUT_FULL, PUT_DROP };
+
+/* Puts p on the ring; on PUT_OK the ring owns the caller's reference to p. */
+static enum put_result ring_put(struct e1000_dev *d, struct pbuf *p)
+{
+    struct e1000_seg segs[TX_MAX_SEGS];
+    uint32_t n = 0;
+    bool linear = false;
+    for (struct pbuf *q = p; q; q = q->next) {
+        if (!q->len)
+            continue;
+        uintptr_t a = (uintptr_t)q->payload;
+        /* DMA needs physical addresses: only the identity map qualifies */
+        if (n == TX_MAX_SEGS || n + 1 >= d->tx.n || a + q->len > PHYS_LIMIT) {
+            linear = true;
+            break;
+        }
+        segs[n].addr = a;
+        segs[n].len = q->len;
+        n++;
+    }
+    if (!linear)
+        return e1000_tx(d, segs, n, p) ? PUT_OK : PUT_FULL;
+
+    struct pbuf *c = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+    if (!c)
+        return PUT_DROP;
+    txs.linearized++;
+    segs[0].addr = (uintptr_t)c->payload;
+    segs[0].len = c->len;
+    if (!e1000_tx(d, segs, 1, c)) {
+        pbuf_free(c);
+        return PUT_FULL;
+    }
+    pbuf_free(p);
+    return PUT_OK;
+}
+
+static void backlog_drain(struct e1000_dev *d)
+{
+    while (!fifo_empty(&backlog)) {
+        struct pbuf *p = fifo_peek(&backlog);
+        enum put_result r = ring_put(d, p);
+        if (r == PUT_FULL)
+            break;
+        fifo_pop(&backlog);
+        if (r == PUT_DROP) {
+            txs.dropped++;
+            LINK_STATS_INC(link.drop);
+            pbuf_free(p);
+        }
+    }
+}
+
+static err_t linkoutput(struct netif *nif, struct pbuf *p)
+{
+    struct e1000_dev *d = nif->state;
+    LWIP_ASSERT_CORE_LOCKED();
+    if (!d->link_up) {
+        LINK_STATS_INC(link.drop);
+        return ERR_IF;
+    }
+    pbuf_ref(p);
+    if (fifo_empty(&backlog)) {
+        e1000_tx_reclaim(d, tx_done, NULL);
+        enum put_result r = ring_put(d, p);
+        if (r == PUT_OK) {
+            LINK_STATS_INC(link.xmit);
+            return ERR_OK;
+        }
+        if (r == PUT_DROP)
+            goto drop;
+    }
+    if (fifo_push(&backlog, p)) {
+        txs.queued++;
+        if (backlog.count > txs.queue_peak)
+            txs.queue_peak = backlog.count;
+        LINK_STATS_INC(link.xmit);
+        return ERR_OK;
+    }
+drop:
+    pbuf_free(p);
+    txs.dropped++;
+    LINK_STATS_INC(link.drop);
+    return ERR_MEM;
+}
+
+/* e1000_rx_poll's callback: one good frame into lwIP. */
+static bool deliver(void *arg, const void *data, uint32_t len)
+{
+    struct netif *nif = arg;
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    if (!p) {
+        LINK_STATS_INC(link.memerr);
+        LINK_STATS_INC(link.drop);
+        return false;
+    }
+    memcpy(p->payload, data, len);
+    LINK_STATS_INC(link.recv);
+    if (nif->input(p, nif) != ERR_OK) {
+        pbuf_free(p);
+        return false;
+    }
+    return true;
+}
+
+void net_netif_work(struct e1000_dev *d, void *arg)
+{
+    struct netif *nif = arg;
+    net_core_lock();
+    uint32_t icr = e1000_take_icr(d);
+    if ((icr & E1000_ICR_LSC) && e1000_link_check(d)) {
+        if (d->link_up)
+            netif_set_link_up(nif);
+        else
+            netif_set_link_down(nif);
+    }
+    e1000_tx_reclaim(d, tx_done, NULL);
+    backlog_drain(d);
+    uint32_t n = e1000_rx_poll(d, (uint32_t)opt_rx_budget, deliver, nif);
+    /* replies sent while receiving may already be done; make room for the next burst */
+    e1000_tx_reclaim(d, tx_done, NULL);
+    backlog_drain(d);
+    net_core_unlock();
+    if (n == opt_rx_budget)         /* more may be waiting: after the other queued WTDs */
+        wtd_schedule(&d->wtd);
+}
+
+err_t net_netif_init(struct netif *nif)
+{
+    struct e1000_dev *d = nif->state;
+    static void **slots;
+    if (!slots && opt_txq) {
+        slots = kzalloc(opt_txq * sizeof(void *));
+        if (!slots)
+            return ERR_MEM;
+    }
+    fifo_init(&backlog, slots, (uint32_t)opt_txq);
+    nif->name[0] = 'e';
+    nif->name[1] = 'n';
+    nif->hwaddr_len = ETH_HWADDR_LEN;
+    memcpy(nif->hwaddr, d->mac, ETH_HWADDR_LEN);
+    nif->mtu = 1500;
+    nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    if (d->link_up)
+        nif->flags |= NETIF_FLAG_LINK_UP;
+    nif->output = etharp_output;
+    nif->linkoutput = linkoutput;
+    return ERR_OK;
+}

@@ -1,0 +1,21 @@
+/* Shared between the files of net/ only. */
+#pragma once
+#include "net.h"
+#include "lwip/netif.h"
+
+struct e1000_dev;
+extern struct netif net_if;
+
+/* net_netif.c */
+err_t net_netif_init(struct netif *nif);          /* netif_add() init callback; state = e1000_dev */
+void net_netif_work(struct e1000_dev *d, void *arg);   /* the e1000 WTD's work, takes the lock */
+struct net_tx_stats { uint64_t queued, queue_peak, dropped, linearized; uint32_t queue_len; };
+void net_netif_tx_stats(struct net_tx_stats *s);
+
+/* net_guard.c */
+void net_guard_init(void);
+bool net_guard_refuse(int state, uint8_t tcp_flags, uint32_t live, uint32_t max);   /* pure */
+uint32_t net_guard_set_max(uint32_t max);         /* returns the old limit (tests) */
+
+/* net_services.c */
+void net_services_start(void);                    /* under the core lock */

@@ -1,0 +1,14 @@
+/* Helpers shared by the measurement services (echo, discard, source). */
+#pragma once
+#include "net_priv.h"
+#include "lwip/tcp.h"
+
+/* Listens on port through net_tcp_listen(); logs failure. */
+void svc_listen(uint16_t port, tcp_accept_fn accept, const char *name);
+/* Detaches our callbacks and closes gracefully; ERR_MEM means "try again later" and
+ * leaves the callbacks in place so the poll callback can retry. */
+err_t svc_close(struct tcp_pcb *pcb);
+
+void svc_echo_start(void);
+void svc_discard_start(void);
+void svc_source_start(void);

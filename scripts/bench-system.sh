@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench-system.sh SYSTEM - boots one system on a scratch copy of the benchmark image, twice,
+# and runs scripts/bench-workloads.sh against it; prints BENCH lines.
+#   SYSTEM: worktodo | linux-epoll | linux-threads
+#   boot 1 (main): default caches;  boot 2 (miss): a 32 MiB file cache (WorkToDo
+#   bcache.mb=32; Linux: ncpd --cache-mb 32 with the page cache squeezed to ~16 MiB).
+# A system that does not come up prints "BENCH SYSTEM <workload> error unavailable" for each
+# workload of that boot and the script goes on.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+sys=$1
+cache_mb=32
+logdir=${BENCH_LOGDIR:-$here/build/bench/logs}
+mkdir -p "$logdir"
+img=$(mktemp "${TMPDIR:-/tmp}/wtd-bench-img.XXXXXX")
+trap 'rm -f "$img"' EXIT
+
+main_workloads="tcp_source read4k seq64m write4k_c16"
+miss_workloads="miss0 miss10 miss20 miss50"
+unavailable() {  # unavailable PHASE
+    local w; [ "$1" = main ] && w=$main_workloads || w=$miss_workloads
+    for x in $w; do echo "BENCH $sys $x error unavailable"; done
+}
+shutdown_cmd() {  # what ends a boot: the admin SHUTDOWN of the protocol
+    echo "ip netns exec $1 env NCP_PASSWORD=admin $here/build/ncpc -s $2:524 -u admin shutdown >/dev/null 2>&1"
+}
+
+boot_linux() {  # boot_linux MODE PHASE
+    local mode=$1 phase=$2 extra=()
+    [ "$phase" = miss ] && extra=(--cache-mb "$cache_mb" --pagecache-mb 16)
+    cp --sparse=always "$here/build/bench/bench.img" "$img"
+    BENCH_CACHE_MB=$cache_mb "$here/scripts/linux-guest/run.sh" --mode "$mode" --disk "$img" --ns wtdlinux \
+        --boot-timeout 120 --timeout 1800 --log "$logdir/$sys.$phase.console.log" "${extra[@]}" -- \
+        bash -c "'$here/scripts/bench-workloads.sh' $sys \$LINUX_GUEST_NS \$LINUX_GUEST_IP $phase; $(shutdown_cmd '$LINUX_GUEST_NS' '$LINUX_GUEST_IP')"
+    [ $? = 3 ] && unavailable "$phase"
+    return 0
+}
+
+boot_worktodo() {  # boot_worktodo PHASE: scripts/run.sh --net tap (namespace worktodo, 10.77.0.2)
+    local phase=$1 kopts=(ip=10.77.0.2/24) log=$logdir/worktodo.$phase.console.log pid up=0 i
+    [ "$phase" = miss ] && kopts+=("bcache.mb=$cache_mb")
+    if [ ! -f "$here/build/worktodo.elf" ]; then unavailable "$phase"; return 0; fi
+    if ip netns list | grep -qw '^worktodo'; then
+        echo "bench-system: namespace 'worktodo' is in use by another run" >&2; unavailable "$phase"; return 0
+    fi
+    cp --sparse=always "$here/build/bench/bench.img" "$img"
+    "$here/scripts/run.sh" --net tap --test --timeout 1800 --disk "$img" -- "${kopts[@]}" > "$log" 2>&1 &
+    pid=$!
+    for i in $(seq 120); do      # up to 60 s to boot and answer on 524
+        kill -0 "$pid" 2>/dev/null || break
+        if ip netns exec worktodo timeout 2 bash -c 'exec 3<>/dev/tcp/10.77.0.2/524' 2>/dev/null; then up=1; break; fi
+        sleep 0.5
+    done
+    if [ "$up" = 1 ]; then
+        BENCH_CACHE_MB=$cache_mb "$here/scripts/bench-workloads.sh" worktodo worktodo 10.77.0.2 "$phase"
+        eval "$(shutdown_cmd worktodo 10.77.0.2)"
+    else
+        echo "bench-system: worktodo did not serve on 10.77.0.2:524 (console: $log)" >&2
+        unavailable "$phase"
+    fi
+    # run.sh removes its namespace when QEMU ends; end QEMU (run.sh's children) if it lingers.
+    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        for c in $(pgrep -P "$pid"); do pkill -TERM -P "$c" 2>/dev/null; kill "$c" 2>/dev/null; done
+        wait "$pid" 2>/dev/null
+    fi
+    return 0
+}
+
+for phase in main miss; do
+    case "$sys" in
+        worktodo) boot_worktodo "$phase";;
+        linux-epoll) boot_linux epoll "$phase";;
+        linux-threads) boot_linux threads "$phase";;
+        *) echo "bench-system: unknown system '$sys'" >&2; exit 2;;
+    esac
+done

@@ -1,0 +1,11 @@
+/* The NCP file service in the kernel: lwIP connections on port 524 fed to the portable
+ * engine (server/ncp_server.c) over the storage volume.  See kserver.c for the model. */
+#pragma once
+#include "types.h"
+
+struct kserver_stats {
+    uint64_t accepted, refused, closed, live;
+    uint64_t requests, fast_path, slow_path;    /* answered in the receive WTD / in a worker */
+    uint64_t bad_frames, bytes_in, bytes_out, send_queued_max;
+};
+void kserver_get_stats(struct kserver_stats *out);

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End to end in the tap namespace 'worktodo' (made and always removed by scripts/run.sh;
+# nothing is configured in the root namespace): ping, echo, a 16 MiB stream from the
+# source service, connections past net.maxconn refused while the first ones still echo,
+# and runt/oversized/corrupt frames from a packet socket dropped, counted, and survived.
+set -uo pipefail
+source "$(dirname "$0")/net_lib.sh"
+
+ns=worktodo
+guest=10.77.0.2
+maxconn=16
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; then
+    echo "# tap tests need root, /dev/net/tun and iproute2: skipped"
+    finish; exit 0
+fi
+# One tap test at a time on this machine (parallel `make test` runs share the namespace name).
+exec 8> "${TMPDIR:-/tmp}/worktodo-net-tap.lock"
+if ! flock -w 600 8; then
+    bad tap_lock "another tap test held the lock for 600 s"
+    finish; exit 1
+fi
+for _ in $(seq 50); do ip netns list | grep -qw "$ns" || break; sleep 0.2; done
+if ip netns list | grep -qw "$ns"; then
+    bad tap_namespace "namespace '$ns' already exists (is 'make run NET=tap' running?); not touching it"
+    finish; exit 1
+fi
+build_tool || { bad net_tool_build "cc failed"; finish; exit 1; }
+inns() { ip netns exec "$ns" "$@"; }
+
+guest_start --net tap -- ip=$guest/24 gw=10.77.0.1 net.maxconn=$maxconn
+if guest_wait "net: up $guest " 180 && ip netns list | grep -qw "$ns"; then
+    ok tap_static_address
+else
+    bad tap_static_address "guest did not come up as $guest (log: $(tail -3 "$guest_log" | tr -d '\r' | tr '\n' '|'))"
+    finish; exit 1
+fi
+
+if out=$(inns "$tool" ping $guest 5); then ok "tap_ping ($out)"; else bad tap_ping "$out"; fi
+if out=$(inns "$tool" echo $guest 7 1048576); then ok "tap_echo_1mib ($out)"; else bad tap_echo_1mib "$out"; fi
+if out=$(inns "$tool" source $guest 19 16777216); then ok "tap_source_16mib ($out)"; else bad tap_source_16mib "$out"; fi
+if out=$(inns "$tool" discard $guest 9 16777216); then ok "tap_discard_16mib ($out)"; else bad tap_discard_16mib "$out"; fi
+
+sleep 1     # let the closes above finish (LAST-ACK counts as live until acknowledged)
+n=$((maxconn + 6))
+if out=$(inns "$tool" conns $guest 7 $n $maxconn); then ok "tap_maxconn_refused ($out)"; else bad tap_maxconn_refused "$out"; fi
+sleep 1
+if out=$(inns "$tool" conns $guest 7 4 4); then ok "tap_conns_after_limit ($out)"; else bad tap_conns_after_limit "$out"; fi
+
+# bad frames: the tap side needs a large MTU to send the oversized one
+mac=52:54:00:12:34:56
+inns ip link set tap0 mtu 9000
+before=$(guest_drops)
+sent=0 kinds=(runt oversize badipsum badver badlen badtcpsum garbage)
+for k in "${kinds[@]}"; do
+    if out=$(inns "$tool" raw tap0 $mac $guest "$k" 5); then
+        sent=$((sent + 5))
+    else
+        bad "tap_send_$k" "$out"
+    fi
+done
+sleep 2     # the device's statistics registers are folded in at least once a second
+after=$(guest_drops)
+delta=$((after - before))
+if [ "$before" -ge 0 ] && [ "$delta" -ge "$sent" ]; then
+    ok "tap_bad_frames_counted ($sent sent, drops $before -> $after)"
+else
+    bad tap_bad_frames_counted "$sent sent but drops went $before -> $after"
+    tr -d '\r' < "$guest_log" | grep -E '^  (rx|device|lwip)' | tail -6
+fi
+if out=$(inns "$tool" ping $guest 3) && out2=$(inns "$tool" echo $guest 7 262144); then
+    ok "tap_serving_after_bad_frames ($out2)"
+else
+    bad tap_serving_after_bad_frames "${out2:-$out}"
+fi
+
+guest_cmd shutdown
+if guest_wait 'power off' 30; then ok tap_shutdown; else bad tap_shutdown "no power off"; fi
+guest_stop
+if ip netns list | grep -qw "$ns"; then bad tap_namespace_removed "'$ns' still exists"; else ok tap_namespace_removed; fi
+finish

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# End to end over QEMU user networking (loopback port forwards only): DHCP, 1 MiB of
+# random bytes through the echo service byte for byte, discard and source, the `net`
+# console command, and a clean shutdown.
+set -uo pipefail
+source "$(dirname "$0")/net_lib.sh"
+
+build_tool || { bad net_tool_build "cc failed"; finish; exit 1; }
+p7=$(free_port 5207) p9=$(free_port 5209) p19=$(free_port 5219)
+fwd="user,id=n0,hostfwd=tcp:127.0.0.1:$p7-:7,hostfwd=tcp:127.0.0.1:$p9-:9,hostfwd=tcp:127.0.0.1:$p19-:19"
+guest_start --net none --qemu -netdev --qemu "$fwd" --qemu -device --qemu e1000,netdev=n0,mac=52:54:00:12:34:56 --
+
+if guest_wait 'net: up 10\.0\.2\.15 ' 180; then
+    ok user_dhcp_address
+else
+    bad user_dhcp_address "no DHCP address within 180 s (log: $(tail -3 "$guest_log" | tr -d '\r' | tr '\n' '|'))"
+    finish; exit 1
+fi
+
+if out=$("$tool" echo 127.0.0.1 "$p7" 1048576); then ok "user_echo_1mib ($out)"; else bad user_echo_1mib "$out"; fi
+if out=$("$tool" discard 127.0.0.1 "$p9" 8388608); then ok "user_discard_8mib ($out)"; else bad user_discard_8mib "$out"; fi
+if out=$("$tool" source 127.0.0.1 "$p19" 4194304); then ok "user_source_4mib ($out)"; else bad user_source_4mib "$out"; fi
+
+d=$(guest_drops)
+if tr -d '\r' < "$guest_log" | grep -qE '^  rx: [1-9][0-9]* frames' && [ "$d" -ge 0 ] 2>/dev/null; then
+    ok "user_console_net (drops total $d)"
+else
+    bad user_console_net "no counters in the net command's output"
+fi
+
+guest_cmd shutdown
+if guest_wait 'power off' 30; then ok user_shutdown; else bad user_shutdown "no power off"; fi
+guest_stop
+finish
