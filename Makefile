@@ -62,7 +62,7 @@ deps:
 
 # ARGS= adds kernel command-line options; DISK= picks the ext2 image; NET=tap uses a namespace.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all client
 	@scripts/run.sh $(if $(NET),--net $(NET)) $(if $(DISK),--disk $(DISK)) -- $(ARGS)
 
 debug: deps
