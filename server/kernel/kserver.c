@@ -123,6 +123,29 @@ static void kconn_flush(struct kconn *kc)
         tcp_output(pcb);
 }
 
+/* Writes as much of [p, p+len) straight into lwIP as its send buffer takes (lwIP copies
+ * it); returns how many bytes went.  Only when nothing is queued ahead of it. */
+static size_t write_direct(struct kconn *kc, const uint8_t *p, size_t len)
+{
+    struct tcp_pcb *pcb = kc->pcb;
+    size_t done = 0;
+    while (done < len) {
+        size_t room = tcp_sndbuf(pcb);
+        if (room == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
+            break;
+        size_t n = MIN(MIN(len - done, room), (size_t)0xFFFF);
+        if (tcp_write(pcb, p + done, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+            break;
+        done += n;
+    }
+    if (done) {
+        st.bytes_out += done;
+        kc->bytes_out += done;
+        tcp_output(pcb);
+    }
+    return done;
+}
+
 static void ksend(void *arg, const uint8_t *frame, size_t len)
 {
     struct kconn *kc = arg;
@@ -130,22 +153,26 @@ static void ksend(void *arg, const uint8_t *frame, size_t len)
     if (lock)
         net_core_lock();
     if (kc->pcb && !kc->closing) {
-        struct out_chunk *c = kmalloc(sizeof *c + len);
-        if (!c) {
-            kprintf("ncp: out of memory for a %zu-byte reply: closing connection %u\n",
-                    len, ncp_conn_number(kc->conn));
-            kconn_close(kc);
-        } else {
-            memcpy(c->data, frame, len);
-            c->len = len;
-            c->off = 0;
-            c->next = NULL;
-            if (kc->out_tail) kc->out_tail->next = c; else kc->out_head = c;
-            kc->out_tail = c;
-            kc->out_bytes += len;
-            if (kc->out_bytes > st.send_queued_max)
-                st.send_queued_max = kc->out_bytes;
-            kconn_flush(kc);
+        /* the common case: nothing queued and room in lwIP, so no copy of our own */
+        size_t sent = kc->out_head ? 0 : write_direct(kc, frame, len);
+        if (sent < len) {
+            size_t rest = len - sent;
+            struct out_chunk *c = kmalloc(sizeof *c + rest);
+            if (!c) {
+                kprintf("ncp: out of memory for a %zu-byte reply: closing connection %u\n",
+                        len, ncp_conn_number(kc->conn));
+                kconn_close(kc);
+            } else {
+                memcpy(c->data, frame + sent, rest);
+                c->len = rest;
+                c->off = 0;
+                c->next = NULL;
+                if (kc->out_tail) kc->out_tail->next = c; else kc->out_head = c;
+                kc->out_tail = c;
+                kc->out_bytes += rest;
+                if (kc->out_bytes > st.send_queued_max)
+                    st.send_queued_max = kc->out_bytes;
+            }
         }
     }
     if (lock)

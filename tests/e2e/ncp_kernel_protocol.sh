@@ -15,11 +15,17 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 mkdir -p "$T/root/etc"
 scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret
-PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 64M
+PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 64M 2>/dev/null
 base=$((20000 + RANDOM % 20000))
 scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
 pid=$!
-for _ in $(seq 240); do NCP_PASSWORD=guest build/ncpc -s "127.0.0.1:$((base + 40))" ping -c 1 >/dev/null 2>&1 && break; sleep 0.5; done
+up=0
+for _ in $(seq 240); do NCP_PASSWORD=guest build/ncpc -s "127.0.0.1:$((base + 40))" ping -c 1 >/dev/null 2>&1 && up=1 && break; sleep 0.5; done
+if [ "$up" = 0 ]; then
+    echo "FAIL kernel_serves: no answer on 127.0.0.1:$((base + 40)) within 120 s; kernel log:"
+    tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
+    echo "0 passed, 1 failed"; exit 1
+fi
 NCP_TEST_SERVER=$((base + 40)) build/e2e/test_ncpd | tee "$T/out" | grep -v '^[0-9]* passed, [0-9]* failed$'
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$T/out" | tail -1)
 p=${line%% passed*}; f=${line#*, }; f=${f%% failed}

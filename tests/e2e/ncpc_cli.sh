@@ -50,7 +50,13 @@ if [ "$TARGET" = kernel ]; then
     scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
     pid=$!
     export NCP_SERVER=127.0.0.1:$((base + 40)) NCP_PASSWORD=guest
-    for _ in $(seq 240); do "$NCPC" ping -c 1 >/dev/null 2>&1 && break; sleep 0.5; done
+    up=0
+    for _ in $(seq 240); do "$NCPC" ping -c 1 >/dev/null 2>&1 && up=1 && break; sleep 0.5; done
+    if [ "$up" = 0 ]; then
+        echo "FAIL kernel_serves: no answer on $NCP_SERVER within 120 s; kernel log:"
+        tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
+        echo "0 passed, 1 failed"; exit 1
+    fi
 elif command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ]; then
     PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
