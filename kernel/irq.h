@@ -22,4 +22,5 @@ void irq_print(void);
 
 /* Interrupt nesting depth (0 in thread context). */
 extern volatile int irq_depth;
+extern struct trap_frame *irq_frame;
 static inline bool in_interrupt(void) { return irq_depth > 0; }

@@ -34,6 +34,7 @@ struct irq_source {
 };
 static struct irq_source sources[256];
 volatile int irq_depth;
+struct trap_frame *irq_frame;            /* the frame of the interrupt being handled */
 
 static const char *exception_names[32] = {
     "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
@@ -111,6 +112,7 @@ void trap_dispatch(struct trap_frame *f)
     struct irq_source *s = &sources[f->vector];
     irq_depth++;
     s->count++;
+    irq_frame = f;
     if (s->fn)
         s->fn(s->arg);
     lapic_eoi();

@@ -1,0 +1,110 @@
+/*
+ * A sampling profiler: while running, every timer tick records the instruction the
+ * timer interrupted.  `prof start`, `prof stop`, `prof show [N]` at the console print the
+ * functions that took the most samples.  Code that runs with interrupts disabled is
+ * charged to where it re-enabled them (the tick is taken then), so read the top of the
+ * list as "where the CPU goes", not an exact split.
+ */
+#include "types.h"
+#include "console.h"
+#include "printf.h"
+#include "panic.h"
+#include "string.h"
+#include "io.h"
+#include "kopt.h"
+#include "init.h"
+
+#define PROF_MAX 65536
+static uint64_t samples[PROF_MAX];
+static volatile uint32_t nsamples;
+static volatile bool running;
+static uint64_t opt_prof;
+KOPT_U64("prof", opt_prof, 0, 1, "start the sampling profiler at boot (see the console command prof)");
+
+void prof_tick(uint64_t rip)
+{
+    if (running && nsamples < PROF_MAX)
+        samples[nsamples++] = rip;
+}
+
+static int prof_boot(void)
+{
+    running = opt_prof != 0;
+    return 0;
+}
+INITCALL(0, prof_boot);
+
+struct prof_entry { const char *name; uint32_t count; };
+
+static void sort_u64(uint64_t *v, uint32_t n)       /* heap sort: no recursion, no memory */
+{
+    for (uint32_t start = n / 2; start-- > 0;) {
+        for (uint32_t root = start;;) {
+            uint32_t child = 2 * root + 1;
+            if (child >= n) break;
+            if (child + 1 < n && v[child] < v[child + 1]) child++;
+            if (v[root] >= v[child]) break;
+            uint64_t t = v[root]; v[root] = v[child]; v[child] = t;
+            root = child;
+        }
+    }
+    for (uint32_t end = n; end-- > 1;) {
+        uint64_t t = v[0]; v[0] = v[end]; v[end] = t;
+        for (uint32_t root = 0;;) {
+            uint32_t child = 2 * root + 1;
+            if (child >= end) break;
+            if (child + 1 < end && v[child] < v[child + 1]) child++;
+            if (v[root] >= v[child]) break;
+            t = v[root]; v[root] = v[child]; v[child] = t;
+            root = child;
+        }
+    }
+}
+
+static void show(uint32_t top)
+{
+    static struct prof_entry e[512];
+    uint32_t ne = 0, n = nsamples;
+    sort_u64(samples, n);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && samples[j] == samples[i]) j++;
+        const char *name = symbol_lookup(samples[i], NULL);
+        if (!name) name = "??";
+        uint32_t k = 0;
+        while (k < ne && e[k].name != name) k++;
+        if (k == ne && ne < ARRAY_SIZE(e)) e[ne++] = (struct prof_entry){ name, 0 };
+        if (k < ne) e[k].count += j - i;
+        i = j;
+    }
+    for (uint32_t i = 0; i < top && i < ne; i++) {          /* selection of the largest */
+        uint32_t best = i;
+        for (uint32_t k = i + 1; k < ne; k++)
+            if (e[k].count > e[best].count) best = k;
+        struct prof_entry t = e[i]; e[i] = e[best]; e[best] = t;
+        kprintf("  %6u %5lu.%lu%%  %s\n", e[i].count, (uint64_t)e[i].count * 100 / (n ? n : 1),
+                (uint64_t)e[i].count * 1000 / (n ? n : 1) % 10, e[i].name);
+    }
+    kprintf("  %u samples\n", n);
+}
+
+static void cmd_prof(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "start") == 0) {
+        nsamples = 0;
+        running = true;
+    } else if (argc >= 2 && strcmp(argv[1], "stop") == 0) {
+        running = false;
+    } else if (argc >= 2 && strcmp(argv[1], "show") == 0) {
+        bool was = running;
+        running = false;
+        uint64_t top = 25;
+        if (argc >= 3) parse_u64(argv[2], &top);
+        show((uint32_t)top);
+        running = was;
+    } else {
+        kprintf("usage: prof start | stop | show [N]   (%u samples, %s)\n", nsamples,
+                running ? "running" : "stopped");
+    }
+}
+CONSOLE_COMMAND("prof", "sampling profiler: prof start|stop|show [N]", cmd_prof);
