@@ -12,6 +12,7 @@
 #include "proto/ncp_codec.h"
 #include "proto/ncp_reasm.h"
 #include "tests/host/test_proto_check.h"
+#include "tests/host/test_proto_session.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -207,29 +208,8 @@ static int call(struct raw *r, struct ncp_request *rq, struct ncp_reply *rp)
     }
 }
 
-static struct ncp_request R(uint8_t fn)
-{
-    struct ncp_request rq;
-    memset(&rq, 0, sizeof rq);
-    rq.h.function = fn;
-    return rq;
-}
-static struct ncp_str S(const char *s) { struct ncp_str x = { s, (uint16_t)strlen(s) }; return x; }
-
-static int login(struct raw *r, const char *user, const char *pw)
-{
-    struct ncp_request rq = R(NCP_FN_CHALLENGE);
-    struct ncp_reply rp;
-    rq.u.challenge.user = S(user);
-    int e = call(r, &rq, &rp);
-    if (e) return e;
-    uint8_t stored[32];
-    ncp_auth_stored_hash(rp.u.challenge.salt, rp.u.challenge.salt_len, pw, strlen(pw), stored);
-    rq = R(NCP_FN_LOGIN);
-    rq.u.login.user = S(user);
-    ncp_auth_proof(rp.u.challenge.nonce, stored, rq.u.login.proof);
-    return call(r, &rq, &rp);
-}
+static int call_peer(void *peer, struct ncp_request *rq, struct ncp_reply *rp) { return call(peer, rq, rp); }
+static int login(struct raw *r, const char *user, const char *pw) { return tp_login(call_peer, r, user, pw); }
 
 static struct raw *session(void)
 {

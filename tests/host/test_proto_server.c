@@ -5,6 +5,7 @@
 #include "server/ncp_memfs.h"
 #include "proto/ncp_auth.h"
 #include "test_proto_check.h"
+#include "test_proto_session.h"
 
 /* ---- a fake transport: every sent frame is queued per connection ---- */
 #define QMAX 64
@@ -126,29 +127,8 @@ static int call(struct peer *p, struct ncp_request *rq, struct ncp_reply *rp)
     return last_frame ? rp->h.completion : -1;
 }
 
-static struct ncp_request R(uint8_t fn)
-{
-    struct ncp_request rq;
-    memset(&rq, 0, sizeof rq);
-    rq.h.function = fn;
-    return rq;
-}
-static struct ncp_str S(const char *s) { struct ncp_str r = { s, (uint16_t)strlen(s) }; return r; }
-
-static int login(struct peer *p, const char *user, const char *pw)
-{
-    struct ncp_request rq = R(NCP_FN_CHALLENGE);
-    struct ncp_reply rp;
-    rq.u.challenge.user = S(user);
-    int e = call(p, &rq, &rp);
-    if (e) return e;
-    uint8_t stored[32];
-    ncp_auth_stored_hash(rp.u.challenge.salt, rp.u.challenge.salt_len, pw, strlen(pw), stored);
-    rq = R(NCP_FN_LOGIN);
-    rq.u.login.user = S(user);
-    ncp_auth_proof(rp.u.challenge.nonce, stored, rq.u.login.proof);
-    return call(p, &rq, &rp);
-}
+static int call_peer(void *peer, struct ncp_request *rq, struct ncp_reply *rp) { return call(peer, rq, rp); }
+static int login(struct peer *p, const char *user, const char *pw) { return tp_login(call_peer, p, user, pw); }
 
 static int open_file(struct peer *p, const char *path, uint32_t flags, uint32_t *h)
 {
