@@ -101,6 +101,10 @@ static bool parse_cidr(const char *s, ip4_addr_t *addr, ip4_addr_t *mask)
 
 static void status_changed(struct netif *nif)
 {
+    if (netif_is_up(nif) && ip4_addr_isany_val(*netif_ip4_addr(nif))) {
+        kprintf("net: interface up, waiting for DHCP\n");
+        return;
+    }
     char a[16], m[16], g[16];
     ip4addr_ntoa_r(netif_ip4_addr(nif), a, sizeof a);
     ip4addr_ntoa_r(netif_ip4_netmask(nif), m, sizeof m);

@@ -62,6 +62,8 @@ static enum put_result ring_put(struct e1000_dev *d, struct pbuf *p)
         segs[n].len = q->len;
         n++;
     }
+    if (!linear && n == 0)
+        return PUT_DROP;            /* nothing to send: would wait in the backlog forever */
     if (!linear)
         return e1000_tx(d, segs, n, p) ? PUT_OK : PUT_FULL;
 

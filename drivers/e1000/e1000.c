@@ -147,7 +147,9 @@ static void program(struct e1000_dev *d)
     /* throttle: ITR counts 256 ns units between interrupts */
     wr(d, E1000_ITR, d->itr_per_sec ? (uint32_t)(1000000000ULL / 256 / d->itr_per_sec) : 0);
 
-    /* 2048-byte buffers, broadcast accepted, CRC stripped, no long packets, no loopback */
+    /* 2048-byte buffers, broadcast accepted, CRC stripped, no long packets, no loopback.
+     * (QEMU holds back received frames for 1 s after any RCTL write: the first frame
+     * after boot arrives late; see docs/network.md.) */
     wr(d, E1000_RCTL, E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC | E1000_RCTL_RDMTS_HALF);
     wr(d, E1000_TCTL, E1000_TCTL_EN | E1000_TCTL_PSP | E1000_TCTL_CT(0x0F) | E1000_TCTL_COLD(0x40) |
                       E1000_TCTL_RTLC);
@@ -238,7 +240,8 @@ static int e1000_probe(void)
     struct e1000_dev *d = &the_dev;
     d->pci = p;
     d->mmio = (uintptr_t)p->bar[0];
-    d->itr_per_sec = (uint32_t)opt_itr;
+    /* the ITR interval is a 16-bit count of 256 ns: 60 interrupts/s is the slowest */
+    d->itr_per_sec = opt_itr && opt_itr < 60 ? 60 : (uint32_t)opt_itr;
     wtd_init(&d->wtd, e1000_wtd, d);
     pci_enable(p);
     if (!rings_alloc(d, round8(opt_rx), round8(opt_tx))) {

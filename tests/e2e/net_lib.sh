@@ -42,6 +42,7 @@ guest_start() {
     [ -f build/demo.img ] && cp build/demo.img "$work/disk.img"
     local disk=()
     [ -f "$work/disk.img" ] && disk=(--disk "$work/disk.img")
+    : > "$guest_log"
     setsid timeout -k 10 600 scripts/run.sh "${disk[@]}" "$@" < "$work/console.in" > "$guest_log" 2>&1 &
     guest_pid=$!
     exec 9> "$work/console.in"      # held open so QEMU never sees end of input
