@@ -16,15 +16,22 @@
 
 #define PROF_MAX 65536
 static uint64_t samples[PROF_MAX];
+static uint64_t callers[PROF_MAX];          /* return address of the sampled function's frame */
 static volatile uint32_t nsamples;
 static volatile bool running;
 static uint64_t opt_prof;
 KOPT_U64("prof", opt_prof, 0, 1, "start the sampling profiler at boot (see the console command prof)");
 
-void prof_tick(uint64_t rip)
+#include "cpu.h"
+void prof_tick(uint64_t rip, uint64_t rbp)
 {
-    if (running && nsamples < PROF_MAX)
+    if (running && nsamples < PROF_MAX) {
+        uint64_t ret = 0;
+        if (!rbp || !safe_read64((const void *)(rbp + 8), &ret))
+            ret = 0;
+        callers[nsamples] = ret;
         samples[nsamples++] = rip;
+    }
 }
 
 static int prof_boot(void)
@@ -61,22 +68,26 @@ static void sort_u64(uint64_t *v, uint32_t n)       /* heap sort: no recursion, 
     }
 }
 
-static void show(uint32_t top)
+static uint32_t aggregate(uint64_t *v, uint32_t n, struct prof_entry *e, uint32_t max)
 {
-    static struct prof_entry e[512];
-    uint32_t ne = 0, n = nsamples;
-    sort_u64(samples, n);
+    uint32_t ne = 0;
+    sort_u64(v, n);
     for (uint32_t i = 0; i < n;) {
         uint32_t j = i;
-        while (j < n && samples[j] == samples[i]) j++;
-        const char *name = symbol_lookup(samples[i], NULL);
+        while (j < n && v[j] == v[i]) j++;
+        const char *name = symbol_lookup(v[i], NULL);
         if (!name) name = "??";
         uint32_t k = 0;
         while (k < ne && e[k].name != name) k++;
-        if (k == ne && ne < ARRAY_SIZE(e)) e[ne++] = (struct prof_entry){ name, 0 };
+        if (k == ne && ne < max) e[ne++] = (struct prof_entry){ name, 0 };
         if (k < ne) e[k].count += j - i;
         i = j;
     }
+    return ne;
+}
+
+static void print_top(struct prof_entry *e, uint32_t ne, uint32_t n, uint32_t top)
+{
     for (uint32_t i = 0; i < top && i < ne; i++) {          /* selection of the largest */
         uint32_t best = i;
         for (uint32_t k = i + 1; k < ne; k++)
@@ -85,6 +96,34 @@ static void show(uint32_t top)
         kprintf("  %6u %5lu.%lu%%  %s\n", e[i].count, (uint64_t)e[i].count * 100 / (n ? n : 1),
                 (uint64_t)e[i].count * 1000 / (n ? n : 1) % 10, e[i].name);
     }
+}
+
+/* The callers of the library routines (memcpy, memset, checksums): who copies. */
+static void show_callers(uint32_t n)
+{
+    static struct prof_entry e[256];
+    static uint64_t c[PROF_MAX];
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = symbol_lookup(samples[i], NULL);
+        if (name && (strcmp(name, "memcpy") == 0 || strcmp(name, "memset") == 0) && callers[i])
+            c[m++] = callers[i];
+    }
+    if (!m)
+        return;
+    kprintf("  callers of memcpy/memset:\n");
+    uint32_t ne = aggregate(c, m, e, ARRAY_SIZE(e));
+    print_top(e, ne, n, 10);
+}
+
+static void show(uint32_t top)
+{
+    static struct prof_entry e[512];
+    uint32_t n = nsamples;
+    show_callers(n);
+    kprintf("  functions:\n");
+    uint32_t ne = aggregate(samples, n, e, ARRAY_SIZE(e));
+    print_top(e, ne, n, top);
     kprintf("  %u samples\n", n);
 }
 

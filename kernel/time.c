@@ -10,12 +10,12 @@ uint64_t tsc_per_sec;
 static uint64_t tsc_boot;
 volatile uint64_t jiffies;
 
-void prof_tick(uint64_t rip);
+void prof_tick(uint64_t rip, uint64_t rbp);
 
 static void timer_irq(void *arg)
 {
     jiffies++;
-    prof_tick(irq_frame->rip);
+    prof_tick(irq_frame->rip, irq_frame->rbp);
     ktest_watchdog_tick();
     sched_tick();
 }

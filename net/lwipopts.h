@@ -64,7 +64,7 @@ void net_mem_free(void *p);
 #define LWIP_WND_SCALE              1
 #define TCP_RCV_SCALE               2
 #define TCP_WND                     (128 * 1024)
-#define TCP_SND_BUF                 (128 * 1024)
+#define TCP_SND_BUF                 (512 * 1024)
 #define TCP_SND_QUEUELEN            (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_SNDLOWAT                (8 * TCP_MSS)
 #define TCP_QUEUE_OOSEQ             1

@@ -29,7 +29,11 @@ KOPT_U64("net.tick_ms", opt_tick_ms, 1, 1000, "period of the lwIP timer WTD");
 static struct mutex core_lock = MUTEX_INIT("net-core");
 
 void net_core_lock(void) { mutex_lock(&core_lock); }
-void net_core_unlock(void) { mutex_unlock(&core_lock); }
+void net_core_unlock(void)
+{
+    net_netif_tx_flush();          /* one doorbell for everything sent under the lock */
+    mutex_unlock(&core_lock);
+}
 bool net_core_locked(void) { return core_lock.owner == current; }
 void net_assert_core_locked(void)
 {

@@ -65,7 +65,7 @@ static enum put_result ring_put(struct e1000_dev *d, struct pbuf *p)
     if (!linear && n == 0)
         return PUT_DROP;            /* nothing to send: would wait in the backlog forever */
     if (!linear)
-        return e1000_tx(d, segs, n, p) ? PUT_OK : PUT_FULL;
+        return e1000_tx_queue(d, segs, n, p) ? PUT_OK : PUT_FULL;
 
     struct pbuf *c = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
     if (!c)
@@ -73,12 +73,20 @@ static enum put_result ring_put(struct e1000_dev *d, struct pbuf *p)
     txs.linearized++;
     segs[0].addr = (uintptr_t)c->payload;
     segs[0].len = c->len;
-    if (!e1000_tx(d, segs, 1, c)) {
+    if (!e1000_tx_queue(d, segs, 1, c)) {
         pbuf_free(c);
         return PUT_FULL;
     }
     pbuf_free(p);
     return PUT_OK;
+}
+
+/* Hands the frames queued while the core lock was held to the device in one go. */
+void net_netif_tx_flush(void)
+{
+    struct e1000_dev *d = net_if.state;
+    if (d)
+        e1000_tx_kick(d);
 }
 
 static void backlog_drain(struct e1000_dev *d)

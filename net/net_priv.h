@@ -11,6 +11,7 @@ err_t net_netif_init(struct netif *nif);          /* netif_add() init callback; 
 void net_netif_work(struct e1000_dev *d, void *arg);   /* the e1000 WTD's work, takes the lock */
 struct net_tx_stats { uint64_t queued, queue_peak, dropped, linearized; uint32_t queue_len; };
 void net_netif_tx_stats(struct net_tx_stats *s);
+void net_netif_tx_flush(void);       /* net_core_unlock: one TDT write per burst */
 
 /* net_guard.c */
 void net_guard_init(void);

@@ -9,17 +9,18 @@
 #     --port-base B moves them to B+40, B+7, B+9, B+19 (default 5200), so parallel runs
 #     (tests) do not collide.
 # --net isolated: user networking without any forward (in-guest tests).
-# --net tap: a network namespace 'worktodo' holding tap0 (10.77.0.1/24) for the host side;
+# --net tap: a network namespace 'worktodo' (--netns NAME for another) holding tap0 (10.77.0.1/24) for the host side;
 #     QEMU runs inside it and the guest is 10.77.0.2/24.  The namespace is removed on exit.
 # --test: no interactive console; the exit status is 0 if the in-guest tests passed,
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-net=user port_base=5200 disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 extra_qemu=()
+net=user port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 extra_qemu=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
         --port-base) port_base=$2; shift 2;;
+        --netns) netns=$2; shift 2;;
         --disk) disk=$2; shift 2;;
         --debug) debug=1; shift;;
         --test) test=1; shift;;
@@ -39,11 +40,13 @@ if [ -n "$disk" ] && [ ! -f "$disk" ]; then echo "run.sh: disk image '$disk' not
 work=$(mktemp -d "${TMPDIR:-/tmp}/worktodo-run.XXXXXX")
 ns_made=0
 cleanup() {
-    if [ "$ns_made" = 1 ]; then ip netns del worktodo 2>/dev/null || true; fi
+    if [ "$ns_made" = 1 ]; then ip netns del "$netns" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
+# the tap namespace has no DHCP server: the guest takes its fixed address unless told otherwise
+if [ "$net" = tap ] && ! printf '%s\n' $kargs | grep -q '^ip='; then kargs="$kargs ip=10.77.0.2/24"; fi
 iso="$work/worktodo.iso"
 "$here/scripts/mkiso.sh" "$here/build/worktodo.elf" "$iso" $kargs
 
@@ -69,15 +72,15 @@ if [ "$debug" = 1 ]; then
 fi
 
 if [ "$net" = tap ]; then
-    ip netns add worktodo
+    ip netns add "$netns"
     ns_made=1
-    ip netns exec worktodo ip link set lo up
-    ip netns exec worktodo ip tuntap add dev tap0 mode tap
-    ip netns exec worktodo ip addr add 10.77.0.1/24 dev tap0
-    ip netns exec worktodo ip link set tap0 up
-    echo "tap networking: guest 10.77.0.2, host side 10.77.0.1 in namespace 'worktodo'."
-    echo "    run host commands there with: ip netns exec worktodo <command>"
-    q=(ip netns exec worktodo "${q[@]}")
+    ip netns exec "$netns" ip link set lo up
+    ip netns exec "$netns" ip tuntap add dev tap0 mode tap
+    ip netns exec "$netns" ip addr add 10.77.0.1/24 dev tap0
+    ip netns exec "$netns" ip link set tap0 up
+    echo "tap networking: guest 10.77.0.2 (kernel option ip=10.77.0.2/24), host side 10.77.0.1"
+    echo "    in namespace '$netns'; run host commands there with: ip netns exec $netns <command>"
+    q=(ip netns exec "$netns" "${q[@]}")
 fi
 
 if [ "$test" = 0 ]; then

@@ -48,6 +48,7 @@ struct e1000_dev {
     struct e1000_tx_desc *txd;
     void **tx_cookie;                     /* set on a frame's last slot */
     struct e1000_ring tx;
+    bool tx_kick_pending;                 /* descriptors written, TDT not yet */
     /* interrupt side */
     volatile uint32_t icr_pending;        /* causes not yet seen by the WTD */
     struct wtd wtd;
@@ -70,6 +71,11 @@ uint32_t e1000_rx_poll(struct e1000_dev *dev, uint32_t budget, e1000_deliver_fn 
 /* Queues one frame of nseg segments; false (and counts ring-full) if there is no room.
  * Never waits. */
 bool e1000_tx(struct e1000_dev *dev, const struct e1000_seg *segs, uint32_t nseg, void *cookie);
+/* The same without telling the device: a burst of frames is queued, then one TDT write
+ * (e1000_tx_kick) hands them all over -- under QEMU every TDT write is an exit into the
+ * device model, so one per burst instead of one per frame. */
+bool e1000_tx_queue(struct e1000_dev *dev, const struct e1000_seg *segs, uint32_t nseg, void *cookie);
+void e1000_tx_kick(struct e1000_dev *dev);
 uint32_t e1000_tx_free_slots(struct e1000_dev *dev);
 /* Hands every sent frame's cookie to done(); returns how many frames completed. */
 uint32_t e1000_tx_reclaim(struct e1000_dev *dev, void (*done)(void *cookie, void *arg), void *arg);

@@ -43,7 +43,7 @@ uint32_t e1000_rx_poll(struct e1000_dev *d, uint32_t budget, e1000_deliver_fn de
 
 uint32_t e1000_tx_free_slots(struct e1000_dev *d) { return ring_free(&d->tx); }
 
-bool e1000_tx(struct e1000_dev *d, const struct e1000_seg *segs, uint32_t nseg, void *cookie)
+bool e1000_tx_queue(struct e1000_dev *d, const struct e1000_seg *segs, uint32_t nseg, void *cookie)
 {
     uint32_t first;
     if (!ring_claim(&d->tx, nseg, &first)) {
@@ -68,8 +68,24 @@ bool e1000_tx(struct e1000_dev *d, const struct e1000_seg *segs, uint32_t nseg, 
     }
     d->st.tx_frames++;
     d->st.tx_bytes += bytes;
-    barrier();
-    wr(d, E1000_TDT, d->tx.tail);
+    d->tx_kick_pending = true;
+    return true;
+}
+
+void e1000_tx_kick(struct e1000_dev *d)
+{
+    if (d->tx_kick_pending) {
+        d->tx_kick_pending = false;
+        barrier();                  /* descriptors before the tail that publishes them */
+        wr(d, E1000_TDT, d->tx.tail);
+    }
+}
+
+bool e1000_tx(struct e1000_dev *d, const struct e1000_seg *segs, uint32_t nseg, void *cookie)
+{
+    if (!e1000_tx_queue(d, segs, nseg, cookie))
+        return false;
+    e1000_tx_kick(d);
     return true;
 }
 
