@@ -31,7 +31,7 @@ void net_guard_init(void)
         maxconn = (uint32_t)opt_maxconn;
     } else {
         /* budget 64 KiB of memory per connection (buffers come and go), within [64, 16384] */
-        uint64_t m = pmm_total_count() * PAGE_SIZE / (64 * 1024);
+        uint64_t m = pmm_total_count() * PAGE_SIZE / (32 * 1024);
         maxconn = (uint32_t)MIN(MAX(m, 64), 16384);
     }
 }

@@ -46,7 +46,7 @@
 
 #define NCP_PORT 524
 
-static uint64_t opt_maxconn = 10000, opt_max_inflight = 128;
+static uint64_t opt_maxconn = 12000, opt_max_inflight = 128;
 KOPT_U64("ncp.maxconn", opt_maxconn, 1, 100000, "most file-service connections (more are refused)");
 KOPT_U64("ncp.inflight", opt_max_inflight, 1, 4096, "most requests in flight per connection");
 
