@@ -3,7 +3,8 @@
 # inside its network namespace and prints "BENCH SYSTEM WORKLOAD METRIC VALUE" lines.
 #   PHASE main: raw TCP ceiling (source service, port 19), 4 KiB cached reads against
 #               connections, sequential 64 MiB reads (cold, then warm), small writes.
-#   PHASE miss: 4 KiB random reads over file sets 1x..2x the cache (cache of $BENCH_CACHE_MB).
+#   PHASE miss: 4 KiB random reads over file sets 0.75x..2x a 32 MiB cache (the cache
+#               itself is set up by bench-system.sh).
 # Every ncpc run is bounded by --duration and --count and by `timeout`.  QUICK=1: shorter runs
 # and connection counts up to 1000.  Raw ncpc output goes to $BENCH_LOGDIR.
 set -uo pipefail
@@ -13,7 +14,7 @@ logdir=${BENCH_LOGDIR:-$here/build/bench/logs}
 mkdir -p "$logdir"
 quick=${QUICK:-0}
 if [ "$quick" = 1 ]; then
-    dur=${BENCH_DURATION:-4} conns_list=${BENCH_CONNS:-"1 16 64 256 1000"} tcp_mb=32
+    dur=${BENCH_DURATION:-4} conns_list=${BENCH_CONNS:-"1 16 64 256 1000"} tcp_mb=64
 else
     dur=${BENCH_DURATION:-10} conns_list=${BENCH_CONNS:-"1 16 64 256 1000 5000 10000"} tcp_mb=128
 fi
@@ -26,16 +27,37 @@ in_ns() { ip netns exec "$ns" "$@"; }
 emit() { echo "BENCH $sys $1 $2 $3"; }
 now() { date +%s.%N; }
 
+# alive: the server still accepts on 524 (a crashed guest must not cost a timeout per run).
+alive() { in_ns timeout 3 bash -c "exec 3<>/dev/tcp/$ip/524" 2>/dev/null; }
+
 # bench_run WORKLOAD NCPC-BENCH-ARGS...: one ncpc bench run, figures from its JSON.
 bench_run() {
     local w=$1; shift
+    alive || { emit "$w" error server_down; return 1; }
     local json=$logdir/$sys.$w.json log=$logdir/$sys.$w.txt conns
     conns=$(echo "$@" | sed -n 's/.*--conns \([0-9]*\).*/\1/p')
     rm -f "$json"
+    # Scale runs: the server's counters (and the Linux guest's free memory) before, during
+    # (every 3 s) and after, into $logdir/$sys.$w.counters; the peaks become BENCH lines.
+    local snap_pid=""
+    if [ "${conns:-1}" -ge 1000 ]; then
+        snapshot "$logdir/$sys.$w.counters" before
+        ( while :; do sleep 3; snapshot "$logdir/$sys.$w.counters" during; done ) &
+        snap_pid=$!
+    fi
     # Setup (connect + login + opens) of thousands of connections takes a while under TCG.
     timeout -k 5 $((dur + 60 + ${conns:-1} / 50)) ip netns exec "$ns" "$ncpc" -s "$ip:524" bench \
         --duration "$dur" --count "$max_count" --json "$json" "$@" > "$log" 2>&1
     local rc=$?
+    if [ -n "$snap_pid" ]; then
+        kill "$snap_pid" 2>/dev/null; wait "$snap_pid" 2>/dev/null
+        snapshot "$logdir/$sys.$w.counters" after
+        awk -v s="$sys" -v w="$w" '
+            $2 == "conn.current" && $1 == "during" && $3 > c { c = $3 }
+            $2 == "MemAvailable:" && $1 == "during" && (m == "" || $3 < m) { m = $3 }
+            END { if (c != "") print "BENCH " s " " w " peak_conn_current " c
+                  if (m != "") print "BENCH " s " " w " min_mem_available_mb " int(m / 1024) }' "$logdir/$sys.$w.counters"
+    fi
     if [ ! -s "$json" ]; then
         emit "$w" error "$(if [ $rc = 124 ]; then echo timeout; else tail -1 "$log" | tr ' ' '_' | cut -c1-80; fi)"
         return 1
@@ -54,6 +76,14 @@ bench_run() {
 # server_counter NAME: one counter from `ncpc stats` (cache.hits, cache.misses, ...).
 server_counter() {
     in_ns timeout 20 "$ncpc" -s "$ip:524" stats 2>/dev/null | awk -v n="$1" '$1 == n {print $2}'
+}
+
+# snapshot FILE WHEN: appends "WHEN name value" lines: ncpc stats, and the Linux guest's
+# meminfo from its counters service (port 8; WorkToDo has none there, which is fine).
+snapshot() {
+    { in_ns timeout 10 "$ncpc" -s "$ip:524" stats 2>/dev/null
+      [ "$sys" != worktodo ] && in_ns timeout 3 bash -c "exec 3<>/dev/tcp/$ip/8 && cat <&3" 2>/dev/null
+    } | awk -v when="$2" 'NF >= 2 { print when, $1, $2 }' >> "$1"
 }
 
 # get_file PATH: fetch a file to a scratch file, print the seconds taken ("" on failure).
@@ -100,16 +130,22 @@ if [ "$phase" = miss ]; then
     # The first K files of set/ (4 MiB each); with a cache of C MiB the steady-state miss
     # ratio of uniform random reads is about 1 - C/(4K).  Each set is read once in order
     # first so the run starts from a full cache rather than a cold one.
-    cache_mb=${BENCH_CACHE_MB:-32}
     for pair in 0:6 10:9 20:10 50:16; do
         pct=${pair%%:*} k=${pair#*:}
         files=$(seq -f '/set/f%02g.bin' 0 $((k - 1)) | paste -sd,)
-        for f in ${files//,/ }; do get_file "$f" >/dev/null; done
-        h0=$(server_counter cache.hits) m0=$(server_counter cache.misses)
+        alive && for f in ${files//,/ }; do get_file "$f" >/dev/null; done
+        m0=$(server_counter cache.misses) nb0=$(server_counter cache.nb_misses)
         bench_run "miss$pct" --conns 64 --depth 1 --files "$files" --read-size 4096
-        h1=$(server_counter cache.hits) m1=$(server_counter cache.misses)
-        if [ -n "$h0" ] && [ -n "$h1" ] && [ -n "$m0" ] && [ -n "$m1" ]; then
-            emit "miss$pct" server_miss_pct "$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN {printf "%.1f", h + m ? 100 * m / (h + m) : 0}')"
+        m1=$(server_counter cache.misses) nb1=$(server_counter cache.nb_misses)
+        # Measured: the server's cache misses (cache.misses, 4 KiB blocks) per completed read.
+        # (Misses over all lookups would be diluted by the inode and indirect-block lookups.)
+        done_n=$(grep -o '"completed":[0-9]*' "$logdir/$sys.miss$pct.json" 2>/dev/null | cut -d: -f2)
+        if [ -n "$m0" ] && [ -n "$m1" ] && [ "${done_n:-0}" -gt 0 ]; then
+            emit "miss$pct" measured_miss_pct "$(awk -v m=$((m1 - m0)) -v n="$done_n" 'BEGIN {printf "%.1f", 100 * m / n}')"
+        fi
+        # Fast-path (non-blocking) lookups that missed and were handed to a blocking worker.
+        if [ -n "${nb0:-}" ] && [ -n "${nb1:-}" ] && [ "${done_n:-0}" -gt 0 ]; then
+            emit "miss$pct" nb_miss_pct "$(awk -v m=$((nb1 - nb0)) -v n="$done_n" 'BEGIN {printf "%.1f", 100 * m / n}')"
         fi
         emit "miss$pct" set_mb $((k * 4))
     done

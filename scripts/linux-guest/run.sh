@@ -46,6 +46,7 @@ guest=$net.2 host=$net.1
 kargs="console=ttyS0 loglevel=4 panic=-1 wtd_ip=$guest/24 ncpd_mode=$mode ncpd_cache_mb=$cache_mb"
 [ -n "$pagecache_mb" ] && kargs="$kargs wtd_pagecache_mb=$pagecache_mb"
 [ -n "$append" ] && kargs="$kargs $append"
+# shellcheck disable=SC2054  # the commas are QEMU option syntax
 q=(qemu-system-x86_64 -M q35 -accel tcg -m "$mem" -smp 1 -no-reboot
    -kernel "$kernel" -initrd "$initrd" -append "$kargs"
    -drive "file=$disk,if=none,id=disk0,format=raw" -device ide-hd,drive=disk0,bus=ide.0
@@ -65,7 +66,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ip netns list | grep -qw "^$ns"; then
+if ip netns list | awk '{print $1}' | grep -qx "$ns"; then
     echo "linux-guest/run.sh: namespace '$ns' already exists (another run?); not touching it" >&2
     exit 2
 fi

@@ -546,8 +546,9 @@ static void cmd_conns(int argc, char **argv)
         char addr[24];
         ksnprintf(addr, sizeof addr, "%u.%u.%u.%u:%u", ip & 255, (ip >> 8) & 255, (ip >> 16) & 255,
                   ip >> 24, kc->remote_port);
-        kprintf("  %5u %-21s %9lu %9lu %9lu %11lu %11lu %7zu%s\n", ncp_conn_number(kc->conn), addr,
-                kc->requests, kc->fast, kc->slow, kc->bytes_in, kc->bytes_out, kc->out_bytes,
+        kprintf("  %5u %-21s %9lu %9lu %9lu %11lu %11lu %7zu %s refs %u%s\n", ncp_conn_number(kc->conn),
+                addr, kc->requests, kc->fast, kc->slow, kc->bytes_in, kc->bytes_out, kc->out_bytes,
+                kc->pcb ? tcp_debug_state_str(kc->pcb->state) : "-", kc->refs,
                 kc->closing ? " closing" : "");
     }
     kprintf("  %lu live (%lu accepted, %lu refused, %lu closed)%s\n", st.live, st.accepted,

@@ -6,7 +6,7 @@
 # e2fsck of the image afterwards.  Output per docs/conventions.md; bounded to 170 s.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$here"
+cd "$here" || exit 2
 
 if [ "${1:-}" = --inside ]; then
     # Runs on the host, started by linux-guest/run.sh once the guest serves.
@@ -57,8 +57,9 @@ fi
 [ -f build/demo.img ] || scripts/mkdemo.sh build/demo.img >/dev/null
 cp build/demo.img "$T/disk.img"      # scratch copy: demo.img is never written
 
-timeout -k 10 170 scripts/linux-guest/run.sh --mode epoll --disk "$T/disk.img" --ns wtdlinux-e2e \
-    --net 10.79.0 --boot-timeout 90 --timeout 120 --log "$T/console.log" -- "$0" --inside "$T"
+# A namespace of its own per run: several checkouts may run their tests at once.
+timeout -k 10 170 scripts/linux-guest/run.sh --mode epoll --disk "$T/disk.img" --ns "wtdlinux-e2e-$$" \
+    --net 10.79.0 --boot-timeout 90 --timeout 120 --log "$T/console.log" -- "$here/tests/e2e/$(basename "$0")" --inside "$T"
 rc=$?
 if grep -aq 'reboot: Power down' "$T/console.log"; then
     echo "ok linux_guest_powers_off"; echo pass >> "$T/tally"

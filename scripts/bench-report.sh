@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# bench-report.sh RESULTS.txt COMMAND - turns BENCH lines into build/bench/results.json, the
+# gnuplot data and PNG plots (bench/plots/*.gp -> build/bench/*.png), and the generated
+# results section of docs/benchmarks.md (between the bench-results markers; appended if absent).
+# COMMAND is the command line that produced the results, quoted in the document.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+res=$1 cmd=$2
+out=$here/build/bench
+doc=$here/docs/benchmarks.md
+mkdir -p "$out"
+stamp=$(date -u '+%Y-%m-%d %H:%M UTC')
+systems="worktodo linux-epoll linux-threads"
+
+# JSON: one object per figure; values that are not numbers (errors) stay strings.
+awk -v stamp="$stamp" -v cmd="$cmd" '
+    BEGIN { gsub(/"/, "\\\"", cmd); printf "{\"generated\":\"%s\",\"command\":\"%s\",\"results\":[", stamp, cmd }
+    $1 == "BENCH" && NF >= 5 {
+        v = $5; for (i = 6; i <= NF; i++) v = v " " $i
+        if (v !~ /^-?[0-9.]+$/) { gsub(/"/, "", v); v = "\"" v "\"" }
+        printf "%s\n{\"system\":\"%s\",\"workload\":\"%s\",\"metric\":\"%s\",\"value\":%s}", n++ ? "," : "", $2, $3, $4, v
+    }
+    END { print "]}" }' "$res" > "$out/results.json"
+
+# Repeated runs (REPEAT=N in bench.sh) leave several lines per figure: every table and plot
+# uses the median of the numeric values (an error only where no run gave a number).
+collect='
+    BEGIN { CONVFMT = "%.10g"; OFMT = "%.10g" }     # large microsecond figures stay plain
+    $1 == "BENCH" && NF >= 5 {
+        key_ = $2 SUBSEP $3 SUBSEP $4
+        if ($5 ~ /^-?[0-9.]+$/) { n[key_]++; x[key_, n[key_]] = $5 + 0 }
+        else if ($4 == "error") err[$2, $3] = $5
+    }
+    function medians(   kk, i, j, t, m) {
+        for (kk in n) {
+            m = n[kk]
+            for (i = 2; i <= m; i++) for (j = i; j > 1 && x[kk, j - 1] > x[kk, j]; j--) { t = x[kk, j]; x[kk, j] = x[kk, j - 1]; x[kk, j - 1] = t }
+            v[kk] = (m % 2) ? x[kk, (m + 1) / 2] : (x[kk, m / 2] + x[kk, m / 2 + 1]) / 2
+            runs[kk] = m
+        }
+    }'
+
+# Gnuplot data: conns.dat (conns; req/s, p99 ms per system) and miss.dat (miss %; same).
+table() {  # table PREFIX KEYS...: rows KEY, columns req/s and p99 ms of each system
+    local prefix=$1; shift
+    awk -v prefix="$prefix" -v keys="$*" -v systems="$systems" "$collect"'
+        END {
+            medians()
+            nk = split(keys, k, " "); ns = split(systems, s, " ")
+            for (i = 1; i <= nk; i++) {
+                line = k[i]
+                for (j = 1; j <= ns; j++) {
+                    r = v[s[j], prefix k[i], "req_per_s"]; p = v[s[j], prefix k[i], "p99_us"]
+                    line = line " " (r ~ /^[0-9.]+$/ ? r : "NaN") " " (p ~ /^[0-9.]+$/ ? p / 1000 : "NaN")
+                }
+                print line
+            }
+        }' "$res"
+}
+table read4k_c 1 16 64 256 1000 5000 10000 > "$out/conns.dat"
+table miss 0 10 20 50 > "$out/miss.dat"
+if command -v gnuplot >/dev/null 2>&1; then
+    gnuplot -e "DATA='$out/conns.dat'; OUT='$out'" "$here/bench/plots/conns.gp" 2>"$out/gnuplot.log" || echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
+    gnuplot -e "DATA='$out/miss.dat'; OUT='$out'" "$here/bench/plots/miss.gp" 2>>"$out/gnuplot.log" || echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
+fi
+
+# The generated Markdown section.
+section=$(mktemp)
+trap 'rm -f "$section"' EXIT
+awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
+    function num(x) { return x ~ /^-?[0-9.]+$/ }
+    function cell(s, w, m,   x) {          # a figure, or the error of that workload
+        x = v[s, w, m]
+        if (num(x)) return (m ~ /_us$/) ? sprintf("%.1f", x / 1000) : sprintf("%.0f", x)
+        if ((s, w) in err) return "n/a (" err[s, w] ")"
+        if (w ~ /^read4k_c/ && (s, "read4k") in err) return "n/a (" err[s, "read4k"] ")"
+        return "—"
+    }
+    function mb(s, w,   x) {
+        x = v[s, w, "mb_per_s"]
+        if (num(x)) return sprintf("%.1f", x)
+        if ((s, w) in err) return "n/a (" err[s, w] ")"
+        if (w ~ /^seq64m/ && (s, "seq64m") in err) return "n/a (" err[s, "seq64m"] ")"
+        return "—"
+    }
+    function ratio(s, w, m,   a, b) {        # this system against linux-epoll
+        a = v[s, w, m]; b = v["linux-epoll", w, m]
+        return (num(a) && num(b) && b > 0) ? sprintf("%.2fx", a / b) : "—"
+    }
+    END {
+        medians()
+        maxruns = 1; for (kk in runs) if (runs[kk] > maxruns) maxruns = runs[kk]
+        ns = split(systems, S, " ")
+        print "### Results"
+        print ""
+        print "Generated " stamp " by `scripts/bench-report.sh` from the output of:"
+        print ""
+        print "```"
+        print cmd
+        print "```"
+        print ""
+        print "Raw figures: `build/bench/results.txt` (the `BENCH` lines) and `build/bench/results.json`;"
+        print "per-run ncpc output and guest consoles in `build/bench/logs/`.  `n/a (unavailable)`: the"
+        print "system did not answer on port 524 (see the notes below)."
+        if (maxruns > 1) { print ""; print "Each figure is the median of " maxruns " runs (rounds over the systems in turn)." }
+        print ""
+        print "**4 KiB cached reads** (`ncpc bench --depth 1 --read-size 4096 --files /hot/h16.bin`):"
+        print "requests/s, ratio to linux-epoll, p99 latency in ms (measured at the client)."
+        print ""
+        hdr = "| conns |"; sep = "|---:|"
+        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " req/s | x epoll | p99 ms |"; sep = sep "---:|---:|---:|" }
+        print hdr; print sep
+        split("1 16 64 256 1000 5000 10000", C, " ")
+        for (i = 1; i <= 7; i++) {
+            w = "read4k_c" C[i]
+            any = 0; for (j = 1; j <= ns; j++) if ((S[j], w, "req_per_s") in v || (S[j], w) in err) any = 1
+            if (!any) continue
+            line = "| " C[i] " |"
+            for (j = 1; j <= ns; j++) line = line " " cell(S[j], w, "req_per_s") " | " ratio(S[j], w, "req_per_s") " | " cell(S[j], w, "p99_us") " |"
+            print line
+        }
+        print ""
+        print "**Cache misses**: 4 KiB random reads, 64 connections, over the first K 4 MiB files of"
+        print "`/set` with a 32 MiB file cache (WorkToDo `bcache.mb=32`; Linux `ncpd --cache-mb 32` in a"
+        print "memory cgroup leaving ~16 MiB of page cache).  Nominal miss ratio = 1 - 32/set size;"
+        print "measured = the server'"'"'s `cache.misses` per completed read."
+        print ""
+        hdr = "| miss % | set MiB |"; sep = "|---:|---:|"
+        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " req/s | x epoll | p99 ms | measured miss % |"; sep = sep "---:|---:|---:|---:|" }
+        print hdr; print sep
+        split("0 10 20 50", M, " ")
+        for (i = 1; i <= 4; i++) {
+            w = "miss" M[i]; setmb = ""
+            for (j = 1; j <= ns; j++) if (num(v[S[j], w, "set_mb"])) setmb = v[S[j], w, "set_mb"]
+            line = "| " M[i] " | " setmb " |"
+            for (j = 1; j <= ns; j++) line = line " " cell(S[j], w, "req_per_s") " | " ratio(S[j], w, "req_per_s") " | " cell(S[j], w, "p99_us") " | " (num(v[S[j], w, "measured_miss_pct"]) ? sprintf("%.1f", v[S[j], w, "measured_miss_pct"]) : "—") " |"
+            print line
+        }
+        print ""
+        print "**Streams and writes**: raw TCP ceiling (source service, port 19), sequential 64 MiB"
+        print "reads with `ncpc get` (cold: first read after boot; warm: second), and 4 KiB writes"
+        print "(`ncpc bench --write-pct 100 --conns 16 --depth 1`; no fsync, see the notes)."
+        print ""
+        hdr = "| figure |"; sep = "|---|"
+        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " |"; sep = sep "---:|" }
+        print hdr; print sep
+        line = "| TCP source, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "tcp_source") " |"; print line
+        line = "| 64 MiB get cold, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "seq64m_cold") " |"; print line
+        line = "| 64 MiB get warm, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "seq64m_warm") " |"; print line
+        line = "| warm get / TCP ceiling |"
+        for (j = 1; j <= ns; j++) { a = v[S[j], "seq64m_warm", "mb_per_s"]; b = v[S[j], "tcp_source", "mb_per_s"]; line = line " " ((num(a) && num(b) && b > 0) ? sprintf("%.0f%%", 100 * a / b) : "—") " |" }
+        print line
+        line = "| 4 KiB writes, req/s |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_c16", "req_per_s") " |"; print line
+        line = "| 4 KiB writes, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_c16", "p99_us") " |"; print line
+        print ""
+        print "Plots: `build/bench/read4k_rps.png`, `build/bench/read4k_p99.png`, `build/bench/miss_rps.png`"
+        print "(copies of this run in `docs/img/`)."
+    }' "$res" > "$section"
+
+begin='<!-- bench-results:begin -->' end='<!-- bench-results:end -->'
+if grep -qF "$begin" "$doc"; then
+    awk -v b="$begin" -v e="$end" -v f="$section" '
+        $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
+        $0 == e { skip = 0 }
+        !skip' "$doc" > "$doc.tmp"
+    mv "$doc.tmp" "$doc"
+else
+    { echo; echo "$begin"; cat "$section"; echo "$end"; } >> "$doc"
+fi
+# Small PNGs are worth keeping with the document.
+mkdir -p "$here/docs/img"
+for p in read4k_rps read4k_p99 miss_rps; do
+    [ -f "$out/$p.png" ] && [ "$(stat -c %s "$out/$p.png")" -lt 204800 ] && cp "$out/$p.png" "$here/docs/img/bench-$p.png"
+done
+echo "bench-report: $out/results.json, plots in $out, results section in docs/benchmarks.md" >&2
