@@ -76,6 +76,9 @@ if [ "$net" = tap ]; then
     ns_made=1
     ip netns exec "$netns" ip link set lo up
     ip netns exec "$netns" ip tuntap add dev tap0 mode tap
+    # a deep host queue: a burst from thousands of clients must wait for QEMU to read it, not be
+    # dropped at the tap (12707 drops at txqueuelen 1000 after a 3000-connection run)
+    ip netns exec "$netns" ip link set tap0 txqueuelen 20000
     ip netns exec "$netns" ip addr add 10.77.0.1/24 dev tap0
     ip netns exec "$netns" ip link set tap0 up
     echo "tap networking: guest 10.77.0.2 (kernel option ip=10.77.0.2/24), host side 10.77.0.1"
