@@ -29,6 +29,14 @@ uint32_t net_ipv4_addr(void);     /* network byte order, 0 if none */
 /* Under the core lock: a listener on port with TCP_PRIO_MIN and the full backlog. */
 struct tcp_pcb *net_tcp_listen(uint16_t port, tcp_accept_fn accept, void *arg);
 
+/* The hash index of active connections (net/net_pcb_index.c), under the core lock: a
+ * service adds a connection it accepted, and removes it (by the addresses it was added with:
+ * remote IP in network order, ports in host order) before closing or aborting it and in its
+ * error callback.  Indexed connections are found in O(1) by tcp_input. */
+void net_pcb_index_add(struct tcp_pcb *pcb);
+void net_pcb_index_del(struct tcp_pcb *pcb, uint32_t remote_ip, uint16_t remote_port, uint16_t local_port);
+void net_pcb_index_stats(uint64_t *hits, uint64_t *misses, uint32_t *used);
+
 /* Connection accounting (net/net_guard.c). */
 uint32_t net_tcp_live(void);      /* PCBs in use, not counting TIME-WAIT */
 uint32_t net_tcp_max(void);

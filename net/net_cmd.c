@@ -62,6 +62,11 @@ static void cmd_net(int argc, char **argv)
     kprintf("  lwip tcp: recv %u xmit %u drop %u chkerr %u memerr %u\n", lw.tcp.recv, lw.tcp.xmit,
             lw.tcp.drop, lw.tcp.chkerr, lw.tcp.memerr);
     kprintf("  tcp connections: %u live, max %u, refused %lu\n", live, net_tcp_max(), net_tcp_refused());
+    uint64_t hits, misses;
+    uint32_t indexed;
+    net_pcb_index_stats(&hits, &misses, &indexed);
+    kprintf("  connection index: %u indexed, %lu segments found by hash, %lu by lwIP's walk\n",
+            indexed, hits, misses);
     kprintf("  drops total: %lu\n", drops);
 }
 CONSOLE_COMMAND("net", "network addresses and counters", cmd_net);

@@ -68,7 +68,8 @@ struct kconn {
     struct out_chunk *out_head, *out_tail;   /* replies lwIP had no room for yet */
     size_t out_bytes;
     uint32_t remote_ip;
-    uint16_t remote_port;
+    uint16_t remote_port, local_port;
+    bool indexed;                        /* in net/'s connection index (net_pcb_index_add) */
     uint64_t requests, fast, slow, bytes_in, bytes_out;
     struct kconn *next, *prev;
     struct wtd destroy_wtd;
@@ -216,9 +217,18 @@ static void drop_output(struct kconn *kc)
     kc->frame = NULL;
 }
 
+static void unindex(struct kconn *kc, struct tcp_pcb *pcb)
+{
+    if (kc->indexed) {
+        net_pcb_index_del(pcb, kc->remote_ip, kc->remote_port, kc->local_port);
+        kc->indexed = false;
+    }
+}
+
 static void detach_pcb(struct kconn *kc)
 {
     struct tcp_pcb *pcb = kc->pcb;
+    unindex(kc, pcb);
     tcp_arg(pcb, NULL);
     tcp_recv(pcb, NULL);
     tcp_sent(pcb, NULL);
@@ -379,7 +389,8 @@ static void on_err(void *arg, err_t err)
     struct kconn *kc = arg;
     if (!kc)
         return;
-    kc->pcb = NULL;                              /* lwIP has freed it already */
+    unindex(kc, kc->pcb);                        /* by address only: lwIP may have freed it */
+    kc->pcb = NULL;
     if (!kc->closing) {
         kc->closing = true;
         drop_output(kc);
@@ -415,6 +426,9 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     kc->refs = 1;
     kc->remote_ip = pcb->remote_ip.addr;
     kc->remote_port = pcb->remote_port;
+    kc->local_port = pcb->local_port;
+    net_pcb_index_add(pcb);                      /* tcp_input finds it in O(1) */
+    kc->indexed = true;
     kc->next = conns;
     if (conns) conns->prev = kc;
     conns = kc;
@@ -466,8 +480,11 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
 {
     struct wtd_stats w;
     struct kserver_stats k;
+    uint64_t idx_hits, idx_misses;
+    uint32_t idx_used;
     wtd_get_stats(&w);
     kserver_get_stats(&k);
+    net_pcb_index_stats(&idx_hits, &idx_misses, &idx_used);
     struct ncp_counter all[] = {
         { "wtd.scheduled", w.scheduled }, { "wtd.run", w.run }, { "wtd.burst_yields", w.burst_yields },
         { "wtd.preemptions", w.preemptions }, { "wtd.delay_avg_tsc", w.delay_avg },
@@ -478,6 +495,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "req.fast_path", k.fast_path }, { "req.slow_path", k.slow_path },
         { "net.bytes_in", k.bytes_in }, { "net.bytes_out", k.bytes_out },
         { "net.rx_drops", net_rx_drops_total() }, { "net.tcp_refused", net_tcp_refused() },
+        { "net.pcb_index_hits", idx_hits }, { "net.pcb_index_misses", idx_misses },
         { "mem.free_kib", pmm_free_count() * 4 },
     };
     unsigned n = 0;

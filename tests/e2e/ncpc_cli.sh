@@ -100,6 +100,10 @@ check_fails bad_server "cannot connect" "$NCPC" -s 127.0.0.1:1 ping
 check_fails unknown_command "unknown command" "$NCPC" frobnicate
 check df "$NCPC" df
 check stats_has_counters bash -c "'$NCPC' stats | grep -q '^ncp.requests'"
+if [ "$TARGET" = kernel ]; then
+    # the kernel finds its connections' segments through its hash index, not lwIP's list walk
+    check kernel_pcb_index_used bash -c "'$NCPC' stats | awk '\$1 == \"net.pcb_index_hits\" && \$2 > 100 {ok=1} END {exit !ok}'"
+fi
 check lock_free "$NCPC" lock /data/small.bin 0 10
 # two clients contend: the second waits while a third is served, then gets the lock
 "$NCPC" lock -t 3 /data/small.bin 0 100 >/dev/null 2>&1 &
