@@ -84,6 +84,7 @@ struct kreq {
 
 static struct ncp_server *server;
 static struct kconn *conns;
+static bool pcb_aborted;                 /* kconn_close_pcb had to tcp_abort (core lock held) */
 static struct kserver_stats st;
 
 static void kconn_close(struct kconn *kc);
@@ -249,6 +250,7 @@ static bool kconn_close_pcb(struct kconn *kc)
         if (tcp_close(pcb) != ERR_OK) {
             tcp_abort(pcb);
             aborted = true;
+            pcb_aborted = true;
         }
     }
     drop_output(kc);
@@ -313,6 +315,8 @@ static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len)
 static bool feed(struct kconn *kc, const uint8_t *p, size_t n)
 {
     while (n) {
+        if (kc->closing)                         /* a reply could not be queued: closed */
+            return false;
         if (!kc->frame) {
             size_t take = MIN(n, NCP_LEN_SIZE - kc->prefix_have);
             memcpy(kc->prefix + kc->prefix_have, p, take);
@@ -367,11 +371,12 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     st.bytes_in += total;
     kc->bytes_in += total;
     bool alive = true;
+    pcb_aborted = false;
     for (struct pbuf *q = p; q && alive; q = q->next)
         alive = feed(kc, q->payload, q->len);
     pbuf_free(p);
-    if (!alive)
-        return kc->pcb == NULL && pcb ? ERR_OK : ERR_OK;
+    if (!alive)                                  /* closed while feeding: lwIP must not touch */
+        return pcb_aborted ? ERR_ABRT : ERR_OK;  /* an aborted pcb again */
     tcp_recved(pcb, total);
     return ERR_OK;
 }
