@@ -30,36 +30,30 @@ void ktest_fail(const char *file, int line, const char *fmt, ...)
     va_start(ap, fmt);
     kvsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *base = file;
-    for (const char *p = file; *p; p++)
-        if (*p == '/') base = p + 1;
-    (void)base;
     kprintf("FAIL %s: %s:%d: %s\n", running ? running->name : "?", file, line, msg);
 }
 
 bool ktest_failed(void) { return cur_failed; }
 
+/* '*' matches any run of characters; a pattern without '*' selects names containing it. */
+static bool glob(const char *p, const char *s)
+{
+    if (!*p)
+        return !*s;
+    if (*p == '*')
+        return glob(p + 1, s) || (*s && glob(p, s + 1));
+    return *p == *s && glob(p + 1, s + 1);
+}
+
 static bool glob_match(const char *pat, const char *s)
 {
-    if (!strchr(pat, '*')) {
-        size_t n = strlen(pat);
-        for (; *s; s++)
-            if (strncmp(s, pat, n) == 0)
-                return true;
-        return n == 0;
-    }
-    while (*pat && *pat != '*') {
-        if (*pat != *s) return false;
-        pat++, s++;
-    }
-    if (!*pat) return !*s;
-    pat++;
-    for (;; s++) {
-        if (glob_match(pat, s) && (strchr(pat, '*') || strlen(s) >= strlen(pat)))
-            if (!strchr(pat, '*') ? strcmp(s + strlen(s) - strlen(pat), pat) == 0 : true)
-                return true;
-        if (!*s) return false;
-    }
+    if (strchr(pat, '*'))
+        return glob(pat, s);
+    size_t n = strlen(pat);
+    for (; *s; s++)
+        if (strncmp(s, pat, n) == 0)
+            return true;
+    return n == 0;
 }
 
 static void finish(void)

@@ -140,7 +140,6 @@ void thread_exit(int code)
     } else {
         waitq_wake_all(&t->join_wq);
     }
-    t->state = T_DEAD;
     schedule();
     panic("dead thread %s scheduled", t->name);
 }

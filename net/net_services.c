@@ -1,6 +1,7 @@
 /* The measurement services and their shared helpers. */
 #include "net_svc.h"
 #include "printf.h"
+#include "mm.h"
 
 void svc_listen(uint16_t port, tcp_accept_fn accept, const char *name)
 {
@@ -39,4 +40,20 @@ void net_services_start(void)
     svc_echo_start();
     svc_discard_start();
     svc_source_start();
+}
+
+void *svc_accept(struct tcp_pcb *pcb, size_t ctx_size, tcp_recv_fn recv, tcp_sent_fn sent,
+                 tcp_err_fn errf, tcp_poll_fn poll)
+{
+    void *ctx = kzalloc(ctx_size);
+    if (!ctx) {
+        tcp_abort(pcb);
+        return NULL;
+    }
+    tcp_arg(pcb, ctx);
+    tcp_recv(pcb, recv);
+    tcp_sent(pcb, sent);
+    tcp_err(pcb, errf);
+    tcp_poll(pcb, poll, 2);
+    return ctx;
 }

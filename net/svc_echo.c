@@ -72,16 +72,8 @@ static err_t echo_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
-    struct echo_conn *c = kzalloc(sizeof *c);
-    if (!c) {
-        tcp_abort(pcb);
+    if (!svc_accept(pcb, sizeof(struct echo_conn), echo_recv, echo_sent, echo_err, echo_poll))
         return ERR_ABRT;
-    }
-    tcp_arg(pcb, c);
-    tcp_recv(pcb, echo_recv);
-    tcp_sent(pcb, echo_sent);
-    tcp_err(pcb, echo_err);
-    tcp_poll(pcb, echo_poll, 2);
     tcp_nagle_disable(pcb);
     return ERR_OK;
 }

@@ -129,16 +129,8 @@ static err_t source_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
-    struct source_conn *c = kzalloc(sizeof *c);
-    if (!c) {
-        tcp_abort(pcb);
+    if (!svc_accept(pcb, sizeof(struct source_conn), source_recv, source_sent, source_err, source_poll))
         return ERR_ABRT;
-    }
-    tcp_arg(pcb, c);
-    tcp_recv(pcb, source_recv);
-    tcp_sent(pcb, source_sent);
-    tcp_err(pcb, source_err);
-    tcp_poll(pcb, source_poll, 2);
     return ERR_OK;
 }
 
