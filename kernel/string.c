@@ -2,17 +2,25 @@
 #include "types.h"
 #include "string.h"
 
+/* Eight bytes per step: under QEMU's TCG every iteration of a rep string instruction
+ * is emulated on its own, so "rep movsb" costs eight times "rep movsq" per byte (it was
+ * 45% of the guest's time serving a sequential read). */
 void *memcpy(void *dst, const void *src, size_t n)
 {
     void *ret = dst;
-    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) :: "memory");
+    size_t words = n >> 3, bytes = n & 7;
+    __asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) :: "memory");
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(bytes) :: "memory");
     return ret;
 }
 
 void *memset(void *dst, int c, size_t n)
 {
     void *ret = dst;
-    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+    uint64_t pattern = 0x0101010101010101ull * (uint8_t)c;
+    size_t words = n >> 3, bytes = n & 7;
+    __asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(bytes) : "a"(pattern) : "memory");
     return ret;
 }
 
