@@ -4,7 +4,9 @@
  * then drives them from one epoll loop with non-blocking sockets, keeping
  * `depth` requests in flight on each.  Stops at --duration or --count,
  * whichever comes first, and reports requests/s, MB/s, latency
- * percentiles and errors (optionally as JSON).
+ * percentiles and errors (optionally as JSON).  With --fsync a write is
+ * followed by an FSYNC of its scratch file and counts as done (one request,
+ * latency to the FSYNC reply) only once that reply is in.
  */
 #include "client/ncpc.h"
 #include "client/progress.h"
@@ -26,7 +28,7 @@ struct bench_opts {
     double duration;
     uint64_t count;
     const char *files, *json, *op;
-    bool keep;
+    bool keep, fsync;
 };
 
 struct bconn {
@@ -63,19 +65,24 @@ static void bench_usage(void)
         "usage: ncpc bench [--conns N] [--depth D] [--duration SEC] [--count N]\n"
         "                  [--files PATH,PATH... | --files DIR | --files 'DIR/GLOB'] [--nfiles N]\n"
         "                  [--read-size BYTES] [--write-pct P] [--op read|stat|ping]\n"
-        "                  [--json FILE] [--keep]\n"
+        "                  [--json FILE] [--keep] [--fsync]\n"
         "  Requests go to random offsets of the chosen files (reads), or to a scratch\n"
         "  file per connection under /bench.tmp (writes, --write-pct percent of them).\n"
+        "  --fsync: each write is followed by an FSYNC of the scratch file; the pair is\n"
+        "  one request, its latency from the WRITE sent to the FSYNC answered.\n"
         "  The run stops at --duration seconds (default 10) or --count requests.\n");
     exit(2);
 }
 
 static void parse(int argc, char **argv)
 {
-    bo = (struct bench_opts){ 1, 1, 4096, 0, 100, 10.0, 0, NULL, NULL, "read", false };
+    bo = (struct bench_opts){ 1, 1, 4096, 0, 100, 10.0, 0, NULL, NULL, "read", false, false };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) bench_usage();
+        /* flags first: they take no value, so they may come last */
+        if (!strcmp(a, "--keep")) { bo.keep = true; continue; }
+        if (!strcmp(a, "--fsync")) { bo.fsync = true; continue; }
         if (!v) bench_usage();
         if (!strcmp(a, "--conns")) bo.conns = (uint32_t)atoi(v);
         else if (!strcmp(a, "--depth")) bo.depth = (uint32_t)atoi(v);
@@ -87,7 +94,6 @@ static void parse(int argc, char **argv)
         else if (!strcmp(a, "--nfiles")) bo.nfiles = (uint32_t)atoi(v);
         else if (!strcmp(a, "--json")) bo.json = v;
         else if (!strcmp(a, "--op")) bo.op = v;
-        else if (!strcmp(a, "--keep")) { bo.keep = true; continue; }
         else bench_usage();
         i++;
     }
@@ -95,6 +101,10 @@ static void parse(int argc, char **argv)
         !bo.read_size || bo.read_size > NCP_MAX_FRAME_LIMIT - 64 || bo.duration <= 0)
         bench_usage();
     if (strcmp(bo.op, "read") && strcmp(bo.op, "stat") && strcmp(bo.op, "ping")) bench_usage();
+    if (bo.fsync && !bo.write_pct) {
+        fprintf(stderr, "ncpc: bench: --fsync syncs after writes: it needs --write-pct above 0\n");
+        bench_usage();
+    }
 }
 
 static void add_file(const char *path, uint64_t size)
@@ -327,14 +337,27 @@ static void flush(struct bconn *b)
     arm(b, b->out_len > 0);
 }
 
+/* Appends rq to the connection's output under a fresh tag for `slot`. */
+static void encode_request(struct bconn *b, struct ncp_request *rq, uint16_t slot)
+{
+    rq->h.tag = (++b->next_gen << 10) | slot;      /* depth <= 1024 */
+    rq->h.seq = b->next_gen;
+    rq->h.conn = b->c.conn;
+    size_t need = NCP_LEN_SIZE + b->c.max_frame;
+    if (b->out_cap - b->out_len < need) {
+        b->out_cap = b->out_len + need + 4096;
+        b->out = realloc(b->out, b->out_cap);
+    }
+    size_t n = ncp_encode_request(b->out + b->out_len, b->out_cap - b->out_len, rq);
+    if (!n) { fprintf(stderr, "ncpc: bench: request too large for the frame\n"); exit(1); }
+    b->out_len += n;
+}
+
 static void queue_request(struct bconn *b, double now)
 {
     struct ncp_request rq;
     memset(&rq, 0, sizeof rq);
     uint16_t slot = b->free_slots[--b->nfree];
-    rq.h.tag = (++b->next_gen << 10) | slot;       /* depth <= 1024 */
-    rq.h.seq = b->next_gen;
-    rq.h.conn = b->c.conn;
     bool write = bo.write_pct && rnd() % 100 < bo.write_pct;
     if (write) {
         rq.h.function = NCP_FN_WRITE;
@@ -359,18 +382,23 @@ static void queue_request(struct bconn *b, double now)
             rq.u.read.count = bo.read_size;
         }
     }
-    size_t need = NCP_LEN_SIZE + b->c.max_frame;
-    if (b->out_cap - b->out_len < need) {
-        b->out_cap = b->out_len + need + 4096;
-        b->out = realloc(b->out, b->out_cap);
-    }
-    size_t n = ncp_encode_request(b->out + b->out_len, b->out_cap - b->out_len, &rq);
-    if (!n) { fprintf(stderr, "ncpc: bench: request too large for the frame\n"); exit(1); }
-    b->out_len += n;
+    encode_request(b, &rq, slot);
     b->sent_at[slot] = now;
     b->inflight++;
     g_inflight++;
     res.requests++;
+}
+
+/* --fsync: the second half of a write.  It keeps the write's slot, start
+ * time and in-flight count, so the pair is one request everywhere (--count,
+ * draining at the end, errors of a lost connection). */
+static void queue_fsync(struct bconn *b, uint16_t slot)
+{
+    struct ncp_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.h.function = NCP_FN_FSYNC;
+    rq.u.handle.handle = b->scratch;
+    encode_request(b, &rq, slot);
 }
 
 /* Tops a connection up to `depth` requests in flight and sends them. */
@@ -388,6 +416,10 @@ static void on_frame(struct bconn *b, const uint8_t *f, size_t len, double now)
     if (h.type == NCP_TYPE_BUSY) return;
     uint16_t slot = h.tag & 1023;
     if (slot >= bo.depth || b->inflight == 0) { res.errors++; return; }
+    if (bo.fsync && h.function == NCP_FN_WRITE && !h.completion) {
+        queue_fsync(b, slot);                      /* sent by the refill that follows this read */
+        return;
+    }
     record_latency(now - b->sent_at[slot]);
     b->free_slots[b->nfree++] = slot;
     b->inflight--;
@@ -397,8 +429,8 @@ static void on_frame(struct bconn *b, const uint8_t *f, size_t len, double now)
         if (h.completion < NCP_E_COUNT) res.by_code[h.completion]++;
     } else if (h.function == NCP_FN_READ && len >= NCP_READ_REPLY_DATA_OFF) {
         res.bytes += ncp_get32(f + NCP_LEN_SIZE + NCP_HDR_SIZE);
-    } else if (h.function == NCP_FN_WRITE) {
-        res.bytes += bo.read_size;
+    } else if (h.function == NCP_FN_WRITE || h.function == NCP_FN_FSYNC) {
+        res.bytes += bo.read_size;                 /* FSYNC only ever follows a write */
     }
 }
 
@@ -547,8 +579,8 @@ int cmd_bench(int argc, char **argv)
     if (res.nlat) mean /= (double)res.nlat;
     double rps = elapsed > 0 ? (double)res.nlat / elapsed : 0, mbps = elapsed > 0 ? (double)res.bytes / elapsed / 1e6 : 0;
     double maxl = res.nlat ? res.lat[res.nlat - 1] / 10.0 : 0;
-    printf("bench: %s:%d conns=%u depth=%u op=%s read-size=%u write-pct=%u files=%u\n",
-           g_opts.host, g_opts.port, live, bo.depth, bo.op, bo.read_size, bo.write_pct, nfiles);
+    printf("bench: %s:%d conns=%u depth=%u op=%s read-size=%u write-pct=%u fsync=%d files=%u\n",
+           g_opts.host, g_opts.port, live, bo.depth, bo.op, bo.read_size, bo.write_pct, bo.fsync, nfiles);
     printf("requests %llu  completed %zu  errors %llu  elapsed %.2f s\n", (unsigned long long)res.requests,
            res.nlat, (unsigned long long)res.errors, elapsed);
     printf("throughput %.1f req/s  %.2f MB/s\n", rps, mbps);
@@ -560,10 +592,11 @@ int cmd_bench(int argc, char **argv)
         FILE *j = fopen(bo.json, "w");
         if (!j) { fprintf(stderr, "ncpc: bench: %s: %s\n", bo.json, strerror(errno)); return 1; }
         fprintf(j, "{\"server\":\"%s:%d\",\"conns\":%u,\"depth\":%u,\"op\":\"%s\",\"read_size\":%u,"
-                   "\"write_pct\":%u,\"files\":%u,\"duration_s\":%.3f,\"requests\":%llu,\"completed\":%zu,"
+                   "\"write_pct\":%u,\"fsync\":%d,\"files\":%u,\"duration_s\":%.3f,\"requests\":%llu,\"completed\":%zu,"
                    "\"errors\":%llu,\"transport_errors\":%llu,\"req_per_s\":%.1f,\"mb_per_s\":%.3f,"
                    "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"mean\":%.1f,\"max\":%.1f}}\n",
-                g_opts.host, g_opts.port, live, bo.depth, bo.op, bo.read_size, bo.write_pct, nfiles, elapsed,
+                g_opts.host, g_opts.port, live, bo.depth, bo.op, bo.read_size, bo.write_pct, bo.fsync, nfiles,
+                elapsed,
                 (unsigned long long)res.requests, res.nlat, (unsigned long long)res.errors,
                 (unsigned long long)res.transport_errors, rps, mbps, pct(0.50), pct(0.99), pct(0.999), mean, maxl);
         fclose(j);

@@ -139,7 +139,8 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print ""
         print "**Streams and writes**: raw TCP ceiling (source service, port 19), sequential 64 MiB"
         print "reads with `ncpc get` (cold: first read after boot; warm: second), and 4 KiB writes"
-        print "(`ncpc bench --write-pct 100 --conns 16 --depth 1`; no fsync, see the notes)."
+        print "(`ncpc bench --write-pct 100 --conns 16 --depth 1`, without and with `--fsync`: each write"
+        print "followed by an FSYNC of its file, the pair counted as one request)."
         print ""
         hdr = "| figure |"; sep = "|---|"
         for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " |"; sep = sep "---:|" }
@@ -152,6 +153,8 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print line
         line = "| 4 KiB writes, req/s |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_c16", "req_per_s") " |"; print line
         line = "| 4 KiB writes, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_c16", "p99_us") " |"; print line
+        line = "| 4 KiB writes + fsync, req/s |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_fsync_c16", "req_per_s") " |"; print line
+        line = "| 4 KiB writes + fsync, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_fsync_c16", "p99_us") " |"; print line
         print ""
         print "Plots: `build/bench/read4k_rps.png`, `build/bench/read4k_p99.png`, `build/bench/miss_rps.png`"
         print "(copies of this run in `docs/img/`)."

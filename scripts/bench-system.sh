@@ -16,7 +16,7 @@ mkdir -p "$logdir"
 img=$(mktemp "${TMPDIR:-/tmp}/wtd-bench-img.XXXXXX")
 trap 'rm -f "$img"' EXIT
 
-main_workloads="tcp_source read4k seq64m write4k_c16"
+main_workloads="tcp_source read4k seq64m write4k_c16 write4k_fsync_c16"
 miss_workloads="miss0 miss10 miss20 miss50"
 unavailable() {  # unavailable PHASE
     local w; [ "$1" = main ] && w=$main_workloads || w=$miss_workloads

@@ -2,7 +2,8 @@
 # bench-workloads.sh SYSTEM NS IP PHASE - drives one running file server with build/ncpc from
 # inside its network namespace and prints "BENCH SYSTEM WORKLOAD METRIC VALUE" lines.
 #   PHASE main: raw TCP ceiling (source service, port 19), 4 KiB cached reads against
-#               connections, sequential 64 MiB reads (cold, then warm), small writes.
+#               connections, sequential 64 MiB reads (cold, then warm), small writes
+#               (without, then with fsync).
 #   PHASE miss: 4 KiB random reads over file sets 0.75x..2x a 32 MiB cache (the cache
 #               itself is set up by bench-system.sh).
 # Every ncpc run is bounded by --duration and --count and by `timeout`.  QUICK=1: shorter runs
@@ -124,6 +125,8 @@ if [ "$phase" = main ]; then
 
     # Small writes: 4 KiB at random 4 KiB-aligned offsets of a 1 MiB scratch file per connection.
     bench_run write4k_c16 --conns 16 --depth 1 --write-pct 100 --read-size 4096
+    # The same writes, each followed by an FSYNC of its file: a request ends when it is durable.
+    bench_run write4k_fsync_c16 --conns 16 --depth 1 --write-pct 100 --read-size 4096 --fsync
 fi
 
 if [ "$phase" = miss ]; then

@@ -513,6 +513,7 @@ static int do_lock(struct ctx *x)
 static int do_fsync(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
+    ctr_add(x->s, CTR_FSYNCS, 1);                  /* counted here, once: the fast path only defers */
     uint32_t h = x->rq->u.handle.handle;
     if (h != NCP_HANDLE_NONE) {
         struct ncp_open *o = open_get(x->c, h);
@@ -533,7 +534,8 @@ static int do_statfs(struct ctx *x)
 
 static const char *const ctr_names[CTR_COUNT] = {
     "ncp.requests", "ncp.errors", "ncp.bad_frames", "ncp.fast_path", "ncp.blocking",
-    "ncp.bytes_read", "ncp.bytes_written", "ncp.lock_waits", "ncp.lock_grants", "ncp.deadlocks",
+    "ncp.bytes_read", "ncp.bytes_written", "ncp.fsyncs",
+    "ncp.lock_waits", "ncp.lock_grants", "ncp.deadlocks",
     "conn.total", "conn.refused", "conn.logins", "conn.login_failures", "conn.too_many_requests",
 };
 

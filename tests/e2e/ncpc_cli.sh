@@ -120,6 +120,19 @@ wait $waiter
 check second_client_got_lock_after_unlock bash -c "grep -qx 0 '$T/waiter.rc' && grep -q waiting '$T/waiter.out'"
 check bench_json "$NCPC" bench --conns 8 --depth 4 --duration 1 --files /data --write-pct 10 --json "$T/b.json"
 check bench_json_fields grep -q '"req_per_s"' "$T/b.json"
+# --fsync: every write is followed by an FSYNC and counts only once that is answered, so the
+# server's ncp.fsyncs must grow by at least the completed count (errors would break the pairing)
+counter() { "$NCPC" stats | awk -v n="$1" '$1 == n {print $2}'; }
+jfield() { grep -o "\"$1\":[0-9]*" "$2" | head -1 | cut -d: -f2; }
+fs0=$(counter ncp.fsyncs)
+check bench_fsync "$NCPC" bench --conns 4 --write-pct 100 --fsync --duration 2 --count 200 --json "$T/f.json"
+fs1=$(counter ncp.fsyncs) done_n=$(jfield completed "$T/f.json") errs=$(jfield errors "$T/f.json")
+check bench_fsync_json_flag grep -q '"fsync":1' "$T/f.json"
+check bench_fsync_completed_no_errors bash -c "[ '${done_n:-0}' -gt 0 ] && [ '${errs:-1}' -eq 0 ] ||
+    { echo 'completed ${done_n:-?}, errors ${errs:-?}' >&2; exit 1; }"
+check bench_fsync_server_synced bash -c "[ -n '$fs0' ] && [ -n '$fs1' ] && [ $((${fs1:-0} - ${fs0:-0})) -ge '${done_n:-1}' ] ||
+    { echo 'ncp.fsyncs ${fs0:-?} -> ${fs1:-?}, completed ${done_n:-?}' >&2; exit 1; }"
+check_fails bench_fsync_needs_writes "needs --write-pct" "$NCPC" bench --fsync --duration 1
 check_fails shutdown_needs_admin "permission denied" "$NCPC" shutdown
 check shutdown_admin env NCP_PASSWORD=s3cret "$NCPC" -u admin shutdown
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
