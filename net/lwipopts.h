@@ -70,7 +70,10 @@ void net_mem_free(void *p);
 #define TCP_QUEUE_OOSEQ             1
 #define TCP_LISTEN_BACKLOG          1
 #define TCP_DEFAULT_LISTEN_BACKLOG  255   /* lwIP keeps the backlog in a u8_t */
-#define LWIP_CHECKSUM_ON_COPY       1
+/* Outgoing TCP checksums are the e1000's job (net.csum_offload, per-netif checksum flags),
+ * so lwIP's copy into segments is a plain memcpy instead of a copy-and-sum. */
+#define LWIP_CHECKSUM_ON_COPY       0
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 #define LWIP_TCP_KEEPALIVE          1
 #define TCP_OVERSIZE                TCP_MSS
 

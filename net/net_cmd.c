@@ -50,8 +50,8 @@ static void cmd_net(int argc, char **argv)
     kprintf("  device: missed %lu no-buffer %lu undersize %lu oversize %lu crc %lu rx-error %lu\n",
             s.hw_missed, s.hw_no_buf, s.hw_undersize, s.hw_oversize, s.hw_crc, s.hw_rx_err);
     kprintf("  tx: %lu frames, %lu bytes; ring-full %lu, backlog %u (peak %lu, queued %lu), dropped %lu, "
-            "copied %lu\n", s.tx_frames, s.tx_bytes, s.tx_ring_full, tx.queue_len, tx.queue_peak, tx.queued,
-            tx.dropped, tx.linearized);
+            "copied %lu, checksummed by the device %lu (contexts %lu)\n", s.tx_frames, s.tx_bytes, s.tx_ring_full,
+            tx.queue_len, tx.queue_peak, tx.queued, tx.dropped, tx.linearized, tx.csum_offloaded, s.tx_contexts);
     kprintf("  interrupts: %lu (rx %lu tx %lu link %lu overrun %lu spurious %lu)\n", s.irqs, s.irq_rx,
             s.irq_tx, s.irq_lsc, s.irq_overrun, s.irqs_spurious);
     kprintf("  lwip link: recv %u xmit %u drop %u proterr %u lenerr %u memerr %u\n", lw.link.recv,

@@ -23,10 +23,15 @@
 #include "lwip/etharp.h"
 #include "lwip/stats.h"
 #include "netif/ethernet.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/prot/tcp.h"
+#include "lwip/prot/ethernet.h"
 
 static uint64_t opt_rx_budget = 64, opt_txq = 1024;
 KOPT_U64("net.rx_budget", opt_rx_budget, 1, 4096, "frames the receive WTD handles before yielding");
 KOPT_U64("net.txq", opt_txq, 0, 65536, "frames that may wait for room in the transmit ring");
+static uint64_t opt_csum_offload = 1;
+KOPT_U64("net.csum_offload", opt_csum_offload, 0, 1, "the e1000 computes outgoing TCP checksums (0: lwIP does)");
 
 #define TX_MAX_SEGS 32          /* longer chains are copied into one buffer first */
 
@@ -42,19 +47,59 @@ void net_netif_tx_stats(struct net_tx_stats *s)
 static void tx_done(void *cookie, void *arg) { pbuf_free(cookie); }
 
 enum put_result { PUT_OK, PUT_FULL, PUT_DROP };
+enum csum_kind { CSUM_NONE, CSUM_DEVICE, CSUM_NEEDS_LINEAR };
+
+/* With net.csum_offload lwIP leaves TCP checksums to the device (the netif's checksum
+ * flags): for an IPv4/TCP frame, seed the checksum field with the pseudo-header sum and
+ * say where the device must put the sum.  Headers are always in lwIP's first pbuf; if
+ * they ever were not, the frame is linearized first. */
+static enum csum_kind csum_prepare(struct pbuf *p, struct e1000_csum *cs)
+{
+    const uint32_t eth = SIZEOF_ETH_HDR;
+    if (!opt_csum_offload || p->len < eth + IP_HLEN)
+        return CSUM_NONE;
+    uint8_t *f = p->payload, *ip = f + eth;
+    if (f[12] != 0x08 || f[13] != 0x00 || ip[0] >> 4 != 4 || ip[9] != IP_PROTO_TCP)
+        return CSUM_NONE;
+    uint32_t ihl = (ip[0] & 0x0fu) * 4u, total = (uint32_t)ip[2] << 8 | ip[3];
+    if (ihl < IP_HLEN || total < ihl + TCP_HLEN || eth + total > p->tot_len)
+        return CSUM_NONE;                   /* not something lwIP's TCP sends */
+    if (p->len < eth + ihl + TCP_HLEN)
+        return CSUM_NEEDS_LINEAR;
+    uint32_t sum = IP_PROTO_TCP + (total - ihl);
+    for (int i = 12; i < 20; i += 2)        /* source and destination addresses */
+        sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffffu) + (sum >> 16);
+    uint8_t *tcp = ip + ihl;
+    tcp[16] = (uint8_t)(sum >> 8);          /* not complemented: the device adds the rest */
+    tcp[17] = (uint8_t)sum;
+    cs->start = (uint8_t)(eth + ihl);
+    cs->offset = (uint8_t)(eth + ihl + 16);
+    txs.csum_offloaded++;
+    return CSUM_DEVICE;
+}
+
+static bool queue_frame(struct e1000_dev *d, const struct e1000_seg *segs, uint32_t n, void *cookie,
+                        enum csum_kind k, struct e1000_csum cs)
+{
+    return k == CSUM_DEVICE ? e1000_tx_queue_csum(d, segs, n, cookie, cs) : e1000_tx_queue(d, segs, n, cookie);
+}
 
 /* Puts p on the ring; on PUT_OK the ring owns the caller's reference to p. */
 static enum put_result ring_put(struct e1000_dev *d, struct pbuf *p)
 {
     struct e1000_seg segs[TX_MAX_SEGS];
+    struct e1000_csum cs = { 0, 0 };
+    enum csum_kind k = csum_prepare(p, &cs);
     uint32_t n = 0;
-    bool linear = false;
-    for (struct pbuf *q = p; q; q = q->next) {
+    bool linear = k == CSUM_NEEDS_LINEAR;
+    for (struct pbuf *q = p; q && !linear; q = q->next) {
         if (!q->len)
             continue;
         uintptr_t a = (uintptr_t)q->payload;
         /* DMA needs physical addresses: only the identity map qualifies */
-        if (n == TX_MAX_SEGS || n + 1 >= d->tx.n || a + q->len > PHYS_LIMIT) {
+        if (n == TX_MAX_SEGS || n + 2 >= d->tx.n || a + q->len > PHYS_LIMIT) {
             linear = true;
             break;
         }
@@ -65,17 +110,18 @@ static enum put_result ring_put(struct e1000_dev *d, struct pbuf *p)
     if (!linear && n == 0)
         return PUT_DROP;            /* nothing to send: would wait in the backlog forever */
     if (!linear)
-        return e1000_tx_queue(d, segs, n, p) ? PUT_OK : PUT_FULL;
+        return queue_frame(d, segs, n, p, k, cs) ? PUT_OK : PUT_FULL;
 
     struct pbuf *c = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
     if (!c)
         return PUT_DROP;
     txs.linearized++;
+    k = csum_prepare(c, &cs);
     segs[0].addr = (uintptr_t)c->payload;
     segs[0].len = c->len;
-    if (!e1000_tx_queue(d, segs, 1, c)) {
+    if (k == CSUM_NEEDS_LINEAR || !queue_frame(d, segs, 1, c, k, cs)) {
         pbuf_free(c);
-        return PUT_FULL;
+        return k == CSUM_NEEDS_LINEAR ? PUT_DROP : PUT_FULL;
     }
     pbuf_free(p);
     return PUT_OK;
@@ -199,5 +245,7 @@ err_t net_netif_init(struct netif *nif)
         nif->flags |= NETIF_FLAG_LINK_UP;
     nif->output = etharp_output;
     nif->linkoutput = linkoutput;
+    if (opt_csum_offload)           /* csum_prepare() seeds them and the device finishes them */
+        NETIF_SET_CHECKSUM_CTRL(nif, NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP);
     return ERR_OK;
 }

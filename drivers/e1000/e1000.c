@@ -140,6 +140,7 @@ static void program(struct e1000_dev *d)
     wr(d, E1000_TDLEN, d->tx.n * sizeof(struct e1000_tx_desc));
     wr(d, E1000_TDH, 0);
     wr(d, E1000_TDT, 0);
+    d->tx_ctx = (struct e1000_csum){ 0, 0 };     /* the device holds no checksum context yet */
     wr(d, E1000_TIDV, 0);
     wr(d, E1000_TADV, 0);
     wr(d, E1000_TIPG, E1000_TIPG_DEFAULT);

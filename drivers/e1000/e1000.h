@@ -26,12 +26,15 @@ struct e1000_seg {
 struct e1000_stats {
     struct e1000_rx_counts rx;            /* accepted frames and driver-level drops */
     uint64_t rx_refused;                  /* handed up but the stack could not take them */
-    uint64_t tx_frames, tx_bytes, tx_ring_full;
+    uint64_t tx_frames, tx_bytes, tx_ring_full, tx_contexts;
     uint64_t irqs, irqs_spurious, irq_rx, irq_tx, irq_lsc, irq_overrun;
     uint64_t link_changes;
     /* device statistics registers (clear on read), accumulated */
     uint64_t hw_missed, hw_no_buf, hw_undersize, hw_oversize, hw_crc, hw_rx_err;
 };
+
+/* Where the device inserts a TCP/UDP checksum (see e1000_tx_queue_csum). */
+struct e1000_csum { uint8_t start, offset; };
 
 struct e1000_dev {
     struct pci_dev *pci;
@@ -49,6 +52,7 @@ struct e1000_dev {
     void **tx_cookie;                     /* set on a frame's last slot */
     struct e1000_ring tx;
     bool tx_kick_pending;                 /* descriptors written, TDT not yet */
+    struct e1000_csum tx_ctx;             /* checksum context the device holds ({0,0}: none) */
     /* interrupt side */
     volatile uint32_t icr_pending;        /* causes not yet seen by the WTD */
     struct wtd wtd;
@@ -75,6 +79,12 @@ bool e1000_tx(struct e1000_dev *dev, const struct e1000_seg *segs, uint32_t nseg
  * (e1000_tx_kick) hands them all over -- under QEMU every TDT write is an exit into the
  * device model, so one per burst instead of one per frame. */
 bool e1000_tx_queue(struct e1000_dev *dev, const struct e1000_seg *segs, uint32_t nseg, void *cookie);
+/* The same with the TCP/UDP checksum inserted by the device: the one's-complement sum of
+ * the frame's bytes from `start` to its end is stored at `offset` (the caller seeds that
+ * field with the pseudo-header sum).  Under QEMU the sum is then computed by the host
+ * instead of by emulated guest code. */
+bool e1000_tx_queue_csum(struct e1000_dev *dev, const struct e1000_seg *segs, uint32_t nseg, void *cookie,
+                         struct e1000_csum csum);
 void e1000_tx_kick(struct e1000_dev *dev);
 uint32_t e1000_tx_free_slots(struct e1000_dev *dev);
 /* Hands every sent frame's cookie to done(); returns how many frames completed. */

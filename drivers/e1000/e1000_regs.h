@@ -119,7 +119,25 @@ struct e1000_tx_desc {
 #define E1000_TXD_CMD_EOP  0x01
 #define E1000_TXD_CMD_IFCS 0x02
 #define E1000_TXD_CMD_RS   0x08
+#define E1000_TXD_CMD_DEXT 0x20     /* extended layout: context or data descriptor */
 #define E1000_TXD_STA_DD   0x01
+
+/* Extended transmit descriptors share the legacy size; status sits at the same byte, so
+ * completion (DD) is read the same way for all three layouts. */
+struct e1000_tx_ctx_desc {          /* sets up checksum insertion for the data that follows */
+    uint8_t ipcss, ipcso;
+    uint16_t ipcse;
+    uint8_t tucss, tucso;           /* TCP/UDP checksum: start, where it goes */
+    uint16_t tucse;                 /* end (0: to the end of the frame) */
+    uint32_t cmd_len;               /* length[19:0] DTYP[23:20]=0 TUCMD[31:24] */
+    uint8_t status, hdr_len;
+    uint16_t mss;
+} __attribute__((packed));
+#define E1000_TXD_DTYP_D     (1u << 20)      /* in a data descriptor's length word */
+#define E1000_TXD_TUCMD(x)   ((uint32_t)(x) << 24)
+#define E1000_TUCMD_TCP      0x01
+#define E1000_TUCMD_IP       0x02            /* IPv4 (else IPv6) */
+#define E1000_TXD_POPTS_TXSM 0x02            /* data descriptor: insert the TCP/UDP checksum */
 
 #define E1000_RX_BUF_SIZE  2048
 #define E1000_ETH_MIN      14       /* shorter cannot even hold an Ethernet header */

@@ -236,3 +236,50 @@ KTEST(net_e1000_tx_many_wraps)
     KT_EQ(done_cookies[(n_done - 1) % 64], next_cookie - 1);   /* completions in order */
     fake_free(f);
 }
+
+/* Checksum insertion: a context descriptor (no cookie, RS) ahead of the first frame and of
+ * any frame whose offsets differ, none ahead of a frame that reuses the device's context;
+ * extended data descriptors ask for TXSM; a plain frame after them stays legacy; reclaim
+ * steps over context slots and hands back each frame's cookie once, in order. */
+KTEST(net_e1000_tx_checksum_context)
+{
+    struct fake *f = fake_new(8, 16);
+    KT_ASSERT(f != NULL);
+    struct e1000_seg segs[2] = { { 0x100000, 66 }, { 0x200000, 1448 } };
+    struct e1000_csum tcp4 = { 34, 50 }, other = { 38, 54 };
+    KT_ASSERT(e1000_tx_queue_csum(&f->d, segs, 2, (void *)1, tcp4));
+    KT_ASSERT(e1000_tx_queue_csum(&f->d, segs, 2, (void *)2, tcp4));
+    KT_ASSERT(e1000_tx_queue(&f->d, segs, 1, (void *)3));
+    KT_ASSERT(e1000_tx_queue_csum(&f->d, segs, 1, (void *)4, other));
+    e1000_tx_kick(&f->d);
+    KT_EQ(reg(f, E1000_TDT), 1 + 2 + 2 + 1 + 1 + 1);
+    KT_EQ(f->d.st.tx_contexts, 2);
+    volatile struct e1000_tx_ctx_desc *c0 = (volatile struct e1000_tx_ctx_desc *)&f->d.txd[0];
+    KT_EQ(c0->tucss, 34);
+    KT_EQ(c0->tucso, 50);
+    KT_EQ(c0->tucse, 0);
+    KT_EQ(c0->cmd_len & 0x00f00000u, 0);                       /* DTYP 0: a context */
+    KT_ASSERT(c0->cmd_len & E1000_TXD_TUCMD(E1000_TXD_CMD_DEXT | E1000_TXD_CMD_RS | E1000_TUCMD_TCP));
+    KT_EQ(f->d.tx_cookie[0], 0);
+    for (int i = 1; i <= 4; i++) {                               /* frames 1 and 2: extended data */
+        KT_EQ(f->d.txd[i].addr, segs[(i - 1) % 2].addr);
+        KT_EQ(f->d.txd[i].length, segs[(i - 1) % 2].len);
+        KT_EQ(f->d.txd[i].cso, E1000_TXD_DTYP_D >> 16);
+        KT_EQ(f->d.txd[i].css, E1000_TXD_POPTS_TXSM);
+        KT_ASSERT(f->d.txd[i].cmd & E1000_TXD_CMD_DEXT);
+        KT_EQ(!!(f->d.txd[i].cmd & E1000_TXD_CMD_EOP), i % 2 == 0);
+    }
+    KT_EQ(f->d.txd[5].cmd & E1000_TXD_CMD_DEXT, 0);             /* frame 3: legacy, no checksum */
+    KT_EQ(f->d.txd[5].css, 0);
+    volatile struct e1000_tx_ctx_desc *c1 = (volatile struct e1000_tx_ctx_desc *)&f->d.txd[6];
+    KT_EQ(c1->tucss, 38);
+    KT_EQ(c1->tucso, 54);
+    KT_EQ(f->d.txd[7].css, E1000_TXD_POPTS_TXSM);
+    n_done = 0;
+    KT_EQ(hw_send(f, 100), 8);
+    KT_EQ(e1000_tx_reclaim(&f->d, tx_done, NULL), 4);
+    for (uint32_t i = 0; i < 4; i++)
+        KT_EQ(done_cookies[i], i + 1);
+    KT_EQ(ring_used(&f->d.tx), 0);
+    fake_free(f);
+}
