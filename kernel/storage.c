@@ -19,7 +19,7 @@
 #include "power.h"
 #include "printf.h"
 
-static uint64_t opt_cache_mb = 64, opt_flush_ms = 2000;
+static uint64_t opt_cache_mb = 128, opt_flush_ms = 2000;
 KOPT_U64("bcache.mb", opt_cache_mb, 1, 3072, "block cache size in MiB (4 KiB buffers)");
 KOPT_U64("storage.flush_ms", opt_flush_ms, 10, 3600000, "interval of the dirty-buffer flusher");
 
