@@ -16,7 +16,7 @@
 # The exit status is COMMAND's, or 3 if the guest did not come up within --boot-timeout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-mode=epoll disk="" ns=wtdlinux net=10.78.0 mem=512 cache_mb=128 pagecache_mb="" boot_timeout=180
+mode=epoll disk="" ns=wtdlinux net=10.78.0 mem=512 cache_mb=64 pagecache_mb="" boot_timeout=180
 timeout=0 log="" append=""
 while [ $# -gt 0 ]; do
     case "$1" in
