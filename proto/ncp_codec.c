@@ -388,6 +388,21 @@ size_t ncp_counter_size(const char *name)
     return 1 + strlen(name) + 8;
 }
 
+size_t ncp_encode_read_reply_head(uint8_t *buf, size_t cap, const struct ncp_reply *rp, uint32_t data_len)
+{
+    if (rp->h.function != NCP_FN_READ || rp->h.completion != NCP_OK || cap < NCP_READ_REPLY_DATA_OFF ||
+        data_len > NCP_MAX_FRAME_LIMIT - NCP_READ_REPLY_OVERHEAD)
+        return 0;
+    struct wr w;
+    struct ncp_header h = rp->h;
+    h.type = NCP_TYPE_REPLY;
+    frame_begin(&w, buf, cap, &h);
+    w32(&w, data_len);
+    if (w.bad || w.len != NCP_READ_REPLY_DATA_OFF) return 0;
+    ncp_put32(w.p, (uint32_t)(w.len - NCP_LEN_SIZE + data_len));   /* the length counts the data */
+    return w.len;
+}
+
 size_t ncp_encode_reply(uint8_t *buf, size_t cap, const struct ncp_reply *rp)
 {
     struct wr w;

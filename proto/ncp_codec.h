@@ -83,6 +83,9 @@ int    ncp_decode_request(const uint8_t *frame, size_t len, struct ncp_request *
 /* ---- replies ---- */
 /* An error reply (completion != 0) has no payload regardless of function. */
 size_t ncp_encode_reply(uint8_t *buf, size_t cap, const struct ncp_reply *rp);
+/* The first NCP_READ_REPLY_DATA_OFF bytes of a successful READ reply whose data_len bytes
+ * of data the caller sends right after them (gather send); 0 if rp is not one. */
+size_t ncp_encode_read_reply_head(uint8_t *buf, size_t cap, const struct ncp_reply *rp, uint32_t data_len);
 int    ncp_decode_reply(const uint8_t *frame, size_t len, struct ncp_reply *rp);
 /* A header-only frame: error replies and NCP_TYPE_BUSY. Needs 20 bytes. */
 size_t ncp_encode_bare(uint8_t *buf, size_t cap, const struct ncp_header *h);

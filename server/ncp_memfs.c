@@ -32,6 +32,7 @@ struct ncp_memfs {
     uint32_t max_inodes;
     uint64_t max_bytes, used_bytes;
     uint32_t nonblock_misses;
+    uint32_t refs_out;          /* read_ref_nonblock references not yet released */
 };
 
 #define ROOT_INO 2
@@ -244,6 +245,52 @@ static int64_t m_read_nonblock(void *fs, uint32_t ino, uint64_t off, void *buf, 
     return miss ? -FS_EAGAIN : m_read(fs, ino, off, buf, len);
 }
 
+/* References into the file's storage, one per 4 KiB-aligned piece (as a block cache would
+ * hand out).  They stay valid until the file is written or removed: tests only. */
+static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_t len,
+                                   struct ncp_vfs_ref *refs, unsigned max, unsigned *nref)
+{
+    struct ncp_memfs *m = fs;
+    int64_t r = 0;
+    *nref = 0;
+    fs_mutex_lock(&m->lock);
+    struct mnode *n = node(m, ino);
+    if (m->nonblock_misses > 0) { m->nonblock_misses--; r = -FS_EAGAIN; }
+    else if (!n) r = -FS_ENOENT;
+    else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
+    else {
+        uint64_t end = off >= n->size ? off : (n->size - off < len ? n->size : off + len);
+        uint64_t pos = off;
+        while (pos < end && *nref < max) {
+            uint64_t piece = 4096 - pos % 4096;
+            if (piece > end - pos) piece = end - pos;
+            refs[(*nref)++] = (struct ncp_vfs_ref){ n->data + pos, (uint32_t)piece, m };
+            pos += piece;
+        }
+        m->refs_out += *nref;
+        r = (int64_t)(pos - off);
+    }
+    fs_mutex_unlock(&m->lock);
+    return r;
+}
+
+static void m_ref_release(void *fs, struct ncp_vfs_ref *refs, unsigned n)
+{
+    struct ncp_memfs *m = fs;
+    fs_mutex_lock(&m->lock);
+    for (unsigned i = 0; i < n; i++)
+        if (refs[i].token == m && m->refs_out) m->refs_out--;
+    fs_mutex_unlock(&m->lock);
+}
+
+uint32_t ncp_memfs_refs_out(struct ncp_memfs *m)
+{
+    fs_mutex_lock(&m->lock);
+    uint32_t n = m->refs_out;
+    fs_mutex_unlock(&m->lock);
+    return n;
+}
+
 /* Grows file storage to hold `size` bytes (contents past n->size undefined). */
 static int reserve(struct ncp_memfs *m, struct mnode *n, uint64_t size)
 {
@@ -441,7 +488,7 @@ static int m_statfs(void *fs, struct ncp_statfs *st)
 
 const struct ncp_vfs_ops ncp_memfs_ops = {
     .lookup = m_lookup, .stat = m_stat, .readdir = m_readdir, .read = m_read,
-    .read_nonblock = m_read_nonblock, .write = m_write, .truncate = m_truncate,
+    .read_nonblock = m_read_nonblock, .read_ref_nonblock = m_read_ref_nonblock, .ref_release = m_ref_release, .write = m_write, .truncate = m_truncate,
     .create = m_create, .mkdir = m_mkdir, .unlink = m_unlink, .rmdir = m_rmdir,
     .rename = m_rename, .sync = m_sync, .statfs = m_statfs,
 };

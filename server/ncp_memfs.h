@@ -17,5 +17,7 @@ int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_
 /* Counts calls to read_nonblock that said "would block" (tests). Setting
  * nonblock_misses makes the next that many read_nonblock calls refuse. */
 void ncp_memfs_set_nonblock_misses(struct ncp_memfs *m, uint32_t n);
+/* read_ref_nonblock references handed out and not yet released (tests). */
+uint32_t ncp_memfs_refs_out(struct ncp_memfs *m);
 
 #endif /* NCP_MEMFS_H */

@@ -124,9 +124,10 @@ void ncp_conn_destroy(struct ncp_conn *c)
 uint32_t ncp_conn_max_frame(const struct ncp_conn *c) { return __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE); }
 uint16_t ncp_conn_number(const struct ncp_conn *c) { return c->number; }
 
-bool ncp_send_frame(struct ncp_conn *c, uint8_t *frame, size_t len, bool done, bool may_block)
+bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, bool done, bool may_block)
 {
     struct ncp_server *s = c->srv;
+    uint8_t *frame = (uint8_t *)iov[0].base;      /* the engine's own header buffer */
     if (may_block) fs_mutex_lock(&c->lock);
     else if (!fs_mutex_trylock(&c->lock)) return false;
     uint8_t st = 0;
@@ -136,11 +137,22 @@ bool ncp_send_frame(struct ncp_conn *c, uint8_t *frame, size_t len, bool done, b
     ncp_put16(frame + NCP_LEN_SIZE + 4, c->number);
     frame[NCP_LEN_SIZE + 6] = st;
     if (frame[NCP_LEN_SIZE + 3] != NCP_OK) ctr_add(s, CTR_ERRORS, 1);
-    if (!c->dead) c->send(c->arg, frame, len);
+    if (!c->dead) {
+        if (n == 1) c->send(c->arg, frame, iov[0].len);
+        else c->sendv(c->arg, iov, n);
+    }
     fs_mutex_unlock(&c->lock);
     if (done) DEC(c->inflight);
     return true;
 }
+
+bool ncp_send_frame(struct ncp_conn *c, uint8_t *frame, size_t len, bool done, bool may_block)
+{
+    struct ncp_iov one = { frame, len };
+    return ncp_send_framev(c, &one, 1, done, may_block);
+}
+
+void ncp_conn_set_sendv(struct ncp_conn *c, ncp_sendv_fn sendv) { c->sendv = sendv; }
 
 bool ncp_send_status(struct ncp_conn *c, const struct ncp_header *rqh, uint8_t completion, bool done,
                      bool may_block)

@@ -41,6 +41,9 @@
 #include "server/ncp_vfs.h"
 
 typedef void (*ncp_send_fn)(void *arg, const uint8_t *frame, size_t len);
+/* Gather send (optional, see ncp_conn_set_sendv): the frame is iov[0..n) back to back. */
+struct ncp_iov { const uint8_t *base; size_t len; };
+typedef void (*ncp_sendv_fn)(void *arg, const struct ncp_iov *iov, unsigned n);
 
 struct ncp_server_config {
     const struct ncp_vfs_ops *vfs;
@@ -73,6 +76,10 @@ bool ncp_server_stopping(const struct ncp_server *s);
 
 struct ncp_conn *ncp_conn_create(struct ncp_server *s, ncp_send_fn send, void *arg);
 void ncp_conn_destroy(struct ncp_conn *c);
+/* Lets the engine send a frame in pieces, under the same rules as send (copy or finish with
+ * the bytes before returning).  With it and a vfs with read_ref_nonblock, cached READ data
+ * goes from the file system's buffers straight to the embedder: one copy fewer. */
+void ncp_conn_set_sendv(struct ncp_conn *c, ncp_sendv_fn sendv);
 /* The frame a refused connection gets before it is closed (ETOOMANYCONNS).
  * buf needs NCP_LEN_SIZE + NCP_HDR_SIZE bytes; returns the length. */
 size_t ncp_server_refusal(uint8_t *buf);

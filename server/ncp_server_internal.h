@@ -40,7 +40,7 @@ struct ncp_waiter {
 
 enum ncp_ctr {
     CTR_REQUESTS, CTR_ERRORS, CTR_BAD_FRAMES, CTR_FAST_PATH, CTR_BLOCKING,
-    CTR_BYTES_READ, CTR_BYTES_WRITTEN, CTR_FSYNCS, CTR_LOCK_WAITS, CTR_LOCK_GRANTS, CTR_DEADLOCKS,
+    CTR_BYTES_READ, CTR_BYTES_READ_BY_REF, CTR_BYTES_WRITTEN, CTR_FSYNCS, CTR_LOCK_WAITS, CTR_LOCK_GRANTS, CTR_DEADLOCKS,
     CTR_CONN_TOTAL, CTR_CONN_REFUSED, CTR_LOGINS, CTR_LOGIN_FAILURES, CTR_TOO_MANY_REQS,
     CTR_COUNT
 };
@@ -63,6 +63,7 @@ struct ncp_conn {
     struct ncp_server *srv;
     struct fs_mutex lock;       /* sends, `dead`, nonce, handle table */
     ncp_send_fn send;
+    ncp_sendv_fn sendv;         /* optional */
     void *arg;
     uint16_t number;
     bool dead, have_nonce;
@@ -89,6 +90,9 @@ void ncp_open_put(struct ncp_open *o);
  * retires one in-flight request.  With may_block false it only tries the
  * send lock and returns false (nothing sent) if that would wait. */
 bool ncp_send_frame(struct ncp_conn *c, uint8_t *frame, size_t len, bool done, bool may_block);
+/* The same for a frame in pieces: iov[0] holds at least the header (it is patched);
+ * needs c->sendv when n > 1. */
+bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, bool done, bool may_block);
 /* Header-only reply (error, or empty success) for request header h. */
 bool ncp_send_status(struct ncp_conn *c, const struct ncp_header *h, uint8_t completion, bool done,
                      bool may_block);

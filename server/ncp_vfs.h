@@ -17,6 +17,13 @@ struct ncp_vfs_dirent {
     char     name[256];         /* NUL terminated */
 };
 
+/* A reference to bytes the file system holds in memory (a block-cache buffer). */
+struct ncp_vfs_ref {
+    const uint8_t *data;
+    uint32_t len;
+    void *token;                /* the file system's own: what ref_release gives back */
+};
+
 struct ncp_vfs_ops {
     int     (*lookup)(void *fs, const char *path, uint32_t *ino);
     int     (*stat)(void *fs, uint32_t ino, struct ncp_stat *st);
@@ -26,6 +33,12 @@ struct ncp_vfs_ops {
     int64_t (*read)(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len);
     /* Optional (may be NULL): never sleeps; -FS_EAGAIN if it would. */
     int64_t (*read_nonblock)(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len);
+    /* Optional pair (both or neither): read_nonblock handing out up to `max` references to
+     * the cached bytes instead of copying them (*n of them; fewer bytes than asked when the
+     * file ends or the references run out).  ref_release gives them all back. */
+    int64_t (*read_ref_nonblock)(void *fs, uint32_t ino, uint64_t off, uint32_t len,
+                                 struct ncp_vfs_ref *refs, unsigned max, unsigned *n);
+    void    (*ref_release)(void *fs, struct ncp_vfs_ref *refs, unsigned n);
     int64_t (*write)(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len);
     int     (*truncate)(void *fs, uint32_t ino, uint64_t size);
     int     (*create)(void *fs, const char *path, uint16_t mode, uint32_t *ino);

@@ -71,6 +71,28 @@ static int64_t e_read_nonblock(void *fs, uint32_t ino, uint64_t off, void *buf, 
     return ext2_read_nonblock(fs, ino, off, buf, len);
 }
 
+/* ext2's references, in the engine's shape. */
+#define EXT2_REFS_MAX 72
+static int64_t e_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_t len,
+                                   struct ncp_vfs_ref *refs, unsigned max, unsigned *n)
+{
+    struct ext2_ref er[EXT2_REFS_MAX];
+    if (max > EXT2_REFS_MAX) max = EXT2_REFS_MAX;
+    int64_t got = ext2_read_nonblock_ref(fs, ino, off, len, er, max, n);
+    for (unsigned i = 0; got >= 0 && i < *n; i++)
+        refs[i] = (struct ncp_vfs_ref){ er[i].data, er[i].len, er[i].buf };
+    return got;
+}
+
+static void e_ref_release(void *fs, struct ncp_vfs_ref *refs, unsigned n)
+{
+    (void)fs;
+    for (unsigned i = 0; i < n; i++) {
+        struct ext2_ref r = { refs[i].token, refs[i].data, refs[i].len };   /* NULL buf: a hole */
+        ext2_refs_release(&r, 1);
+    }
+}
+
 static int64_t e_write(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len)
 {
     return ext2_write(fs, ino, off, buf, len);
@@ -101,7 +123,8 @@ static int e_statfs(void *fs, struct ncp_statfs *st)
 
 const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
     .lookup = e_lookup, .stat = e_stat, .readdir = e_readdir, .read = e_read,
-    .read_nonblock = e_read_nonblock, .write = e_write, .truncate = e_truncate,
+    .read_nonblock = e_read_nonblock, .read_ref_nonblock = e_read_ref_nonblock,
+    .ref_release = e_ref_release, .write = e_write, .truncate = e_truncate,
     .create = e_create, .mkdir = e_mkdir, .unlink = e_unlink, .rmdir = e_rmdir,
     .rename = e_rename, .sync = e_sync, .statfs = e_statfs,
 };

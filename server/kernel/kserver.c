@@ -11,6 +11,9 @@
  *    WTD of its own.  The worker that runs it may sleep on the disk; the engine
  *    sends the reply when done; other requests, on this connection or others, go
  *    on in the receive WTD or in other workers meanwhile.
+ *  - A cached READ reply is handed over as a header plus references to the block
+ *    cache's buffers (ncp_conn_set_sendv); lwIP copies them into its segments, so the
+ *    bytes are copied once on their way from the cache to the wire.
  *
  * Locking: every field of a kconn, and every lwIP call, is under the lwIP core lock.
  * The engine's send callback may be called with it held (receive path) or not (a
@@ -49,6 +52,8 @@
 static uint64_t opt_maxconn = 12000, opt_max_inflight = 128;
 KOPT_U64("ncp.maxconn", opt_maxconn, 1, 100000, "most file-service connections (more are refused)");
 KOPT_U64("ncp.inflight", opt_max_inflight, 1, 4096, "most requests in flight per connection");
+static uint64_t opt_read_ref = 1;
+KOPT_U64("ncp.read_ref", opt_read_ref, 0, 1, "cached reads go from the block cache straight into lwIP (0: through a reply buffer)");
 
 struct out_chunk {
     struct out_chunk *next;
@@ -126,8 +131,9 @@ static void kconn_flush(struct kconn *kc)
 }
 
 /* Writes as much of [p, p+len) straight into lwIP as its send buffer takes (lwIP copies
- * it); returns how many bytes went.  Only when nothing is queued ahead of it. */
-static size_t write_direct(struct kconn *kc, const uint8_t *p, size_t len)
+ * it); returns how many bytes went.  Only when nothing is queued ahead of it.  `more`: the
+ * frame goes on after these bytes (no PSH yet). */
+static size_t write_direct(struct kconn *kc, const uint8_t *p, size_t len, bool more)
 {
     struct tcp_pcb *pcb = kc->pcb;
     size_t done = 0;
@@ -136,49 +142,79 @@ static size_t write_direct(struct kconn *kc, const uint8_t *p, size_t len)
         if (room == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
             break;
         size_t n = MIN(MIN(len - done, room), (size_t)0xFFFF);
-        if (tcp_write(pcb, p + done, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+        u8_t flags = TCP_WRITE_FLAG_COPY | (more || done + n < len ? TCP_WRITE_FLAG_MORE : 0);
+        if (tcp_write(pcb, p + done, (u16_t)n, flags) != ERR_OK)
             break;
         done += n;
     }
-    if (done) {
-        st.bytes_out += done;
-        kc->bytes_out += done;
-        tcp_output(pcb);
-    }
+    st.bytes_out += done;
+    kc->bytes_out += done;
     return done;
 }
 
-static void ksend(void *arg, const uint8_t *frame, size_t len)
+/* Queues the bytes of iov from piece i, offset off on, in one chunk (one copy). */
+static void queue_rest(struct kconn *kc, const struct ncp_iov *iov, unsigned n, unsigned i, size_t off)
+{
+    size_t rest = 0;
+    for (unsigned k = i; k < n; k++)
+        rest += iov[k].len - (k == i ? off : 0);
+    if (!rest)
+        return;
+    struct out_chunk *c = kmalloc(sizeof *c + rest);
+    if (!c) {
+        kprintf("ncp: out of memory for a %zu-byte reply: closing connection %u\n",
+                rest, ncp_conn_number(kc->conn));
+        kconn_close(kc);
+        return;
+    }
+    size_t at = 0;
+    for (unsigned k = i; k < n; k++) {
+        size_t skip = k == i ? off : 0;
+        memcpy(c->data + at, iov[k].base + skip, iov[k].len - skip);
+        at += iov[k].len - skip;
+    }
+    c->len = rest;
+    c->off = 0;
+    c->next = NULL;
+    if (kc->out_tail) kc->out_tail->next = c; else kc->out_head = c;
+    kc->out_tail = c;
+    kc->out_bytes += rest;
+    if (kc->out_bytes > st.send_queued_max)
+        st.send_queued_max = kc->out_bytes;
+}
+
+/* The engine's gather send: a reply frame in pieces (a header, then the file system's cached
+ * buffers for a READ).  The common case -- nothing queued, room in lwIP -- copies each piece
+ * once, into lwIP's segments; what does not fit waits in our queue for on_sent. */
+static void ksendv(void *arg, const struct ncp_iov *iov, unsigned n)
 {
     struct kconn *kc = arg;
     bool lock = !net_core_locked();
     if (lock)
         net_core_lock();
     if (kc->pcb && !kc->closing) {
-        /* the common case: nothing queued and room in lwIP, so no copy of our own */
-        size_t sent = kc->out_head ? 0 : write_direct(kc, frame, len);
-        if (sent < len) {
-            size_t rest = len - sent;
-            struct out_chunk *c = kmalloc(sizeof *c + rest);
-            if (!c) {
-                kprintf("ncp: out of memory for a %zu-byte reply: closing connection %u\n",
-                        len, ncp_conn_number(kc->conn));
-                kconn_close(kc);
-            } else {
-                memcpy(c->data, frame + sent, rest);
-                c->len = rest;
-                c->off = 0;
-                c->next = NULL;
-                if (kc->out_tail) kc->out_tail->next = c; else kc->out_head = c;
-                kc->out_tail = c;
-                kc->out_bytes += rest;
-                if (kc->out_bytes > st.send_queued_max)
-                    st.send_queued_max = kc->out_bytes;
+        unsigned i = 0;
+        size_t off = 0;
+        if (!kc->out_head) {
+            for (; i < n; i++, off = 0) {
+                off = write_direct(kc, iov[i].base, iov[i].len, i + 1 < n);
+                if (off < iov[i].len)
+                    break;
             }
+            if (i > 0 || off > 0)
+                tcp_output(kc->pcb);
         }
+        if (i < n)
+            queue_rest(kc, iov, n, i, off);
     }
     if (lock)
         net_core_unlock();
+}
+
+static void ksend(void *arg, const uint8_t *frame, size_t len)
+{
+    struct ncp_iov one = { frame, len };
+    ksendv(arg, &one, 1);
 }
 
 /* ---- lifetime ---- */
@@ -411,6 +447,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     struct ncp_conn *c = NULL;
     if (kc && st.live < opt_maxconn && !ncp_server_stopping(server))
         c = ncp_conn_create(server, ksend, kc);
+    if (c && opt_read_ref)
+        ncp_conn_set_sendv(c, ksendv);
     if (!c) {
         /* refused: tell the client why, then close */
         uint8_t buf[NCP_LEN_SIZE + NCP_HDR_SIZE];
