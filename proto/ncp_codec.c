@@ -388,6 +388,14 @@ size_t ncp_counter_size(const char *name)
     return 1 + strlen(name) + 8;
 }
 
+size_t ncp_read_reply_size(const uint8_t *frame, size_t len)
+{
+    const size_t count_at = NCP_LEN_SIZE + NCP_HDR_SIZE + 4 + 8;     /* after handle, offset */
+    if (len < count_at + 4 || frame[NCP_LEN_SIZE + 2] != NCP_FN_READ)
+        return 0;
+    return NCP_READ_REPLY_DATA_OFF + (size_t)ncp_get32(frame + count_at);
+}
+
 size_t ncp_encode_read_reply_head(uint8_t *buf, size_t cap, const struct ncp_reply *rp, uint32_t data_len)
 {
     if (rp->h.function != NCP_FN_READ || rp->h.completion != NCP_OK || cap < NCP_READ_REPLY_DATA_OFF ||

@@ -86,6 +86,10 @@ size_t ncp_encode_reply(uint8_t *buf, size_t cap, const struct ncp_reply *rp);
 /* The first NCP_READ_REPLY_DATA_OFF bytes of a successful READ reply whose data_len bytes
  * of data the caller sends right after them (gather send); 0 if rp is not one. */
 size_t ncp_encode_read_reply_head(uint8_t *buf, size_t cap, const struct ncp_reply *rp, uint32_t data_len);
+/* For a request frame (prefix included) that is a READ: the size of its reply frame if
+ * all the data asked for comes back; 0 for anything else (replies a few hundred bytes
+ * long, or a frame too short to tell).  Lets a server wait for room before reading. */
+size_t ncp_read_reply_size(const uint8_t *frame, size_t len);
 int    ncp_decode_reply(const uint8_t *frame, size_t len, struct ncp_reply *rp);
 /* A header-only frame: error replies and NCP_TYPE_BUSY. Needs 20 bytes. */
 size_t ncp_encode_bare(uint8_t *buf, size_t cap, const struct ncp_header *h);

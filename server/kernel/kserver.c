@@ -61,6 +61,12 @@ struct out_chunk {
     uint8_t data[];
 };
 
+/* Received bytes not fed to the engine yet (one node per pbuf chain lwIP delivered). */
+struct held_chain {
+    struct held_chain *next;
+    struct pbuf *p;
+};
+
 struct kconn {
     struct tcp_pcb *pcb;                 /* NULL once closed or dropped by lwIP */
     struct ncp_conn *conn;
@@ -68,8 +74,10 @@ struct kconn {
     bool closing;
     uint8_t prefix[NCP_LEN_SIZE];        /* the frame being assembled */
     uint32_t prefix_have;
-    uint8_t *frame;
+    uint8_t *frame;                      /* whole when frame_have == frame_len: waits for room */
     uint32_t frame_len, frame_have;
+    struct held_chain *held_head, *held_tail;
+    uint32_t held_off;                   /* bytes of held_head's chain already fed */
     struct out_chunk *out_head, *out_tail;   /* replies lwIP had no room for yet */
     size_t out_bytes;
     uint32_t remote_ip;
@@ -252,6 +260,13 @@ static void drop_output(struct kconn *kc)
     kc->out_bytes = 0;
     kfree(kc->frame);
     kc->frame = NULL;
+    while (kc->held_head) {
+        struct held_chain *h = kc->held_head;
+        kc->held_head = h->next;
+        pbuf_free(h->p);
+        kfree(h);
+    }
+    kc->held_tail = NULL;
 }
 
 static void unindex(struct kconn *kc, struct tcp_pcb *pcb)
@@ -347,49 +362,100 @@ static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len)
     return true;
 }
 
-/* Feeds received bytes; returns false if the connection was closed. */
-static bool feed(struct kconn *kc, const uint8_t *p, size_t n)
+/* Takes bytes into the frame being assembled, stopping once a frame is whole; returns
+ * how many it took, or -1 if the connection was closed (a bad length, no memory). */
+static long assemble(struct kconn *kc, const uint8_t *p, size_t n)
 {
-    while (n) {
-        if (kc->closing)                         /* a reply could not be queued: closed */
-            return false;
-        if (!kc->frame) {
-            size_t take = MIN(n, NCP_LEN_SIZE - kc->prefix_have);
-            memcpy(kc->prefix + kc->prefix_have, p, take);
-            kc->prefix_have += take;
-            p += take;
-            n -= take;
-            if (kc->prefix_have < NCP_LEN_SIZE)
-                return true;
-            uint32_t body = ncp_get32(kc->prefix);
-            if (body < NCP_MIN_FRAME || body > ncp_conn_max_frame(kc->conn)) {
-                st.bad_frames++;
-                ncp_conn_bad_stream(kc->conn);   /* tells the client why, then we close */
-                kconn_close(kc);
-                return false;
-            }
-            kc->frame_len = NCP_LEN_SIZE + body;
-            kc->frame = kmalloc(kc->frame_len);
-            if (!kc->frame) {
-                kconn_close(kc);
-                return false;
-            }
-            memcpy(kc->frame, kc->prefix, NCP_LEN_SIZE);
-            kc->frame_have = NCP_LEN_SIZE;
+    size_t used = 0;
+    if (!kc->frame) {
+        size_t take = MIN(n, NCP_LEN_SIZE - kc->prefix_have);
+        memcpy(kc->prefix + kc->prefix_have, p, take);
+        kc->prefix_have += take;
+        used = take;
+        if (kc->prefix_have < NCP_LEN_SIZE)
+            return (long)used;
+        uint32_t body = ncp_get32(kc->prefix);
+        if (body < NCP_MIN_FRAME || body > ncp_conn_max_frame(kc->conn)) {
+            st.bad_frames++;
+            ncp_conn_bad_stream(kc->conn);       /* tells the client why, then we close */
+            kconn_close(kc);
+            return -1;
         }
-        size_t take = MIN(n, kc->frame_len - kc->frame_have);
-        memcpy(kc->frame + kc->frame_have, p, take);
-        kc->frame_have += take;
-        p += take;
-        n -= take;
-        if (kc->frame_have == kc->frame_len) {
+        kc->frame_len = NCP_LEN_SIZE + body;
+        kc->frame = kmalloc(kc->frame_len);
+        if (!kc->frame) {
+            kconn_close(kc);
+            return -1;
+        }
+        memcpy(kc->frame, kc->prefix, NCP_LEN_SIZE);
+        kc->frame_have = NCP_LEN_SIZE;
+    }
+    size_t take = MIN(n - used, kc->frame_len - kc->frame_have);
+    memcpy(kc->frame + kc->frame_have, p + used, take);
+    kc->frame_have += take;
+    return (long)(used + take);
+}
+
+/* Backpressure: a whole frame goes to the engine only when nothing of ours is queued and
+ * lwIP's send buffer has room for its reply (a READ's data, up to half the buffer), so
+ * replies go straight into lwIP; otherwise the frame, the bytes behind it and the
+ * client's window wait for on_sent.  A client that sends reads and never reads replies
+ * costs a send buffer, not a queue of replies. */
+static bool room_for_reply(struct kconn *kc)
+{
+    struct tcp_pcb *pcb = kc->pcb;
+    if (kc->out_head)
+        return false;
+    size_t need = MIN(ncp_read_reply_size(kc->frame, kc->frame_len), (size_t)TCP_SND_BUF / 2);
+    /* pcb->snd_buf, not tcp_sndbuf(): with window scaling that macro tops out at 64 KiB */
+    return pcb->snd_buf >= need && tcp_sndqueuelen(pcb) + 2 * (need / TCP_MSS) + 8 < TCP_SND_QUEUELEN;
+}
+
+/* Feeds held bytes to the engine a frame at a time while replies have room (all of them
+ * if `all`: the client has closed); acknowledges what was fed to lwIP, which reopens the
+ * client's window.  Returns false if the connection was closed. */
+static bool feed(struct kconn *kc, bool all)
+{
+    size_t fed = 0;
+    bool alive = true;
+    while (alive && !kc->closing) {
+        if (kc->frame && kc->frame_have == kc->frame_len) {
+            if (!all && !room_for_reply(kc))
+                break;
             uint8_t *f = kc->frame;
             kc->frame = NULL;
             kc->prefix_have = 0;
-            if (!dispatch_frame(kc, f, kc->frame_len))
-                return false;
+            alive = dispatch_frame(kc, f, kc->frame_len);
+            continue;
         }
+        struct held_chain *h = kc->held_head;
+        if (!h)
+            break;
+        struct pbuf *q = h->p;
+        size_t skip = kc->held_off;
+        while (q && skip >= q->len) {
+            skip -= q->len;
+            q = q->next;
+        }
+        if (!q) {                                /* this chain is all fed */
+            kc->held_head = h->next;
+            if (!kc->held_head)
+                kc->held_tail = NULL;
+            kc->held_off = 0;
+            pbuf_free(h->p);
+            kfree(h);
+            continue;
+        }
+        long used = assemble(kc, (const uint8_t *)q->payload + skip, q->len - skip);
+        if (used < 0)
+            return false;
+        kc->held_off += (uint32_t)used;
+        fed += (size_t)used;
     }
+    if (!alive || kc->closing)
+        return false;
+    for (; fed; fed -= MIN(fed, (size_t)0xFFFF))
+        tcp_recved(kc->pcb, (u16_t)MIN(fed, (size_t)0xFFFF));
     return true;
 }
 
@@ -400,28 +466,40 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         if (p) pbuf_free(p);
         return ERR_OK;
     }
-    if (!p) {                                    /* the client closed */
+    pcb_aborted = false;
+    if (!p) {                                    /* the client closed: answer what it sent */
+        if (kc->held_head || kc->frame) {
+            if (!feed(kc, true))
+                return pcb_aborted ? ERR_ABRT : ERR_OK;
+        }
         return kconn_close_pcb(kc) ? ERR_ABRT : ERR_OK;
     }
-    u16_t total = p->tot_len;
-    st.bytes_in += total;
-    kc->bytes_in += total;
-    bool alive = true;
-    pcb_aborted = false;
-    for (struct pbuf *q = p; q && alive; q = q->next)
-        alive = feed(kc, q->payload, q->len);
-    pbuf_free(p);
-    if (!alive)                                  /* closed while feeding: lwIP must not touch */
+    st.bytes_in += p->tot_len;
+    kc->bytes_in += p->tot_len;
+    struct held_chain *h = kmalloc(sizeof *h);
+    if (!h) {
+        pbuf_free(p);
+        kprintf("ncp: out of memory for received data: closing connection %u\n", ncp_conn_number(kc->conn));
+        return kconn_close_pcb(kc) ? ERR_ABRT : ERR_OK;
+    }
+    h->p = p;
+    h->next = NULL;
+    if (kc->held_tail) kc->held_tail->next = h; else kc->held_head = h;
+    kc->held_tail = h;
+    if (!feed(kc, false))                        /* closed while feeding: lwIP must not touch */
         return pcb_aborted ? ERR_ABRT : ERR_OK;  /* an aborted pcb again */
-    tcp_recved(pcb, total);
     return ERR_OK;
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct kconn *kc = arg;
-    if (kc)
-        kconn_flush(kc);
+    if (!kc)
+        return ERR_OK;
+    kconn_flush(kc);
+    pcb_aborted = false;
+    if ((kc->held_head || kc->frame) && !feed(kc, false))
+        return pcb_aborted ? ERR_ABRT : ERR_OK;
     return ERR_OK;
 }
 

@@ -268,6 +268,39 @@ static void test_error_and_busy_replies(void)
     for (unsigned i = 0; i < NCP_E_COUNT + 3; i++) CHECK(ncp_strerror(i) != NULL && ncp_errname(i) != NULL);
 }
 
+/* A READ reply's head for a gather send decodes, with its data appended, like the whole
+ * reply; the reply size of a READ request is known before it runs; not for other frames. */
+static void test_read_reply_head_and_size(void)
+{
+    static uint8_t data[5000], whole[NCP_READ_REPLY_DATA_OFF + 5000];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 7);
+    struct ncp_reply in = rp_of(NCP_FN_READ), out;
+    uint8_t *c;
+    size_t hn = ncp_encode_read_reply_head(whole, sizeof whole, &in, sizeof data);
+    CHECK_EQ(hn, NCP_READ_REPLY_DATA_OFF);
+    memcpy(whole + hn, data, sizeof data);
+    CHECK_EQ(dec_rp(whole, sizeof whole, &out, &c), 0);
+    CHECK_EQ(out.u.read.data.len, sizeof data);
+    CHECK(out.u.read.data.ptr && memcmp(out.u.read.data.ptr, data, sizeof data) == 0);
+    free(c);
+    in.u.read.data.ptr = data; in.u.read.data.len = sizeof data;
+    CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &in), sizeof whole);
+    CHECK(memcmp(buf, whole, sizeof whole) == 0);                   /* byte for byte the same */
+    in.h.completion = NCP_E_BADF;
+    CHECK_EQ(ncp_encode_read_reply_head(whole, sizeof whole, &in, 10), 0);   /* errors have no data */
+    in = rp_of(NCP_FN_WRITE);
+    CHECK_EQ(ncp_encode_read_reply_head(whole, sizeof whole, &in, 10), 0);
+
+    struct ncp_request rq = rq_of(NCP_FN_READ);
+    rq.u.read.handle = 3; rq.u.read.offset = 1u << 20; rq.u.read.count = 123456;
+    size_t n = ncp_encode_request(buf, sizeof buf, &rq);
+    CHECK_EQ(ncp_read_reply_size(buf, n), NCP_READ_REPLY_DATA_OFF + 123456);
+    CHECK_EQ(ncp_read_reply_size(buf, n - 1), 0);                    /* too short to tell */
+    rq = rq_of(NCP_FN_PING);
+    n = ncp_encode_request(buf, sizeof buf, &rq);
+    CHECK_EQ(ncp_read_reply_size(buf, n), 0);
+}
+
 static void test_reject_truncated(void)
 {
     struct ncp_request in = rq_of(NCP_FN_WRITE), out;
@@ -522,6 +555,7 @@ int main(void)
     RUN(test_request_roundtrip_all);
     RUN(test_reply_roundtrip_all);
     RUN(test_error_and_busy_replies);
+    RUN(test_read_reply_head_and_size);
     RUN(test_reject_truncated);
     RUN(test_reject_bad_fields);
     RUN(test_reject_bad_counts);
