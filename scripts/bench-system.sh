@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# bench-system.sh SYSTEM - boots one system on a scratch copy of the benchmark image, twice,
-# and runs scripts/bench-workloads.sh against it; prints BENCH lines.
+# bench-system.sh SYSTEM - boots one system on a scratch copy of the benchmark image, once per
+# phase, and runs scripts/bench-workloads.sh against it; prints BENCH lines.
 #   SYSTEM: worktodo | linux-epoll | linux-threads
 #   boot 1 (main): default caches;  boot 2 (miss): a 32 MiB file cache (WorkToDo
-#   bcache.mb=32; Linux: ncpd --cache-mb 32 with the page cache squeezed to ~16 MiB).
+#   bcache.mb=32; Linux: ncpd --cache-mb 32 with the page cache squeezed to ~16 MiB);
+#   boot 3 (scale): default caches again, 5000 and 10000 connections (when the connection
+#   list has counts above 1000), on a fresh boot so that memory the other runs filled
+#   (a Linux ncpd's own cache) does not count against them.
 # BENCH_PHASES="main" runs only boot 1.
 # A system that does not come up prints "BENCH SYSTEM <workload> error unavailable" for each
 # workload of that boot and the script goes on.
@@ -18,10 +21,16 @@ trap 'rm -f "$img"' EXIT
 
 main_workloads="tcp_source read4k seq64m write4k_c16 write4k_fsync_c16"
 miss_workloads="miss0 miss10 miss20 miss50"
+scale_workloads="read4k_scale"
 unavailable() {  # unavailable PHASE
-    local w; [ "$1" = main ] && w=$main_workloads || w=$miss_workloads
+    local w
+    case "$1" in main) w=$main_workloads;; miss) w=$miss_workloads;; *) w=$scale_workloads;; esac
     for x in $w; do echo "BENCH $sys $x error unavailable"; done
 }
+# The scale boot only when some connection count is above 1000 (not in QUICK's list).
+default_phases="main miss"
+if [ "${QUICK:-0}" = 1 ]; then conns=${BENCH_CONNS:-1000}; else conns=${BENCH_CONNS:-10000}; fi
+for c in $conns; do [ "$c" -gt 1000 ] && { default_phases="main miss scale"; break; }; done
 shutdown_cmd() {  # what ends a boot: the admin SHUTDOWN of the protocol
     echo "ip netns exec $1 env NCP_PASSWORD=admin $here/build/ncpc -s $2:524 -u admin shutdown >/dev/null 2>&1"
 }
@@ -85,7 +94,7 @@ boot_worktodo() {  # boot_worktodo PHASE: scripts/run.sh --net tap (guest 10.77.
 }
 
 wtd_down=0
-for phase in ${BENCH_PHASES:-main miss}; do
+for phase in ${BENCH_PHASES:-$default_phases}; do
     case "$sys" in
         worktodo)
             # A WorkToDo that did not come up once is not booted again (saves a minute).

@@ -420,8 +420,10 @@ static bool feed(struct kconn *kc, bool all)
     bool alive = true;
     while (alive && !kc->closing) {
         if (kc->frame && kc->frame_have == kc->frame_len) {
-            if (!all && !room_for_reply(kc))
+            if (!all && !room_for_reply(kc)) {
+                st.waited_for_room++;
                 break;
+            }
             uint8_t *f = kc->frame;
             kc->frame = NULL;
             kc->prefix_have = 0;
@@ -615,6 +617,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "conn.live", k.live }, { "conn.accepted", k.accepted }, { "conn.refused", k.refused },
         { "req.fast_path", k.fast_path }, { "req.slow_path", k.slow_path },
         { "net.bytes_in", k.bytes_in }, { "net.bytes_out", k.bytes_out },
+        { "net.send_queued_max", k.send_queued_max }, { "req.waited_for_room", k.waited_for_room },
         { "net.rx_drops", net_rx_drops_total() }, { "net.tcp_refused", net_tcp_refused() },
         { "net.pcb_index_hits", idx_hits }, { "net.pcb_index_misses", idx_misses },
         { "mem.free_kib", pmm_free_count() * 4 },

@@ -7,5 +7,6 @@ struct kserver_stats {
     uint64_t accepted, refused, closed, live;
     uint64_t requests, fast_path, slow_path;    /* answered in the receive WTD / in a worker */
     uint64_t bad_frames, bytes_in, bytes_out, send_queued_max;
+    uint64_t waited_for_room;                   /* frames held back until replies had room */
 };
 void kserver_get_stats(struct kserver_stats *out);
