@@ -77,6 +77,7 @@ struct kconn {
     uint8_t *frame;                      /* whole when frame_have == frame_len: waits for room */
     uint32_t frame_len, frame_have;
     struct held_chain *held_head, *held_tail;
+    struct held_chain held_spare;        /* used when nothing else is held: no allocation */
     uint32_t held_off;                   /* bytes of held_head's chain already fed */
     struct out_chunk *out_head, *out_tail;   /* replies lwIP had no room for yet */
     size_t out_bytes;
@@ -249,6 +250,12 @@ static void kconn_put(struct kconn *kc)
     }
 }
 
+static void free_held(struct kconn *kc, struct held_chain *h)
+{
+    if (h != &kc->held_spare)
+        kfree(h);
+}
+
 static void drop_output(struct kconn *kc)
 {
     while (kc->out_head) {
@@ -264,7 +271,7 @@ static void drop_output(struct kconn *kc)
         struct held_chain *h = kc->held_head;
         kc->held_head = h->next;
         pbuf_free(h->p);
-        kfree(h);
+        free_held(kc, h);
     }
     kc->held_tail = NULL;
 }
@@ -445,7 +452,7 @@ static bool feed(struct kconn *kc, bool all)
                 kc->held_tail = NULL;
             kc->held_off = 0;
             pbuf_free(h->p);
-            kfree(h);
+            free_held(kc, h);
             continue;
         }
         long used = assemble(kc, (const uint8_t *)q->payload + skip, q->len - skip);
@@ -478,7 +485,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     }
     st.bytes_in += p->tot_len;
     kc->bytes_in += p->tot_len;
-    struct held_chain *h = kmalloc(sizeof *h);
+    struct held_chain *h = kc->held_head ? kmalloc(sizeof *h) : &kc->held_spare;
     if (!h) {
         pbuf_free(p);
         kprintf("ncp: out of memory for received data: closing connection %u\n", ncp_conn_number(kc->conn));
