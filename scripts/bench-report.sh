@@ -120,6 +120,26 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
             print line
         }
         print ""
+        print "**Scale**: the runs of 1000 connections and more -- connections live, request errors,"
+        print "the server'"'"'s free memory in MiB before / lowest during / after the run (WorkToDo"
+        print "`mem.free_kib`, Linux `MemAvailable`; counters every 3 s in `build/bench/logs/*.counters`)."
+        print ""
+        hdr = "| conns |"; sep = "|---:|"
+        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " live | errors | free MiB |"; sep = sep "---:|---:|---:|" }
+        print hdr; print sep
+        split("1000 5000 10000", B, " ")
+        for (i = 1; i <= 3; i++) {
+            w = "read4k_c" B[i]
+            any = 0; for (j = 1; j <= ns; j++) if ((S[j], w, "req_per_s") in v || (S[j], w) in err) any = 1
+            if (!any) continue
+            line = "| " B[i] " |"
+            for (j = 1; j <= ns; j++) {
+                fm = num(v[S[j], w, "mem_free_min_mb"]) ? sprintf("%.0f / %.0f / %s", v[S[j], w, "mem_free_before_mb"], v[S[j], w, "mem_free_min_mb"], num(v[S[j], w, "mem_free_after_mb"]) ? sprintf("%.0f", v[S[j], w, "mem_free_after_mb"]) : "—") : "—"
+                line = line " " cell(S[j], w, "conns_live") " | " cell(S[j], w, "errors") " | " fm " |"
+            }
+            print line
+        }
+        print ""
         print "**Cache misses**: 4 KiB random reads, 64 connections, over the first K 4 MiB files of"
         print "`/set` with a 32 MiB file cache (WorkToDo `bcache.mb=32`; Linux `ncpd --cache-mb 32` in a"
         print "memory cgroup leaving ~16 MiB of page cache).  Nominal miss ratio = 1 - 32/set size;"

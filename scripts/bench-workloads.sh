@@ -43,6 +43,7 @@ bench_run() {
     # (every 3 s) and after, into $logdir/$sys.$w.counters; the peaks become BENCH lines.
     local snap_pid=""
     if [ "${conns:-1}" -ge 1000 ]; then
+        : > "$logdir/$sys.$w.counters"
         snapshot "$logdir/$sys.$w.counters" before
         ( while :; do sleep 3; snapshot "$logdir/$sys.$w.counters" during; done ) &
         snap_pid=$!
@@ -54,11 +55,19 @@ bench_run() {
     if [ -n "$snap_pid" ]; then
         kill "$snap_pid" 2>/dev/null; wait "$snap_pid" 2>/dev/null
         snapshot "$logdir/$sys.$w.counters" after
+        # Free memory (WorkToDo mem.free_kib, Linux MemAvailable) before, lowest during, after.
         awk -v s="$sys" -v w="$w" '
             $2 == "conn.current" && $1 == "during" && $3 > c { c = $3 }
-            $2 == "MemAvailable:" && $1 == "during" && (m == "" || $3 < m) { m = $3 }
+            $2 == "worker.peak" && $3 > wp { wp = $3 }
+            $2 == "MemAvailable:" || $2 == "mem.free_kib" {
+                if ($1 == "before" && b == "") b = $3
+                if ($1 == "during" && (m == "" || $3 < m)) m = $3
+                if ($1 == "after") a = $3 }
             END { if (c != "") print "BENCH " s " " w " peak_conn_current " c
-                  if (m != "") print "BENCH " s " " w " min_mem_available_mb " int(m / 1024) }' "$logdir/$sys.$w.counters"
+                  if (wp != "") print "BENCH " s " " w " peak_workers " wp
+                  if (b != "") print "BENCH " s " " w " mem_free_before_mb " int(b / 1024)
+                  if (m != "") print "BENCH " s " " w " mem_free_min_mb " int(m / 1024)
+                  if (a != "") print "BENCH " s " " w " mem_free_after_mb " int(a / 1024) }' "$logdir/$sys.$w.counters"
     fi
     if [ ! -s "$json" ]; then
         emit "$w" error "$(if [ $rc = 124 ]; then echo timeout; else tail -1 "$log" | tr ' ' '_' | cut -c1-80; fi)"
