@@ -83,6 +83,20 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         if (w ~ /^seq64m/ && (s, "seq64m") in err) return "n/a (" err[s, "seq64m"] ")"
         return "—"
     }
+    function header(first, cols, ncols,   j, k, hdr, sep) {   # "| first | <system> cols... |"
+        hdr = "| " first " |"; sep = "|---:|"; if (first ~ /\|/) sep = sep "---:|"
+        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " " cols; for (k = 0; k < ncols; k++) sep = sep "---:|" }
+        print hdr; print sep
+    }
+    function ran(w,   j) {                   # some system has a figure or an error for w
+        for (j = 1; j <= ns; j++) if ((S[j], w, "req_per_s") in v || (S[j], w) in err) return 1
+        return 0
+    }
+    function freemem(s, w,   a) {
+        if (!num(v[s, w, "mem_free_min_mb"])) return "—"
+        a = v[s, w, "mem_free_after_mb"]
+        return sprintf("%.0f / %.0f / %s", v[s, w, "mem_free_before_mb"], v[s, w, "mem_free_min_mb"], num(a) ? sprintf("%.0f", a) : "—")
+    }
     function ratio(s, w, m,   a, b) {        # this system against linux-epoll
         a = v[s, w, m]; b = v["linux-epoll", w, m]
         return (num(a) && num(b) && b > 0) ? sprintf("%.2fx", a / b) : "—"
@@ -107,14 +121,11 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "**4 KiB cached reads** (`ncpc bench --depth 1 --read-size 4096 --files /hot/h16.bin`):"
         print "requests/s, ratio to linux-epoll, p99 latency in ms (measured at the client)."
         print ""
-        hdr = "| conns |"; sep = "|---:|"
-        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " req/s | x epoll | p99 ms |"; sep = sep "---:|---:|---:|" }
-        print hdr; print sep
+        header("conns", "req/s | x epoll | p99 ms |", 3)
         split("1 16 64 256 1000 5000 10000", C, " ")
         for (i = 1; i <= 7; i++) {
             w = "read4k_c" C[i]
-            any = 0; for (j = 1; j <= ns; j++) if ((S[j], w, "req_per_s") in v || (S[j], w) in err) any = 1
-            if (!any) continue
+            if (!ran(w)) continue
             line = "| " C[i] " |"
             for (j = 1; j <= ns; j++) line = line " " cell(S[j], w, "req_per_s") " | " ratio(S[j], w, "req_per_s") " | " cell(S[j], w, "p99_us") " |"
             print line
@@ -124,19 +135,14 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "the server'"'"'s free memory in MiB before / lowest during / after the run (WorkToDo"
         print "`mem.free_kib`, Linux `MemAvailable`; counters every 3 s in `build/bench/logs/*.counters`)."
         print ""
-        hdr = "| conns |"; sep = "|---:|"
-        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " live | errors | free MiB |"; sep = sep "---:|---:|---:|" }
-        print hdr; print sep
+        header("conns", "live | errors | free MiB |", 3)
         split("1000 5000 10000", B, " ")
         for (i = 1; i <= 3; i++) {
             w = "read4k_c" B[i]
-            any = 0; for (j = 1; j <= ns; j++) if ((S[j], w, "req_per_s") in v || (S[j], w) in err) any = 1
-            if (!any) continue
+            if (!ran(w)) continue
             line = "| " B[i] " |"
-            for (j = 1; j <= ns; j++) {
-                fm = num(v[S[j], w, "mem_free_min_mb"]) ? sprintf("%.0f / %.0f / %s", v[S[j], w, "mem_free_before_mb"], v[S[j], w, "mem_free_min_mb"], num(v[S[j], w, "mem_free_after_mb"]) ? sprintf("%.0f", v[S[j], w, "mem_free_after_mb"]) : "—") : "—"
-                line = line " " cell(S[j], w, "conns_live") " | " cell(S[j], w, "errors") " | " fm " |"
-            }
+            for (j = 1; j <= ns; j++)
+                line = line " " cell(S[j], w, "conns_live") " | " cell(S[j], w, "errors") " | " freemem(S[j], w) " |"
             print line
         }
         print ""
@@ -145,9 +151,7 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "memory cgroup leaving ~16 MiB of page cache).  Nominal miss ratio = 1 - 32/set size;"
         print "measured = the server'"'"'s `cache.misses` per completed read."
         print ""
-        hdr = "| miss % | set MiB |"; sep = "|---:|---:|"
-        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " req/s | x epoll | p99 ms | measured miss % |"; sep = sep "---:|---:|---:|---:|" }
-        print hdr; print sep
+        header("miss % | set MiB", "req/s | x epoll | p99 ms | measured miss % |", 4)
         split("0 10 20 50", M, " ")
         for (i = 1; i <= 4; i++) {
             w = "miss" M[i]; setmb = ""
