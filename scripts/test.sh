@@ -37,9 +37,11 @@ for t in ${HOST_TESTS:-}; do
     run_suite "host-$(basename "$t")" "$t"
 done
 run_suite kernel scripts/kernel-tests.sh
+# Each end-to-end suite is bounded (a server that stops answering must fail the suite, not
+# hang the run); the longest takes about a minute here.
 for t in tests/e2e/*.sh; do
     [ -x "$t" ] || continue
-    run_suite "e2e-$(basename "$t" .sh)" "$t"
+    run_suite "e2e-$(basename "$t" .sh)" timeout -k 10 "${E2E_TIMEOUT:-900}" "$t"
 done
 
 echo
