@@ -72,6 +72,7 @@ struct kconn {
     struct ncp_conn *conn;
     uint32_t refs;
     bool closing;
+    bool peer_closed;                    /* FIN seen: close once every reply is out */
     uint8_t prefix[NCP_LEN_SIZE];        /* the frame being assembled */
     uint32_t prefix_have;
     uint8_t *frame;                      /* whole when frame_have == frame_len: waits for room */
@@ -320,6 +321,20 @@ static void kconn_close(struct kconn *kc) { (void)kconn_close_pcb(kc); }
 
 /* ---- receiving ---- */
 
+/* After the client's FIN (it may half-close and still read): closes once nothing it asked
+ * for is unanswered -- no held bytes, no queued reply, no request in a worker (refs counts
+ * one for the connection plus one per such request; `extra` more are being let go).
+ * Returns true if it closed (and lwIP needs ERR_ABRT when pcb_aborted). */
+static bool close_if_finished(struct kconn *kc, uint32_t extra)
+{
+    bool frame_waiting = kc->frame && kc->frame_have == kc->frame_len;   /* a partial one never ends */
+    if (!kc->peer_closed || kc->closing || kc->held_head || frame_waiting || kc->out_head ||
+        kc->refs > 1 + extra)
+        return false;
+    kconn_close_pcb(kc);
+    return true;
+}
+
 static uint32_t blocking_fn(struct wtd *w)
 {
     struct kreq *rq = (struct kreq *)w;
@@ -329,6 +344,8 @@ static uint32_t blocking_fn(struct wtd *w)
     net_core_lock();
     if (r == NCP_CLOSE_CONN)
         kconn_close(kc);
+    else
+        close_if_finished(kc, 1);                /* this request's reference goes next */
     kconn_put(kc);
     net_core_unlock();
     kfree(rq);
@@ -418,16 +435,16 @@ static bool room_for_reply(struct kconn *kc)
     return pcb->snd_buf >= need && tcp_sndqueuelen(pcb) + 2 * (need / TCP_MSS) + 8 < TCP_SND_QUEUELEN;
 }
 
-/* Feeds held bytes to the engine a frame at a time while replies have room (all of them
- * if `all`: the client has closed); acknowledges what was fed to lwIP, which reopens the
- * client's window.  Returns false if the connection was closed. */
-static bool feed(struct kconn *kc, bool all)
+/* Feeds held bytes to the engine a frame at a time while replies have room; acknowledges
+ * what was fed to lwIP, which reopens the client's window.  Returns false if the
+ * connection was closed. */
+static bool feed(struct kconn *kc)
 {
     size_t fed = 0;
     bool alive = true;
     while (alive && !kc->closing) {
         if (kc->frame && kc->frame_have == kc->frame_len) {
-            if (!all && !room_for_reply(kc)) {
+            if (!room_for_reply(kc)) {
                 st.waited_for_room++;
                 break;
             }
@@ -476,12 +493,11 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         return ERR_OK;
     }
     pcb_aborted = false;
-    if (!p) {                                    /* the client closed: answer what it sent */
-        if (kc->held_head || kc->frame) {
-            if (!feed(kc, true))
-                return pcb_aborted ? ERR_ABRT : ERR_OK;
-        }
-        return kconn_close_pcb(kc) ? ERR_ABRT : ERR_OK;
+    if (!p) {                                    /* the client closed its side: answer what it sent */
+        kc->peer_closed = true;
+        if (!feed(kc))
+            return pcb_aborted ? ERR_ABRT : ERR_OK;
+        return close_if_finished(kc, 0) && pcb_aborted ? ERR_ABRT : ERR_OK;
     }
     st.bytes_in += p->tot_len;
     kc->bytes_in += p->tot_len;
@@ -495,7 +511,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     h->next = NULL;
     if (kc->held_tail) kc->held_tail->next = h; else kc->held_head = h;
     kc->held_tail = h;
-    if (!feed(kc, false))                        /* closed while feeding: lwIP must not touch */
+    if (!feed(kc))                               /* closed while feeding: lwIP must not touch */
         return pcb_aborted ? ERR_ABRT : ERR_OK;  /* an aborted pcb again */
     return ERR_OK;
 }
@@ -507,9 +523,9 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
         return ERR_OK;
     kconn_flush(kc);
     pcb_aborted = false;
-    if ((kc->held_head || kc->frame) && !feed(kc, false))
+    if ((kc->held_head || kc->frame) && !feed(kc))
         return pcb_aborted ? ERR_ABRT : ERR_OK;
-    return ERR_OK;
+    return close_if_finished(kc, 0) && pcb_aborted ? ERR_ABRT : ERR_OK;
 }
 
 static void on_err(void *arg, err_t err)

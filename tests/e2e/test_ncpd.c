@@ -472,6 +472,49 @@ static void test_unread_replies_do_not_pile_up(void)
     raw_close(other);
 }
 
+/* A client that sends its requests and then shuts its side (half-close) still gets every
+ * reply -- here 20 reads of 60 KiB, more than a send buffer, so some wait for room after
+ * the FIN -- and then the server closes too. */
+static void test_half_close_gets_every_reply(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    enum { CHUNK = 60 * 1024, NREAD = 20 };
+    static uint8_t data[CHUNK * 2];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 17 + i / 999);
+    uint32_t h;
+    CHECK_EQ(open_h(r, "/halfclose.dat", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+    struct ncp_request rq;
+    struct ncp_reply rp;
+    for (int i = 0; i < 2; i++) {
+        rq = R(NCP_FN_WRITE);
+        rq.u.write.handle = h; rq.u.write.offset = (uint64_t)i * CHUNK;
+        rq.u.write.data.ptr = data + i * CHUNK; rq.u.write.data.len = CHUNK;
+        CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    }
+    uint32_t first = r->tag + 1;
+    for (int i = 0; i < NREAD; i++) {
+        rq = R(NCP_FN_READ);
+        rq.u.read.handle = h; rq.u.read.offset = (uint64_t)(i % 2) * CHUNK; rq.u.read.count = CHUNK;
+        CHECK(send_rq(r, &rq) != 0);
+    }
+    CHECK_EQ(shutdown(r->fd, SHUT_WR), 0);
+    int got = 0, bad = 0;
+    while (got < NREAD && next_reply(r, &rp) == 0) {
+        if (rp.h.type == NCP_TYPE_BUSY) continue;
+        int k = (int)(rp.h.tag - first);
+        if (k < 0 || k >= NREAD || rp.h.completion != NCP_OK || rp.u.read.data.len != CHUNK ||
+            memcmp(rp.u.read.data.ptr, data + (k % 2) * CHUNK, CHUNK) != 0)
+            bad++;
+        got++;
+    }
+    CHECK_EQ(got, NREAD);
+    CHECK_EQ(bad, 0);
+    CHECK(next_reply(r, &rp) != 0);                      /* then the server closes */
+    raw_close(r);
+}
+
 static void test_too_many_requests_in_flight(void)
 {
     struct raw *r = session();
@@ -583,6 +626,7 @@ static void run_suite(const char *label)
     RUN_AS(test_readdir_pages_through_big_dir, label);
     RUN_AS(test_too_many_requests_in_flight, label);
     RUN_AS(test_unread_replies_do_not_pile_up, label);
+    RUN_AS(test_half_close_gets_every_reply, label);
     RUN_AS(test_thousands_of_malformed_frames, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);
     if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
