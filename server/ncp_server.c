@@ -121,6 +121,7 @@ void ncp_conn_destroy(struct ncp_conn *c)
     ncp_conn_put(c);
 }
 
+uint32_t ncp_conn_inflight(const struct ncp_conn *c) { return __atomic_load_n(&c->inflight, __ATOMIC_ACQUIRE); }
 uint32_t ncp_conn_max_frame(const struct ncp_conn *c) { return __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE); }
 uint16_t ncp_conn_number(const struct ncp_conn *c) { return c->number; }
 

@@ -86,6 +86,8 @@ size_t ncp_server_refusal(uint8_t *buf);
 /* Largest frame this connection accepts now (changes after NEGOTIATE). */
 uint32_t ncp_conn_max_frame(const struct ncp_conn *c);
 uint16_t ncp_conn_number(const struct ncp_conn *c);
+/* Requests admitted and not answered yet (lock waits included). */
+uint32_t ncp_conn_inflight(const struct ncp_conn *c);
 
 int ncp_conn_handle(struct ncp_conn *c, const uint8_t *frame, size_t len, bool may_block);
 int ncp_conn_handle_blocking(struct ncp_conn *c, const uint8_t *frame, size_t len);

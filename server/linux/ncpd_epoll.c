@@ -5,7 +5,8 @@
  * copied to a queue served by --workers threads (0: run it inline), the way
  * the kernel hands such requests to WTD workers.  Replies from any thread are
  * appended to the connection's output buffer and flushed by the loop; a
- * connection with too much unsent output is not read until it drains.
+ * connection with too much unsent output is not read until it drains.  A client
+ * that half-closes is closed once its requests are answered and sent.
  */
 #include "server/linux/ncpd.h"
 #include "proto/ncp_reasm.h"
@@ -35,10 +36,15 @@ struct client {
     size_t out_len, out_cap, out_off;
     bool send_failed;
     bool want_out, paused, closing;   /* loop thread only */
+    bool peer_closed;           /* EOF read: in the draining list until all is answered */
     bool queued;                /* in the pending list; pending_lock */
 };
 
 static int epfd, wake_fd;
+
+/* Half-closed clients waiting for their last replies (loop thread only). */
+static struct client **draining;
+static size_t ndraining, draining_cap;
 static struct ncp_server *server;
 
 /* Clients with output to flush or about to close, handled once per loop turn. */
@@ -143,7 +149,7 @@ static bool queue_job(struct ncp_conn *conn, const uint8_t *frame, size_t len)
 static void arm(struct client *cl)
 {
     struct epoll_event ev = { .data.ptr = cl };
-    ev.events = (cl->paused ? 0 : EPOLLIN) | (cl->want_out ? EPOLLOUT : 0);
+    ev.events = (cl->paused || cl->peer_closed ? 0 : EPOLLIN) | (cl->want_out ? EPOLLOUT : 0);
     epoll_ctl(epfd, EPOLL_CTL_MOD, cl->fd, &ev);
 }
 
@@ -171,6 +177,8 @@ static void flush_out(struct client *cl)
 
 static void client_free(struct client *cl)
 {
+    for (size_t i = 0; cl->peer_closed && i < ndraining; i++)
+        if (draining[i] == cl) draining[i] = draining[--ndraining];
     ncp_conn_destroy(cl->conn);                 /* after this no thread sends to cl */
     pthread_mutex_lock(&pending_lock);          /* a worker may have queued it meanwhile */
     for (size_t i = 0; cl->queued && i < npending; i++)
@@ -244,10 +252,38 @@ static void on_readable(struct client *cl, int workers)
         ssize_t n = recv(cl->fd, buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) break;
-        if (n <= 0) { cl->closing = true; break; }
+        if (n < 0) { cl->closing = true; break; }
+        if (n == 0) {                           /* half-close: answer, then close */
+            if (ndraining == draining_cap) {
+                draining_cap = draining_cap ? draining_cap * 2 : 64;
+                struct client **d = realloc(draining, draining_cap * sizeof *d);
+                if (!d) { cl->closing = true; break; }
+                draining = d;
+            }
+            draining[ndraining++] = cl;
+            cl->peer_closed = true;
+            arm(cl);
+            break;
+        }
         add_counter(&ncpd_ctr.rx_bytes, (uint64_t)n);
         consume_bytes(cl, buf, (size_t)n, workers);
         if ((size_t)n < sizeof buf) break;
+    }
+}
+
+/* Closes the half-closed clients whose requests are all answered and sent (checked every
+ * loop turn; the loop wakes at least every 200 ms). */
+static void check_draining(void)
+{
+    for (size_t i = 0; i < ndraining; i++) {      /* client_free takes them off the list */
+        struct client *cl = draining[i];
+        pthread_mutex_lock(&cl->out_lock);
+        bool sent = cl->out_off == cl->out_len;
+        pthread_mutex_unlock(&cl->out_lock);
+        if (!cl->closing && sent && ncp_conn_inflight(cl->conn) == 0) {
+            cl->closing = true;
+            mark_pending(cl);
+        }
     }
 }
 
@@ -313,6 +349,7 @@ int ncpd_serve_epoll(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
             if (!cl->closing && (evs[i].events & EPOLLOUT)) flush_out(cl);
             if (cl->closing) mark_pending(cl);
         }
+        check_draining();
         run_pending();
     }
     /* Shutdown: workers finish what they hold, the last replies leave. */

@@ -418,6 +418,56 @@ static int64_t stat_value(struct raw *r, const char *want)
     return found;
 }
 
+/* ---- many big reads in flight (backpressure, half-close) ---- */
+
+enum { BIG_CHUNK = 60 * 1024, BIG_CHUNKS = 4 };
+static uint8_t big_data[BIG_CHUNK * BIG_CHUNKS];
+
+/* Writes big_data (a pattern) to path; 0 and the handle, or -1. */
+static int put_big_file(struct raw *r, const char *path, uint32_t *h)
+{
+    for (size_t i = 0; i < sizeof big_data; i++) big_data[i] = (uint8_t)(i * 29 + i / 1000);
+    if (open_h(r, path, NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, h) != NCP_OK) return -1;
+    for (int i = 0; i < BIG_CHUNKS; i++) {
+        struct ncp_request rq = R(NCP_FN_WRITE);
+        struct ncp_reply rp;
+        rq.u.write.handle = *h; rq.u.write.offset = (uint64_t)i * BIG_CHUNK;
+        rq.u.write.data.ptr = big_data + i * BIG_CHUNK; rq.u.write.data.len = BIG_CHUNK;
+        if (call(r, &rq, &rp) != NCP_OK) return -1;
+    }
+    return 0;
+}
+
+/* Sends n reads of one chunk each, round the file; returns the first tag. */
+static uint32_t send_big_reads(struct raw *r, uint32_t h, int n)
+{
+    uint32_t first = r->tag + 1;
+    for (int i = 0; i < n; i++) {
+        struct ncp_request rq = R(NCP_FN_READ);
+        rq.u.read.handle = h; rq.u.read.offset = (uint64_t)(i % BIG_CHUNKS) * BIG_CHUNK;
+        rq.u.read.count = BIG_CHUNK;
+        CHECK(send_rq(r, &rq) != 0);
+    }
+    return first;
+}
+
+/* Takes the n replies of send_big_reads; checks each came once, whole and right. */
+static void check_big_replies(struct raw *r, uint32_t first, int n)
+{
+    struct ncp_reply rp;
+    int got = 0, bad = 0;
+    while (got < n && next_reply(r, &rp) == 0) {
+        if (rp.h.type == NCP_TYPE_BUSY) continue;
+        int k = (int)(rp.h.tag - first);
+        if (k < 0 || k >= n || rp.h.completion != NCP_OK || rp.u.read.data.len != BIG_CHUNK ||
+            memcmp(rp.u.read.data.ptr, big_data + (k % BIG_CHUNKS) * BIG_CHUNK, BIG_CHUNK) != 0)
+            bad++;
+        got++;
+    }
+    CHECK_EQ(got, n);
+    CHECK_EQ(bad, 0);
+}
+
 /* A client that pipelines 100 reads of 60 KiB (6 MB of replies) and reads nothing for two
  * seconds, then reads them all: every reply arrives whole and right, and meanwhile another
  * client is served.  The kernel holds the requests back while its send buffer is full
@@ -426,30 +476,18 @@ static int64_t stat_value(struct raw *r, const char *want)
 static void test_unread_replies_do_not_pile_up(void)
 {
     struct raw *r = session(), *other = session();
-    CHECK(r != NULL && other != NULL);
-    if (!r || !other) { raw_close(r); raw_close(other); return; }
-    enum { CHUNK = 60 * 1024, NREAD = 100 };
-    static uint8_t data[CHUNK * 4];
-    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 29 + i / 1000);
     uint32_t h;
-    CHECK_EQ(open_h(r, "/unread.dat", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
-    struct ncp_request rq;
-    struct ncp_reply rp;
-    for (int i = 0; i < 4; i++) {
-        rq = R(NCP_FN_WRITE);
-        rq.u.write.handle = h; rq.u.write.offset = (uint64_t)i * CHUNK;
-        rq.u.write.data.ptr = data + i * CHUNK; rq.u.write.data.len = CHUNK;
-        CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    CHECK(r != NULL && other != NULL);
+    if (!r || !other || put_big_file(r, "/unread.dat", &h)) {
+        CHECK(!"setup");
+        raw_close(r); raw_close(other);
+        return;
     }
     int64_t waited0 = stat_value(other, "req.waited_for_room");
-    uint32_t first = r->tag + 1;
-    for (int i = 0; i < NREAD; i++) {
-        rq = R(NCP_FN_READ);
-        rq.u.read.handle = h; rq.u.read.offset = (uint64_t)(i % 4) * CHUNK; rq.u.read.count = CHUNK;
-        CHECK(send_rq(r, &rq) != 0);
-    }
+    uint32_t first = send_big_reads(r, h, 100);
     sleep(2);
     struct ncp_request ping = R(NCP_FN_PING);
+    struct ncp_reply rp;
     CHECK_EQ(call(other, &ping, &rp), NCP_OK);           /* the server is not wedged */
     if (remote_port) {                                    /* the kernel's own counters */
         int64_t queued = stat_value(other, "net.send_queued_max");
@@ -457,17 +495,7 @@ static void test_unread_replies_do_not_pile_up(void)
         CHECK(queued >= 0 && queued < (1 << 20));
         CHECK(waited0 >= 0 && waited > waited0);
     }
-    int got = 0, bad = 0;
-    while (got < NREAD && next_reply(r, &rp) == 0) {
-        if (rp.h.type == NCP_TYPE_BUSY) continue;
-        int k = (int)(rp.h.tag - first);
-        if (k < 0 || k >= NREAD || rp.h.completion != NCP_OK || rp.u.read.data.len != CHUNK ||
-            memcmp(rp.u.read.data.ptr, data + (k % 4) * CHUNK, CHUNK) != 0)
-            bad++;
-        got++;
-    }
-    CHECK_EQ(got, NREAD);
-    CHECK_EQ(bad, 0);
+    check_big_replies(r, first, 100);
     raw_close(r);
     raw_close(other);
 }
@@ -478,39 +506,17 @@ static void test_unread_replies_do_not_pile_up(void)
 static void test_half_close_gets_every_reply(void)
 {
     struct raw *r = session();
-    CHECK(r != NULL);
-    if (!r) return;
-    enum { CHUNK = 60 * 1024, NREAD = 20 };
-    static uint8_t data[CHUNK * 2];
-    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 17 + i / 999);
     uint32_t h;
-    CHECK_EQ(open_h(r, "/halfclose.dat", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
-    struct ncp_request rq;
-    struct ncp_reply rp;
-    for (int i = 0; i < 2; i++) {
-        rq = R(NCP_FN_WRITE);
-        rq.u.write.handle = h; rq.u.write.offset = (uint64_t)i * CHUNK;
-        rq.u.write.data.ptr = data + i * CHUNK; rq.u.write.data.len = CHUNK;
-        CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    CHECK(r != NULL);
+    if (!r || put_big_file(r, "/halfclose.dat", &h)) {
+        CHECK(!"setup");
+        raw_close(r);
+        return;
     }
-    uint32_t first = r->tag + 1;
-    for (int i = 0; i < NREAD; i++) {
-        rq = R(NCP_FN_READ);
-        rq.u.read.handle = h; rq.u.read.offset = (uint64_t)(i % 2) * CHUNK; rq.u.read.count = CHUNK;
-        CHECK(send_rq(r, &rq) != 0);
-    }
+    uint32_t first = send_big_reads(r, h, 20);
     CHECK_EQ(shutdown(r->fd, SHUT_WR), 0);
-    int got = 0, bad = 0;
-    while (got < NREAD && next_reply(r, &rp) == 0) {
-        if (rp.h.type == NCP_TYPE_BUSY) continue;
-        int k = (int)(rp.h.tag - first);
-        if (k < 0 || k >= NREAD || rp.h.completion != NCP_OK || rp.u.read.data.len != CHUNK ||
-            memcmp(rp.u.read.data.ptr, data + (k % 2) * CHUNK, CHUNK) != 0)
-            bad++;
-        got++;
-    }
-    CHECK_EQ(got, NREAD);
-    CHECK_EQ(bad, 0);
+    check_big_replies(r, first, 20);
+    struct ncp_reply rp;
     CHECK(next_reply(r, &rp) != 0);                      /* then the server closes */
     raw_close(r);
 }
