@@ -76,14 +76,17 @@ static enum csum_kind csum_prepare(struct pbuf *p, struct e1000_csum *cs)
     tcp[17] = (uint8_t)sum;
     cs->start = (uint8_t)(eth + ihl);
     cs->offset = (uint8_t)(eth + ihl + 16);
-    txs.csum_offloaded++;
     return CSUM_DEVICE;
 }
 
 static bool queue_frame(struct e1000_dev *d, const struct e1000_seg *segs, uint32_t n, void *cookie,
                         enum csum_kind k, struct e1000_csum cs)
 {
-    return k == CSUM_DEVICE ? e1000_tx_queue_csum(d, segs, n, cookie, cs) : e1000_tx_queue(d, segs, n, cookie);
+    if (k != CSUM_DEVICE)
+        return e1000_tx_queue(d, segs, n, cookie);
+    bool queued = e1000_tx_queue_csum(d, segs, n, cookie, cs);
+    txs.csum_offloaded += queued;           /* once per frame, not per attempt */
+    return queued;
 }
 
 /* Puts p on the ring; on PUT_OK the ring owns the caller's reference to p. */

@@ -268,14 +268,13 @@ static int do_open(struct ctx *x)
  * cached piece, handed to the embedder's gather send (which copies them once, into its
  * transport).  False when it cannot serve the request whole this way (a short read, a file
  * system error): the copying path then answers it, errors included. */
-#define READ_REFS 72                              /* 256 KiB in 4 KiB blocks, unaligned */
 static bool read_by_ref(struct ctx *x, const struct ncp_open *o, uint32_t count, int *r)
 {
-    struct ncp_vfs_ref refs[READ_REFS];
-    struct ncp_iov iov[READ_REFS + 1];
+    struct ncp_vfs_ref refs[NCP_VFS_REFS_MAX];
+    struct ncp_iov iov[NCP_VFS_REFS_MAX + 1];
     uint8_t head[NCP_READ_REPLY_DATA_OFF];
     unsigned n = 0;
-    int64_t got = x->vfs->read_ref_nonblock(x->fs, o->ino, x->rq->u.read.offset, count, refs, READ_REFS, &n);
+    int64_t got = x->vfs->read_ref_nonblock(x->fs, o->ino, x->rq->u.read.offset, count, refs, NCP_VFS_REFS_MAX, &n);
     if (got == -FS_EAGAIN) {                      /* a miss: the copying path would miss too */
         *r = NCP_RET_BLOCK;
         return true;
@@ -311,8 +310,8 @@ static int do_read(struct ctx *x)
     int r = NCP_E_BADF;
     uint8_t *buf = NULL;
     if (!(o->flags & NCP_O_READ)) goto out;
-    /* (reads of more than READ_REFS - 1 blocks of 4 KiB would run out of references) */
-    if (!x->may_block && count && count <= (READ_REFS - 1) * 4096u && x->c->sendv &&
+    /* (reads of more than NCP_VFS_REFS_MAX - 1 blocks of 4 KiB would run out of references) */
+    if (!x->may_block && count && count <= (NCP_VFS_REFS_MAX - 1) * 4096u && x->c->sendv &&
         x->vfs->read_ref_nonblock && read_by_ref(x, o, count, &r))
         goto out;
     size_t cap = NCP_READ_REPLY_DATA_OFF + (size_t)count;

@@ -17,7 +17,10 @@ struct ncp_vfs_dirent {
     char     name[256];         /* NUL terminated */
 };
 
-/* A reference to bytes the file system holds in memory (a block-cache buffer). */
+/* A reference to bytes the file system holds in memory (a block-cache buffer); one
+ * read_ref_nonblock call hands out at most NCP_VFS_REFS_MAX (a 256 KiB read in 4 KiB
+ * blocks, unaligned, needs 65). */
+#define NCP_VFS_REFS_MAX 72
 struct ncp_vfs_ref {
     const uint8_t *data;
     uint32_t len;

@@ -72,12 +72,11 @@ static int64_t e_read_nonblock(void *fs, uint32_t ino, uint64_t off, void *buf, 
 }
 
 /* ext2's references, in the engine's shape. */
-#define EXT2_REFS_MAX 72
 static int64_t e_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_t len,
                                    struct ncp_vfs_ref *refs, unsigned max, unsigned *n)
 {
-    struct ext2_ref er[EXT2_REFS_MAX];
-    if (max > EXT2_REFS_MAX) max = EXT2_REFS_MAX;
+    struct ext2_ref er[NCP_VFS_REFS_MAX];
+    if (max > NCP_VFS_REFS_MAX) max = NCP_VFS_REFS_MAX;
     int64_t got = ext2_read_nonblock_ref(fs, ino, off, len, er, max, n);
     for (unsigned i = 0; got >= 0 && i < *n; i++)
         refs[i] = (struct ncp_vfs_ref){ er[i].data, er[i].len, er[i].buf };

@@ -79,7 +79,8 @@ struct kconn {
     uint32_t frame_len, frame_have;
     struct held_chain *held_head, *held_tail;
     struct held_chain held_spare;        /* used when nothing else is held: no allocation */
-    uint32_t held_off;                   /* bytes of held_head's chain already fed */
+    struct pbuf *held_q;                 /* the pbuf of held_head's chain being fed (NULL: its first) */
+    uint32_t held_off;                   /* bytes of held_q already fed */
     struct out_chunk *out_head, *out_tail;   /* replies lwIP had no room for yet */
     size_t out_bytes;
     uint32_t remote_ip;
@@ -275,6 +276,8 @@ static void drop_output(struct kconn *kc)
         free_held(kc, h);
     }
     kc->held_tail = NULL;
+    kc->held_q = NULL;
+    kc->held_off = 0;
 }
 
 static void unindex(struct kconn *kc, struct tcp_pcb *pcb)
@@ -457,22 +460,21 @@ static bool feed(struct kconn *kc)
         struct held_chain *h = kc->held_head;
         if (!h)
             break;
-        struct pbuf *q = h->p;
-        size_t skip = kc->held_off;
-        while (q && skip >= q->len) {
-            skip -= q->len;
+        struct pbuf *q = kc->held_q ? kc->held_q : h->p;
+        while (q && kc->held_off >= q->len) {    /* this pbuf is all fed */
             q = q->next;
+            kc->held_off = 0;
         }
-        if (!q) {                                /* this chain is all fed */
+        kc->held_q = q;
+        if (!q) {                                /* and so is the chain */
             kc->held_head = h->next;
             if (!kc->held_head)
                 kc->held_tail = NULL;
-            kc->held_off = 0;
             pbuf_free(h->p);
             free_held(kc, h);
             continue;
         }
-        long used = assemble(kc, (const uint8_t *)q->payload + skip, q->len - skip);
+        long used = assemble(kc, (const uint8_t *)q->payload + kc->held_off, q->len - kc->held_off);
         if (used < 0)
             return false;
         kc->held_off += (uint32_t)used;

@@ -70,6 +70,14 @@ guest_drops() {
     tr -d '\r' < "$guest_log" | grep -E '^  drops total: [0-9]+' | tail -1 | awk '{print $3}'
 }
 
+# guest_shutdown_test NAME: the console's `shutdown` must power the guest off (one test
+# line, NAME); then the guest is stopped either way.
+guest_shutdown_test() {
+    guest_cmd shutdown
+    if guest_wait 'power off' 30; then ok "$1"; else bad "$1" "no power off"; fi
+    guest_stop
+}
+
 guest_stop() {
     [ -n "$guest_pid" ] || return 0
     if kill -0 "$guest_pid" 2>/dev/null; then

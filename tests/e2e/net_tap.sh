@@ -88,8 +88,6 @@ else
     bad tap_serving_after_bad_frames "${out2:-$out}"
 fi
 
-guest_cmd shutdown
-if guest_wait 'power off' 30; then ok tap_shutdown; else bad tap_shutdown "no power off"; fi
-guest_stop
+guest_shutdown_test tap_shutdown
 if ip netns list | grep -qw "$ns"; then bad tap_namespace_removed "'$ns' still exists"; else ok tap_namespace_removed; fi
 finish

@@ -28,7 +28,5 @@ else
     bad user_console_net "no counters in the net command's output"
 fi
 
-guest_cmd shutdown
-if guest_wait 'power off' 30; then ok user_shutdown; else bad user_shutdown "no power off"; fi
-guest_stop
+guest_shutdown_test user_shutdown
 finish
