@@ -170,11 +170,14 @@ static uint32_t absorb_hw(struct rng *r, bool (*get)(uint64_t *), uint32_t want,
     return got;
 }
 
-/* Work whose duration varies: a data-dependent walk over a small buffer. */
+/* A fixed amount of work (a data-dependent walk over a small buffer, always the same number
+ * of steps): on a deterministic machine each sample takes the same time, so whatever varies
+ * between samples comes from the machine (caches, interrupts, the host under TCG), not from
+ * us, and the varied count below measures exactly that. */
+#define JITTER_STEPS 32
 static uint64_t jitter_work(uint8_t *mem, size_t size, uint64_t acc)
 {
-    unsigned n = 16 + (unsigned)(acc & 31);
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < JITTER_STEPS; i++) {
         size_t at = ((acc >> 7) ^ (i * 131u)) & (size - 1);
         mem[at] += (uint8_t)acc;
         acc = acc * 6364136223846793005ULL + mem[at] + 1442695040888963407ULL;
