@@ -224,6 +224,7 @@ static void absorb_jitter(struct rng *r, uint32_t samples, struct rng_seed_repor
 static void rng_seed_n(struct rng *r, unsigned sources, uint32_t jitter, bool full,
                        struct rng_seed_report *rep)
 {
+    uint64_t t0 = now_ns();
     memset(rep, 0, sizeof *rep);
     rep->asked = sources;
     if ((sources & RNG_SRC_RDSEED) && random_cpu_has_rdseed()) {
@@ -245,6 +246,7 @@ static void rng_seed_n(struct rng *r, unsigned sources, uint32_t jitter, bool fu
     }
     r->reseeds++;
     r->last_reseed_ns = now_ns();
+    rep->ns = r->last_reseed_ns - t0;
 }
 
 void rng_seed(struct rng *r, unsigned sources, uint32_t jitter, struct rng_seed_report *rep)
@@ -356,9 +358,9 @@ void random_get_stats(struct random_stats *out)
 
 static void print_report(const char *what, const struct rng_seed_report *r)
 {
-    kprintf("  %s: RDSEED %u words (%u failed), RDRAND %u words (%u failed), jitter %u samples (%u varied)%s\n",
+    kprintf("  %s: RDSEED %u words (%u failed), RDRAND %u words (%u failed), jitter %u samples (%u varied), %lu us%s\n",
             what, r->rdseed_words, r->rdseed_failures, r->rdrand_words, r->rdrand_failures,
-            r->jitter_samples, r->jitter_varied,
+            r->jitter_samples, r->jitter_varied, r->ns / 1000,
             (r->asked & RNG_SRC_JITTER) && !(r->used & RNG_SRC_JITTER) ? ", jitter WEAK" : "");
 }
 

@@ -45,6 +45,7 @@ struct rng_seed_report {
     uint32_t rdrand_words, rdrand_failures;
     uint32_t jitter_samples;
     uint32_t jitter_varied;    /* samples whose delta and delta-of-delta both changed */
+    uint64_t ns;               /* how long the seeding took */
 };
 
 /* One generator instance.  The kernel's is behind random_bytes(); tests make their own. */
