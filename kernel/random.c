@@ -26,6 +26,7 @@
                                    least one reseed of the DRBG inside what is mixed */
 #define HW_LIGHT_WORDS   16     /* hardware words in a periodic (light) reseed */
 #define HW_GIVE_UP       8      /* failed words after which a source is left for this seeding */
+#define HW_MIN_WORDS     4      /* a source delivered if it gave at least 256 bits */
 
 static spinlock_t rng_lock = SPINLOCK_INIT("random");
 static struct rng krng;                  /* guarded by rng_lock */
@@ -166,7 +167,6 @@ static uint32_t absorb_hw(struct rng *r, bool (*get)(uint64_t *), uint32_t want,
     if (n)
         rng_absorb(r, words, n * sizeof words[0]);
     wipe(words, sizeof words);
-    prev = 0;
     return got;
 }
 
@@ -219,8 +219,9 @@ static void absorb_jitter(struct rng *r, uint32_t samples, struct rng_seed_repor
     wipe(chunk, sizeof chunk);
 }
 
-/* `full`: the boot or an explicit reseed (Intel's 1024 RDRAND words when RDSEED gave
- * nothing); otherwise a periodic light one. */
+/* `full`: the boot or an explicit reseed (Intel's 1024 RDRAND words unless RDSEED gave at
+ * least HW_MIN_WORDS); otherwise a periodic light one.  Whatever a source gave is mixed in;
+ * it counts as used only from HW_MIN_WORDS words (or RANDOM_JITTER_MIN_VARIED samples). */
 static void rng_seed_n(struct rng *r, unsigned sources, uint32_t jitter, bool full,
                        struct rng_seed_report *rep)
 {
@@ -230,13 +231,13 @@ static void rng_seed_n(struct rng *r, unsigned sources, uint32_t jitter, bool fu
     if ((sources & RNG_SRC_RDSEED) && random_cpu_has_rdseed()) {
         rep->rdseed_words = absorb_hw(r, random_rdseed64, full ? RDSEED_WORDS : HW_LIGHT_WORDS / 4,
                                       &rep->rdseed_failures);
-        if (rep->rdseed_words)
+        if (rep->rdseed_words >= HW_MIN_WORDS)
             rep->used |= RNG_SRC_RDSEED;
     }
     if ((sources & RNG_SRC_RDRAND) && random_cpu_has_rdrand()) {
         uint32_t want = full && !(rep->used & RNG_SRC_RDSEED) ? RDRAND_SEED_WORDS : HW_LIGHT_WORDS;
         rep->rdrand_words = absorb_hw(r, random_rdrand64, want, &rep->rdrand_failures);
-        if (rep->rdrand_words)
+        if (rep->rdrand_words >= HW_MIN_WORDS)
             rep->used |= RNG_SRC_RDRAND;
     }
     if ((sources & RNG_SRC_JITTER) && jitter) {
