@@ -48,7 +48,8 @@ struct rng_seed_report {
     uint64_t ns;               /* how long the seeding took */
 };
 
-/* One generator instance.  The kernel's is behind random_bytes(); tests make their own. */
+/* One generator instance.  The kernel's is behind random_bytes() (guarded by rng_lock in
+ * random.c); tests make their own, guarded by whoever owns them. */
 #define RNG_BLOCKS 8
 struct rng {
     uint8_t key[CHACHA20_KEY_SIZE];
