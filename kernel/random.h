@@ -62,8 +62,10 @@ struct rng {
 void rng_init_key(struct rng *r, const uint8_t key[CHACHA20_KEY_SIZE]);
 void rng_absorb(struct rng *r, const void *data, size_t n);
 void rng_read(struct rng *r, void *buf, size_t n);
-/* Mixes in material from the sources in `sources` (those this CPU has), `jitter` samples. */
-void rng_seed(struct rng *r, unsigned sources, uint32_t jitter, struct rng_seed_report *rep);
+/* kernel/random_seed.c: mixes in material from the sources in `sources` (those this CPU
+ * has) and `jitter` samples; `full` (boot, random_reseed) takes Intel's 1024 RDRAND words
+ * when RDSEED gives too little, a periodic reseed 16 hardware words. */
+void rng_seed(struct rng *r, unsigned sources, uint32_t jitter, bool full, struct rng_seed_report *rep);
 
 bool random_cpu_has_rdrand(void);
 bool random_cpu_has_rdseed(void);

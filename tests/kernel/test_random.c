@@ -173,8 +173,8 @@ KTEST(random_jitter_only_seed)
     rng_init_key(&a, zero);
     rng_init_key(&b, zero);
     rng_init_key(&plain, zero);
-    rng_seed(&a, RNG_SRC_JITTER, RANDOM_JITTER_BOOT, &ra);
-    rng_seed(&b, RNG_SRC_JITTER, RANDOM_JITTER_BOOT, &rb);
+    rng_seed(&a, RNG_SRC_JITTER, RANDOM_JITTER_BOOT, true, &ra);
+    rng_seed(&b, RNG_SRC_JITTER, RANDOM_JITTER_BOOT, true, &rb);
     KT_EQ(ra.asked, RNG_SRC_JITTER);
     KT_EQ(ra.rdrand_words + ra.rdseed_words + rb.rdrand_words + rb.rdseed_words, 0);
     KT_EQ(ra.jitter_samples, RANDOM_JITTER_BOOT);
@@ -200,8 +200,8 @@ KTEST(random_rdrand_only_seed)
     struct rng_seed_report ra, rb;
     rng_init_key(&a, zero);
     rng_init_key(&b, zero);
-    rng_seed(&a, RNG_SRC_RDRAND, 0, &ra);
-    rng_seed(&b, RNG_SRC_RDRAND, 0, &rb);
+    rng_seed(&a, RNG_SRC_RDRAND, 0, true, &ra);
+    rng_seed(&b, RNG_SRC_RDRAND, 0, true, &rb);
     KT_EQ(ra.jitter_samples + rb.jitter_samples, 0);
     rng_read(&a, oa, 32);
     rng_read(&b, ob, 32);
