@@ -82,6 +82,9 @@ void net_mem_free(void *p);
 #define LWIP_HOOK_FILENAME          "net_hooks.h"
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
     net_tcp_inpacket_hook(pcb, hdr, optlen, opt1len, opt2, p)
+/* Initial sequence numbers per RFC 6528 from a boot secret, not lwIP's 6510 + tcp_ticks. */
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+    net_tcp_isn(local_ip, local_port, remote_ip, remote_port)
 
 /* ---- statistics for the `net` console command ---- */
 #define LWIP_STATS                  1

@@ -10,3 +10,6 @@ err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optl
 /* Where lwIP's tcp_input starts its walk of the active connections (net/net_pcb_index.c;
  * wired in by the tcp_in.c that net/kernel.mk generates). */
 struct tcp_pcb *net_tcp_lookup_hint(u16_t src_port, u16_t dest_port);
+
+/* TCP initial sequence numbers (RFC 6528, net/net_isn.c), under the core lock. */
+u32_t net_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip, u16_t remote_port);

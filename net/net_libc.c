@@ -1,6 +1,6 @@
-/* What lwIP needs from a C library: heap hooks (MEM_LIBC_MALLOC), atoi, and LWIP_RAND. */
+/* What lwIP needs from a C library: heap hooks (MEM_LIBC_MALLOC) and atoi.  LWIP_RAND is the
+ * kernel CSPRNG (net/arch/cc.h). */
 #include "mm.h"
-#include "io.h"
 #include "string.h"
 
 void *net_mem_malloc(unsigned long size) { return kmalloc(size); }
@@ -22,15 +22,4 @@ int atoi(const char *s)
     while (*s >= '0' && *s <= '9')
         v = v * 10 + (*s++ - '0');
     return sign * v;
-}
-
-/* xorshift64* stirred with the TSC: lwIP wants unpredictable ports and ISNs, not crypto. */
-uint32_t net_rand(void)
-{
-    static uint64_t s = 0x9E3779B97F4A7C15ULL;
-    s ^= rdtsc();
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return (uint32_t)((s * 0x2545F4914F6CDD1DULL) >> 32);
 }

@@ -2,7 +2,11 @@
 # Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
 #
 #   run.sh [--net user|tap|none] [--disk IMG] [--debug] [--test] [--icount]
-#          [--timeout SECONDS] [--log FILE] [--mem MB] -- [kernel options...]
+#          [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] -- [kernel options...]
+#
+# --cpu MODEL: QEMU's CPU model (default qemu64,+rdrand: qemu64 plus the RDRAND instruction,
+#     which TCG implements from the host's getrandom(); TCG in QEMU 7.2 has no RDSEED).
+#     --cpu qemu64 boots a CPU without RDRAND (the kernel then seeds from timing jitter only).
 #
 # --net user (default): QEMU user networking with loopback port forwards
 #     127.0.0.1:5240->524 (file service), 5207->7 (echo), 5209->9 (discard), 5219->19 (source).
@@ -15,7 +19,7 @@
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-net=user port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 extra_qemu=()
+net=user port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
@@ -28,6 +32,7 @@ while [ $# -gt 0 ]; do
         --timeout) timeout=$2; shift 2;;
         --log) log=$2; shift 2;;
         --mem) mem=$2; shift 2;;
+        --cpu) cpu=$2; shift 2;;
         --qemu) extra_qemu+=("$2"); shift 2;;
         --) shift; break;;
         *) echo "run.sh: unknown argument '$1'" >&2; exit 2;;
@@ -50,7 +55,7 @@ if [ "$net" = tap ] && ! printf '%s\n' $kargs | grep -q '^ip='; then kargs="$kar
 iso="$work/worktodo.iso"
 "$here/scripts/mkiso.sh" "$here/build/worktodo.elf" "$iso" $kargs
 
-q=(qemu-system-x86_64 -M q35 -accel tcg -m "$mem" -smp 1 -no-reboot -boot d
+q=(qemu-system-x86_64 -M q35 -accel tcg -cpu "$cpu" -m "$mem" -smp 1 -no-reboot -boot d
    -drive "file=$iso,media=cdrom,if=none,id=cd0,readonly=on" -device ide-cd,drive=cd0,bus=ide.1
    -device isa-debug-exit,iobase=0xf4,iosize=0x04)
 [ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw" -device ide-hd,drive=disk0,bus=ide.0)

@@ -23,5 +23,7 @@ __attribute__((noreturn)) void panic(const char *fmt, ...);
 #define lwip_htons(x) ((u16_t)__builtin_bswap16((u16_t)(x)))
 #define lwip_htonl(x) ((u32_t)__builtin_bswap32((u32_t)(x)))
 
-uint32_t net_rand(void);
-#define LWIP_RAND() ((u32_t)net_rand())
+/* Local ports and any other lwIP randomness from the kernel's CSPRNG (kernel/random.h);
+ * TCP ISNs come from LWIP_HOOK_TCP_ISN (net/net_isn.c). */
+uint32_t random_u32(void);
+#define LWIP_RAND() ((u32_t)random_u32())

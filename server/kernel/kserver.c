@@ -33,7 +33,7 @@
 #include "lwip/tcp.h"
 #include "server/ncp_server.h"
 #include "server/ncp_vfs_ext2.h"
-#include "proto/sha256.h"
+#include "random.h"
 #include "storage.h"
 #include "fs/bcache.h"
 #include "wtd.h"
@@ -592,25 +592,6 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 /* ---- engine services ---- */
 
-static void kernel_random(void *arg, uint8_t *buf, size_t n)
-{
-    /* TSC jitter and a counter through SHA-256 (no RDRAND under TCG's default CPU). */
-    static uint8_t pool[32];
-    static uint64_t counter;
-    while (n) {
-        struct { uint8_t pool[32]; uint64_t tsc, ctr, ns; } in;
-        memcpy(in.pool, pool, 32);
-        in.tsc = rdtsc();
-        in.ctr = ++counter;
-        in.ns = now_ns();
-        sha256(&in, sizeof in, pool);
-        size_t take = MIN(n, (size_t)16);
-        memcpy(buf, pool, take);       /* half the state out, half kept */
-        buf += take;
-        n -= take;
-    }
-}
-
 static void poweroff_main(void *arg)
 {
     thread_sleep_ms(300);              /* let the reply leave the NIC */
@@ -680,7 +661,7 @@ static int kserver_init(void)
     struct ncp_server_config cfg = {
         .vfs = &ncp_vfs_ext2_ops, .vfs_ctx = vol,
         .max_conns = (uint32_t)opt_maxconn, .max_inflight = (uint32_t)opt_max_inflight,
-        .random = kernel_random, .shutdown = admin_shutdown, .extra_counters = extra_counters,
+        .random = random_fill, .shutdown = admin_shutdown, .extra_counters = extra_counters,
     };
     server = ncp_server_create(&cfg);
     if (!server) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End to end in the tap namespace 'worktodo' (made and always removed by scripts/run.sh;
 # nothing is configured in the root namespace): ping, echo, a 16 MiB stream from the
-# source service, connections past net.maxconn refused while the first ones still echo,
-# and runt/oversized/corrupt frames from a packet socket dropped, counted, and survived.
+# source service, unpredictable TCP ISNs in the guest's SYN-ACKs, connections past
+# net.maxconn refused while the first ones still echo, and runt/oversized/corrupt frames
+# from a packet socket dropped, counted, and survived.
 set -uo pipefail
 source "$(dirname "$0")/net_lib.sh"
 
@@ -40,6 +41,10 @@ if out=$(inns "$tool" ping $guest 5); then ok "tap_ping ($out)"; else bad tap_pi
 if out=$(inns "$tool" echo $guest 7 1048576); then ok "tap_echo_1mib ($out)"; else bad tap_echo_1mib "$out"; fi
 if out=$(inns "$tool" source $guest 19 16777216); then ok "tap_source_16mib ($out)"; else bad tap_source_16mib "$out"; fi
 if out=$(inns "$tool" discard $guest 9 16777216); then ok "tap_discard_16mib ($out)"; else bad tap_discard_16mib "$out"; fi
+
+# TCP ISNs on the wire (net/net_isn.c): successive connections' SYN-ACKs must not be
+# predictable from each other (lwIP's own were 6510 + tcp_ticks).
+if out=$(inns "$tool" isn tap0 $guest 7 32); then ok "tap_tcp_isn_unpredictable ($out)"; else bad tap_tcp_isn_unpredictable "$out"; fi
 
 sleep 1     # let the closes above finish (LAST-ACK counts as live until acknowledged)
 n=$((maxconn + 6))

@@ -10,6 +10,9 @@
  *   net_tool ping HOST N                     N ICMP echo requests, each answered within 2 s
  *   net_tool raw IFACE DSTMAC DSTIP KIND N   send N bad frames (runt|oversize|badipsum|badver|
  *                                            badlen|badtcpsum|garbage) from a packet socket
+ *   net_tool isn IFACE HOST PORT N           open and close N connections, read the server's
+ *                                            ISN from each SYN-ACK on a packet socket, and
+ *                                            fail if they form a predictable sequence
  * Prints one result line; exit status 0 on success.
  */
 #define _GNU_SOURCE
@@ -23,6 +26,7 @@
 #include <linux/if_ether.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +386,76 @@ static int do_ping(const char *host, int count)
     return answered != count;
 }
 
+/* ---- the server's initial sequence numbers, from its SYN-ACKs ---- */
+static int do_isn(const char *ifname, const char *host, int port, int n)
+{
+    int ps = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));     /* IP packets, no link header */
+    if (ps < 0) {
+        printf("isn: packet socket: %s\n", strerror(errno));
+        return 1;
+    }
+    struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+                              .sll_ifindex = (int)if_nametoindex(ifname) };
+    if (!ll.sll_ifindex || bind(ps, (struct sockaddr *)&ll, sizeof ll) < 0) {
+        printf("isn: %s: %s\n", ifname, strerror(errno));
+        return 1;
+    }
+    struct in_addr server;
+    inet_pton(AF_INET, host, &server);
+    uint32_t *isn = calloc(n, sizeof *isn);
+    int got = 0;
+    for (int i = 0; i < n; i++) {
+        int err;
+        int fd = tcp_connect(host, port, &err);
+        if (fd < 0) {
+            printf("isn: connection %d: %s\n", i, strerror(err));
+            return 1;
+        }
+        struct sockaddr_in me;
+        socklen_t ml = sizeof me;
+        getsockname(fd, (struct sockaddr *)&me, &ml);
+        close(fd);
+        double end = now() + 2;
+        bool found = false;
+        while (!found && now() < end) {            /* the SYN-ACK is queued by now */
+            uint8_t pkt[2048];
+            struct pollfd pf = { ps, POLLIN, 0 };
+            if (poll(&pf, 1, 200) <= 0)
+                continue;
+            ssize_t len = recv(ps, pkt, sizeof pkt, 0);
+            if (len < 40 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_TCP)
+                continue;
+            size_t ihl = (size_t)(pkt[0] & 15) * 4;
+            if ((size_t)len < ihl + 20 || memcmp(pkt + 12, &server, 4))
+                continue;
+            const uint8_t *t = pkt + ihl;
+            uint16_t sport = (uint16_t)(t[0] << 8 | t[1]), dport = (uint16_t)(t[2] << 8 | t[3]);
+            if (sport != port || dport != ntohs(me.sin_port) || (t[13] & 0x12) != 0x12)
+                continue;
+            isn[got++] = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 | (uint32_t)t[6] << 8 | t[7];
+            found = true;
+        }
+        if (!found) {
+            printf("isn: no SYN-ACK seen for connection %d\n", i);
+            return 1;
+        }
+    }
+    int same_step = 0, small_step = 0, top_distinct = 0;
+    uint8_t seen[256] = { 0 };
+    for (int i = 0; i < got; i++) {
+        if (!seen[isn[i] >> 24]++)
+            top_distinct++;
+        if (i >= 1 && isn[i] - isn[i - 1] < 0x01000000u)
+            small_step++;
+        if (i >= 2 && isn[i] - isn[i - 1] == isn[i - 1] - isn[i - 2])
+            same_step++;
+    }
+    printf("isn: %d SYN-ACKs, first %08x %08x %08x; %d distinct top bytes, %d small steps, %d equal steps\n",
+           got, isn[0], isn[1], isn[2], top_distinct, small_step, same_step);
+    /* random 32-bit values: a step below 2^24 has probability 1/256 and equal steps 2^-32 */
+    return !(same_step <= 1 && small_step <= got / 8 && top_distinct >= got * 5 / 8);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGALRM, on_alarm);
@@ -400,6 +474,8 @@ int main(int argc, char **argv)
         return do_ping(argv[2], atoi(argv[3]));
     if (argc >= 7 && !strcmp(argv[1], "raw"))
         return do_raw(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
+    if (argc >= 6 && !strcmp(argv[1], "isn"))
+        return do_isn(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: see the comment at the top of net_tool.c\n");
     return 2;
 }

@@ -621,10 +621,71 @@ static void test_thousands_of_malformed_frames(void)
     if (fresh) { CHECK_EQ(call(fresh, &ping, &rp), NCP_OK); raw_close(fresh); }
 }
 
+/* Login nonces and fake salts come from the server's CSPRNG (the kernel's kernel/random.c,
+ * ncpd's getrandom): 64 CHALLENGEs over 4 connections give 64 different nonces with balanced
+ * bits; an unknown user's salt is the same on every CHALLENGE (a per-boot secret, so it does
+ * not reveal that the user is unknown) and differs from another unknown user's. */
+static void test_challenge_nonces_are_fresh(void)
+{
+    enum { CONNS = 4, PER = 16, N = CONNS * PER };
+    static uint8_t nonce[N][NCP_NONCE_SIZE];
+    uint8_t salt_a[NCP_SALT_MAX], salt_b[NCP_SALT_MAX];
+    size_t salt_a_len = 0;
+    int got = 0, salt_changed = 0;
+    for (int c = 0; c < CONNS; c++) {
+        struct raw *r = raw_open();
+        CHECK(r != NULL);
+        if (!r) return;
+        for (int i = 0; i < PER; i++) {
+            struct ncp_request rq = R(NCP_FN_CHALLENGE);
+            struct ncp_reply rp;
+            rq.u.challenge.user = S(i % 2 ? "guest" : "nobody-rng-a");
+            CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+            memcpy(nonce[got++], rp.u.challenge.nonce, NCP_NONCE_SIZE);
+            if (i % 2 == 0) {
+                if (!salt_a_len) {
+                    salt_a_len = rp.u.challenge.salt_len;
+                    memcpy(salt_a, rp.u.challenge.salt, salt_a_len);
+                } else if (rp.u.challenge.salt_len != salt_a_len ||
+                           memcmp(rp.u.challenge.salt, salt_a, salt_a_len) != 0) {
+                    salt_changed++;
+                }
+            }
+        }
+        if (c == CONNS - 1) {
+            struct ncp_request rq = R(NCP_FN_CHALLENGE);
+            struct ncp_reply rp;
+            rq.u.challenge.user = S("nobody-rng-b");
+            CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+            CHECK_EQ(rp.u.challenge.salt_len, salt_a_len);
+            memcpy(salt_b, rp.u.challenge.salt, rp.u.challenge.salt_len);
+            CHECK(memcmp(salt_a, salt_b, salt_a_len) != 0);
+        }
+        raw_close(r);
+    }
+    CHECK_EQ(got, N);
+    CHECK_EQ(salt_changed, 0);
+    CHECK(salt_a_len > 0);
+    int dup = 0;
+    long ones = 0;
+    for (int i = 0; i < N; i++) {
+        for (int j = i + 1; j < N; j++)
+            if (!memcmp(nonce[i], nonce[j], NCP_NONCE_SIZE))
+                dup++;
+        for (int k = 0; k < NCP_NONCE_SIZE; k++)
+            ones += __builtin_popcount(nonce[i][k]);
+    }
+    CHECK_EQ(dup, 0);
+    /* N * 128 bits: mean N * 64, sigma sqrt(N * 32); 6 sigma either side */
+    long bits = (long)N * NCP_NONCE_SIZE * 8, sigma6 = 6 * 46;
+    CHECK(ones > bits / 2 - sigma6 && ones < bits / 2 + sigma6);
+}
+
 static void run_suite(const char *label)
 {
     if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
     RUN_AS(test_login_gate, label);
+    RUN_AS(test_challenge_nonces_are_fresh, label);
     RUN_AS(test_pipelined_reads_all_answered, label);
     RUN_AS(test_split_and_glued_frames, label);
     RUN_AS(test_garbage_is_answered_and_huge_length_closes, label);
