@@ -35,6 +35,14 @@ struct ncp_request {
         struct { uint32_t handle; uint64_t size; } truncate;
         struct { uint32_t handle; uint64_t offset, length; uint8_t flags; } lock; /* LOCK, UNLOCK */
         struct { uint16_t first; } stats;
+        struct { uint32_t mask, handle; struct ncp_str path; uint16_t mode;
+                 uint32_t uid, gid; uint64_t size; uint32_t atime, mtime; } setattr;
+        struct {
+            uint16_t count;
+            const struct ncp_name *ids;         /* encode: kind and id of count entries
+                                                   (NULL: encode raw instead) */
+            struct ncp_bytes raw;               /* decode: validated (see ncp_names_query) */
+        } names;
     } u;
     const char *why;            /* decode failure reason (static string) */
 };
@@ -64,6 +72,11 @@ struct ncp_reply {
             const struct ncp_counter *counters; /* encode */
             struct ncp_bytes raw;               /* decode */
         } stats;
+        struct {
+            uint16_t count;
+            const struct ncp_name *names;       /* encode */
+            struct ncp_bytes raw;               /* decode (see ncp_name_next) */
+        } names;
     } u;
     const char *why;
 };
@@ -100,6 +113,9 @@ size_t ncp_counter_size(const char *name);
 /* Reply payload bytes before the entries. */
 #define NCP_READDIR_REPLY_FIXED  (8 + 1 + 2)
 #define NCP_STATS_REPLY_FIXED    (2 + 2)
+/* Wire size of one NAMES query / answer entry. */
+#define NCP_NAME_QUERY_SIZE      5
+static inline size_t ncp_name_size(size_t len) { return 1 + 4 + 1 + len; }
 
 /* Iterate the entries of a decoded READDIR / STATS reply (already validated).
  * `*pos` starts at 0; returns false after the last entry.  Counter names are
@@ -107,6 +123,10 @@ size_t ncp_counter_size(const char *name);
 bool ncp_dirent_next(const struct ncp_reply *rp, size_t *pos, struct ncp_dirent *out);
 bool ncp_counter_next(const struct ncp_reply *rp, size_t *pos,
                       char name[NCP_STAT_NAME_MAX + 1], uint64_t *value);
+/* The same for NAMES replies (out->name points into the frame). */
+bool ncp_name_next(const struct ncp_reply *rp, size_t *pos, struct ncp_name *out);
+/* Entry i (< count) of a decoded NAMES request. */
+void ncp_names_query(const struct ncp_request *rq, uint16_t i, uint8_t *kind, uint32_t *id);
 
 /* ---- paths ---- */
 /* NCP_OK if `p` is an acceptable path: at most NCP_PATH_MAX bytes, no NUL,

@@ -61,16 +61,32 @@ static unsigned extra(void *arg, struct ncp_counter *out, unsigned max)
 static struct ncp_memfs *fs;
 static struct ncp_server *srv;
 
+/* Users: user/pw (uid 1000, gid 100, also in 300), other/pw2 (1001, 101), admin/root
+ * (uid 0, admin); groups staff=100, other=101, proj=300.  `extra` is appended. */
+static void users_text(char *out, size_t cap, const char *extra)
+{
+    static const char *const pw[3] = { "pw", "pw2", "root" };
+    char hx[3][65];
+    uint8_t salt[4] = { 1, 2, 3, 4 }, h[32];
+    for (int k = 0; k < 3; k++) {
+        ncp_auth_stored_hash(salt, 4, pw[k], strlen(pw[k]), h);
+        for (int i = 0; i < 32; i++) sprintf(hx[k] + 2 * i, "%02x", h[i]);
+    }
+    snprintf(out, cap, "# test\nuser:01020304:%s:1000:100:300:\nother:01020304:%s:1001:101::\n"
+             "admin:01020304:%s:0:0::admin\n%%staff:100\n%%other:101\n%%proj:300\n%s",
+             hx[0], hx[1], hx[2], extra);
+}
+
 static void setup(uint32_t max_handles, uint32_t max_inflight, uint32_t max_conns)
 {
     fs = ncp_memfs_create(64 << 20, 4096);
-    uint8_t salt[4] = { 1, 2, 3, 4 }, h1[32], h2[32];
-    char line[512], hx1[65], hx2[65];
-    ncp_auth_stored_hash(salt, 4, "pw", 2, h1);
-    ncp_auth_stored_hash(salt, 4, "root", 4, h2);
-    for (int i = 0; i < 32; i++) { sprintf(hx1 + 2 * i, "%02x", h1[i]); sprintf(hx2 + 2 * i, "%02x", h2[i]); }
-    snprintf(line, sizeof line, "# test\nuser:01020304:%s\nadmin:01020304:%s:admin\n", hx1, hx2);
+    char line[1024];
+    users_text(line, sizeof line, "");
     ncp_memfs_put(fs, "/etc/ncp-users", line, strlen(line));
+    /* The demo layout: a sticky world-writable root, /etc and the users file the admin's. */
+    ncp_memfs_chattr(fs, "/", 01777, 0, 0);
+    ncp_memfs_chattr(fs, "/etc", 0755, 0, 0);
+    ncp_memfs_chattr(fs, "/etc/ncp-users", 0600, 0, 0);
     struct ncp_server_config cfg = {
         .vfs = &ncp_memfs_ops, .vfs_ctx = fs, .max_conns = max_conns, .max_handles = max_handles,
         .max_inflight = max_inflight, .random = fake_random, .shutdown = fake_shutdown,
@@ -599,6 +615,7 @@ static void test_concurrent_connections_stress(void)
 {
     setup(6, 16, 64);
     ncp_memfs_put(fs, "/s/.keep", "", 0);
+    ncp_memfs_chattr(fs, "/s", 01777, 0, 0);
     pthread_t t[8];
     for (uintptr_t i = 0; i < 8; i++) pthread_create(&t[i], NULL, stress_thread, (void *)(i + 1));
     unsigned long total = 0;
@@ -620,6 +637,8 @@ static void test_engine_survives_mutated_frames(void)
     struct peer a;
     setup(8, 0, 0); peer_open(&a); CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
     ncp_memfs_put(fs, "/d/f", "0123456789", 10);
+    ncp_memfs_chattr(fs, "/d", 0777, 0, 0);
+    ncp_memfs_chattr(fs, "/d/f", 0666, 0, 0);
     static const uint8_t fns[] = { NCP_FN_OPEN, NCP_FN_READ, NCP_FN_WRITE, NCP_FN_STAT, NCP_FN_READDIR,
         NCP_FN_RENAME, NCP_FN_MKDIR, NCP_FN_UNLINK, NCP_FN_LOCK, NCP_FN_UNLOCK, NCP_FN_CLOSE,
         NCP_FN_TRUNCATE, NCP_FN_STATS, NCP_FN_PING, NCP_FN_NEGOTIATE, NCP_FN_FSTAT };
