@@ -136,10 +136,13 @@ enum ncp_function {
                                   fields outside mask are ignored, send 0)
                                  rep: stat (after the change) */
     NCP_FN_NAMES      = 0x22, /* req: u16 count (<= NCP_NAMES_MAX),
-                                      count x (u8 kind NCP_NAME_*, u32 id)
-                                 rep: u16 count (= request's),
-                                      count x (u8 kind, u32 id, u8 len, name[len])
-                                 len 0: no name known for that id */
+                                      count x name entry
+                                 rep: the same, answered in order
+                                 name entry: u8 kind (NCP_NAME_*), u32 id,
+                                      u8 len, name[len] (len <= NCP_USER_MAX)
+                                 asking: len 0 asks the name of id, len > 0
+                                 the id of name; answering: id and name, or
+                                 id NCP_ID_NONE and len 0 when unknown */
     NCP_FN_STATS      = 0x30, /* req: u16 first
                                  rep: u16 total, u16 count,
                                       count x (u8 len, name[len], u64 value) */

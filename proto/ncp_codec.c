@@ -55,6 +55,21 @@ static struct ncp_bytes rbytes32(struct rd *r)
     return b;
 }
 
+/* NAMES entries: known kind, names of user-name bytes (no NUL, ':' or control). */
+static bool names_ok(struct rd *r, uint16_t count)
+{
+    for (uint16_t i = 0; i < count; i++) {
+        uint8_t kind = r8(r);
+        (void)r32(r);
+        uint8_t n = r8(r);
+        const char *name = (const char *)rd_take(r, n);
+        if (r->bad || kind > NCP_NAME_GROUP || n > NCP_USER_MAX) return false;
+        for (uint8_t k = 0; k < n; k++)
+            if ((unsigned char)name[k] <= ' ' || (unsigned char)name[k] >= 0x7f || name[k] == ':') return false;
+    }
+    return true;
+}
+
 /* ---- header ------------------------------------------------------------ */
 
 void ncp_header_put(uint8_t *p, const struct ncp_header *h)
@@ -239,13 +254,13 @@ size_t ncp_encode_request(uint8_t *buf, size_t cap, const struct ncp_request *rq
         if (rq->u.names.count > NCP_NAMES_MAX) return 0;
         w16(&w, rq->u.names.count);
         if (!rq->u.names.ids) {                   /* a decoded request: its raw entries */
-            if (rq->u.names.raw.len != (uint32_t)rq->u.names.count * NCP_NAME_QUERY_SIZE) return 0;
             wmem(&w, rq->u.names.raw.ptr, rq->u.names.raw.len);
             break;
         }
         for (uint16_t i = 0; i < rq->u.names.count; i++) {
-            w8(&w, rq->u.names.ids[i].kind);
-            w32(&w, rq->u.names.ids[i].id);
+            const struct ncp_name *n = &rq->u.names.ids[i];
+            if (n->kind > NCP_NAME_GROUP || n->len > NCP_USER_MAX) return 0;
+            w8(&w, n->kind); w32(&w, n->id); w8(&w, n->len); wmem(&w, n->name, n->len);
         }
         break;
     default:
@@ -396,12 +411,10 @@ int ncp_decode_request(const uint8_t *frame, size_t len, struct ncp_request *rq)
         uint16_t n = rq->u.names.count = r16(&r);
         if (r.bad) break;
         if (n > NCP_NAMES_MAX) return bad(rq, NCP_E_INVAL, "too many names asked");
-        const uint8_t *p = rd_take(&r, (size_t)n * NCP_NAME_QUERY_SIZE);
-        if (!p) break;
-        for (uint16_t i = 0; i < n; i++)
-            if (p[i * NCP_NAME_QUERY_SIZE] > NCP_NAME_GROUP) return bad(rq, NCP_E_INVAL, "bad name kind");
-        rq->u.names.raw.ptr = p;
-        rq->u.names.raw.len = (uint32_t)n * NCP_NAME_QUERY_SIZE;
+        size_t start = r.pos;
+        if (!names_ok(&r, n)) return bad(rq, r.bad ? NCP_E_BADFRAME : NCP_E_INVAL, "bad name entry");
+        rq->u.names.raw.ptr = frame + start;
+        rq->u.names.raw.len = (uint32_t)(r.pos - start);
         break;
     }
     default:
@@ -561,21 +574,6 @@ static bool dirents_ok(struct rd *r, uint16_t count)
     return true;
 }
 
-/* NAMES answers: known kind, names of user-name bytes (no NUL, ':' or control). */
-static bool names_ok(struct rd *r, uint16_t count)
-{
-    for (uint16_t i = 0; i < count; i++) {
-        uint8_t kind = r8(r);
-        (void)r32(r);
-        uint8_t n = r8(r);
-        const char *name = (const char *)rd_take(r, n);
-        if (r->bad || kind > NCP_NAME_GROUP || n > NCP_USER_MAX) return false;
-        for (uint8_t k = 0; k < n; k++)
-            if ((unsigned char)name[k] <= ' ' || (unsigned char)name[k] >= 0x7f || name[k] == ':') return false;
-    }
-    return true;
-}
-
 static bool counters_ok(struct rd *r, uint16_t count)
 {
     for (uint16_t i = 0; i < count; i++) {
@@ -730,24 +728,16 @@ bool ncp_counter_next(const struct ncp_reply *rp, size_t *pos,
     return true;
 }
 
-bool ncp_name_next(const struct ncp_reply *rp, size_t *pos, struct ncp_name *out)
+bool ncp_names_next(struct ncp_bytes raw, size_t *pos, struct ncp_name *out)
 {
-    const uint8_t *p = rp->u.names.raw.ptr;
-    size_t len = rp->u.names.raw.len;
-    if (*pos + ncp_name_size(0) > len) return false;
+    const uint8_t *p = raw.ptr;
+    if (*pos + ncp_name_size(0) > raw.len) return false;
     p += *pos;
     out->kind = p[0];
     out->id = ncp_get32(p + 1);
     out->len = p[5];
     out->name = (const char *)p + 6;
-    if (*pos + ncp_name_size(out->len) > len) return false;
+    if (*pos + ncp_name_size(out->len) > raw.len) return false;
     *pos += ncp_name_size(out->len);
     return true;
-}
-
-void ncp_names_query(const struct ncp_request *rq, uint16_t i, uint8_t *kind, uint32_t *id)
-{
-    const uint8_t *p = rq->u.names.raw.ptr + (size_t)i * NCP_NAME_QUERY_SIZE;
-    *kind = p[0];
-    *id = ncp_get32(p + 1);
 }

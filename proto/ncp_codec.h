@@ -39,9 +39,8 @@ struct ncp_request {
                  uint32_t uid, gid; uint64_t size; uint32_t atime, mtime; } setattr;
         struct {
             uint16_t count;
-            const struct ncp_name *ids;         /* encode: kind and id of count entries
-                                                   (NULL: encode raw instead) */
-            struct ncp_bytes raw;               /* decode: validated (see ncp_names_query) */
+            const struct ncp_name *ids;         /* encode: count entries (NULL: raw instead) */
+            struct ncp_bytes raw;               /* decode: validated (see ncp_names_next) */
         } names;
     } u;
     const char *why;            /* decode failure reason (static string) */
@@ -75,7 +74,7 @@ struct ncp_reply {
         struct {
             uint16_t count;
             const struct ncp_name *names;       /* encode */
-            struct ncp_bytes raw;               /* decode (see ncp_name_next) */
+            struct ncp_bytes raw;               /* decode (see ncp_names_next) */
         } names;
     } u;
     const char *why;
@@ -113,8 +112,7 @@ size_t ncp_counter_size(const char *name);
 /* Reply payload bytes before the entries. */
 #define NCP_READDIR_REPLY_FIXED  (8 + 1 + 2)
 #define NCP_STATS_REPLY_FIXED    (2 + 2)
-/* Wire size of one NAMES query / answer entry. */
-#define NCP_NAME_QUERY_SIZE      5
+/* Wire size of one NAMES entry (request or reply). */
 static inline size_t ncp_name_size(size_t len) { return 1 + 4 + 1 + len; }
 
 /* Iterate the entries of a decoded READDIR / STATS reply (already validated).
@@ -123,10 +121,9 @@ static inline size_t ncp_name_size(size_t len) { return 1 + 4 + 1 + len; }
 bool ncp_dirent_next(const struct ncp_reply *rp, size_t *pos, struct ncp_dirent *out);
 bool ncp_counter_next(const struct ncp_reply *rp, size_t *pos,
                       char name[NCP_STAT_NAME_MAX + 1], uint64_t *value);
-/* The same for NAMES replies (out->name points into the frame). */
-bool ncp_name_next(const struct ncp_reply *rp, size_t *pos, struct ncp_name *out);
-/* Entry i (< count) of a decoded NAMES request. */
-void ncp_names_query(const struct ncp_request *rq, uint16_t i, uint8_t *kind, uint32_t *id);
+/* The same for the entries of a decoded NAMES request or reply (pass its
+ * u.names.raw; out->name points into the frame). */
+bool ncp_names_next(struct ncp_bytes raw, size_t *pos, struct ncp_name *out);
 
 /* ---- paths ---- */
 /* NCP_OK if `p` is an acceptable path: at most NCP_PATH_MAX bytes, no NUL,

@@ -720,7 +720,7 @@ static int do_setattr(struct ctx *x)
     return r ? r : reply_stat(x, ino);
 }
 
-/* NAMES: user and group names for ids, from the users file (never its hashes). */
+/* NAMES: names for ids and ids for names, from the users file (never its hashes). */
 static int do_names(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
@@ -732,9 +732,9 @@ static int do_names(struct ctx *x)
     int r = NCP_E_NOMEM;
     if (!out || !names || !frame) goto done;
     if ((r = ncp_users_hold(x->s))) goto done;
-    for (uint16_t i = 0; i < n; i++) {
-        ncp_names_query(x->rq, i, &out[i].kind, &out[i].id);
-        out[i].len = (uint8_t)ncp_users_name_of(x->s, out[i].kind, out[i].id, names[i]);
+    size_t pos = 0;
+    for (uint16_t i = 0; i < n && ncp_names_next(x->rq->u.names.raw, &pos, &out[i]); i++) {
+        out[i].len = (uint8_t)ncp_users_resolve(x->s, out[i].kind, &out[i].id, out[i].name, out[i].len, names[i]);
         out[i].name = names[i];
     }
     ncp_users_release(x->s);

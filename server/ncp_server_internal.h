@@ -142,10 +142,13 @@ void ncp_users_init(struct ncp_server *s);
 void ncp_users_destroy(struct ncp_server *s);
 /* Finds a user by name (0 and *found, or a completion code). */
 int  ncp_users_lookup(struct ncp_server *s, const char *name, size_t len, struct ncp_user *u, bool *found);
-/* Name of a user (uid) or group (gid) into out (NUL terminated); length, 0 if none.
- * Call between ncp_users_hold (0 or a completion code) and ncp_users_release. */
+/* A NAMES question: with len 0 the name of user (kind NCP_NAME_USER) or group *id,
+ * else the id of name[0..len).  Fills *id (NCP_ID_NONE if unknown) and out (NUL
+ * terminated) and returns the name's length (0 if unknown).  Call between
+ * ncp_users_hold (0 or a completion code) and ncp_users_release. */
 int  ncp_users_hold(struct ncp_server *s);
-size_t ncp_users_name_of(struct ncp_server *s, uint8_t kind, uint32_t id, char out[NCP_USER_MAX + 1]);
+size_t ncp_users_resolve(struct ncp_server *s, uint8_t kind, uint32_t *id, const char *name, size_t len,
+                         char out[NCP_USER_MAX + 1]);
 void ncp_users_release(struct ncp_server *s);
 /* The engine changed inode ino / the name path: re-read if that is the users file. */
 void ncp_users_touch_ino(struct ncp_server *s, uint32_t ino);

@@ -147,19 +147,29 @@ void ncp_users_release(struct ncp_server *s)
     fs_mutex_unlock(&s->users.lock);
 }
 
-size_t ncp_users_name_of(struct ncp_server *s, uint8_t kind, uint32_t id, char out[NCP_USER_MAX + 1])
+static bool same(const char *a, const char *b, size_t blen)
+{
+    return strlen(a) == blen && memcmp(a, b, blen) == 0;
+}
+
+size_t ncp_users_resolve(struct ncp_server *s, uint8_t kind, uint32_t *id, const char *name, size_t len,
+                         char out[NCP_USER_MAX + 1])
 {
     struct ncp_users_cache *uc = &s->users;
-    const char *name = NULL;
-    for (uint32_t i = 0; kind == NCP_NAME_USER && !name && i < uc->nusers; i++)
-        if (uc->users[i].uid == id)
-            name = uc->users[i].name;
-    for (uint32_t i = 0; kind == NCP_NAME_GROUP && !name && i < uc->ngroups; i++)
-        if (uc->groups[i].gid == id)
-            name = uc->groups[i].name;
-    size_t n = name ? strlen(name) : 0;
-    memcpy(out, name ? name : "", n);
+    const char *found = NULL;
+    uint32_t fid = NCP_ID_NONE;
+    for (uint32_t i = 0; kind == NCP_NAME_USER && !found && i < uc->nusers; i++) {
+        const struct ncp_user *u = &uc->users[i];
+        if (len ? same(u->name, name, len) : u->uid == *id) { found = u->name; fid = u->uid; }
+    }
+    for (uint32_t i = 0; kind == NCP_NAME_GROUP && !found && i < uc->ngroups; i++) {
+        const struct ncp_group *g = &uc->groups[i];
+        if (len ? same(g->name, name, len) : g->gid == *id) { found = g->name; fid = g->gid; }
+    }
+    size_t n = found ? strlen(found) : 0;
+    memcpy(out, found ? found : "", n);
     out[n] = '\0';
+    *id = fid;
     return n;
 }
 

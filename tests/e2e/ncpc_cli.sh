@@ -35,15 +35,16 @@ check_fails() {
     else bad "$n" "stderr lacks '$pat': $(head -c 300 "$T/err")"; fi
 }
 
-scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret
+scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret alice wonderland
 mkdir -p "$T/root/etc" "$T/root/data/sub"
 cp "$T/users" "$T/root/etc/ncp-users"
 head -c 300000 /dev/urandom >"$T/root/data/small.bin"
 echo hello >"$T/root/data/sub/hello.txt"
 head -c 5000000 /dev/urandom >"$T/big.bin"
+scripts/volume-layout.sh "$T/root"       # root 1777, /etc and the users file the admin's, homes
 
 if [ "$TARGET" = kernel ]; then
-    PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
+    scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
     make --no-print-directory all >/dev/null 2>&1
     base=$((20000 + RANDOM % 20000))
@@ -58,7 +59,7 @@ if [ "$TARGET" = kernel ]; then
         echo "0 passed, 1 failed"; exit 1
     fi
 elif command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ]; then
-    PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
+    scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
 else
     VOL=(--memfs --users "$T/users")

@@ -38,22 +38,26 @@ static void write_users(void)
     strcpy(users_file, "/tmp/ncpd-e2e-users-XXXXXX");
     int fd = mkstemp(users_file);
     FILE *f = fdopen(fd, "w");
-    const char *names[] = { "guest", "admin" }, *pws[] = { "guest", "s3cret" };
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = { "guest", "admin", "alice" }, *pws[] = { "guest", "s3cret", "wonderland" };
+    const char *ids[] = { "1000:1000::", "0:0::admin", "1001:1001::" };
+    for (int i = 0; i < 3; i++) {
         uint8_t salt[8] = { 7, 6, 5, 4, 3, 2, 1, (uint8_t)i }, h[32];
         ncp_auth_stored_hash(salt, sizeof salt, pws[i], strlen(pws[i]), h);
         fprintf(f, "%s:", names[i]);
         for (int k = 0; k < 8; k++) fprintf(f, "%02x", salt[k]);
         fputc(':', f);
         for (int k = 0; k < 32; k++) fprintf(f, "%02x", h[k]);
-        fprintf(f, "%s\n", i ? ":admin" : "");
+        fprintf(f, ":%s\n", ids[i]);
     }
+    fprintf(f, "%%guest:1000\n%%admin:0\n%%alice:1001\n");
     fclose(f);
 }
 
 /* NCP_TEST_SERVER=PORT: test a server that is already running on 127.0.0.1:PORT (the
  * WorkToDo kernel under QEMU) instead of starting ncpd.  Its users file must hold
- * guest/guest and admin/s3cret (admin), as write_users() does for ncpd. */
+ * guest/guest (uid 1000), admin/s3cret (admin, uid 0) and alice/wonderland (uid 1001),
+ * as write_users() does for ncpd, and its volume the demo layout (scripts/volume-layout.sh:
+ * root 1777, /etc admin 0755, the users file admin 0600, /home/NAME 0700 per user). */
 static int remote_port;
 
 static int remote_gone(void)

@@ -132,14 +132,15 @@ static void test_request_roundtrip_all(void)
     CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.setattr.handle, 5); free(c);
 
     struct ncp_name ids[3] = { { NCP_NAME_USER, 0, 0, NULL }, { NCP_NAME_GROUP, 100, 0, NULL },
-                               { NCP_NAME_USER, 0xFFFFFFFEu, 0, NULL } };
+                               { NCP_NAME_USER, 0, 5, "alice" } };
     in = rq_of(NCP_FN_NAMES); in.u.names.count = 3; in.u.names.ids = ids;
     CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.names.count, 3);
-    for (uint16_t i = 0; i < 3; i++) {
-        uint8_t kind; uint32_t id;
-        ncp_names_query(&out, i, &kind, &id);
-        CHECK_EQ(kind, ids[i].kind); CHECK_EQ(id, ids[i].id);
-    }
+    { size_t np = 0; struct ncp_name e; int kk = 0;
+      while (ncp_names_next(out.u.names.raw, &np, &e)) {
+          CHECK_EQ(e.kind, ids[kk].kind); CHECK_EQ(e.id, ids[kk].id); CHECK_EQ(e.len, ids[kk].len);
+          CHECK(memcmp(e.name, kk == 2 ? "alice" : "", e.len) == 0); kk++;
+      }
+      CHECK_EQ(kk, 3); }
     free(c);
 
     in = rq_of(NCP_FN_UNLOCK); in.u.lock.handle = 2; in.u.lock.offset = 10; in.u.lock.length = 0;
@@ -252,7 +253,7 @@ static void test_reply_roundtrip_all(void)
     in = rp_of(NCP_FN_NAMES); in.u.names.count = 3; in.u.names.names = nm;
     CHECK_EQ(round_rp(&in, &out, &c), 0); CHECK_EQ(out.u.names.count, 3);
     { size_t np = 0; struct ncp_name e; int kk = 0;
-      while (ncp_name_next(&out, &np, &e)) {
+      while (ncp_names_next(out.u.names.raw, &np, &e)) {
           CHECK_EQ(e.kind, nm[kk].kind); CHECK_EQ(e.id, nm[kk].id); CHECK_EQ(e.len, nm[kk].len);
           CHECK(memcmp(e.name, nm[kk].name, e.len) == 0); kk++;
       }
@@ -439,10 +440,14 @@ static void test_reject_bad_fields(void)
     static struct ncp_name many[NCP_NAMES_MAX + 1];
     in = rq_of(NCP_FN_NAMES); in.u.names.count = NCP_NAMES_MAX + 1; in.u.names.ids = many;
     CHECK_EQ(ncp_encode_request(buf, sizeof buf, &in), 0);
-    in.u.names.count = 2; many[1].kind = 2;
+    in.u.names.count = 2; many[1].kind = NCP_NAME_GROUP;
     n = ncp_encode_request(buf, sizeof buf, &in);
+    buf[n - 6] = 2;                                     /* an unknown kind */
     CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
-    many[1].kind = NCP_NAME_GROUP;
+    many[1].kind = NCP_NAME_USER; many[1].len = 3; many[1].name = "a:b";
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);   /* ':' in a name */
+    many[1].len = 0;
     n = ncp_encode_request(buf, sizeof buf, &in);
     ncp_put16(buf + NCP_LEN_SIZE + NCP_HDR_SIZE, 3);
     CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_BADFRAME); free(c);

@@ -740,6 +740,32 @@ static void test_read_by_reference(void)
     peer_close(&a); peer_close(&b); teardown();
 }
 
+/* NAMES: ids to names and names to ids from the users file, never a hash. */
+static void test_names_for_ids(void)
+{
+    struct peer a; struct ncp_request rq; struct ncp_reply rp;
+    setup(0, 0, 0); peer_open(&a);
+    struct ncp_name q[6] = { { NCP_NAME_USER, 1000, 0, NULL }, { NCP_NAME_GROUP, 300, 0, NULL },
+                             { NCP_NAME_USER, 4242, 0, NULL }, { NCP_NAME_USER, 0, 5, "other" },
+                             { NCP_NAME_GROUP, 0, 5, "staff" }, { NCP_NAME_GROUP, 0, 4, "nope" } };
+    rq = R(NCP_FN_NAMES); rq.u.names.count = 6; rq.u.names.ids = q;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_E_NOTLOGGEDIN);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    CHECK_EQ(rp.u.names.count, 6);
+    static const struct { uint32_t id; const char *name; } want[6] = {
+        { 1000, "user" }, { 300, "proj" }, { NCP_ID_NONE, "" }, { 1001, "other" }, { 100, "staff" },
+        { NCP_ID_NONE, "" } };
+    size_t pos = 0; struct ncp_name n; int k = 0;
+    while (ncp_names_next(rp.u.names.raw, &pos, &n) && k < 6) {
+        CHECK_EQ(n.kind, q[k].kind); CHECK_EQ(n.id, want[k].id);
+        CHECK_EQ(n.len, strlen(want[k].name)); CHECK(memcmp(n.name, want[k].name, n.len) == 0);
+        k++;
+    }
+    CHECK_EQ(k, 6);
+    peer_close(&a); teardown();
+}
+
 int main(void)
 {
     RUN(test_login_required_and_checked);
@@ -755,6 +781,7 @@ int main(void)
     RUN(test_read_by_reference);
     RUN(test_bad_frames_answered);
     RUN(test_stats_and_shutdown);
+    RUN(test_names_for_ids);
     RUN(test_concurrent_connections_stress);
     RUN(test_engine_survives_mutated_frames);
     free(last_frame);
