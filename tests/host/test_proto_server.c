@@ -859,6 +859,15 @@ static void test_search_permission_on_every_component(void)
     CHECK_EQ(open_file(&pa, "/home1/sub/f", NCP_O_READ, &h), NCP_OK);
     /* a file is not a directory */
     (void)stat_of(&pu, "/home1/sub/f/x", &e); CHECK_EQ(e, NCP_E_NOTDIR);
+    /* the last directory needs search permission too, write alone is not enough */
+    CHECK_EQ(CHMOD(&pu, "/home1", 0755), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/home1/sub", 0776), NCP_OK);
+    CHECK_EQ(open_file(&po, "/home1/sub/g", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/home1/sub/d"), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/home1/sub/f"), NCP_E_ACCES);
+    CHECK_EQ(open_file(&po, "/home1/sub/f", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);   /* exists */
+    CHECK_EQ(CHMOD(&pu, "/home1/sub", 0777), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/home1", 0700), NCP_OK);
     /* group search: 0710 lets the group (other is in 101) through */
     CHECK_EQ(do_setattr(&pa, "/home1", NCP_HANDLE_NONE, NCP_SA_GID | NCP_SA_MODE, 0710, 0, 101, 0, 0), NCP_OK);
     (void)stat_of(&po, "/home1/sub/f", &e); CHECK_EQ(e, NCP_OK);
@@ -1225,6 +1234,13 @@ static void test_users_file_cached_and_reloaded(void)
     CHECK_EQ(put_file(&pa, "/etc/ncp-users", text, 0600), NCP_OK);
     CHECK_EQ(login(&n, "newbie", "newpw"), NCP_E_BADLOGIN);
     CHECK_EQ(login(&n, "oldbie", "newpw"), NCP_OK);
+    /* rewritten in place (same size, same second, no truncation) */
+    memcpy(strstr(text, "oldbie"), "oddbie", 6);
+    { uint32_t hw;
+      CHECK_EQ(open_file(&pa, "/etc/ncp-users", NCP_O_WRITE, &hw), NCP_OK);
+      CHECK_EQ(write_at(&pa, hw, 0, text), NCP_OK); }
+    CHECK_EQ(login(&n, "oddbie", "newpw"), NCP_OK);
+    memcpy(strstr(text, "oddbie"), "oldbie", 6);
     /* a new file renamed into place */
     memcpy(strstr(text, "oldbie"), "midbie", 6);
     CHECK_EQ(put_file(&pa, "/etc/next", text, 0600), NCP_OK);
