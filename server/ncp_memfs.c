@@ -361,7 +361,7 @@ static int64_t m_write(void *fs, uint32_t ino, uint64_t off, const void *buf, ui
         if (off > n->size) memset(n->data + n->size, 0, (size_t)(off - n->size));
         memcpy(n->data + off, buf, len);
         if (off + len > n->size) n->size = off + len;
-        n->mtime = fs_time_now();
+        n->mtime = n->ctime = fs_time_now();
         r = len;
     }
     fs_mutex_unlock(&m->lock);
@@ -381,7 +381,7 @@ static int m_truncate(void *fs, uint32_t ino, uint64_t size)
     if (!r && n) {
         if (size > n->size) memset(n->data + n->size, 0, (size_t)(size - n->size));
         n->size = size;
-        n->mtime = fs_time_now();
+        n->mtime = n->ctime = fs_time_now();
     }
     fs_mutex_unlock(&m->lock);
     return r;
