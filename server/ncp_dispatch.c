@@ -683,8 +683,14 @@ static int setattr_check(const struct ncp_ident *id, const struct ncp_stat *st, 
         m |= NCP_SA_MODE;
     }
     uint32_t now = fs_time_now();
-    if (m & NCP_SA_ATIME_NOW) { a->atime = now; m |= NCP_SA_ATIME; }
-    if (m & NCP_SA_MTIME_NOW) { a->mtime = now; m |= NCP_SA_MTIME; }
+    if (m & NCP_SA_ATIME_NOW) {
+        a->atime = now;
+        m |= NCP_SA_ATIME;
+    }
+    if (m & NCP_SA_MTIME_NOW) {
+        a->mtime = now;
+        m |= NCP_SA_MTIME;
+    }
     a->mask = m & (NCP_SA_MODE | NCP_SA_UID | NCP_SA_GID | NCP_SA_ATIME | NCP_SA_MTIME);
     return NCP_OK;
 }
@@ -733,13 +739,15 @@ static int do_names(struct ctx *x)
     if (!out || !names || !frame) goto done;
     if ((r = ncp_users_hold(x->s))) goto done;
     size_t pos = 0;
-    for (uint16_t i = 0; i < n && ncp_names_next(x->rq->u.names.raw, &pos, &out[i]); i++) {
-        out[i].len = (uint8_t)ncp_users_resolve(x->s, out[i].kind, &out[i].id, out[i].name, out[i].len, names[i]);
-        out[i].name = names[i];
+    uint16_t k = 0;
+    while (k < n && ncp_names_next(x->rq->u.names.raw, &pos, &out[k])) {
+        out[k].len = (uint8_t)ncp_users_resolve(x->s, out[k].kind, &out[k].id, out[k].name, out[k].len, names[k]);
+        out[k].name = names[k];
+        k++;
     }
     ncp_users_release(x->s);
     struct ncp_reply rp = reply_for(x);
-    rp.u.names.count = n;
+    rp.u.names.count = k;                         /* = n: the decoder checked every entry */
     rp.u.names.names = out;
     r = send_reply(x, &rp, frame, cap);
 done:

@@ -7,8 +7,8 @@
  * --image serves an ext2 image through fs/ (bcache + ext2).  --memfs serves
  * an in-memory volume laid out like the demo volume: the root 1777 (like /tmp),
  * /etc the administrator's (uid 0, 0755); --users copies a host users file into
- * it as /etc/ncp-users (uid 0, mode 0600) and gives every non-admin user in it a
- * home directory /home/NAME of their own (0700).  --port 0 picks a free port and
+ * it as /etc/ncp-users (uid 0, mode 0600) and gives every user in it a home
+ * directory /home/NAME of their own (0700), as scripts/volume-layout.sh does.  --port 0 picks a free port and
  * prints "port N" on stdout.
  * Event loop by default, with --workers (default 2; 0 = inline) threads for
  * requests that would block; --threads: one thread per connection.
@@ -131,7 +131,7 @@ static int memfs_layout(struct ncp_memfs *m)
     return e;
 }
 
-/* /etc/ncp-users (admin, 0600) and a private home per non-admin user. */
+/* /etc/ncp-users (admin, 0600) and a private home per user. */
 static int memfs_users(struct ncp_memfs *m, const char *text, size_t len)
 {
     int e = ncp_memfs_put(m, "/etc/ncp-users", text, len);
@@ -141,7 +141,7 @@ static int memfs_users(struct ncp_memfs *m, const char *text, size_t len)
     struct ncp_user u;
     struct ncp_group g;
     while (!e && ncp_users_next_line(text, len, &pos, &line, &n)) {
-        if (ncp_users_parse_line(line, n, &u, &g) != NCP_LINE_USER || u.admin) continue;
+        if (ncp_users_parse_line(line, n, &u, &g) != NCP_LINE_USER) continue;
         char home[16 + NCP_USER_MAX];
         snprintf(home, sizeof home, "/home/%s", u.name);
         e = ncp_memfs_ops.mkdir(m, home, 0700, u.uid, u.gid);

@@ -453,6 +453,22 @@ static void test_reject_bad_fields(void)
     CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_BADFRAME); free(c);
     ncp_put16(buf + NCP_LEN_SIZE + NCP_HDR_SIZE, NCP_NAMES_MAX + 1);
     CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+    /* replies: a name with ':' or a space, a kind past GROUP, a name longer than a user's */
+    struct ncp_name ans = { NCP_NAME_USER, 5, 3, "a b" };
+    struct ncp_reply rin = rp_of(NCP_FN_NAMES), rout;
+    rin.u.names.count = 1; rin.u.names.names = &ans;
+    n = ncp_encode_reply(buf, sizeof buf, &rin);
+    CHECK(n > 0);
+    CHECK_EQ(dec_rp(buf, n, &rout, &c), NCP_E_BADFRAME); free(c);
+    ans.name = "abc";
+    n = ncp_encode_reply(buf, sizeof buf, &rin);
+    CHECK_EQ(dec_rp(buf, n, &rout, &c), NCP_OK); free(c);
+    buf[NCP_LEN_SIZE + NCP_HDR_SIZE + 2] = 7;
+    CHECK_EQ(dec_rp(buf, n, &rout, &c), NCP_E_BADFRAME); free(c);
+    ans.kind = 2;
+    CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &rin), 0);
+    ans.kind = NCP_NAME_GROUP; ans.len = NCP_USER_MAX + 1; ans.name = "0123456789012345678901234567890123";
+    CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &rin), 0);
 
     in = rq_of(0x77); n = ncp_encode_request(buf, sizeof buf, &in);
     CHECK_EQ(n, 0);

@@ -1143,10 +1143,11 @@ static void test_users_file_attack_refused(void)
     CHECK_EQ(open_file(&pu, "/etc/planted", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);
     CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/etc/d"), NCP_E_ACCES);
     /* write a users file of its own and rename it into place */
-    char planted[1024];
-    users_text(planted, sizeof planted, "");
-    char *adm = strstr(planted, "user:");
-    memcpy(adm + strcspn(adm, "\n") - 5, ":admin", 6);                /* "...:300:" -> "...:300:admin" */
+    char planted[1024], hx[65];
+    uint8_t salt[4] = { 1, 2, 3, 4 }, hh[32];
+    ncp_auth_stored_hash(salt, 4, "pw", 2, hh);
+    for (int i = 0; i < 32; i++) sprintf(hx + 2 * i, "%02x", hh[i]);
+    snprintf(planted, sizeof planted, "user:01020304:%s:0:0::admin\n", hx);   /* user as admin */
     CHECK_EQ(put_file(&pu, "/planted", planted, 0644), NCP_OK);
     CHECK_EQ(rename_op(&pu, "/planted", "/etc/ncp-users"), NCP_E_ACCES);
     /* unlink it, or take it over */
