@@ -1253,6 +1253,25 @@ static void test_users_file_cached_and_reloaded(void)
     CHECK_EQ(login(&n, "midbie", "newpw"), NCP_E_BADLOGIN);         /* no users file: nobody */
     CHECK_EQ(rename_op(&pa, "/etc.off", "/etc"), NCP_OK);
     CHECK_EQ(login(&n, "midbie", "newpw"), NCP_OK);
+    /* a file over 64 KiB: only whole lines of the first 64 KiB count, not the line the
+     * limit cuts (here "cut:...::adm" of "cut:...::admin") */
+    { static char big[70000];
+      char cut[200];
+      snprintf(cut, sizeof cut, "cut:0909:%s:3000:3000::adm", hx);    /* newpw's hash */
+      users_text(big, sizeof big, "");
+      size_t l = strlen(big), pad = 65536 - l - strlen(cut);
+      big[l] = '#';
+      memset(big + l + 1, 'x', pad - 2);
+      big[l + pad - 1] = '\n';
+      l += pad;
+      memcpy(big + l, cut, strlen(cut));
+      l += strlen(cut);
+      CHECK_EQ(l, 65536);
+      memcpy(big + l, "in\n", 3);
+      l += 3;
+      ncp_memfs_put(fs, "/etc/ncp-users", big, l);
+      CHECK_EQ(login(&n, "cut", "newpw"), NCP_E_BADLOGIN);
+      CHECK_EQ(login(&n, "user", "pw"), NCP_OK); }
     /* a change behind the engine's back (another size) */
     users_text(text, sizeof text, "");
     ncp_memfs_put(fs, "/etc/ncp-users", text, strlen(text));
