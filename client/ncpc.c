@@ -32,6 +32,10 @@ static void usage(void)
         "  rm [-r] PATH...         remove files (directories with -r)\n"
         "  mv FROM TO              rename\n"
         "  mkdir PATH...  rmdir PATH...\n"
+        "  chmod MODE PATH...      set permission bits (octal; owner or admin)\n"
+        "  chown USER[:GROUP] PATH...  set owner (admin) and group\n"
+        "  chgrp GROUP PATH...     set group (owner: one of their groups; admin: any)\n"
+        "  touch [-t UNIXTIME] PATH...  create if missing; set times to now (or UNIXTIME)\n"
         "  lock [-s] [-w] [-t SEC] PATH OFFSET LENGTH\n"
         "                          lock a range (shared -s, wait -w), hold SEC seconds\n"
         "  df                      volume usage\n"
@@ -146,10 +150,11 @@ static int for_each_entry(struct ncpc *c, const char *dir, dirent_fn fn, void *a
 
 static int print_entry(struct ncpc *c, const char *dir, const struct ncp_dirent *d, void *arg)
 {
-    char when[32];
+    char when[32], ub[16], gb[16];
     fmt_time(d->mtime, when, sizeof when);
-    printf("%c %04o %12llu %s %.*s%s\n", type_char(d->type), d->mode, (unsigned long long)d->size,
-           when, d->name_len, d->name, d->type == NCP_FT_DIR ? "/" : "");
+    printf("%c %04o %-8s %-8s %12llu %s %.*s%s\n", type_char(d->type), d->mode,
+           id_name(c, NCP_NAME_USER, d->uid, ub), id_name(c, NCP_NAME_GROUP, d->gid, gb),
+           (unsigned long long)d->size, when, d->name_len, d->name, d->type == NCP_FT_DIR ? "/" : "");
     return 0;
 }
 
@@ -165,9 +170,10 @@ static int cmd_ls(struct ncpc *c, int argc, char **argv)
         if (e) { rc = report(c, e, "ls", paths[i]); continue; }
         if (n > 1) printf("%s:\n", paths[i]);
         if (st.type != NCP_FT_DIR) {
-            char when[32];
+            char when[32], ub[16], gb[16];
             fmt_time(st.mtime, when, sizeof when);
-            printf("%c %04o %12llu %s %s\n", type_char(st.type), st.mode,
+            printf("%c %04o %-8s %-8s %12llu %s %s\n", type_char(st.type), st.mode,
+                   id_name(c, NCP_NAME_USER, st.uid, ub), id_name(c, NCP_NAME_GROUP, st.gid, gb),
                    (unsigned long long)st.size, when, paths[i]);
             continue;
         }
@@ -185,13 +191,14 @@ static int cmd_stat(struct ncpc *c, int argc, char **argv)
         struct ncp_stat st;
         int e = remote_stat(c, argv[i], &st);
         if (e) { rc = report(c, e, "stat", argv[i]); continue; }
-        char a[32], m[32], ch[32];
+        char a[32], m[32], ch[32], ub[16], gb[16];
         fmt_time(st.atime, a, sizeof a); fmt_time(st.mtime, m, sizeof m); fmt_time(st.ctime, ch, sizeof ch);
         printf("  File: %s\n  Type: %s  Size: %llu  Inode: %u  Links: %u\n"
-               "  Mode: %04o  Uid: %u  Gid: %u\nAccess: %s  Modify: %s  Change: %s (UTC)\n",
+               "  Mode: %04o  Uid: %u (%s)  Gid: %u (%s)\nAccess: %s  Modify: %s  Change: %s (UTC)\n",
                argv[i], st.type == NCP_FT_DIR ? "directory" : st.type == NCP_FT_FILE ? "regular file"
                : st.type == NCP_FT_SYMLINK ? "symlink" : "other",
-               (unsigned long long)st.size, st.ino, st.nlink, st.mode, st.uid, st.gid, a, m, ch);
+               (unsigned long long)st.size, st.ino, st.nlink, st.mode, st.uid,
+               id_name(c, NCP_NAME_USER, st.uid, ub), st.gid, id_name(c, NCP_NAME_GROUP, st.gid, gb), a, m, ch);
     }
     return rc;
 }
@@ -419,7 +426,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return cmd_bench(n, args);
     bool bulk = !strcmp(cmd, "get") || !strcmp(cmd, "put") || !strcmp(cmd, "cat");
     static const char *const known[] = { "ls", "stat", "get", "put", "cat", "rm", "mv", "mkdir",
-        "rmdir", "lock", "df", "stats", "ping", "shutdown" };
+        "rmdir", "lock", "df", "stats", "ping", "shutdown", "chmod", "chown", "chgrp", "touch" };
     bool ok = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(cmd, known[k]);
     if (!ok) { fprintf(stderr, "ncpc: unknown command '%s'\n", cmd); usage(); }
@@ -437,6 +444,10 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "mkdir")) rc = cmd_each(&c, n, args, NCP_FN_MKDIR, "mkdir");
     else if (!strcmp(cmd, "rmdir")) rc = cmd_each(&c, n, args, NCP_FN_RMDIR, "rmdir");
     else if (!strcmp(cmd, "lock")) rc = cmd_lock(&c, n, args);
+    else if (!strcmp(cmd, "chmod")) rc = cmd_chmod(&c, n, args);
+    else if (!strcmp(cmd, "chown")) rc = cmd_chown(&c, n, args, false);
+    else if (!strcmp(cmd, "chgrp")) rc = cmd_chown(&c, n, args, true);
+    else if (!strcmp(cmd, "touch")) rc = cmd_touch(&c, n, args);
     else if (!strcmp(cmd, "df")) rc = cmd_df(&c);
     else if (!strcmp(cmd, "stats")) rc = cmd_stats(&c);
     else if (!strcmp(cmd, "ping")) rc = cmd_ping(&c, n, args);
@@ -446,5 +457,6 @@ int main(int argc, char **argv)
         (void)ncpc_simple(&c, &rq);
     }
     ncpc_close(&c);
+    if (rc == 2) usage();                          /* a command's arguments were wrong */
     return rc;
 }

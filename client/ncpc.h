@@ -26,6 +26,13 @@ int cmd_cat(struct ncpc *c, int argc, char **argv);
 /* Stats a remote path; returns the completion code (or -1). */
 int remote_stat(struct ncpc *c, const char *path, struct ncp_stat *st);
 
+/* ncpc_attr.c: owners and modes */
+/* The name of user or group id (NAMES, cached), else the number in buf. */
+const char *id_name(struct ncpc *c, uint8_t kind, uint32_t id, char buf[16]);
+int cmd_chmod(struct ncpc *c, int argc, char **argv);
+int cmd_chown(struct ncpc *c, int argc, char **argv, bool group_only);
+int cmd_touch(struct ncpc *c, int argc, char **argv);
+
 /* ncpc_bench.c: connects by itself (many connections). */
 int cmd_bench(int argc, char **argv);
 

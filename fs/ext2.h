@@ -86,9 +86,29 @@ int64_t ext2_read_nonblock_ref(struct ext2_fs *fs, uint32_t ino, uint64_t off, u
 			       struct ext2_ref *refs, unsigned max_refs, unsigned *nrefs);
 void ext2_refs_release(struct ext2_ref *refs, unsigned n);
 
-/* Namespace changes.  mode holds permission bits (07777). */
+/* Namespace changes.  mode holds permission bits (07777).  The plain forms
+ * make the new inode owned by uid 0, gid 0; the _as forms by uid, gid. */
 int ext2_create(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t *ino);
 int ext2_mkdir(struct ext2_fs *fs, const char *path, uint16_t mode);
+int ext2_create_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid,
+		   uint32_t *ino);
+int ext2_mkdir_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid);
+
+/* Attribute changes (chmod, chown, utimes): the fields named in mask; ctime
+ * becomes now.  The mode keeps its type bits (only 07777 changes).  No
+ * permission checks here: the caller decides who may. */
+#define EXT2_SA_MODE  0x01u
+#define EXT2_SA_UID   0x02u
+#define EXT2_SA_GID   0x04u
+#define EXT2_SA_ATIME 0x10u
+#define EXT2_SA_MTIME 0x20u
+struct ext2_setattr {
+	unsigned mask;
+	uint16_t mode;
+	uint32_t uid, gid;
+	uint32_t atime, mtime;
+};
+int ext2_setattr(struct ext2_fs *fs, uint32_t ino, const struct ext2_setattr *a);
 int ext2_unlink(struct ext2_fs *fs, const char *path);
 int ext2_rmdir(struct ext2_fs *fs, const char *path);
 int ext2_rename(struct ext2_fs *fs, const char *from, const char *to);

@@ -24,7 +24,8 @@ static void undo_new_inode(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *
 	ext2_inode_release(fs, ino, in);
 }
 
-static int create_locked(struct ext2_fs *fs, const char *path, uint16_t mode, bool dir, uint32_t *out)
+static int create_locked(struct ext2_fs *fs, const char *path, uint16_t mode, bool dir, uint32_t uid,
+			 uint32_t gid, uint32_t *out)
 {
 	struct ext2_path p;
 	struct ext2_inode pin, in;
@@ -52,6 +53,10 @@ static int create_locked(struct ext2_fs *fs, const char *path, uint16_t mode, bo
 		goto out;
 	}
 	in.i_links_count = dir ? 2 : 1;
+	in.i_uid = (uint16_t)uid;
+	in.i_uid_high = (uint16_t)(uid >> 16);
+	in.i_gid = (uint16_t)gid;
+	in.i_gid_high = (uint16_t)(gid >> 16);
 	if (dir)
 		r = ext2_dir_init(fs, ino, &in, parent);
 	if (r == 0)
@@ -73,24 +78,35 @@ out:
 	return r;
 }
 
-int ext2_create(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t *ino)
+int ext2_create_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid,
+		   uint32_t *ino)
 {
 	if (fs->read_only)
 		return -FS_EROFS;
 	ext2_change_begin(fs);
-	int r = create_locked(fs, path, mode, false, ino);
+	int r = create_locked(fs, path, mode, false, uid, gid, ino);
 	ext2_change_end(fs);
 	return r;
 }
 
-int ext2_mkdir(struct ext2_fs *fs, const char *path, uint16_t mode)
+int ext2_mkdir_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid)
 {
 	if (fs->read_only)
 		return -FS_EROFS;
 	ext2_change_begin(fs);
-	int r = create_locked(fs, path, mode, true, NULL);
+	int r = create_locked(fs, path, mode, true, uid, gid, NULL);
 	ext2_change_end(fs);
 	return r;
+}
+
+int ext2_create(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t *ino)
+{
+	return ext2_create_as(fs, path, mode, 0, 0, ino);
+}
+
+int ext2_mkdir(struct ext2_fs *fs, const char *path, uint16_t mode)
+{
+	return ext2_mkdir_as(fs, path, mode, 0, 0);
 }
 
 /* Drops one link of ino (not a directory); frees it at zero. */

@@ -128,6 +128,21 @@ enum ncp_function {
     NCP_FN_FSYNC      = 0x1F, /* req: u32 handle (NCP_HANDLE_NONE = volume)
                                  rep: - */
     NCP_FN_STATFS     = 0x20, /* req: -            rep: statfs */
+    NCP_FN_SETATTR    = 0x21, /* req: u32 mask (NCP_SA_*), u32 handle, str path,
+                                      u16 mode, u32 uid, u32 gid, u64 size,
+                                      u32 atime, u32 mtime
+                                 (handle NCP_HANDLE_NONE: the file at path;
+                                  else that handle, and path must be empty;
+                                  fields outside mask are ignored, send 0)
+                                 rep: stat (after the change) */
+    NCP_FN_NAMES      = 0x22, /* req: u16 count (<= NCP_NAMES_MAX),
+                                      count x name entry
+                                 rep: the same, answered in order
+                                 name entry: u8 kind (NCP_NAME_*), u32 id,
+                                      u8 len, name[len] (len <= NCP_USER_MAX)
+                                 asking: len 0 asks the name of id, len > 0
+                                 the id of name; answering: id and name, or
+                                 id NCP_ID_NONE and len 0 when unknown */
     NCP_FN_STATS      = 0x30, /* req: u16 first
                                  rep: u16 total, u16 count,
                                       count x (u8 len, name[len], u64 value) */
@@ -159,6 +174,24 @@ static inline bool ncp_fn_needs_login(uint8_t fn)
 #define NCP_LOCK_WAIT         0x02
 #define NCP_LOCK_ALL          0x03
 
+/* SETATTR mask bits.  ATIME and ATIME_NOW (MTIME and MTIME_NOW) exclude
+ * each other; "NOW" means the server's clock. */
+#define NCP_SA_MODE           0x01
+#define NCP_SA_UID            0x02
+#define NCP_SA_GID            0x04
+#define NCP_SA_SIZE           0x08
+#define NCP_SA_ATIME          0x10
+#define NCP_SA_MTIME          0x20
+#define NCP_SA_ATIME_NOW      0x40
+#define NCP_SA_MTIME_NOW      0x80
+#define NCP_SA_ALL            0xFF
+
+/* NAMES kinds and limits. */
+#define NCP_NAME_USER         0
+#define NCP_NAME_GROUP        1
+#define NCP_NAMES_MAX         24    /* a reply fits the smallest frame */
+#define NCP_ID_NONE           0xFFFFFFFFu   /* never a valid uid or gid */
+
 /* LOGIN reply flags. */
 #define NCP_LOGIN_ADMIN       0x01
 
@@ -182,14 +215,15 @@ struct ncp_stat {
     uint32_t atime, mtime, ctime;
 };
 
-/* dirent on the wire: u32 ino, u8 type, u16 mode, u64 size, u32 mtime,
- * u8 name_len, name[name_len] (1..NCP_NAME_MAX bytes, no '/' or NUL).
+/* dirent on the wire: u32 ino, u8 type, u16 mode, u32 uid, u32 gid, u64 size,
+ * u32 mtime, u8 name_len, name[name_len] (1..NCP_NAME_MAX bytes, no '/' or NUL).
  * NCP_DIRENT_FIXED counts everything but the name. */
-#define NCP_DIRENT_FIXED      20
+#define NCP_DIRENT_FIXED      28
 struct ncp_dirent {
     uint32_t    ino;
     uint8_t     type;
     uint16_t    mode;
+    uint32_t    uid, gid;
     uint64_t    size;
     uint32_t    mtime;
     uint8_t     name_len;
@@ -205,6 +239,14 @@ struct ncp_statfs {
     uint64_t blocks, blocks_free, files, files_free;
     uint32_t name_max;
     uint32_t flags;
+};
+
+/* One NAMES answer (reply side). */
+struct ncp_name {
+    uint8_t     kind;           /* NCP_NAME_* */
+    uint32_t    id;
+    uint8_t     len;            /* 0: unknown id */
+    const char *name;           /* not NUL terminated */
 };
 
 /* One named server counter (STATS reply). */

@@ -55,6 +55,21 @@ static struct ncp_bytes rbytes32(struct rd *r)
     return b;
 }
 
+/* NAMES entries: known kind, names of user-name bytes (no NUL, ':' or control). */
+static bool names_ok(struct rd *r, uint16_t count)
+{
+    for (uint16_t i = 0; i < count; i++) {
+        uint8_t kind = r8(r);
+        (void)r32(r);
+        uint8_t n = r8(r);
+        const char *name = (const char *)rd_take(r, n);
+        if (r->bad || kind > NCP_NAME_GROUP || n > NCP_USER_MAX) return false;
+        for (uint8_t k = 0; k < n; k++)
+            if ((unsigned char)name[k] <= ' ' || (unsigned char)name[k] >= 0x7f || name[k] == ':') return false;
+    }
+    return true;
+}
+
 /* ---- header ------------------------------------------------------------ */
 
 void ncp_header_put(uint8_t *p, const struct ncp_header *h)
@@ -230,6 +245,24 @@ size_t ncp_encode_request(uint8_t *buf, size_t cap, const struct ncp_request *rq
         w32(&w, rq->u.lock.handle); w64(&w, rq->u.lock.offset); w64(&w, rq->u.lock.length); break;
     case NCP_FN_STATS:
         w16(&w, rq->u.stats.first); break;
+    case NCP_FN_SETATTR:
+        w32(&w, rq->u.setattr.mask); w32(&w, rq->u.setattr.handle); wstr(&w, rq->u.setattr.path);
+        w16(&w, rq->u.setattr.mode); w32(&w, rq->u.setattr.uid); w32(&w, rq->u.setattr.gid);
+        w64(&w, rq->u.setattr.size); w32(&w, rq->u.setattr.atime); w32(&w, rq->u.setattr.mtime);
+        break;
+    case NCP_FN_NAMES:
+        if (rq->u.names.count > NCP_NAMES_MAX) return 0;
+        w16(&w, rq->u.names.count);
+        if (!rq->u.names.ids) {                   /* a decoded request: its raw entries */
+            wmem(&w, rq->u.names.raw.ptr, rq->u.names.raw.len);
+            break;
+        }
+        for (uint16_t i = 0; i < rq->u.names.count; i++) {
+            const struct ncp_name *n = &rq->u.names.ids[i];
+            if (n->kind > NCP_NAME_GROUP || n->len > NCP_USER_MAX) return 0;
+            w8(&w, n->kind); w32(&w, n->id); w8(&w, n->len); wmem(&w, n->name, n->len);
+        }
+        break;
     default:
         return 0;
     }
@@ -351,6 +384,39 @@ int ncp_decode_request(const uint8_t *frame, size_t len, struct ncp_request *rq)
         break;
     case NCP_FN_STATS:
         rq->u.stats.first = r16(&r); break;
+    case NCP_FN_SETATTR: {
+        uint32_t m = rq->u.setattr.mask = r32(&r);
+        rq->u.setattr.handle = r32(&r);
+        rq->u.setattr.path = rstr(&r);
+        rq->u.setattr.mode = r16(&r);
+        rq->u.setattr.uid = r32(&r);
+        rq->u.setattr.gid = r32(&r);
+        rq->u.setattr.size = r64(&r);
+        rq->u.setattr.atime = r32(&r);
+        rq->u.setattr.mtime = r32(&r);
+        if (r.bad) break;
+        if (m & ~(uint32_t)NCP_SA_ALL) return bad(rq, NCP_E_INVAL, "unknown setattr mask bits");
+        if ((m & NCP_SA_ATIME) && (m & NCP_SA_ATIME_NOW)) return bad(rq, NCP_E_INVAL, "ATIME with ATIME_NOW");
+        if ((m & NCP_SA_MTIME) && (m & NCP_SA_MTIME_NOW)) return bad(rq, NCP_E_INVAL, "MTIME with MTIME_NOW");
+        if ((m & NCP_SA_MODE) && rq->u.setattr.mode > 07777) return bad(rq, NCP_E_INVAL, "bad mode");
+        if ((m & NCP_SA_UID) && rq->u.setattr.uid == NCP_ID_NONE) return bad(rq, NCP_E_INVAL, "bad uid");
+        if ((m & NCP_SA_GID) && rq->u.setattr.gid == NCP_ID_NONE) return bad(rq, NCP_E_INVAL, "bad gid");
+        if ((m & NCP_SA_SIZE) && rq->u.setattr.size > NCP_OFF_MAX) return bad(rq, NCP_E_FBIG, "size beyond 2^63");
+        if (rq->u.setattr.handle != NCP_HANDLE_NONE && rq->u.setattr.path.len)
+            return bad(rq, NCP_E_INVAL, "setattr: both handle and path");
+        if ((e = path_field(rq, rq->u.setattr.path))) return e;
+        break;
+    }
+    case NCP_FN_NAMES: {
+        uint16_t n = rq->u.names.count = r16(&r);
+        if (r.bad) break;
+        if (n > NCP_NAMES_MAX) return bad(rq, NCP_E_INVAL, "too many names asked");
+        size_t start = r.pos;
+        if (!names_ok(&r, n)) return bad(rq, r.bad ? NCP_E_BADFRAME : NCP_E_INVAL, "bad name entry");
+        rq->u.names.raw.ptr = frame + start;
+        rq->u.names.raw.len = (uint32_t)(r.pos - start);
+        break;
+    }
     default:
         return bad(rq, NCP_E_BADFUNC, "unknown function");
     }
@@ -440,15 +506,25 @@ size_t ncp_encode_reply(uint8_t *buf, size_t cap, const struct ncp_reply *rp)
         w32(&w, rp->u.read.data.len); wmem(&w, rp->u.read.data.ptr, rp->u.read.data.len); break;
     case NCP_FN_WRITE:
         w32(&w, rp->u.write.written); break;
-    case NCP_FN_STAT: case NCP_FN_FSTAT:
+    case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_SETATTR:
         wstat(&w, &rp->u.stat.st); break;
+    case NCP_FN_NAMES:
+        if (rp->u.names.count > NCP_NAMES_MAX) return 0;
+        w16(&w, rp->u.names.count);
+        for (uint16_t i = 0; i < rp->u.names.count; i++) {
+            const struct ncp_name *n = &rp->u.names.names[i];
+            if (n->kind > NCP_NAME_GROUP || n->len > NCP_USER_MAX) return 0;
+            w8(&w, n->kind); w32(&w, n->id); w8(&w, n->len); wmem(&w, n->name, n->len);
+        }
+        break;
     case NCP_FN_READDIR:
         w64(&w, rp->u.readdir.next_cookie); w8(&w, rp->u.readdir.eof ? 1 : 0);
         w16(&w, rp->u.readdir.count);
         for (uint16_t i = 0; i < rp->u.readdir.count; i++) {
             const struct ncp_dirent *d = &rp->u.readdir.entries[i];
             if (!name_ok(d->name, d->name_len) || d->type > NCP_FT_OTHER) return 0;
-            w32(&w, d->ino); w8(&w, d->type); w16(&w, d->mode); w64(&w, d->size);
+            w32(&w, d->ino); w8(&w, d->type); w16(&w, d->mode);
+            w32(&w, d->uid); w32(&w, d->gid); w64(&w, d->size);
             w32(&w, d->mtime); w8(&w, d->name_len); wmem(&w, d->name, d->name_len);
         }
         break;
@@ -490,7 +566,7 @@ static bool dirents_ok(struct rd *r, uint16_t count)
     for (uint16_t i = 0; i < count; i++) {
         (void)r32(r);
         uint8_t type = r8(r);
-        (void)r16(r); (void)r64(r); (void)r32(r);
+        (void)r16(r); (void)r32(r); (void)r32(r); (void)r64(r); (void)r32(r);
         uint8_t n = r8(r);
         const char *name = (const char *)rd_take(r, n);
         if (r->bad || type > NCP_FT_OTHER || !name_ok(name, n)) return false;
@@ -561,10 +637,20 @@ int ncp_decode_reply(const uint8_t *frame, size_t len, struct ncp_reply *rp)
         rp->u.read.data = rbytes32(&r); break;
     case NCP_FN_WRITE:
         rp->u.write.written = r32(&r); break;
-    case NCP_FN_STAT: case NCP_FN_FSTAT:
+    case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_SETATTR:
         rstat(&r, &rp->u.stat.st);
         if (!r.bad && rp->u.stat.st.type > NCP_FT_OTHER) return rbad(rp, NCP_E_BADFRAME, "bad file type");
         break;
+    case NCP_FN_NAMES: {
+        rp->u.names.count = r16(&r);
+        if (r.bad) break;
+        if (rp->u.names.count > NCP_NAMES_MAX) return rbad(rp, NCP_E_BADFRAME, "too many names");
+        size_t start = r.pos;
+        if (!names_ok(&r, rp->u.names.count)) return rbad(rp, NCP_E_BADFRAME, "bad name entry");
+        rp->u.names.raw.ptr = frame + start;
+        rp->u.names.raw.len = (uint32_t)(r.pos - start);
+        break;
+    }
     case NCP_FN_READDIR: {
         rp->u.readdir.next_cookie = r64(&r);
         uint8_t eof = r8(&r);
@@ -616,10 +702,12 @@ bool ncp_dirent_next(const struct ncp_reply *rp, size_t *pos, struct ncp_dirent 
     out->ino = ncp_get32(p);
     out->type = p[4];
     out->mode = ncp_get16(p + 5);
-    out->size = ncp_get64(p + 7);
-    out->mtime = ncp_get32(p + 15);
-    out->name_len = p[19];
-    out->name = (const char *)p + 20;
+    out->uid = ncp_get32(p + 7);
+    out->gid = ncp_get32(p + 11);
+    out->size = ncp_get64(p + 15);
+    out->mtime = ncp_get32(p + 23);
+    out->name_len = p[27];
+    out->name = (const char *)p + 28;
     if (*pos + ncp_dirent_size(out->name_len) > len) return false;
     *pos += ncp_dirent_size(out->name_len);
     return true;
@@ -637,5 +725,19 @@ bool ncp_counter_next(const struct ncp_reply *rp, size_t *pos,
     name[n] = '\0';
     *value = ncp_get64(p + *pos + 1 + n);
     *pos += 1 + (size_t)n + 8;
+    return true;
+}
+
+bool ncp_names_next(struct ncp_bytes raw, size_t *pos, struct ncp_name *out)
+{
+    const uint8_t *p = raw.ptr;
+    if (*pos + ncp_name_size(0) > raw.len) return false;
+    p += *pos;
+    out->kind = p[0];
+    out->id = ncp_get32(p + 1);
+    out->len = p[5];
+    out->name = (const char *)p + 6;
+    if (*pos + ncp_name_size(out->len) > raw.len) return false;
+    *pos += ncp_name_size(out->len);
     return true;
 }

@@ -35,6 +35,13 @@ struct ncp_request {
         struct { uint32_t handle; uint64_t size; } truncate;
         struct { uint32_t handle; uint64_t offset, length; uint8_t flags; } lock; /* LOCK, UNLOCK */
         struct { uint16_t first; } stats;
+        struct { uint32_t mask, handle; struct ncp_str path; uint16_t mode;
+                 uint32_t uid, gid; uint64_t size; uint32_t atime, mtime; } setattr;
+        struct {
+            uint16_t count;
+            const struct ncp_name *ids;         /* encode: count entries (NULL: raw instead) */
+            struct ncp_bytes raw;               /* decode: validated (see ncp_names_next) */
+        } names;
     } u;
     const char *why;            /* decode failure reason (static string) */
 };
@@ -64,6 +71,11 @@ struct ncp_reply {
             const struct ncp_counter *counters; /* encode */
             struct ncp_bytes raw;               /* decode */
         } stats;
+        struct {
+            uint16_t count;
+            const struct ncp_name *names;       /* encode */
+            struct ncp_bytes raw;               /* decode (see ncp_names_next) */
+        } names;
     } u;
     const char *why;
 };
@@ -100,6 +112,8 @@ size_t ncp_counter_size(const char *name);
 /* Reply payload bytes before the entries. */
 #define NCP_READDIR_REPLY_FIXED  (8 + 1 + 2)
 #define NCP_STATS_REPLY_FIXED    (2 + 2)
+/* Wire size of one NAMES entry (request or reply). */
+static inline size_t ncp_name_size(size_t len) { return 1 + 4 + 1 + len; }
 
 /* Iterate the entries of a decoded READDIR / STATS reply (already validated).
  * `*pos` starts at 0; returns false after the last entry.  Counter names are
@@ -107,6 +121,9 @@ size_t ncp_counter_size(const char *name);
 bool ncp_dirent_next(const struct ncp_reply *rp, size_t *pos, struct ncp_dirent *out);
 bool ncp_counter_next(const struct ncp_reply *rp, size_t *pos,
                       char name[NCP_STAT_NAME_MAX + 1], uint64_t *value);
+/* The same for the entries of a decoded NAMES request or reply (pass its
+ * u.names.raw; out->name points into the frame). */
+bool ncp_names_next(struct ncp_bytes raw, size_t *pos, struct ncp_name *out);
 
 /* ---- paths ---- */
 /* NCP_OK if `p` is an acceptable path: at most NCP_PATH_MAX bytes, no NUL,

@@ -9,7 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/build/bench/bench.img}
-[ -f "$out" ] && [ "$out" -nt "$0" ] && exit 0
+[ -f "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$here/scripts/volume-layout.sh" ] && exit 0
 stage=$(mktemp -d "${TMPDIR:-/tmp}/wtd-bench.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{hot,set,seq,etc}
@@ -17,6 +17,7 @@ head -c $((16 << 20)) /dev/urandom > "$stage/hot/h16.bin"
 for i in $(seq -w 0 15); do head -c $((4 << 20)) /dev/urandom > "$stage/set/f$i.bin"; done
 head -c $((64 << 20)) /dev/urandom > "$stage/seq/random64.bin"
 "$here/scripts/mkusers.sh" "$stage/etc/ncp-users" guest guest admin:admin admin
+"$here/scripts/volume-layout.sh" "$stage"
 mkdir -p "$(dirname "$out")"
 "$here/scripts/mkimage.sh" "$stage" "$out.tmp" 256M >/dev/null
 mv "$out.tmp" "$out"

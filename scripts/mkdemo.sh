@@ -9,7 +9,11 @@
 #   etc/ncp-users                  made by scripts/mkusers.sh if that exists,
 #                                  with the users in $NCP_DEMO_USERS (default
 #                                  "guest guest admin:admin admin": user guest,
-#                                  password guest; admin/admin with the admin flag)
+#                                  password guest, uid 1000; admin/admin with the
+#                                  admin flag, uid 0)
+#   home/NAME                      a private home per user (scripts/volume-layout.sh:
+#                                  root 1777 like /tmp, /etc admin 0755, the users
+#                                  file admin 0600, the rest readable by all)
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-build/demo.img}
@@ -25,7 +29,7 @@ newer() {  # true if $1 is missing or older than any of the rest
 	return 1
 }
 
-if ! newer "$out" scripts/mkdemo.sh scripts/mkimage.sh "$gen_src" scripts/mkusers.sh; then
+if ! newer "$out" scripts/mkdemo.sh scripts/mkimage.sh "$gen_src" scripts/mkusers.sh scripts/volume-layout.sh; then
 	echo "$out is up to date"
 	exit 0
 fi
@@ -53,6 +57,7 @@ if [ -x scripts/mkusers.sh ]; then
 	# shellcheck disable=SC2086
 	scripts/mkusers.sh "$stage/etc/ncp-users" ${NCP_DEMO_USERS:-guest guest admin:admin admin}
 fi
+scripts/volume-layout.sh "$stage"
 scripts/mkimage.sh "$stage" "$out.tmp" 128M
 mv "$out.tmp" "$out"
 echo "built $out"

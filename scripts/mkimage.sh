@@ -2,7 +2,9 @@
 # mkimage.sh DIR IMAGE [SIZE] - build an ext2 image holding the tree DIR.
 # SIZE is anything mke2fs accepts (e.g. 128M); default: the tree's size
 # plus a quarter plus 16 MiB, at least 32 MiB.  Extra mke2fs options may be
-# given in MKE2FS_OPTS (default: 4 KiB blocks).
+# given in MKE2FS_OPTS (default: 4 KiB blocks).  Owners and modes come from
+# the tree (scripts/volume-layout.sh sets the volume's); mke2fs -d leaves the
+# root directory 0755 root, so its mode and owner are copied afterwards.
 set -eu
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
 	echo "usage: $0 DIR IMAGE [SIZE]" >&2
@@ -27,3 +29,15 @@ mkdir -p "$(dirname "$image")"
 rm -f "$image"
 # shellcheck disable=SC2086
 "$MKE2FS" -q -t ext2 ${MKE2FS_OPTS:--b 4096} -d "$dir" -F "$image" "$size"
+DEBUGFS=debugfs
+for d in /usr/sbin /sbin; do
+	[ -x "$d/debugfs" ] && DEBUGFS=$d/debugfs && break
+done
+mode=$(stat -c %a "$dir")
+uid=$(stat -c %u "$dir")
+gid=$(stat -c %g "$dir")
+"$DEBUGFS" -w -f - "$image" >/dev/null 2>&1 <<CMDS
+sif / mode 0$(printf %o $((040000 + 0$mode)))
+sif / uid $uid
+sif / gid $gid
+CMDS

@@ -8,7 +8,6 @@
 #include "proto/ncp_auth.h"
 #include "fs/fs_errno.h"
 
-#define USERS_FILE_MAX (64u * 1024u)
 #define PATH_BUF       (NCP_PATH_MAX + 2)
 
 struct ctx {
@@ -42,13 +41,14 @@ static int send_reply(const struct ctx *x, const struct ncp_reply *rp, uint8_t *
     return ncp_send_frame(x->c, buf, n, true, x->may_block) ? NCP_RET_SENT : NCP_RET_BLOCK;
 }
 
-/* Wire path -> canonical "/a/b"; refuses the users file to non-admins
- * (it holds password-equivalent hashes). */
+/* Wire path -> canonical "/a/b".  Who may touch what is decided by the
+ * permission checks of each handler, never by how a path is spelled. */
 static int canon(const struct ctx *x, struct ncp_str p, char out[PATH_BUF])
 {
     struct ncp_path_iter it;
     const char *name;
     size_t n, len = 0;
+    (void)x;
     ncp_path_iter_init(&it, p.ptr, p.len);
     while (ncp_path_iter_next(&it, &name, &n)) {
         if (len + 1 + n > NCP_PATH_MAX) return NCP_E_NAMETOOLONG;
@@ -58,10 +58,31 @@ static int canon(const struct ctx *x, struct ncp_str p, char out[PATH_BUF])
     }
     if (len == 0) out[len++] = '/';
     out[len] = '\0';
-    if (!LOAD(x->c->admin) && len == strlen(x->s->cfg.users_path) &&
-        memcmp(out, x->s->cfg.users_path, len) == 0)
-        return NCP_E_ACCES;
     return NCP_OK;
+}
+
+/* The identity the request runs as (nobody when not logged in). */
+static void ident_get(const struct ctx *x, struct ncp_ident *id)
+{
+    fs_mutex_lock(&x->c->lock);
+    if (LOAD(x->c->logged_in)) {
+        *id = x->c->id;
+    } else {
+        memset(id, 0, sizeof *id);
+        id->uid = NCP_ID_NONE;
+        id->gid = NCP_ID_NONE;
+    }
+    fs_mutex_unlock(&x->c->lock);
+}
+
+/* A users-file line as a connection identity. */
+static void ident_from_user(struct ncp_ident *id, const struct ncp_user *u)
+{
+    id->uid = u->uid;
+    id->gid = u->gid;
+    id->ngroups = u->ngroups;
+    memcpy(id->groups, u->groups, sizeof id->groups);
+    id->admin = u->admin;
 }
 
 static bool is_root(const char *path) { return path[0] == '/' && path[1] == '\0'; }
@@ -111,23 +132,10 @@ static int do_negotiate(struct ctx *x)
     return send_reply(x, &rp, NULL, 0);
 }
 
-/* Reads the users file and finds `user` in it. */
+/* Finds `user` in the (cached) users file. */
 static int find_user(struct ctx *x, struct ncp_str user, struct ncp_user *u, bool *found)
 {
-    uint32_t ino;
-    struct ncp_stat st;
-    *found = false;
-    int e = x->vfs->lookup(x->fs, x->s->cfg.users_path, &ino);
-    if (e == -FS_ENOENT) return NCP_OK;           /* no users file: nobody logs in */
-    if (e) return ncp_completion_from_errno(e);
-    if ((e = x->vfs->stat(x->fs, ino, &st))) return ncp_completion_from_errno(e);
-    uint32_t size = st.size > USERS_FILE_MAX ? USERS_FILE_MAX : (uint32_t)st.size;
-    char *text = fs_alloc(size + 1);
-    if (!text) return NCP_E_NOMEM;
-    int64_t got = x->vfs->read(x->fs, ino, 0, text, size);
-    if (got >= 0) *found = ncp_users_find(text, (size_t)got, user.ptr, user.len, u);
-    fs_free(text);
-    return got < 0 ? ncp_completion_from_errno((int)got) : NCP_OK;
+    return ncp_users_lookup(x->s, user.ptr, user.len, u, found);
 }
 
 static int do_challenge(struct ctx *x)
@@ -181,6 +189,7 @@ static int do_login(struct ctx *x)
         return NCP_E_BADLOGIN;
     }
     fs_mutex_lock(&x->c->lock);
+    ident_from_user(&x->c->id, &u);
     STORE(x->c->logged_in, true);
     STORE(x->c->admin, u.admin);
     fs_mutex_unlock(&x->c->lock);
@@ -199,6 +208,7 @@ static int do_logout(struct ctx *x)
     fs_mutex_lock(&x->c->lock);
     STORE(x->c->logged_in, false);
     STORE(x->c->admin, false);
+    memset(&x->c->id, 0, sizeof x->c->id);
     fs_mutex_unlock(&x->c->lock);
     return NCP_OK;
 }
@@ -217,29 +227,61 @@ static int do_ping(struct ctx *x)
 
 /* ---- files ------------------------------------------------------------- */
 
+/* OPEN with CREATE: the lookup, the permission check and the creation under
+ * ns_lock, so no other client's change can come between them. */
+static int open_create(struct ctx *x, const struct ncp_ident *id, const char *path, uint32_t flags,
+                       uint32_t *ino, bool *created)
+{
+    struct ncp_stat dst;
+    const char *name;
+    uint32_t dir, nlen;
+    *created = false;
+    fs_mutex_lock(&x->s->ns_lock);
+    int r = ncp_walk_parent(x->vfs, x->fs, id, path, &dir, &dst, &name, &nlen);
+    if (r == NCP_OK) {
+        int e = x->vfs->lookup_at(x->fs, dir, name, nlen, ino);
+        if (e == 0) {
+            r = (flags & NCP_O_EXCL) ? NCP_E_EXIST : NCP_OK;
+        } else if (e != -FS_ENOENT) {
+            r = ncp_completion_from_errno(e);
+        } else if (!ncp_may(id, &dst, NCP_MAY_W | NCP_MAY_X)) {
+            r = NCP_E_ACCES;
+        } else {
+            uint16_t mode = x->rq->u.open.mode ? x->rq->u.open.mode : 0644;
+            r = ncp_completion_from_errno(x->vfs->create(x->fs, path, mode, id->uid, id->gid, ino));
+            *created = r == NCP_OK;
+            ncp_users_touch_path(x->s, path);
+        }
+    }
+    fs_mutex_unlock(&x->s->ns_lock);
+    return r;
+}
+
 static int do_open(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
     char path[PATH_BUF];
+    struct ncp_ident id;
+    struct ncp_reply rp = reply_for(x);
     uint32_t flags = x->rq->u.open.flags, ino;
+    bool created = false;
     int e = canon(x, x->rq->u.open.path, path);
     if (e) return e;
-    e = x->vfs->lookup(x->fs, path, &ino);
-    if (e == -FS_ENOENT && (flags & NCP_O_CREATE)) {
-        e = x->vfs->create(x->fs, path, x->rq->u.open.mode ? x->rq->u.open.mode : 0644, &ino);
-        if (e == -FS_EEXIST && !(flags & NCP_O_EXCL)) e = x->vfs->lookup(x->fs, path, &ino);
-        else if (e == 0) flags &= ~(uint32_t)NCP_O_TRUNC;   /* new: nothing to cut */
-    } else if (e == 0 && (flags & NCP_O_CREATE) && (flags & NCP_O_EXCL)) {
-        return NCP_E_EXIST;
-    }
-    if (e) return ncp_completion_from_errno(e);
-
-    struct ncp_reply rp = reply_for(x);
+    ident_get(x, &id);
+    if (flags & NCP_O_CREATE) e = open_create(x, &id, path, flags, &ino, &created);
+    else e = ncp_walk(x->vfs, x->fs, &id, path, &ino, &rp.u.open.st);
+    if (e) return e;
+    if (created) flags &= ~(uint32_t)NCP_O_TRUNC;             /* new: nothing to cut */
     if ((e = x->vfs->stat(x->fs, ino, &rp.u.open.st))) return ncp_completion_from_errno(e);
     if (rp.u.open.st.type == NCP_FT_DIR) return NCP_E_ISDIR;
     if (rp.u.open.st.type != NCP_FT_FILE) return NCP_E_INVAL;
+    unsigned want = 0;
+    if (flags & NCP_O_READ) want |= NCP_MAY_R;
+    if (flags & (NCP_O_WRITE | NCP_O_TRUNC)) want |= NCP_MAY_W;
+    if (!created && !ncp_may(&id, &rp.u.open.st, want)) return NCP_E_ACCES;   /* the creator may always */
     if (flags & NCP_O_TRUNC) {
         if ((e = x->vfs->truncate(x->fs, ino, 0))) return ncp_completion_from_errno(e);
+        ncp_users_touch_ino(x->s, ino);
         rp.u.open.st.size = 0;
     }
 
@@ -353,6 +395,7 @@ static int do_write(struct ctx *x)
     } else {
         put = x->vfs->write(x->fs, o->ino, x->rq->u.write.offset, d.ptr, d.len);
     }
+    ncp_users_touch_ino(x->s, o->ino);
     if (put < 0) { r = ncp_completion_from_errno((int)put); goto out; }
     ctr_add(x->s, CTR_BYTES_WRITTEN, (uint64_t)put);
     struct ncp_reply rp = reply_for(x);
@@ -405,10 +448,13 @@ static int do_stat(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
     char path[PATH_BUF];
+    struct ncp_ident id;
+    struct ncp_stat st;
     uint32_t ino;
     int e = canon(x, x->rq->u.path.path, path);
     if (e) return e;
-    if ((e = x->vfs->lookup(x->fs, path, &ino))) return ncp_completion_from_errno(e);
+    ident_get(x, &id);
+    if ((e = ncp_walk(x->vfs, x->fs, &id, path, &ino, &st))) return e;
     return reply_stat(x, ino);
 }
 
@@ -431,13 +477,16 @@ static int do_readdir(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
     char path[PATH_BUF];
+    struct ncp_ident id;
     uint32_t dir;
     struct ncp_stat st;
     int e = canon(x, x->rq->u.readdir.path, path);
     if (e) return e;
-    if ((e = x->vfs->lookup(x->fs, path, &dir))) return ncp_completion_from_errno(e);
-    if ((e = x->vfs->stat(x->fs, dir, &st))) return ncp_completion_from_errno(e);
+    ident_get(x, &id);
+    if ((e = ncp_walk(x->vfs, x->fs, &id, path, &dir, &st))) return e;
     if (st.type != NCP_FT_DIR) return NCP_E_NOTDIR;
+    if (!ncp_may(&id, &st, NCP_MAY_R)) return NCP_E_ACCES;
+    bool searchable = ncp_may(&id, &st, NCP_MAY_X);   /* else names only, as ls without x */
 
     uint32_t max_frame = LOAD(x->c->max_frame);
     size_t cap = NCP_LEN_SIZE + max_frame;
@@ -466,12 +515,15 @@ static int do_readdir(struct ctx *x)
         if (used + ncp_dirent_size(d->name_len) > room) { cookie = before; break; }
         struct ncp_stat es;
         memset(&es, 0, sizeof es);
-        (void)x->vfs->stat(x->fs, d->ino, &es);   /* best effort: raced deletes show zeros */
+        if (searchable)
+            (void)x->vfs->stat(x->fs, d->ino, &es);   /* best effort: raced deletes show zeros */
         struct ncp_dirent *o = &ents[count++];
         memcpy(names + name_used, d->name, d->name_len);
         o->ino = d->ino;
         o->type = d->type <= NCP_FT_OTHER ? d->type : NCP_FT_OTHER;
         o->mode = es.mode;
+        o->uid = es.uid;
+        o->gid = es.gid;
         o->size = es.size;
         o->mtime = es.mtime;
         o->name_len = d->name_len;
@@ -492,32 +544,93 @@ out:
     return r;
 }
 
+/* The entry `name` of directory dir, for removal: its inode and stat. */
+static int victim_of(struct ctx *x, uint32_t dir, const char *name, uint32_t len, uint32_t *ino,
+                     struct ncp_stat *st)
+{
+    int e = x->vfs->lookup_at(x->fs, dir, name, len, ino);
+    if (!e)
+        e = x->vfs->stat(x->fs, *ino, st);
+    return ncp_completion_from_errno(e);
+}
+
+/* UNLINK, RMDIR, MKDIR under ns_lock: checks, then the change. */
+static int path_op_locked(struct ctx *x, const struct ncp_ident *id, const char *path)
+{
+    struct ncp_stat dst, vst;
+    const char *name;
+    uint32_t dir, nlen, ino;
+    int r = ncp_walk_parent(x->vfs, x->fs, id, path, &dir, &dst, &name, &nlen);
+    if (r) return r;
+    if (x->rq->h.function == NCP_FN_MKDIR) {
+        r = victim_of(x, dir, name, nlen, &ino, &vst);
+        if (r == NCP_OK) return NCP_E_EXIST;
+        if (r != NCP_E_NOENT) return r;
+        if (!ncp_may(id, &dst, NCP_MAY_W | NCP_MAY_X)) return NCP_E_ACCES;
+        uint16_t mode = x->rq->u.mkdir.mode ? x->rq->u.mkdir.mode : 0755;
+        return ncp_completion_from_errno(x->vfs->mkdir(x->fs, path, mode, id->uid, id->gid));
+    }
+    if ((r = victim_of(x, dir, name, nlen, &ino, &vst))) return r;
+    if (!ncp_may_delete(id, &dst, &vst)) return NCP_E_ACCES;
+    if (x->rq->h.function == NCP_FN_UNLINK) return ncp_completion_from_errno(x->vfs->unlink(x->fs, path));
+    return ncp_completion_from_errno(x->vfs->rmdir(x->fs, path));
+}
+
 /* UNLINK, RMDIR, MKDIR: one path, never the root. */
 static int do_path_op(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
     char path[PATH_BUF];
+    struct ncp_ident id;
     struct ncp_str p = x->rq->h.function == NCP_FN_MKDIR ? x->rq->u.mkdir.path : x->rq->u.path.path;
     int e = canon(x, p, path);
     if (e) return e;
     if (is_root(path)) return x->rq->h.function == NCP_FN_MKDIR ? NCP_E_EXIST : NCP_E_BUSY;
-    switch (x->rq->h.function) {
-    case NCP_FN_UNLINK: e = x->vfs->unlink(x->fs, path); break;
-    case NCP_FN_RMDIR:  e = x->vfs->rmdir(x->fs, path); break;
-    default: e = x->vfs->mkdir(x->fs, path, x->rq->u.mkdir.mode ? x->rq->u.mkdir.mode : 0755); break;
-    }
-    return ncp_completion_from_errno(e);
+    ident_get(x, &id);
+    fs_mutex_lock(&x->s->ns_lock);
+    e = path_op_locked(x, &id, path);
+    ncp_users_touch_path(x->s, path);
+    fs_mutex_unlock(&x->s->ns_lock);
+    return e;
+}
+
+/* RENAME under ns_lock.  Write+search on both parents; the sticky rule for
+ * the moved entry and for an entry it replaces; a directory moving to another
+ * parent needs write permission on itself (its ".." changes). */
+static int rename_locked(struct ctx *x, const struct ncp_ident *id, const char *from, const char *to)
+{
+    struct ncp_stat sdst, ddst, sst, tst;
+    const char *sname, *dname;
+    uint32_t sdir, ddir, slen, dlen, src, dst;
+    int r = ncp_walk_parent(x->vfs, x->fs, id, from, &sdir, &sdst, &sname, &slen);
+    if (r) return r;
+    if ((r = victim_of(x, sdir, sname, slen, &src, &sst))) return r;
+    if ((r = ncp_walk_parent(x->vfs, x->fs, id, to, &ddir, &ddst, &dname, &dlen))) return r;
+    int t = victim_of(x, ddir, dname, dlen, &dst, &tst);
+    if (t != NCP_OK && t != NCP_E_NOENT) return t;
+    if (!ncp_may_delete(id, &sdst, &sst)) return NCP_E_ACCES;
+    if (!ncp_may(id, &ddst, NCP_MAY_W | NCP_MAY_X)) return NCP_E_ACCES;
+    if (t == NCP_OK && dst != src && !ncp_may_delete(id, &ddst, &tst)) return NCP_E_ACCES;
+    if (sst.type == NCP_FT_DIR && sdir != ddir && !ncp_may(id, &sst, NCP_MAY_W)) return NCP_E_ACCES;
+    return ncp_completion_from_errno(x->vfs->rename(x->fs, from, to));
 }
 
 static int do_rename(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
     char from[PATH_BUF], to[PATH_BUF];
+    struct ncp_ident id;
     int e = canon(x, x->rq->u.rename.from, from);
     if (!e) e = canon(x, x->rq->u.rename.to, to);
     if (e) return e;
     if (is_root(from) || is_root(to)) return NCP_E_BUSY;
-    return ncp_completion_from_errno(x->vfs->rename(x->fs, from, to));
+    ident_get(x, &id);
+    fs_mutex_lock(&x->s->ns_lock);
+    e = rename_locked(x, &id, from, to);
+    ncp_users_touch_path(x->s, from);
+    ncp_users_touch_path(x->s, to);
+    fs_mutex_unlock(&x->s->ns_lock);
+    return e;
 }
 
 static int do_truncate(struct ctx *x)
@@ -528,7 +641,119 @@ static int do_truncate(struct ctx *x)
     int r = (o->flags & NCP_O_WRITE)
         ? ncp_completion_from_errno(x->vfs->truncate(x->fs, o->ino, x->rq->u.truncate.size))
         : NCP_E_BADF;
+    ncp_users_touch_ino(x->s, o->ino);
     ncp_open_put(o);
+    return r;
+}
+
+/* ---- attributes and names --------------------------------------------- */
+
+/* The SETATTR rules (checked in full before anything changes):
+ *   owner (UID)       admin only (the owner may "change" it to itself);
+ *   group (GID)       admin, or the owner to one of the owner's own groups;
+ *   mode              admin or owner; the setgid bit is dropped unless the
+ *                     caller is admin or in the file's (new) group;
+ *   explicit times    admin or owner;  times "now": also anyone who may write;
+ *   size              a handle open for writing, or write permission on the path.
+ * A change of owner or group of a non-directory clears setuid and setgid
+ * (unless the same request sets the mode). */
+static int setattr_check(const struct ncp_ident *id, const struct ncp_stat *st, const struct ncp_open *o,
+                         struct ncp_vfs_attr *a, bool *truncate)
+{
+    uint32_t m = a->mask;
+    bool owner = id->admin || id->uid == st->uid;
+    uint32_t gid = (m & NCP_SA_GID) ? a->gid : st->gid;
+    if ((m & NCP_SA_UID) && !id->admin && !(owner && a->uid == st->uid)) return NCP_E_ACCES;
+    if ((m & NCP_SA_GID) && !id->admin && !(owner && ncp_in_group(id, a->gid))) return NCP_E_ACCES;
+    if ((m & NCP_SA_MODE) && !owner) return NCP_E_ACCES;
+    if ((m & (NCP_SA_ATIME | NCP_SA_MTIME)) && !owner) return NCP_E_ACCES;
+    if ((m & (NCP_SA_ATIME_NOW | NCP_SA_MTIME_NOW)) && !owner && !ncp_may(id, st, NCP_MAY_W))
+        return NCP_E_ACCES;
+    *truncate = (m & NCP_SA_SIZE) != 0;
+    if (*truncate) {
+        if (st->type == NCP_FT_DIR) return NCP_E_ISDIR;
+        if (st->type != NCP_FT_FILE) return NCP_E_INVAL;
+        if (o && !(o->flags & NCP_O_WRITE)) return NCP_E_BADF;
+        if (!o && !ncp_may(id, st, NCP_MAY_W)) return NCP_E_ACCES;
+    }
+    if ((m & NCP_SA_MODE) && !id->admin && !ncp_in_group(id, gid)) a->mode &= (uint16_t)~02000u;
+    if ((m & (NCP_SA_UID | NCP_SA_GID)) && !(m & NCP_SA_MODE) && st->type != NCP_FT_DIR &&
+        (st->mode & 06000)) {
+        a->mode = (uint16_t)(st->mode & ~06000u);
+        m |= NCP_SA_MODE;
+    }
+    uint32_t now = fs_time_now();
+    if (m & NCP_SA_ATIME_NOW) {
+        a->atime = now;
+        m |= NCP_SA_ATIME;
+    }
+    if (m & NCP_SA_MTIME_NOW) {
+        a->mtime = now;
+        m |= NCP_SA_MTIME;
+    }
+    a->mask = m & (NCP_SA_MODE | NCP_SA_UID | NCP_SA_GID | NCP_SA_ATIME | NCP_SA_MTIME);
+    return NCP_OK;
+}
+
+static int do_setattr(struct ctx *x)
+{
+    if (!x->may_block) return NCP_RET_BLOCK;
+    struct ncp_ident id;
+    struct ncp_stat st;
+    struct ncp_open *o = NULL;
+    uint32_t ino;
+    bool truncate = false;
+    int r;
+    ident_get(x, &id);
+    if (x->rq->u.setattr.handle != NCP_HANDLE_NONE) {
+        if (!(o = open_get(x->c, x->rq->u.setattr.handle))) return NCP_E_BADF;
+        ino = o->ino;
+    } else {
+        char path[PATH_BUF];
+        if ((r = canon(x, x->rq->u.setattr.path, path))) return r;
+        if ((r = ncp_walk(x->vfs, x->fs, &id, path, &ino, &st))) return r;
+    }
+    struct ncp_vfs_attr a = { x->rq->u.setattr.mask, x->rq->u.setattr.mode, x->rq->u.setattr.uid,
+                              x->rq->u.setattr.gid, x->rq->u.setattr.atime, x->rq->u.setattr.mtime };
+    fs_mutex_lock(&x->s->ns_lock);                /* check and change against other SETATTRs */
+    r = ncp_completion_from_errno(x->vfs->stat(x->fs, ino, &st));
+    if (!r) r = setattr_check(&id, &st, o, &a, &truncate);
+    if (!r && truncate) r = ncp_completion_from_errno(x->vfs->truncate(x->fs, ino, x->rq->u.setattr.size));
+    if (!r && a.mask) r = ncp_completion_from_errno(x->vfs->setattr(x->fs, ino, &a));
+    if (!r) ncp_users_touch_ino(x->s, ino);
+    fs_mutex_unlock(&x->s->ns_lock);
+    if (o) ncp_open_put(o);
+    return r ? r : reply_stat(x, ino);
+}
+
+/* NAMES: names for ids and ids for names, from the users file (never its hashes). */
+static int do_names(struct ctx *x)
+{
+    if (!x->may_block) return NCP_RET_BLOCK;
+    uint16_t n = x->rq->u.names.count;
+    struct ncp_name *out = fs_alloc(sizeof *out * (n ? n : 1));
+    char (*names)[NCP_USER_MAX + 1] = fs_alloc(sizeof *names * (n ? n : 1));
+    size_t cap = NCP_LEN_SIZE + NCP_HDR_SIZE + 2 + (size_t)n * ncp_name_size(NCP_USER_MAX);
+    uint8_t *frame = fs_alloc(cap);
+    int r = NCP_E_NOMEM;
+    if (!out || !names || !frame) goto done;
+    if ((r = ncp_users_hold(x->s))) goto done;
+    size_t pos = 0;
+    uint16_t k = 0;
+    while (k < n && ncp_names_next(x->rq->u.names.raw, &pos, &out[k])) {
+        out[k].len = (uint8_t)ncp_users_resolve(x->s, out[k].kind, &out[k].id, out[k].name, out[k].len, names[k]);
+        out[k].name = names[k];
+        k++;
+    }
+    ncp_users_release(x->s);
+    struct ncp_reply rp = reply_for(x);
+    rp.u.names.count = k;                         /* = n: the decoder checked every entry */
+    rp.u.names.names = out;
+    r = send_reply(x, &rp, frame, cap);
+done:
+    fs_free(frame);
+    fs_free(names);
+    fs_free(out);
     return r;
 }
 
@@ -655,6 +880,8 @@ int ncp_dispatch(struct ncp_conn *c, const struct ncp_request *rq, bool may_bloc
     case NCP_FN_UNLOCK:    return do_lock(&x);
     case NCP_FN_FSYNC:     return do_fsync(&x);
     case NCP_FN_STATFS:    return do_statfs(&x);
+    case NCP_FN_SETATTR:   return do_setattr(&x);
+    case NCP_FN_NAMES:     return do_names(&x);
     case NCP_FN_STATS:     return do_stats(&x);
     case NCP_FN_SHUTDOWN:  return do_shutdown(&x);
     default:               return NCP_E_BADFUNC;

@@ -16,6 +16,7 @@ struct mdirent {
 struct mnode {
     uint8_t type;
     uint16_t mode;
+    uint32_t uid, gid;
     uint32_t nlink;
     uint32_t parent;            /* directories: for rename loop checks */
     uint64_t size;
@@ -177,6 +178,40 @@ static int m_lookup(void *fs, const char *path, uint32_t *ino)
     return e;
 }
 
+static int m_lookup_at(void *fs, uint32_t dir, const char *name, uint32_t len, uint32_t *ino)
+{
+    struct ncp_memfs *m = fs;
+    int e = 0;
+    if (len == 0) return -FS_EINVAL;
+    if (len > NCP_NAME_MAX) return -FS_ENAMETOOLONG;
+    fs_mutex_lock(&m->lock);
+    struct mnode *d = node(m, dir);
+    struct mdirent *ent = NULL;
+    if (!d) e = -FS_ENOENT;
+    else if (d->type != NCP_FT_DIR) e = -FS_ENOTDIR;
+    else if (!(ent = find_entry(d, name, len))) e = -FS_ENOENT;
+    else *ino = ent->ino;
+    fs_mutex_unlock(&m->lock);
+    return e;
+}
+
+static int m_setattr(void *fs, uint32_t ino, const struct ncp_vfs_attr *a)
+{
+    struct ncp_memfs *m = fs;
+    fs_mutex_lock(&m->lock);
+    struct mnode *n = node(m, ino);
+    if (n) {
+        if (a->mask & NCP_SA_MODE) n->mode = a->mode & 07777;
+        if (a->mask & NCP_SA_UID) n->uid = a->uid;
+        if (a->mask & NCP_SA_GID) n->gid = a->gid;
+        if (a->mask & NCP_SA_ATIME) n->atime = a->atime;
+        if (a->mask & NCP_SA_MTIME) n->mtime = a->mtime;
+        n->ctime = fs_time_now();
+    }
+    fs_mutex_unlock(&m->lock);
+    return n ? 0 : -FS_ENOENT;
+}
+
 static int m_stat(void *fs, uint32_t ino, struct ncp_stat *st)
 {
     struct ncp_memfs *m = fs;
@@ -185,6 +220,7 @@ static int m_stat(void *fs, uint32_t ino, struct ncp_stat *st)
     if (n) {
         memset(st, 0, sizeof *st);
         st->ino = ino; st->type = n->type; st->mode = n->mode; st->nlink = n->nlink;
+        st->uid = n->uid; st->gid = n->gid;
         st->size = n->type == NCP_FT_DIR ? 4096 : n->size;
         st->atime = n->atime; st->mtime = n->mtime; st->ctime = n->ctime;
     }
@@ -325,7 +361,7 @@ static int64_t m_write(void *fs, uint32_t ino, uint64_t off, const void *buf, ui
         if (off > n->size) memset(n->data + n->size, 0, (size_t)(off - n->size));
         memcpy(n->data + off, buf, len);
         if (off + len > n->size) n->size = off + len;
-        n->mtime = fs_time_now();
+        n->mtime = n->ctime = fs_time_now();
         r = len;
     }
     fs_mutex_unlock(&m->lock);
@@ -345,13 +381,14 @@ static int m_truncate(void *fs, uint32_t ino, uint64_t size)
     if (!r && n) {
         if (size > n->size) memset(n->data + n->size, 0, (size_t)(size - n->size));
         n->size = size;
-        n->mtime = fs_time_now();
+        n->mtime = n->ctime = fs_time_now();
     }
     fs_mutex_unlock(&m->lock);
     return r;
 }
 
-static int make(struct ncp_memfs *m, const char *path, uint8_t type, uint16_t mode, uint32_t *ino)
+static int make(struct ncp_memfs *m, const char *path, uint8_t type, uint16_t mode, uint32_t uid, uint32_t gid,
+                uint32_t *ino)
 {
     uint32_t dir, new_ino;
     const char *name;
@@ -362,25 +399,27 @@ static int make(struct ncp_memfs *m, const char *path, uint8_t type, uint16_t mo
     if (find_entry(p, name, len)) return -FS_EEXIST;
     if ((e = new_node(m, type, mode, &new_ino))) return e;
     if ((e = add_entry(p, name, len, new_ino))) { free_node(m, new_ino); return e; }
+    m->nodes[new_ino]->uid = uid;
+    m->nodes[new_ino]->gid = gid;
     if (type == NCP_FT_DIR) { m->nodes[new_ino]->nlink = 2; m->nodes[new_ino]->parent = dir; p->nlink++; }
     if (ino) *ino = new_ino;
     return 0;
 }
 
-static int m_create(void *fs, const char *path, uint16_t mode, uint32_t *ino)
+static int m_create(void *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid, uint32_t *ino)
 {
     struct ncp_memfs *m = fs;
     fs_mutex_lock(&m->lock);
-    int e = make(m, path, NCP_FT_FILE, mode, ino);
+    int e = make(m, path, NCP_FT_FILE, mode, uid, gid, ino);
     fs_mutex_unlock(&m->lock);
     return e;
 }
 
-static int m_mkdir(void *fs, const char *path, uint16_t mode)
+static int m_mkdir(void *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid)
 {
     struct ncp_memfs *m = fs;
     fs_mutex_lock(&m->lock);
-    int e = make(m, path, NCP_FT_DIR, mode, NULL);
+    int e = make(m, path, NCP_FT_DIR, mode, uid, gid, NULL);
     fs_mutex_unlock(&m->lock);
     return e;
 }
@@ -487,7 +526,7 @@ static int m_statfs(void *fs, struct ncp_statfs *st)
 }
 
 const struct ncp_vfs_ops ncp_memfs_ops = {
-    .lookup = m_lookup, .stat = m_stat, .readdir = m_readdir, .read = m_read,
+    .lookup = m_lookup, .lookup_at = m_lookup_at, .setattr = m_setattr, .stat = m_stat, .readdir = m_readdir, .read = m_read,
     .read_nonblock = m_read_nonblock, .read_ref_nonblock = m_read_ref_nonblock, .ref_release = m_ref_release, .write = m_write, .truncate = m_truncate,
     .create = m_create, .mkdir = m_mkdir, .unlink = m_unlink, .rmdir = m_rmdir,
     .rename = m_rename, .sync = m_sync, .statfs = m_statfs,
@@ -502,13 +541,13 @@ int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_
     for (size_t i = 1; i < n; i++) {               /* mkdir -p of the parents */
         if (buf[i] != '/') continue;
         buf[i] = '\0';
-        int e = m_mkdir(m, buf, 0755);
+        int e = m_mkdir(m, buf, 0755, 0, 0);
         buf[i] = '/';
         if (e && e != -FS_EEXIST) return e;
     }
     uint32_t ino;
     int e = m_lookup(m, path, &ino);
-    if (e == -FS_ENOENT) e = m_create(m, path, 0644, &ino);
+    if (e == -FS_ENOENT) e = m_create(m, path, 0644, 0, 0, &ino);
     if (!e) e = m_truncate(m, ino, 0);
     if (!e && len) {
         int64_t w = m_write(m, ino, 0, data, (uint32_t)len);
@@ -522,4 +561,12 @@ void ncp_memfs_set_nonblock_misses(struct ncp_memfs *m, uint32_t n)
     fs_mutex_lock(&m->lock);
     m->nonblock_misses = n;
     fs_mutex_unlock(&m->lock);
+}
+
+int ncp_memfs_chattr(struct ncp_memfs *m, const char *path, uint16_t mode, uint32_t uid, uint32_t gid)
+{
+    uint32_t ino;
+    int e = m_lookup(m, path, &ino);
+    struct ncp_vfs_attr a = { NCP_SA_MODE | NCP_SA_UID | NCP_SA_GID, mode, uid, gid, 0, 0 };
+    return e ? e : m_setattr(m, ino, &a);
 }

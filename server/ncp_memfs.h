@@ -14,6 +14,8 @@ struct ncp_memfs *ncp_memfs_create(uint64_t max_bytes, uint32_t max_inodes);
 void ncp_memfs_destroy(struct ncp_memfs *m);
 /* Creates parents as needed and writes a whole file (setup helper). */
 int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_t len);
+/* Sets mode (07777), owner and group of an existing path (setup helper). */
+int ncp_memfs_chattr(struct ncp_memfs *m, const char *path, uint16_t mode, uint32_t uid, uint32_t gid);
 /* Counts calls to read_nonblock that said "would block" (tests). Setting
  * nonblock_misses makes the next that many read_nonblock calls refuse. */
 void ncp_memfs_set_nonblock_misses(struct ncp_memfs *m, uint32_t n);

@@ -21,6 +21,8 @@ struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg)
     memset(s->conns, 0, sizeof *s->conns * s->cfg.max_conns);
     fs_mutex_init(&s->lock);
     fs_mutex_init(&s->append_lock);
+    fs_mutex_init(&s->ns_lock);
+    ncp_users_init(s);
     s->cfg.random(s->cfg.arg, s->secret, sizeof s->secret);
     return s;
 }
@@ -29,6 +31,7 @@ void ncp_server_destroy(struct ncp_server *s)
 {
     if (!s) return;
     while (s->locks) { struct ncp_lock *l = s->locks; s->locks = l->next; fs_free(l); }
+    ncp_users_destroy(s);
     fs_free(s->conns);
     fs_free(s);
 }

@@ -1,11 +1,16 @@
 /* ncp_server_internal.h - state shared by the engine's source files.
  *
- * Lock order: server->lock before conn->lock; never the other way.  Neither
- * is held across file system calls except the append mutex. */
+ * Lock order: server->ns_lock, then server->users.lock, then server->lock,
+ * then conn->lock; never the other way.  ns_lock (held from a permission check
+ * to the namespace or attribute change it allows), users.lock (held while the
+ * users file is re-read) and the append mutex are held across file system
+ * calls; server->lock and conn->lock never are.  Only handlers that run in a
+ * context that may sleep take ns_lock or users.lock. */
 #ifndef NCP_SERVER_INTERNAL_H
 #define NCP_SERVER_INTERNAL_H
 
 #include "server/ncp_server.h"
+#include "proto/ncp_auth.h"
 
 /* Fields marked "atomic" are read by the non-blocking path without locks. */
 #define LOAD(x)     __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
@@ -45,8 +50,33 @@ enum ncp_ctr {
     CTR_COUNT
 };
 
+/* Who a connection is logged in as, from its users-file line at LOGIN. */
+struct ncp_ident {
+    uint32_t uid, gid;          /* NCP_ID_NONE when not logged in */
+    uint8_t  ngroups;
+    uint32_t groups[NCP_GROUPS_MAX];
+    bool     admin;
+};
+
+/* The parsed users file, re-read only when it changed (ncp_users.c). */
+struct ncp_users_cache {
+    struct fs_mutex lock;       /* all fields but `stale` and `ino` */
+    bool loaded;
+    uint32_t stale;             /* atomic: the engine changed the file or its path */
+    uint32_t ino;               /* atomic: inode parsed (0: there was no file) */
+    uint64_t size;              /* size, mtime, ctime of what was parsed */
+    uint32_t mtime, ctime;
+    struct ncp_user *users;
+    uint32_t nusers;
+    struct ncp_group *groups;
+    uint32_t ngroups;
+    uint64_t reloads;           /* times the file was read and parsed (tests) */
+};
+
 struct ncp_server {
     struct ncp_server_config cfg;
+    struct fs_mutex ns_lock;    /* namespace and attribute changes, check to change */
+    struct ncp_users_cache users;
     struct fs_mutex lock;       /* conns, locks, waiters */
     struct fs_mutex append_lock;/* serializes APPEND writes (size, then write) */
     struct ncp_conn **conns;    /* index = number - 1 */
@@ -73,6 +103,7 @@ struct ncp_conn {
     uint32_t refs;              /* atomic: embedder + running requests + waiters */
     uint8_t nonce[NCP_NONCE_SIZE];
     char chal_user[NCP_USER_MAX + 1];
+    struct ncp_ident id;        /* lock; meaningful while logged_in */
     struct ncp_open **handles;  /* cfg.max_handles slots, lazily allocated */
     uint32_t nopen;
 };
@@ -105,6 +136,40 @@ int  ncp_locks_release(struct ncp_server *s, struct ncp_open *o, uint64_t off, u
 /* Drops every lock and waiter of one open (handle close) or of every open
  * of a connection (o == NULL, conn given). Waiters get `completion`. */
 void ncp_locks_drop(struct ncp_server *s, struct ncp_open *o, struct ncp_conn *c, uint8_t completion);
+
+/* ncp_users.c: the users-file cache (takes users.lock itself) */
+void ncp_users_init(struct ncp_server *s);
+void ncp_users_destroy(struct ncp_server *s);
+/* Finds a user by name (0 and *found, or a completion code). */
+int  ncp_users_lookup(struct ncp_server *s, const char *name, size_t len, struct ncp_user *u, bool *found);
+/* A NAMES question: with len 0 the name of user (kind NCP_NAME_USER) or group *id,
+ * else the id of name[0..len).  Fills *id (NCP_ID_NONE if unknown) and out (NUL
+ * terminated) and returns the name's length (0 if unknown).  Call between
+ * ncp_users_hold (0 or a completion code) and ncp_users_release. */
+int  ncp_users_hold(struct ncp_server *s);
+size_t ncp_users_resolve(struct ncp_server *s, uint8_t kind, uint32_t *id, const char *name, size_t len,
+                         char out[NCP_USER_MAX + 1]);
+void ncp_users_release(struct ncp_server *s);
+/* The engine changed inode ino / the name path: re-read if that is the users file. */
+void ncp_users_touch_ino(struct ncp_server *s, uint32_t ino);
+void ncp_users_touch_path(struct ncp_server *s, const char *path);
+
+/* ncp_perm.c: permission rules (POSIX owner/group/other bits; admin passes all) */
+#define NCP_MAY_X 1u
+#define NCP_MAY_W 2u
+#define NCP_MAY_R 4u
+bool ncp_in_group(const struct ncp_ident *id, uint32_t gid);
+bool ncp_may(const struct ncp_ident *id, const struct ncp_stat *st, unsigned want);
+/* May id remove or rename `victim` out of `dir` (write+search on dir, and the sticky rule)? */
+bool ncp_may_delete(const struct ncp_ident *id, const struct ncp_stat *dir, const struct ncp_stat *victim);
+/* Canonical path -> inode and stat, one component at a time from the root,
+ * with search permission on every directory passed.  A completion code. */
+int  ncp_walk(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
+              uint32_t *ino, struct ncp_stat *st);
+/* The same up to the parent of the last component (search permission on it
+ * too); *name and *name_len point into path.  NCP_E_INVAL for the root. */
+int  ncp_walk_parent(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
+                     uint32_t *dir, struct ncp_stat *dst, const char **name, uint32_t *name_len);
 
 /* ncp_dispatch.c */
 #define NCP_RET_BLOCK    (-1)   /* needs a context that may sleep */

@@ -27,8 +27,20 @@ struct ncp_vfs_ref {
     void *token;                /* the file system's own: what ref_release gives back */
 };
 
+/* An attribute change (SETATTR minus the size, which is truncate): the fields
+ * named in mask (NCP_SA_MODE, _UID, _GID, _ATIME, _MTIME); ctime becomes now. */
+struct ncp_vfs_attr {
+    uint32_t mask;
+    uint16_t mode;              /* 07777 */
+    uint32_t uid, gid;
+    uint32_t atime, mtime;
+};
+
 struct ncp_vfs_ops {
     int     (*lookup)(void *fs, const char *path, uint32_t *ino);
+    /* One component (len bytes, no '/') in directory dir: the engine's walk,
+     * which checks search permission on every directory it passes. */
+    int     (*lookup_at)(void *fs, uint32_t dir, const char *name, uint32_t len, uint32_t *ino);
     int     (*stat)(void *fs, uint32_t ino, struct ncp_stat *st);
     /* One entry per call: 1 with *out, 0 at the end, <0 error.  *cookie
      * starts at 0.  May return "." and ".." (the engine skips them). */
@@ -44,8 +56,10 @@ struct ncp_vfs_ops {
     void    (*ref_release)(void *fs, struct ncp_vfs_ref *refs, unsigned n);
     int64_t (*write)(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len);
     int     (*truncate)(void *fs, uint32_t ino, uint64_t size);
-    int     (*create)(void *fs, const char *path, uint16_t mode, uint32_t *ino);
-    int     (*mkdir)(void *fs, const char *path, uint16_t mode);
+    /* New files and directories belong to uid, gid. */
+    int     (*create)(void *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid, uint32_t *ino);
+    int     (*mkdir)(void *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid);
+    int     (*setattr)(void *fs, uint32_t ino, const struct ncp_vfs_attr *a);
     int     (*unlink)(void *fs, const char *path);
     int     (*rmdir)(void *fs, const char *path);
     int     (*rename)(void *fs, const char *from, const char *to);

@@ -30,6 +30,11 @@ static int e_lookup(void *fs, const char *path, uint32_t *ino)
     return ext2_lookup(fs, path, ino);
 }
 
+static int e_lookup_at(void *fs, uint32_t dir, const char *name, uint32_t len, uint32_t *ino)
+{
+    return ext2_lookup_at(fs, dir, name, len, ino);
+}
+
 static int e_stat(void *fs, uint32_t ino, struct ncp_stat *st)
 {
     struct ext2_stat es;
@@ -98,8 +103,26 @@ static int64_t e_write(void *fs, uint32_t ino, uint64_t off, const void *buf, ui
 }
 
 static int e_truncate(void *fs, uint32_t ino, uint64_t size) { return ext2_truncate(fs, ino, size); }
-static int e_create(void *fs, const char *p, uint16_t mode, uint32_t *ino) { return ext2_create(fs, p, mode, ino); }
-static int e_mkdir(void *fs, const char *p, uint16_t mode) { return ext2_mkdir(fs, p, mode); }
+static int e_create(void *fs, const char *p, uint16_t mode, uint32_t uid, uint32_t gid, uint32_t *ino)
+{
+    return ext2_create_as(fs, p, mode, uid, gid, ino);
+}
+
+static int e_mkdir(void *fs, const char *p, uint16_t mode, uint32_t uid, uint32_t gid)
+{
+    return ext2_mkdir_as(fs, p, mode, uid, gid);
+}
+
+static int e_setattr(void *fs, uint32_t ino, const struct ncp_vfs_attr *a)
+{
+    struct ext2_setattr ea = { 0, a->mode, a->uid, a->gid, a->atime, a->mtime };
+    if (a->mask & NCP_SA_MODE) ea.mask |= EXT2_SA_MODE;
+    if (a->mask & NCP_SA_UID) ea.mask |= EXT2_SA_UID;
+    if (a->mask & NCP_SA_GID) ea.mask |= EXT2_SA_GID;
+    if (a->mask & NCP_SA_ATIME) ea.mask |= EXT2_SA_ATIME;
+    if (a->mask & NCP_SA_MTIME) ea.mask |= EXT2_SA_MTIME;
+    return ext2_setattr(fs, ino, &ea);
+}
 static int e_unlink(void *fs, const char *p) { return ext2_unlink(fs, p); }
 static int e_rmdir(void *fs, const char *p) { return ext2_rmdir(fs, p); }
 static int e_rename(void *fs, const char *a, const char *b) { return ext2_rename(fs, a, b); }
@@ -121,7 +144,7 @@ static int e_statfs(void *fs, struct ncp_statfs *st)
 }
 
 const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
-    .lookup = e_lookup, .stat = e_stat, .readdir = e_readdir, .read = e_read,
+    .lookup = e_lookup, .lookup_at = e_lookup_at, .setattr = e_setattr, .stat = e_stat, .readdir = e_readdir, .read = e_read,
     .read_nonblock = e_read_nonblock, .read_ref_nonblock = e_read_ref_nonblock,
     .ref_release = e_ref_release, .write = e_write, .truncate = e_truncate,
     .create = e_create, .mkdir = e_mkdir, .unlink = e_unlink, .rmdir = e_rmdir,

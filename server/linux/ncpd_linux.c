@@ -5,13 +5,17 @@
  *        [--cache-mb N] [--quiet]
  *
  * --image serves an ext2 image through fs/ (bcache + ext2).  --memfs serves
- * an empty in-memory volume; --users copies a host users file into it as
- * /etc/ncp-users.  --port 0 picks a free port and prints "port N" on stdout.
+ * an in-memory volume laid out like the demo volume: the root 1777 (like /tmp),
+ * /etc the administrator's (uid 0, 0755); --users copies a host users file into
+ * it as /etc/ncp-users (uid 0, mode 0600) and gives every user in it a home
+ * directory /home/NAME of their own (0700), as scripts/volume-layout.sh does.  --port 0 picks a free port and
+ * prints "port N" on stdout.
  * Event loop by default, with --workers (default 2; 0 = inline) threads for
  * requests that would block; --threads: one thread per connection.
  */
 #include "server/linux/ncpd.h"
 #include "server/ncp_memfs.h"
+#include "proto/ncp_auth.h"
 #include "server/ncp_vfs_ext2.h"
 #include "fs/ext2.h"
 #include "fs/fs_errno.h"
@@ -118,6 +122,34 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* The demo layout for a memory volume: root 1777, /etc the admin's 0755, /home 0755. */
+static int memfs_layout(struct ncp_memfs *m)
+{
+    int e = ncp_memfs_chattr(m, "/", 01777, 0, 0);
+    if (!e) e = ncp_memfs_ops.mkdir(m, "/etc", 0755, 0, 0);
+    if (!e) e = ncp_memfs_ops.mkdir(m, "/home", 0755, 0, 0);
+    return e;
+}
+
+/* /etc/ncp-users (admin, 0600) and a private home per user. */
+static int memfs_users(struct ncp_memfs *m, const char *text, size_t len)
+{
+    int e = ncp_memfs_put(m, "/etc/ncp-users", text, len);
+    if (!e) e = ncp_memfs_chattr(m, "/etc/ncp-users", 0600, 0, 0);
+    size_t pos = 0, n;
+    const char *line;
+    struct ncp_user u;
+    struct ncp_group g;
+    while (!e && ncp_users_next_line(text, len, &pos, &line, &n)) {
+        if (ncp_users_parse_line(line, n, &u, &g) != NCP_LINE_USER) continue;
+        char home[16 + NCP_USER_MAX];
+        snprintf(home, sizeof home, "/home/%s", u.name);
+        e = ncp_memfs_ops.mkdir(m, home, 0700, u.uid, u.gid);
+        if (e == -FS_EEXIST) e = 0;                 /* a name twice: the first line's */
+    }
+    return e;
+}
+
 int main(int argc, char **argv)
 {
     struct ncpd_opts o = { "127.0.0.1", 5240, false, 2, false };
@@ -176,12 +208,13 @@ int main(int argc, char **argv)
         cfg.vfs = &ncp_memfs_ops;
         cfg.vfs_ctx = mem;
     }
+    if (mem && memfs_layout(mem)) { fprintf(stderr, "ncpd: cannot lay out the memory volume\n"); return 1; }
     if (users) {
         size_t len;
         char *text = slurp(users, &len);
         if (!text) { perror(users); return 1; }
-        if (mem) ncp_memfs_put(mem, "/etc/ncp-users", text, len);
-        else fprintf(stderr, "ncpd: --users only applies to --memfs (ext2 images carry /etc/ncp-users)\n");
+        if (mem && memfs_users(mem, text, len)) { fprintf(stderr, "ncpd: cannot store %s\n", users); return 1; }
+        if (!mem) fprintf(stderr, "ncpd: --users only applies to --memfs (ext2 images carry /etc/ncp-users)\n");
         free(text);
     }
     cfg.random = get_random;

@@ -14,8 +14,11 @@ T=$(mktemp -d /tmp/ncp-kproto.XXXXXX)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 mkdir -p "$T/root/etc"
-scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret
-PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 64M 2>/dev/null
+# the users and layout tests/e2e/test_ncpd.c expects (a second non-admin user for the
+# cross-user tests)
+scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret alice wonderland
+scripts/volume-layout.sh "$T/root"
+scripts/mkimage.sh "$T/root" "$T/vol.img" 64M >/dev/null 2>&1
 base=$((20000 + RANDOM % 20000))
 scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
 pid=$!

@@ -35,15 +35,16 @@ check_fails() {
     else bad "$n" "stderr lacks '$pat': $(head -c 300 "$T/err")"; fi
 }
 
-scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret
+scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret alice wonderland
 mkdir -p "$T/root/etc" "$T/root/data/sub"
 cp "$T/users" "$T/root/etc/ncp-users"
 head -c 300000 /dev/urandom >"$T/root/data/small.bin"
 echo hello >"$T/root/data/sub/hello.txt"
 head -c 5000000 /dev/urandom >"$T/big.bin"
+scripts/volume-layout.sh "$T/root"       # root 1777, /etc and the users file the admin's, homes
 
 if [ "$TARGET" = kernel ]; then
-    PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
+    scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
     make --no-print-directory all >/dev/null 2>&1
     base=$((20000 + RANDOM % 20000))
@@ -58,7 +59,7 @@ if [ "$TARGET" = kernel ]; then
         echo "0 passed, 1 failed"; exit 1
     fi
 elif command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ]; then
-    PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
+    scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
 else
     VOL=(--memfs --users "$T/users")
@@ -106,6 +107,28 @@ check rm_recursive "$NCPC" rm -r /newdir
 check_fails gone_after_rm "ENOENT" "$NCPC" stat /newdir
 check_fails dotdot_rejected "invalid argument (EINVAL" "$NCPC" stat /../etc
 check_fails users_file_private "permission denied (EACCES" "$NCPC" cat /etc/ncp-users
+# identity and permissions: the issue's `mv /etc /x` as guest, owners in ls, SETATTR commands
+ALICE=(env NCP_PASSWORD=wonderland "$NCPC" -u alice)
+ADMIN=(env NCP_PASSWORD=s3cret "$NCPC" -u admin)
+check_fails mv_etc_refused "permission denied (EACCES" "$NCPC" mv /etc /x
+check_fails users_file_not_replaced "permission denied (EACCES" "$NCPC" put "$T/users" /etc/ncp-users
+check ls_shows_owner_names bash -c "'$NCPC' ls / | grep -Eq '^d 0755 admin +admin .* etc/\$' && '$NCPC' ls / | grep -Eq '^- 0644 guest +guest .* s0\$'"
+check ls_home_shows_users bash -c "'$NCPC' ls /home | grep -Eq '^d 0700 alice +alice .* alice/\$'"
+check_fails alice_home_private "permission denied (EACCES" "$NCPC" ls /home/alice
+check chmod_own_file "$NCPC" chmod 600 /s1
+check stat_shows_mode_and_owner bash -c "'$NCPC' stat /s1 | grep -q 'Mode: 0600  Uid: 1000 (guest)  Gid: 1000 (guest)'"
+check_fails other_user_cannot_read "permission denied (EACCES" "${ALICE[@]}" cat /s1
+check_fails other_user_cannot_chmod "permission denied (EACCES" "${ALICE[@]}" chmod 644 /s1
+check_fails other_user_cannot_remove "permission denied (EACCES" "${ALICE[@]}" rm /s1
+check_fails chown_needs_admin "permission denied (EACCES" "$NCPC" chown alice /s1
+check_fails chgrp_to_foreign_group "permission denied (EACCES" "$NCPC" chgrp alice /s1
+check chown_by_admin "${ADMIN[@]}" chown alice:alice /s1
+check ls_shows_new_owner bash -c "'$NCPC' ls / | grep -Eq '^- 0600 alice +alice .* s1\$'"
+check new_owner_reads "${ALICE[@]}" cat /s1
+check_fails touch_explicit_time_not_owner "permission denied (EACCES" "$NCPC" touch -t 1000000000 /s1
+check touch_creates "$NCPC" touch /touched
+check touch_explicit_time_owner bash -c "'$NCPC' touch -t 1000000000 /touched && '$NCPC' ls / | grep -q '2001-09-09 01:46 touched'"
+check_fails chown_unknown_user "unknown user" "${ADMIN[@]}" chown nobody-here /touched
 check_fails bad_password "login failed" env NCP_PASSWORD=nope "$NCPC" ls /
 check_fails bad_server "cannot connect" "$NCPC" -s 127.0.0.1:1 ping
 check_fails unknown_command "unknown command" "$NCPC" frobnicate

@@ -38,22 +38,26 @@ static void write_users(void)
     strcpy(users_file, "/tmp/ncpd-e2e-users-XXXXXX");
     int fd = mkstemp(users_file);
     FILE *f = fdopen(fd, "w");
-    const char *names[] = { "guest", "admin" }, *pws[] = { "guest", "s3cret" };
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = { "guest", "admin", "alice" }, *pws[] = { "guest", "s3cret", "wonderland" };
+    const char *ids[] = { "1000:1000::", "0:0::admin", "1001:1001::" };
+    for (int i = 0; i < 3; i++) {
         uint8_t salt[8] = { 7, 6, 5, 4, 3, 2, 1, (uint8_t)i }, h[32];
         ncp_auth_stored_hash(salt, sizeof salt, pws[i], strlen(pws[i]), h);
         fprintf(f, "%s:", names[i]);
         for (int k = 0; k < 8; k++) fprintf(f, "%02x", salt[k]);
         fputc(':', f);
         for (int k = 0; k < 32; k++) fprintf(f, "%02x", h[k]);
-        fprintf(f, "%s\n", i ? ":admin" : "");
+        fprintf(f, ":%s\n", ids[i]);
     }
+    fprintf(f, "%%guest:1000\n%%admin:0\n%%alice:1001\n");
     fclose(f);
 }
 
 /* NCP_TEST_SERVER=PORT: test a server that is already running on 127.0.0.1:PORT (the
  * WorkToDo kernel under QEMU) instead of starting ncpd.  Its users file must hold
- * guest/guest and admin/s3cret (admin), as write_users() does for ncpd. */
+ * guest/guest (uid 1000), admin/s3cret (admin, uid 0) and alice/wonderland (uid 1001),
+ * as write_users() does for ncpd, and its volume the demo layout (scripts/volume-layout.sh:
+ * root 1777, /etc admin 0755, the users file admin 0600, /home/NAME 0700 per user). */
 static int remote_port;
 
 static int remote_gone(void)
@@ -681,6 +685,158 @@ static void test_challenge_nonces_are_fresh(void)
     CHECK(ones > bits / 2 - sigma6 && ones < bits / 2 + sigma6);
 }
 
+/* ---- identity and permissions (issue 11) ---- */
+
+static int path_rq(struct raw *r, uint8_t fn, const char *path)
+{
+    struct ncp_request rq = R(fn);
+    struct ncp_reply rp;
+    if (fn == NCP_FN_MKDIR) { rq.u.mkdir.path = S(path); rq.u.mkdir.mode = 0755; }
+    else rq.u.path.path = S(path);
+    return call(r, &rq, &rp);
+}
+
+static int rename_rq(struct raw *r, const char *from, const char *to)
+{
+    struct ncp_request rq = R(NCP_FN_RENAME);
+    struct ncp_reply rp;
+    rq.u.rename.from = S(from); rq.u.rename.to = S(to);
+    return call(r, &rq, &rp);
+}
+
+static int chmod_rq(struct raw *r, const char *path, uint16_t mode)
+{
+    struct ncp_request rq = R(NCP_FN_SETATTR);
+    struct ncp_reply rp;
+    rq.u.setattr.mask = NCP_SA_MODE; rq.u.setattr.handle = NCP_HANDLE_NONE;
+    rq.u.setattr.path = S(path); rq.u.setattr.mode = mode;
+    return call(r, &rq, &rp);
+}
+
+static int close_h(struct raw *r, uint32_t h)
+{
+    struct ncp_request rq = R(NCP_FN_CLOSE);
+    struct ncp_reply rp;
+    rq.u.handle.handle = h;
+    return call(r, &rq, &rp);
+}
+
+/* Creates path with mode holding data (truncating); a completion code. */
+static int put_text(struct raw *r, const char *path, uint16_t mode, const char *data)
+{
+    struct ncp_request rq = R(NCP_FN_OPEN);
+    struct ncp_reply rp;
+    rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC; rq.u.open.mode = mode; rq.u.open.path = S(path);
+    int e = call(r, &rq, &rp);
+    if (e) return e;
+    uint32_t h = rp.u.open.handle;
+    rq = R(NCP_FN_WRITE);
+    rq.u.write.handle = h; rq.u.write.data.ptr = (const uint8_t *)data; rq.u.write.data.len = (uint32_t)strlen(data);
+    e = call(r, &rq, &rp);
+    int c = close_h(r, h);
+    return e ? e : c;
+}
+
+/* Reads up to cap bytes of path; the length, or -1 - completion code. */
+static int get_text(struct raw *r, const char *path, char *out, size_t cap)
+{
+    uint32_t h;
+    int e = open_h(r, path, NCP_O_READ, &h);
+    if (e) return -1 - e;
+    struct ncp_request rq = R(NCP_FN_READ);
+    struct ncp_reply rp;
+    rq.u.read.handle = h; rq.u.read.count = (uint32_t)cap;
+    e = call(r, &rq, &rp);
+    int n = e ? -1 - e : (int)rp.u.read.data.len;
+    if (!e) memcpy(out, rp.u.read.data.ptr, rp.u.read.data.len);
+    close_h(r, h);
+    return n;
+}
+
+/* The attack of issue 11, step by step, as guest: read the users file, move /etc out of
+ * the way, write or rename a planted users file into place, unlink it.  Each step gets
+ * EACCES from the permission rules (root 1777, /etc the admin's 0755, the file 0600);
+ * afterwards the file is unchanged and the administrator still logs in. */
+static void test_rename_etc_attack_refused(void)
+{
+    struct raw *g = session(), *a = raw_open();
+    CHECK(g && a);
+    if (!g || !a || login(a, "admin", "s3cret") != NCP_OK) { CHECK(!"sessions"); raw_close(g); raw_close(a); return; }
+    static char before[8192], after[8192];
+    int n0 = get_text(a, "/etc/ncp-users", before, sizeof before);
+    CHECK(n0 > 0);
+    uint32_t h;
+    CHECK_EQ(open_h(g, "/etc/ncp-users", NCP_O_READ, &h), NCP_E_ACCES);          /* 1. read the hashes */
+    CHECK_EQ(rename_rq(g, "/etc", "/x"), NCP_E_ACCES);                           /* 2. move /etc away */
+    CHECK_EQ(rename_rq(g, "/etc/ncp-users", "/x"), NCP_E_ACCES);
+    CHECK_EQ(open_h(g, "/etc/ncp-users", NCP_O_WRITE, &h), NCP_E_ACCES);         /* 3. write it */
+    CHECK_EQ(open_h(g, "/etc/ncp-users", NCP_O_WRITE | NCP_O_TRUNC, &h), NCP_E_ACCES);
+    CHECK_EQ(open_h(g, "/etc/ncp-users.new", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);
+    CHECK_EQ(put_text(g, "/planted-users", 0644, "guest:00:00:0:0::admin\n"), NCP_OK);
+    CHECK_EQ(rename_rq(g, "/planted-users", "/etc/ncp-users"), NCP_E_ACCES);      /* 4. rename one in */
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/etc/ncp-users"), NCP_E_ACCES);           /* 5. unlink it */
+    CHECK_EQ(chmod_rq(g, "/etc/ncp-users", 0666), NCP_E_ACCES);                   /* 6. open it up */
+    CHECK_EQ(chmod_rq(g, "/etc", 0777), NCP_E_ACCES);
+    CHECK_EQ(path_rq(g, NCP_FN_MKDIR, "/etc/d"), NCP_E_ACCES);
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/planted-users"), NCP_OK);                /* its own file: fine */
+    int n1 = get_text(a, "/etc/ncp-users", after, sizeof after);
+    CHECK_EQ(n1, n0);
+    CHECK(n0 > 0 && n1 == n0 && memcmp(before, after, (size_t)n0) == 0);
+    struct ncp_request rq = R(NCP_FN_SHUTDOWN);
+    struct ncp_reply rp;
+    CHECK_EQ(call(g, &rq, &rp), NCP_E_ACCES);                                     /* still no admin */
+    raw_close(g); raw_close(a);
+    struct raw *again = raw_open();
+    CHECK(again && login(again, "admin", "s3cret") == NCP_OK);
+    raw_close(again);
+}
+
+/* guest cannot read, write, remove, rename or chmod alice's private files: a 0600 file in
+ * the shared root and anything in her 0700 home. */
+static void test_cross_user_isolation(void)
+{
+    struct raw *g = session(), *al = raw_open();
+    CHECK(g && al);
+    if (!g || !al || login(al, "alice", "wonderland") != NCP_OK) { CHECK(!"sessions"); raw_close(g); raw_close(al); return; }
+    CHECK_EQ(put_text(al, "/alice-secret", 0600, "alice's secret"), NCP_OK);
+    CHECK_EQ(put_text(al, "/home/alice/diary", 0644, "dear diary"), NCP_OK);
+    struct ncp_request rq = R(NCP_FN_STAT);
+    struct ncp_reply rp;
+    rq.u.path.path = S("/home/alice");
+    CHECK_EQ(call(g, &rq, &rp), NCP_OK);
+    CHECK_EQ(rp.u.stat.st.uid, 1001); CHECK_EQ(rp.u.stat.st.mode, 0700);
+    static const char *const victims[] = { "/alice-secret", "/home/alice/diary" };
+    for (int i = 0; i < 2; i++) {
+        const char *p = victims[i];
+        uint32_t h;
+        char buf[64];
+        CHECK_EQ(get_text(g, p, buf, sizeof buf), -1 - NCP_E_ACCES);
+        CHECK_EQ(open_h(g, p, NCP_O_WRITE, &h), NCP_E_ACCES);
+        CHECK_EQ(open_h(g, p, NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC, &h), NCP_E_ACCES);
+        CHECK_EQ(path_rq(g, NCP_FN_UNLINK, p), NCP_E_ACCES);
+        CHECK_EQ(rename_rq(g, p, "/guest-now"), NCP_E_ACCES);
+        CHECK_EQ(chmod_rq(g, p, 0666), NCP_E_ACCES);
+    }
+    CHECK_EQ(put_text(g, "/guest-decoy", 0644, "decoy"), NCP_OK);
+    CHECK_EQ(rename_rq(g, "/guest-decoy", "/alice-secret"), NCP_E_ACCES);       /* replace it */
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/guest-decoy"), NCP_OK);
+    CHECK_EQ(put_text(g, "/home/alice/planted", 0644, "x"), NCP_E_ACCES);
+    rq = R(NCP_FN_READDIR); rq.u.readdir.path = S("/home/alice");
+    CHECK_EQ(call(g, &rq, &rp), NCP_E_ACCES);
+    rq = R(NCP_FN_STAT); rq.u.path.path = S("/home/alice/diary");
+    CHECK_EQ(call(g, &rq, &rp), NCP_E_ACCES);
+    CHECK_EQ(rename_rq(g, "/home/alice", "/home/mine"), NCP_E_ACCES);
+    CHECK_EQ(chmod_rq(g, "/home/alice", 0777), NCP_E_ACCES);
+    /* alice's files are intact, and hers to remove */
+    char buf[64];
+    CHECK_EQ(get_text(al, "/alice-secret", buf, sizeof buf), 14);
+    CHECK(memcmp(buf, "alice's secret", 14) == 0);
+    CHECK_EQ(get_text(al, "/home/alice/diary", buf, sizeof buf), 10);
+    CHECK_EQ(path_rq(al, NCP_FN_UNLINK, "/alice-secret"), NCP_OK);
+    CHECK_EQ(path_rq(al, NCP_FN_UNLINK, "/home/alice/diary"), NCP_OK);
+    raw_close(g); raw_close(al);
+}
+
 static void run_suite(const char *label)
 {
     if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
@@ -695,6 +851,8 @@ static void run_suite(const char *label)
     RUN_AS(test_unread_replies_do_not_pile_up, label);
     RUN_AS(test_half_close_gets_every_reply, label);
     RUN_AS(test_thousands_of_malformed_frames, label);
+    RUN_AS(test_rename_etc_attack_refused, label);
+    RUN_AS(test_cross_user_isolation, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);
     if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
     if (!remote_port)                    /* needs a server started with --max-conns 3 */

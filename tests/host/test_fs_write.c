@@ -366,6 +366,56 @@ static void test_sync_persists(void)
 	CHECK_FSCK(img);
 }
 
+/* Owners on create (32-bit uids and gids, high halves included) and attribute
+ * changes: what we set is what stat, debugfs and a remount see; e2fsck stays clean. */
+static void test_owner_and_setattr(void)
+{
+	struct fsimg m;
+	uint32_t ino, dino;
+	struct ext2_stat st;
+	char *out = NULL;
+	snprintf(img, sizeof img, "%s/attr.img", tmpdir);
+	CHECK(ft_mkfs(img, NULL, 4096, 4096, NULL) == 0);
+	CHECK_EQ(fsimg_open(&m, img, 64, 0), 0);
+	CHECK_EQ(ext2_create_as(m.fs, "/owned", 0640, 70000, 1234, &ino), 0);
+	CHECK_EQ(ext2_mkdir_as(m.fs, "/home", 0700, 1000, 100), 0);
+	CHECK_EQ(ext2_lookup(m.fs, "/home", &dino), 0);
+	CHECK_EQ(ext2_stat(m.fs, ino, &st), 0);
+	CHECK_EQ(st.uid, 70000); CHECK_EQ(st.gid, 1234); CHECK_EQ(st.mode, EXT2_S_IFREG | 0640);
+	CHECK_EQ(ext2_stat(m.fs, dino, &st), 0);
+	CHECK_EQ(st.uid, 1000); CHECK_EQ(st.gid, 100); CHECK_EQ(st.mode, EXT2_S_IFDIR | 0700);
+	/* each field alone, then several; the type bits never change */
+	struct ext2_setattr a = { EXT2_SA_MODE, 02750, 0, 0, 0, 0 };
+	CHECK_EQ(ext2_setattr(m.fs, ino, &a), 0);
+	CHECK_EQ(ext2_stat(m.fs, ino, &st), 0);
+	CHECK_EQ(st.mode, EXT2_S_IFREG | 02750); CHECK_EQ(st.uid, 70000);
+	a = (struct ext2_setattr){ EXT2_SA_UID | EXT2_SA_GID, 0, 0x12345678u, 0x01bcdef0u, 0, 0 };
+	CHECK_EQ(ext2_setattr(m.fs, ino, &a), 0);
+	a = (struct ext2_setattr){ EXT2_SA_ATIME | EXT2_SA_MTIME | EXT2_SA_MODE, 0177777, 0, 0, 111, 222 };
+	CHECK_EQ(ext2_setattr(m.fs, dino, &a), 0);
+	CHECK_EQ(ext2_stat(m.fs, dino, &st), 0);
+	CHECK_EQ(st.mode, EXT2_S_IFDIR | 07777); CHECK_EQ(st.atime, 111); CHECK_EQ(st.mtime, 222);
+	CHECK(st.ctime >= fs_time_now() - 5);
+	CHECK_EQ(st.uid, 1000);
+	CHECK_EQ(ext2_setattr(m.fs, 999999, &a), -FS_ENOENT);
+	CHECK_EQ(fsimg_close(&m), 0);
+	CHECK_FSCK(img);
+	/* debugfs reads the same inode fields */
+	ft_sh(&out, "%s -R 'stat /owned' '%s'", ft_tool("debugfs"), img);
+	int seen = out && strstr(out, "User: 305419896") && strstr(out, "Group: 29155056") &&
+		   strstr(out, "Mode:  02750");
+	free(out);
+	CHECK_MSG(seen, "debugfs does not show uid 0x12345678, gid 0x01bcdef0, mode 02750");
+	/* and a remount, read-only: EROFS for changes */
+	CHECK_EQ(fsimg_open(&m, img, 64, EXT2_MOUNT_RDONLY), 0);
+	CHECK_EQ(ext2_stat(m.fs, ino, &st), 0);
+	CHECK_EQ(st.uid, 0x12345678u); CHECK_EQ(st.gid, 0x01bcdef0u);
+	CHECK_EQ(ext2_setattr(m.fs, ino, &a), -FS_EROFS);
+	CHECK_EQ(ext2_create_as(m.fs, "/x", 0644, 1, 1, &ino), -FS_EROFS);
+	CHECK_EQ(fsimg_close(&m), 0);
+	CHECK_FSCK(img);
+}
+
 int main(void)
 {
 	tmpdir = ft_mkdtemp();
@@ -379,6 +429,7 @@ int main(void)
 	ft_run("ext2_write_xattr_block_freed", test_xattr_block_freed);
 	ft_run("ext2_write_large_file_flag", test_large_file_flag);
 	ft_run("ext2_write_sync_persists", test_sync_persists);
+	ft_run("ext2_write_owner_and_setattr", test_owner_and_setattr);
 	ft_rm_rf(tmpdir);
 	free(tmpdir);
 	return ft_summary();

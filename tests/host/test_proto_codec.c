@@ -118,6 +118,31 @@ static void test_request_roundtrip_all(void)
     CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.lock.offset, 10); CHECK_EQ(out.u.lock.length, 20);
     CHECK_EQ(out.u.lock.flags, NCP_LOCK_EXCLUSIVE | NCP_LOCK_WAIT); free(c);
 
+    in = rq_of(NCP_FN_SETATTR); in.u.setattr.mask = NCP_SA_MODE | NCP_SA_UID | NCP_SA_GID | NCP_SA_SIZE |
+        NCP_SA_ATIME | NCP_SA_MTIME_NOW;
+    in.u.setattr.handle = NCP_HANDLE_NONE; in.u.setattr.path = S("/home/x"); in.u.setattr.mode = 04750;
+    in.u.setattr.uid = 1000; in.u.setattr.gid = 0xFFFFFFFEu; in.u.setattr.size = 1ull << 40;
+    in.u.setattr.atime = 123; in.u.setattr.mtime = 456;
+    CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.setattr.mask, in.u.setattr.mask);
+    CHECK_EQ(out.u.setattr.handle, NCP_HANDLE_NONE); CHECK(streq(out.u.setattr.path, "/home/x"));
+    CHECK_EQ(out.u.setattr.mode, 04750); CHECK_EQ(out.u.setattr.uid, 1000); CHECK_EQ(out.u.setattr.gid, 0xFFFFFFFEu);
+    CHECK(out.u.setattr.size == 1ull << 40); CHECK_EQ(out.u.setattr.atime, 123); CHECK_EQ(out.u.setattr.mtime, 456);
+    free(c);
+    in.u.setattr.handle = 5; in.u.setattr.path = S("");
+    CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.setattr.handle, 5); free(c);
+
+    struct ncp_name ids[3] = { { NCP_NAME_USER, 0, 0, NULL }, { NCP_NAME_GROUP, 100, 0, NULL },
+                               { NCP_NAME_USER, 0, 5, "alice" } };
+    in = rq_of(NCP_FN_NAMES); in.u.names.count = 3; in.u.names.ids = ids;
+    CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.names.count, 3);
+    { size_t np = 0; struct ncp_name e; int kk = 0;
+      while (ncp_names_next(out.u.names.raw, &np, &e)) {
+          CHECK_EQ(e.kind, ids[kk].kind); CHECK_EQ(e.id, ids[kk].id); CHECK_EQ(e.len, ids[kk].len);
+          CHECK(memcmp(e.name, kk == 2 ? "alice" : "", e.len) == 0); kk++;
+      }
+      CHECK_EQ(kk, 3); }
+    free(c);
+
     in = rq_of(NCP_FN_UNLOCK); in.u.lock.handle = 2; in.u.lock.offset = 10; in.u.lock.length = 0;
     CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.lock.flags, 0); free(c);
 
@@ -200,9 +225,9 @@ static void test_reply_roundtrip_all(void)
     CHECK_EQ(round_rp(&in, &out, &c), 0); CHECK_EQ(out.u.write.written, 4096); free(c);
 
     struct ncp_dirent ents[3] = {
-        { 2, NCP_FT_DIR, 0755, 4096, 100, 1, "." },
-        { 11, NCP_FT_FILE, 0644, 5, 200, 9, "hello.txt" },
-        { 12, NCP_FT_SYMLINK, 0777, 3, 300, 4, "link" },
+        { 2, NCP_FT_DIR, 0755, 0, 0, 4096, 100, 1, "." },
+        { 11, NCP_FT_FILE, 0644, 1000, 100, 5, 200, 9, "hello.txt" },
+        { 12, NCP_FT_SYMLINK, 0777, 0xFFFFFFFEu, 7, 3, 300, 4, "link" },
     };
     in = rp_of(NCP_FN_READDIR); in.u.readdir.next_cookie = 99; in.u.readdir.eof = 1;
     in.u.readdir.count = 3; in.u.readdir.entries = ents;
@@ -211,10 +236,29 @@ static void test_reply_roundtrip_all(void)
     size_t pos = 0; struct ncp_dirent d; int k = 0;
     while (ncp_dirent_next(&out, &pos, &d)) {
         CHECK_EQ(d.ino, ents[k].ino); CHECK_EQ(d.type, ents[k].type); CHECK_EQ(d.size, ents[k].size);
+        CHECK_EQ(d.uid, ents[k].uid); CHECK_EQ(d.gid, ents[k].gid); CHECK_EQ(d.mode, ents[k].mode);
+        CHECK_EQ(d.mtime, ents[k].mtime);
         CHECK_EQ(d.name_len, ents[k].name_len); CHECK(memcmp(d.name, ents[k].name, d.name_len) == 0);
         k++;
     }
     CHECK_EQ(k, 3); free(c);
+
+    in = rp_of(NCP_FN_SETATTR); in.u.stat.st.ino = 9; in.u.stat.st.type = NCP_FT_FILE;
+    in.u.stat.st.mode = 02755; in.u.stat.st.uid = 1000; in.u.stat.st.gid = 300; in.u.stat.st.ctime = 77;
+    CHECK_EQ(round_rp(&in, &out, &c), 0); CHECK_EQ(out.u.stat.st.mode, 02755); CHECK_EQ(out.u.stat.st.uid, 1000);
+    CHECK_EQ(out.u.stat.st.gid, 300); CHECK_EQ(out.u.stat.st.ctime, 77); free(c);
+
+    struct ncp_name nm[3] = { { NCP_NAME_USER, 0, 5, "admin" }, { NCP_NAME_GROUP, 100, 5, "staff" },
+                              { NCP_NAME_USER, 4242, 0, "" } };
+    in = rp_of(NCP_FN_NAMES); in.u.names.count = 3; in.u.names.names = nm;
+    CHECK_EQ(round_rp(&in, &out, &c), 0); CHECK_EQ(out.u.names.count, 3);
+    { size_t np = 0; struct ncp_name e; int kk = 0;
+      while (ncp_names_next(out.u.names.raw, &np, &e)) {
+          CHECK_EQ(e.kind, nm[kk].kind); CHECK_EQ(e.id, nm[kk].id); CHECK_EQ(e.len, nm[kk].len);
+          CHECK(memcmp(e.name, nm[kk].name, e.len) == 0); kk++;
+      }
+      CHECK_EQ(kk, 3); }
+    free(c);
 
     in = rp_of(NCP_FN_STATFS);
     struct ncp_statfs sf = { 4096, 1000, 500, 256, 200, 255, NCP_FS_READONLY };
@@ -370,6 +414,62 @@ static void test_reject_bad_fields(void)
     n = ncp_encode_request(buf, sizeof buf, &in);
     CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
 
+    /* SETATTR: unknown mask bits, a time both given and "now", a mode past 07777, the
+     * "none" id, a size past 2^63, a handle together with a path, a bad path. */
+    static const struct { uint32_t mask; uint32_t handle; const char *path; uint16_t mode;
+                          uint32_t id; uint64_t size; int want; } sa[] = {
+        { 0x100, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
+        { NCP_SA_ATIME | NCP_SA_ATIME_NOW, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
+        { NCP_SA_MTIME | NCP_SA_MTIME_NOW, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
+        { NCP_SA_MODE, NCP_HANDLE_NONE, "f", 010000, 0, 0, NCP_E_INVAL },
+        { NCP_SA_UID, NCP_HANDLE_NONE, "f", 0, NCP_ID_NONE, 0, NCP_E_INVAL },
+        { NCP_SA_GID, NCP_HANDLE_NONE, "f", 0, NCP_ID_NONE, 0, NCP_E_INVAL },
+        { NCP_SA_SIZE, NCP_HANDLE_NONE, "f", 0, 0, 1ull << 63, NCP_E_FBIG },
+        { NCP_SA_MODE, 3, "f", 0644, 0, 0, NCP_E_INVAL },
+        { NCP_SA_MODE, NCP_HANDLE_NONE, "a/../b", 0644, 0, 0, NCP_E_INVAL },
+        { NCP_SA_MODE, NCP_HANDLE_NONE, "f", 07777, 0, 0, NCP_OK },
+    };
+    for (size_t i = 0; i < sizeof sa / sizeof sa[0]; i++) {
+        in = rq_of(NCP_FN_SETATTR); in.u.setattr.mask = sa[i].mask; in.u.setattr.handle = sa[i].handle;
+        in.u.setattr.path = S(sa[i].path); in.u.setattr.mode = sa[i].mode; in.u.setattr.uid = sa[i].id;
+        in.u.setattr.gid = sa[i].id; in.u.setattr.size = sa[i].size;
+        n = ncp_encode_request(buf, sizeof buf, &in);
+        CHECK_EQ(dec_rq(buf, n, &out, &c), sa[i].want); free(c);
+    }
+    /* NAMES: too many, an unknown kind, a count larger than the entries. */
+    static struct ncp_name many[NCP_NAMES_MAX + 1];
+    in = rq_of(NCP_FN_NAMES); in.u.names.count = NCP_NAMES_MAX + 1; in.u.names.ids = many;
+    CHECK_EQ(ncp_encode_request(buf, sizeof buf, &in), 0);
+    in.u.names.count = 2; many[1].kind = NCP_NAME_GROUP;
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    buf[n - 6] = 2;                                     /* an unknown kind */
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+    many[1].kind = NCP_NAME_USER; many[1].len = 3; many[1].name = "a:b";
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);   /* ':' in a name */
+    many[1].len = 0;
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    ncp_put16(buf + NCP_LEN_SIZE + NCP_HDR_SIZE, 3);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_BADFRAME); free(c);
+    ncp_put16(buf + NCP_LEN_SIZE + NCP_HDR_SIZE, NCP_NAMES_MAX + 1);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+    /* replies: a name with ':' or a space, a kind past GROUP, a name longer than a user's */
+    struct ncp_name ans = { NCP_NAME_USER, 5, 3, "a b" };
+    struct ncp_reply rin = rp_of(NCP_FN_NAMES), rout;
+    rin.u.names.count = 1; rin.u.names.names = &ans;
+    n = ncp_encode_reply(buf, sizeof buf, &rin);
+    CHECK(n > 0);
+    CHECK_EQ(dec_rp(buf, n, &rout, &c), NCP_E_BADFRAME); free(c);
+    ans.name = "abc";
+    n = ncp_encode_reply(buf, sizeof buf, &rin);
+    CHECK_EQ(dec_rp(buf, n, &rout, &c), NCP_OK); free(c);
+    buf[NCP_LEN_SIZE + NCP_HDR_SIZE + 2] = 7;
+    CHECK_EQ(dec_rp(buf, n, &rout, &c), NCP_E_BADFRAME); free(c);
+    ans.kind = 2;
+    CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &rin), 0);
+    ans.kind = NCP_NAME_GROUP; ans.len = NCP_USER_MAX + 1; ans.name = "0123456789012345678901234567890123";
+    CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &rin), 0);
+
     in = rq_of(0x77); n = ncp_encode_request(buf, sizeof buf, &in);
     CHECK_EQ(n, 0);
     in = rq_of(NCP_FN_PING); n = ncp_encode_request(buf, sizeof buf, &in);
@@ -388,7 +488,7 @@ static void test_reject_bad_fields(void)
 static void test_reject_bad_counts(void)
 {
     struct ncp_dirent ents[2] = {
-        { 11, NCP_FT_FILE, 0644, 5, 200, 1, "a" }, { 12, NCP_FT_FILE, 0644, 5, 200, 1, "b" },
+        { 11, NCP_FT_FILE, 0644, 1, 1, 5, 200, 1, "a" }, { 12, NCP_FT_FILE, 0644, 1, 1, 5, 200, 1, "b" },
     };
     struct ncp_reply in = rp_of(NCP_FN_READDIR), out;
     uint8_t *c;
@@ -400,14 +500,14 @@ static void test_reject_bad_counts(void)
     ncp_put16(buf + count_at, 1);                       /* leaves trailing bytes */
     CHECK_EQ(dec_rp(buf, n, &out, &c), NCP_E_BADFRAME); free(c);
     ncp_put16(buf + count_at, 2);
-    buf[count_at + 2 + 19] = 200;                       /* name length past the end */
+    buf[count_at + 2 + NCP_DIRENT_FIXED - 1] = 200;     /* name length past the end */
     CHECK_EQ(dec_rp(buf, n, &out, &c), NCP_E_BADFRAME); free(c);
-    buf[count_at + 2 + 19] = 1;
-    buf[count_at + 2 + 20] = '/';                       /* '/' inside a name */
+    buf[count_at + 2 + NCP_DIRENT_FIXED - 1] = 1;
+    buf[count_at + 2 + NCP_DIRENT_FIXED] = '/';         /* '/' inside a name */
     CHECK_EQ(dec_rp(buf, n, &out, &c), NCP_E_BADFRAME); free(c);
 
     /* Encoder refuses entries it could not decode. */
-    struct ncp_dirent badent = { 1, NCP_FT_FILE, 0, 0, 0, 0, "" };
+    struct ncp_dirent badent = { 1, NCP_FT_FILE, 0, 0, 0, 0, 0, 0, "" };
     in.u.readdir.count = 1; in.u.readdir.entries = &badent;
     CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &in), 0);
 
@@ -522,17 +622,52 @@ static void test_users_file_and_proof(void)
     const char *file =
         "# users\n"
         "\n"
-        "guest:0011:0000000000000000000000000000000000000000000000000000000000000000\n"
-        "broken:zz:00\n"
-        "admin:a1b2c3d4:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff:admin\r\n";
+        "guest:0011:0000000000000000000000000000000000000000000000000000000000000000:1000:100::\n"
+        "broken:zz:00:1:1::\n"
+        "old:0011:0000000000000000000000000000000000000000000000000000000000000000:admin\n"
+        "admin:a1b2c3d4:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff:0:0:100,300:admin\r\n"
+        "toobig:0011:0000000000000000000000000000000000000000000000000000000000000000:4294967295:1::\n"
+        "neg:0011:0000000000000000000000000000000000000000000000000000000000000000:-1:1::\n"
+        "hexid:0011:0000000000000000000000000000000000000000000000000000000000000000:0x10:1::\n"
+        "manyg:0011:0000000000000000000000000000000000000000000000000000000000000000:5:5:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17:\n"
+        "badg:0011:0000000000000000000000000000000000000000000000000000000000000000:5:5:1,,2:\n"
+        "extra:0011:0000000000000000000000000000000000000000000000000000000000000000:5:5:::\n"
+        "flags:0011:0000000000000000000000000000000000000000000000000000000000000000:7:8:9:foo,admin,bar\n"
+        "notadmin:0011:0000000000000000000000000000000000000000000000000000000000000000:7:8::administrator\n"
+        "shorthash:0011:00:7:8::\n"
+        "%staff:100\n"
+        "%bad:x\n"
+        "%:5\n"
+        "%two:1:2\n";
     struct ncp_user u;
     CHECK(ncp_users_find(file, strlen(file), "guest", 5, &u));
     CHECK_EQ(u.salt_len, 2); CHECK_EQ(u.salt[1], 0x11); CHECK(!u.admin);
+    CHECK_EQ(u.uid, 1000); CHECK_EQ(u.gid, 100); CHECK_EQ(u.ngroups, 0);
     CHECK(ncp_users_find(file, strlen(file), "admin", 5, &u));
     CHECK(u.admin); CHECK_EQ(u.salt_len, 4); CHECK_EQ(u.hash[31], 0xff);
-    CHECK(!ncp_users_find(file, strlen(file), "broken", 6, &u));
+    CHECK_EQ(u.uid, 0); CHECK_EQ(u.ngroups, 2); CHECK_EQ(u.groups[0], 100); CHECK_EQ(u.groups[1], 300);
+    CHECK(ncp_users_find(file, strlen(file), "flags", 5, &u));
+    CHECK(u.admin); CHECK_EQ(u.uid, 7); CHECK_EQ(u.gid, 8); CHECK_EQ(u.ngroups, 1); CHECK_EQ(u.groups[0], 9);
+    CHECK(ncp_users_find(file, strlen(file), "notadmin", 8, &u));
+    CHECK(!u.admin);
+    /* Malformed lines are skipped, never half-read. */
+    static const char *const skipped[] = { "broken", "old", "toobig", "neg", "hexid", "manyg", "badg",
+                                           "extra", "shorthash" };
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        CHECK(!ncp_users_find(file, strlen(file), skipped[i], strlen(skipped[i]), &u));
     CHECK(!ncp_users_find(file, strlen(file), "gues", 4, &u));
     CHECK(!ncp_users_find(file, strlen(file), "nobody", 6, &u));
+    CHECK(!ncp_users_find(file, strlen(file), "%staff", 6, &u));
+    /* Group lines. */
+    struct ncp_group g;
+    const char *line; size_t pos = 0, n; int groups = 0, users = 0;
+    while (ncp_users_next_line(file, strlen(file), &pos, &line, &n)) {
+        int k = ncp_users_parse_line(line, n, &u, &g);
+        if (k == NCP_LINE_GROUP) { groups++; CHECK(strcmp(g.name, "staff") == 0); CHECK_EQ(g.gid, 100); }
+        if (k == NCP_LINE_USER) users++;
+    }
+    CHECK_EQ(groups, 1);
+    CHECK_EQ(users, 4);
 
     /* Client and server derive the same proof; a wrong password does not. */
     uint8_t salt[4] = { 1, 2, 3, 4 }, nonce[16] = { 9 }, stored[32], p1[32], p2[32], wrong[32];

@@ -18,6 +18,7 @@ static const uint8_t functions[] = {
     NCP_FN_CREATE, NCP_FN_READ, NCP_FN_WRITE, NCP_FN_CLOSE, NCP_FN_STAT, NCP_FN_FSTAT,
     NCP_FN_READDIR, NCP_FN_UNLINK, NCP_FN_RENAME, NCP_FN_MKDIR, NCP_FN_RMDIR, NCP_FN_TRUNCATE,
     NCP_FN_LOCK, NCP_FN_UNLOCK, NCP_FN_FSYNC, NCP_FN_STATFS, NCP_FN_STATS, NCP_FN_SHUTDOWN,
+    NCP_FN_SETATTR, NCP_FN_NAMES,
 };
 
 static char strpool[8][300];
@@ -69,6 +70,17 @@ static size_t random_request(uint8_t *buf, size_t cap)
     case NCP_FN_LOCK: case NCP_FN_UNLOCK: rq.u.lock.handle = rn(4); rq.u.lock.offset = rval64();
         rq.u.lock.length = rval64(); rq.u.lock.flags = rq.h.function == NCP_FN_LOCK ? (uint8_t)rn(6) : 0; break;
     case NCP_FN_STATS: rq.u.stats.first = (uint16_t)rn(100); break;
+    case NCP_FN_SETATTR: rq.u.setattr.mask = rn(0x120); rq.u.setattr.handle = rn(3) ? NCP_HANDLE_NONE : rn(4);
+        rq.u.setattr.path = rstring(0); rq.u.setattr.mode = (uint16_t)rn(010000 + 10);
+        rq.u.setattr.uid = (uint32_t)rval64(); rq.u.setattr.gid = (uint32_t)rval64();
+        rq.u.setattr.size = rval64(); rq.u.setattr.atime = (uint32_t)rnd(); break;
+    case NCP_FN_NAMES: {
+        static struct ncp_name ids[NCP_NAMES_MAX + 2];
+        rq.u.names.count = (uint16_t)rn(NCP_NAMES_MAX + 2);
+        for (int i = 0; i < rq.u.names.count; i++) { ids[i].kind = (uint8_t)rn(3); ids[i].id = (uint32_t)rval64(); }
+        rq.u.names.ids = ids;
+        break;
+    }
     default: break;
     }
     return ncp_encode_request(buf, cap, &rq);
@@ -89,7 +101,7 @@ static size_t random_reply(uint8_t *buf, size_t cap)
     case NCP_FN_NEGOTIATE: rp.u.negotiate.max_frame = (uint32_t)rval64(); break;
     case NCP_FN_CHALLENGE: rp.u.challenge.salt_len = (uint8_t)rn(40); break;
     case NCP_FN_PING: rp.u.ping.data.ptr = datapool; rp.u.ping.data.len = rn(NCP_PING_MAX + 10); break;
-    case NCP_FN_OPEN: case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_CREATE:
+    case NCP_FN_OPEN: case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_CREATE: case NCP_FN_SETATTR:
         rp.u.stat.st.type = (uint8_t)rn(6); rp.u.stat.st.size = rval64(); break;
     case NCP_FN_READ: rp.u.read.data.ptr = datapool; rp.u.read.data.len = rn(sizeof datapool); break;
     case NCP_FN_READDIR: {
@@ -97,6 +109,7 @@ static size_t random_reply(uint8_t *buf, size_t cap)
         for (int i = 0; i < rp.u.readdir.count; i++) {
             struct ncp_str s = rstring(2 + i % 6);
             ents[i].ino = (uint32_t)rnd(); ents[i].type = (uint8_t)rn(6); ents[i].size = rval64();
+            ents[i].uid = (uint32_t)rnd(); ents[i].gid = (uint32_t)rnd();
             ents[i].name = s.ptr; ents[i].name_len = (uint8_t)(s.len > 255 ? 255 : s.len);
         }
         rp.u.readdir.entries = ents; rp.u.readdir.eof = (uint8_t)rn(2);

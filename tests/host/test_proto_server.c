@@ -6,6 +6,7 @@
 #include "proto/ncp_auth.h"
 #include "test_proto_check.h"
 #include "test_proto_session.h"
+#include <unistd.h>
 
 /* ---- a fake transport: every sent frame is queued per connection ---- */
 #define QMAX 64
@@ -61,16 +62,32 @@ static unsigned extra(void *arg, struct ncp_counter *out, unsigned max)
 static struct ncp_memfs *fs;
 static struct ncp_server *srv;
 
+/* Users: user/pw (uid 1000, gid 100, also in 300), other/pw2 (1001, 101), admin/root
+ * (uid 0, admin); groups staff=100, other=101, proj=300.  `extra` is appended. */
+static void users_text(char *out, size_t cap, const char *extra)
+{
+    static const char *const pw[3] = { "pw", "pw2", "root" };
+    char hx[3][65];
+    uint8_t salt[4] = { 1, 2, 3, 4 }, h[32];
+    for (int k = 0; k < 3; k++) {
+        ncp_auth_stored_hash(salt, 4, pw[k], strlen(pw[k]), h);
+        for (int i = 0; i < 32; i++) sprintf(hx[k] + 2 * i, "%02x", h[i]);
+    }
+    snprintf(out, cap, "# test\nuser:01020304:%s:1000:100:300:\nother:01020304:%s:1001:101::\n"
+             "admin:01020304:%s:0:0::admin\n%%staff:100\n%%other:101\n%%proj:300\n%s",
+             hx[0], hx[1], hx[2], extra);
+}
+
 static void setup(uint32_t max_handles, uint32_t max_inflight, uint32_t max_conns)
 {
     fs = ncp_memfs_create(64 << 20, 4096);
-    uint8_t salt[4] = { 1, 2, 3, 4 }, h1[32], h2[32];
-    char line[512], hx1[65], hx2[65];
-    ncp_auth_stored_hash(salt, 4, "pw", 2, h1);
-    ncp_auth_stored_hash(salt, 4, "root", 4, h2);
-    for (int i = 0; i < 32; i++) { sprintf(hx1 + 2 * i, "%02x", h1[i]); sprintf(hx2 + 2 * i, "%02x", h2[i]); }
-    snprintf(line, sizeof line, "# test\nuser:01020304:%s\nadmin:01020304:%s:admin\n", hx1, hx2);
+    char line[1024];
+    users_text(line, sizeof line, "");
     ncp_memfs_put(fs, "/etc/ncp-users", line, strlen(line));
+    /* The demo layout: a sticky world-writable root, /etc and the users file the admin's. */
+    ncp_memfs_chattr(fs, "/", 01777, 0, 0);
+    ncp_memfs_chattr(fs, "/etc", 0755, 0, 0);
+    ncp_memfs_chattr(fs, "/etc/ncp-users", 0600, 0, 0);
     struct ncp_server_config cfg = {
         .vfs = &ncp_memfs_ops, .vfs_ctx = fs, .max_conns = max_conns, .max_handles = max_handles,
         .max_inflight = max_inflight, .random = fake_random, .shutdown = fake_shutdown,
@@ -504,6 +521,7 @@ static void test_stats_and_shutdown(void)
 
 /* ---- concurrency: threads hammer one server the way kernel workers do ---- */
 #include <pthread.h>
+#include <sched.h>
 
 struct speer {
     pthread_mutex_t m;
@@ -599,6 +617,7 @@ static void test_concurrent_connections_stress(void)
 {
     setup(6, 16, 64);
     ncp_memfs_put(fs, "/s/.keep", "", 0);
+    ncp_memfs_chattr(fs, "/s", 01777, 0, 0);
     pthread_t t[8];
     for (uintptr_t i = 0; i < 8; i++) pthread_create(&t[i], NULL, stress_thread, (void *)(i + 1));
     unsigned long total = 0;
@@ -620,6 +639,8 @@ static void test_engine_survives_mutated_frames(void)
     struct peer a;
     setup(8, 0, 0); peer_open(&a); CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
     ncp_memfs_put(fs, "/d/f", "0123456789", 10);
+    ncp_memfs_chattr(fs, "/d", 0777, 0, 0);
+    ncp_memfs_chattr(fs, "/d/f", 0666, 0, 0);
     static const uint8_t fns[] = { NCP_FN_OPEN, NCP_FN_READ, NCP_FN_WRITE, NCP_FN_STAT, NCP_FN_READDIR,
         NCP_FN_RENAME, NCP_FN_MKDIR, NCP_FN_UNLINK, NCP_FN_LOCK, NCP_FN_UNLOCK, NCP_FN_CLOSE,
         NCP_FN_TRUNCATE, NCP_FN_STATS, NCP_FN_PING, NCP_FN_NEGOTIATE, NCP_FN_FSTAT };
@@ -721,6 +742,603 @@ static void test_read_by_reference(void)
     peer_close(&a); peer_close(&b); teardown();
 }
 
+
+/* ---- identity and permissions ---- */
+
+static struct ncp_stat stat_of(struct peer *p, const char *path, int *e)
+{
+    struct ncp_request rq = R(NCP_FN_STAT);
+    struct ncp_reply rp;
+    struct ncp_stat st;
+    memset(&st, 0, sizeof st);
+    rq.u.path.path = S(path);
+    *e = call(p, &rq, &rp);
+    if (*e == NCP_OK) st = rp.u.stat.st;
+    return st;
+}
+
+static int do_setattr(struct peer *p, const char *path, uint32_t h, uint32_t mask, uint16_t mode,
+                      uint32_t uid, uint32_t gid, uint64_t size, uint32_t t)
+{
+    struct ncp_request rq = R(NCP_FN_SETATTR);
+    struct ncp_reply rp;
+    rq.u.setattr.mask = mask; rq.u.setattr.handle = h; rq.u.setattr.path = S(path);
+    rq.u.setattr.mode = mode; rq.u.setattr.uid = uid; rq.u.setattr.gid = gid; rq.u.setattr.size = size;
+    rq.u.setattr.atime = t; rq.u.setattr.mtime = t;
+    return call(p, &rq, &rp);
+}
+#define CHMOD(p, path, m) do_setattr(p, path, NCP_HANDLE_NONE, NCP_SA_MODE, m, 0, 0, 0, 0)
+
+static int rename_op(struct peer *p, const char *from, const char *to)
+{
+    struct ncp_request rq = R(NCP_FN_RENAME);
+    struct ncp_reply rp;
+    rq.u.rename.from = S(from); rq.u.rename.to = S(to);
+    return call(p, &rq, &rp);
+}
+
+static int put_file(struct peer *p, const char *path, const char *data, uint16_t mode)
+{
+    struct ncp_request rq = R(NCP_FN_OPEN);
+    struct ncp_reply rp;
+    rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC; rq.u.open.mode = mode; rq.u.open.path = S(path);
+    int e = call(p, &rq, &rp);
+    if (e) return e;
+    uint32_t h = rp.u.open.handle;
+    if (*data && (e = write_at(p, h, 0, data))) return e;
+    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
+    return call(p, &rq, &rp);
+}
+
+/* Two users and an admin on one server. */
+static struct peer pu, po, pa;
+static void perm_setup(void)
+{
+    setup(0, 0, 0);
+    peer_open(&pu); peer_open(&po); peer_open(&pa);
+    CHECK_EQ(login(&pu, "user", "pw"), NCP_OK);
+    CHECK_EQ(login(&po, "other", "pw2"), NCP_OK);
+    CHECK_EQ(login(&pa, "admin", "root"), NCP_OK);
+}
+static void perm_teardown(void)
+{
+    peer_close(&pu); peer_close(&po); peer_close(&pa);
+    teardown();
+}
+
+/* What is created belongs to its creator (uid and primary gid). */
+static void test_created_files_belong_to_creator(void)
+{
+    int e;
+    perm_setup();
+    CHECK_EQ(put_file(&pu, "/u.txt", "x", 0640), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/odir"), NCP_OK);
+    struct ncp_stat st = stat_of(&pa, "/u.txt", &e);
+    CHECK_EQ(e, NCP_OK); CHECK_EQ(st.uid, 1000); CHECK_EQ(st.gid, 100); CHECK_EQ(st.mode, 0640);
+    st = stat_of(&pa, "/odir", &e);
+    CHECK_EQ(e, NCP_OK); CHECK_EQ(st.uid, 1001); CHECK_EQ(st.gid, 101); CHECK_EQ(st.type, NCP_FT_DIR);
+    /* and READDIR shows owners too */
+    struct ncp_request rq = R(NCP_FN_READDIR); struct ncp_reply rp;
+    rq.u.readdir.path = S("/");
+    CHECK_EQ(call(&pu, &rq, &rp), NCP_OK);
+    size_t pos = 0; struct ncp_dirent d; int seen = 0;
+    while (ncp_dirent_next(&rp, &pos, &d)) {
+        if (d.name_len == 5 && !memcmp(d.name, "u.txt", 5)) { seen++; CHECK_EQ(d.uid, 1000); CHECK_EQ(d.gid, 100); }
+        if (d.name_len == 4 && !memcmp(d.name, "odir", 4)) { seen++; CHECK_EQ(d.uid, 1001); CHECK_EQ(d.gid, 101); }
+        if (d.name_len == 3 && !memcmp(d.name, "etc", 3)) { seen++; CHECK_EQ(d.uid, 0); CHECK_EQ(d.mode, 0755); }
+    }
+    CHECK_EQ(seen, 3);
+    perm_teardown();
+}
+
+/* Search (x) on every directory of a path: a 0700 directory hides what is in it from
+ * STAT, OPEN, READDIR, SETATTR and the namespace functions of others, at any depth. */
+static void test_search_permission_on_every_component(void)
+{
+    uint32_t h; int e;
+    perm_setup();
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/home1"), NCP_OK);
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/home1/sub"), NCP_OK);
+    CHECK_EQ(put_file(&pu, "/home1/sub/f", "data", 0666), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/home1/sub", 0777), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/home1", 0700), NCP_OK);
+    (void)stat_of(&po, "/home1", &e); CHECK_EQ(e, NCP_OK);             /* the dir itself: root is searchable */
+    (void)stat_of(&po, "/home1/sub/f", &e); CHECK_EQ(e, NCP_E_ACCES);
+    (void)stat_of(&po, "/home1/nothing", &e); CHECK_EQ(e, NCP_E_ACCES);  /* not even whether it exists */
+    CHECK_EQ(open_file(&po, "/home1/sub/f", NCP_O_READ, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&po, "/home1/sub/g", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/home1/sub/f"), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/home1/sub/d"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&po, "/home1/sub/f", "/stolen"), NCP_E_ACCES);
+    CHECK_EQ(CHMOD(&po, "/home1/sub/f", 0777), NCP_E_ACCES);
+    struct ncp_request rq = R(NCP_FN_READDIR); struct ncp_reply rp;
+    rq.u.readdir.path = S("/home1/sub");
+    CHECK_EQ(call(&po, &rq, &rp), NCP_E_ACCES);
+    /* the owner and the admin pass */
+    CHECK_EQ(open_file(&pu, "/home1/sub/f", NCP_O_READ, &h), NCP_OK);
+    CHECK_EQ(open_file(&pa, "/home1/sub/f", NCP_O_READ, &h), NCP_OK);
+    /* a file is not a directory */
+    (void)stat_of(&pu, "/home1/sub/f/x", &e); CHECK_EQ(e, NCP_E_NOTDIR);
+    /* the last directory needs search permission too, write alone is not enough */
+    CHECK_EQ(CHMOD(&pu, "/home1", 0755), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/home1/sub", 0776), NCP_OK);
+    CHECK_EQ(open_file(&po, "/home1/sub/g", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/home1/sub/d"), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/home1/sub/f"), NCP_E_ACCES);
+    CHECK_EQ(open_file(&po, "/home1/sub/f", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);   /* exists */
+    CHECK_EQ(CHMOD(&pu, "/home1/sub", 0777), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/home1", 0700), NCP_OK);
+    /* group search: 0710 lets the group (other is in 101) through */
+    CHECK_EQ(do_setattr(&pa, "/home1", NCP_HANDLE_NONE, NCP_SA_GID | NCP_SA_MODE, 0710, 0, 101, 0, 0), NCP_OK);
+    (void)stat_of(&po, "/home1/sub/f", &e); CHECK_EQ(e, NCP_OK);
+    perm_teardown();
+}
+
+/* Creating and removing need write+search on the parent. */
+static void test_write_permission_on_parent(void)
+{
+    uint32_t h;
+    perm_setup();
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/pub"), NCP_OK);            /* 0755 */
+    CHECK_EQ(put_file(&pu, "/pub/f", "x", 0666), NCP_OK);
+    CHECK_EQ(open_file(&po, "/pub/new", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/pub/d"), NCP_E_ACCES);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/pub/f"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&po, "/pub/f", "/pub/g"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&po, "/pub/f", "/mine"), NCP_E_ACCES);        /* out of it */
+    CHECK_EQ(put_file(&po, "/o.txt", "o", 0644), NCP_OK);
+    CHECK_EQ(rename_op(&po, "/o.txt", "/pub/o.txt"), NCP_E_ACCES);   /* into it */
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/pub/empty"), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_RMDIR, "/pub/empty"), NCP_E_ACCES);
+    /* the file itself is writable by all: writing is fine, its name is not */
+    CHECK_EQ(open_file(&po, "/pub/f", NCP_O_WRITE, &h), NCP_OK);
+    /* with write permission on the directory it all works */
+    CHECK_EQ(CHMOD(&pu, "/pub", 0777), NCP_OK);
+    CHECK_EQ(open_file(&po, "/pub/new", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_RMDIR, "/pub/empty"), NCP_OK);
+    CHECK_EQ(rename_op(&po, "/o.txt", "/pub/o.txt"), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/pub/f"), NCP_OK);
+    perm_teardown();
+}
+
+/* In a sticky directory (the 1777 root) only the file's owner, the directory's owner
+ * or the admin removes or renames an entry, and nobody else replaces it. */
+static void test_sticky_directory(void)
+{
+    perm_setup();
+    CHECK_EQ(put_file(&pu, "/ufile", "u", 0666), NCP_OK);
+    CHECK_EQ(put_file(&po, "/ofile", "o", 0666), NCP_OK);
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/udir"), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/ufile"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&po, "/ufile", "/taken"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&po, "/ofile", "/ufile"), NCP_E_ACCES);      /* replacing it */
+    CHECK_EQ(path_op(&po, NCP_FN_RMDIR, "/udir"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&po, "/udir", "/odir"), NCP_E_ACCES);
+    /* without the sticky bit the same directory lets anyone with write permission */
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/shared"), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/shared", 0777), NCP_OK);
+    CHECK_EQ(put_file(&pu, "/shared/a", "a", 0644), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/shared/a"), NCP_OK);
+    CHECK_EQ(put_file(&pu, "/shared/b", "b", 0644), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/shared", 01777), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/shared/b"), NCP_E_ACCES);
+    CHECK_EQ(put_file(&po, "/shared/c", "c", 0644), NCP_OK);
+    CHECK_EQ(path_op(&pu, NCP_FN_UNLINK, "/shared/c"), NCP_OK);      /* the directory's owner may */
+    /* the owner and the admin may */
+    CHECK_EQ(rename_op(&pu, "/ufile", "/ufile2"), NCP_OK);
+    CHECK_EQ(path_op(&pa, NCP_FN_UNLINK, "/ufile2"), NCP_OK);
+    CHECK_EQ(path_op(&po, NCP_FN_UNLINK, "/ofile"), NCP_OK);
+    perm_teardown();
+}
+
+/* OPEN: read needs r, write and truncate need w; the creator may whatever the mode. */
+static void test_open_needs_read_write(void)
+{
+    uint32_t h; int e;
+    perm_setup();
+    CHECK_EQ(put_file(&pu, "/ro", "keep", 0644), NCP_OK);
+    CHECK_EQ(put_file(&pu, "/private", "secret", 0600), NCP_OK);
+    CHECK_EQ(open_file(&po, "/ro", NCP_O_READ, &h), NCP_OK);
+    CHECK_EQ(open_file(&po, "/ro", NCP_O_WRITE, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&po, "/ro", NCP_O_WRITE | NCP_O_TRUNC, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&po, "/ro", NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&po, "/private", NCP_O_READ, &h), NCP_E_ACCES);
+    struct ncp_stat st = stat_of(&pu, "/ro", &e);
+    CHECK_EQ(st.size, 4);                                            /* nothing was cut */
+    /* even the owner needs the bits (write-only file, read-only file) */
+    CHECK_EQ(CHMOD(&pu, "/ro", 0200), NCP_OK);
+    CHECK_EQ(open_file(&pu, "/ro", NCP_O_READ, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&pu, "/ro", NCP_O_WRITE, &h), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/ro", 0444), NCP_OK);
+    CHECK_EQ(open_file(&pu, "/ro", NCP_O_WRITE, &h), NCP_E_ACCES);
+    /* group bits for a member of the file's group (user is in 300) */
+    CHECK_EQ(do_setattr(&pa, "/private", NCP_HANDLE_NONE, NCP_SA_GID | NCP_SA_MODE, 0640, 0, 300, 0, 0), NCP_OK);
+    CHECK_EQ(CHMOD(&pa, "/private", 0640), NCP_OK);
+    CHECK_EQ(do_setattr(&pa, "/private", NCP_HANDLE_NONE, NCP_SA_UID, 0, 1001, 0, 0, 0), NCP_OK);
+    CHECK_EQ(open_file(&pu, "/private", NCP_O_READ, &h), NCP_OK);      /* via supplementary 300 */
+    CHECK_EQ(open_file(&pu, "/private", NCP_O_WRITE, &h), NCP_E_ACCES);
+    /* a new file is its creator's to use, whatever mode it asked for */
+    struct ncp_request rq = R(NCP_FN_OPEN); struct ncp_reply rp;
+    rq.u.open.flags = NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE; rq.u.open.mode = 0400; rq.u.open.path = S("/new");
+    CHECK_EQ(call(&po, &rq, &rp), NCP_OK);
+    CHECK_EQ(open_file(&po, "/new", NCP_O_WRITE, &h), NCP_E_ACCES);  /* but once it exists, the mode counts */
+    /* the admin bypasses */
+    CHECK_EQ(CHMOD(&pu, "/ro", 0), NCP_OK);
+    CHECK_EQ(open_file(&pa, "/ro", NCP_O_READ | NCP_O_WRITE, &h), NCP_OK);
+    perm_teardown();
+}
+
+/* READDIR needs read permission; without search permission it lists names only. */
+static void test_readdir_needs_read(void)
+{
+    struct ncp_request rq = R(NCP_FN_READDIR); struct ncp_reply rp;
+    perm_setup();
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/d"), NCP_OK);
+    CHECK_EQ(put_file(&pu, "/d/f", "12345", 0644), NCP_OK);
+    rq.u.readdir.path = S("/d");
+    CHECK_EQ(call(&po, &rq, &rp), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/d", 0711), NCP_OK);                        /* search but no read */
+    CHECK_EQ(call(&po, &rq, &rp), NCP_E_ACCES);
+    CHECK_EQ(call(&pu, &rq, &rp), NCP_OK);
+    CHECK_EQ(call(&pa, &rq, &rp), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/d", 0744), NCP_OK);                        /* read but no search */
+    CHECK_EQ(call(&po, &rq, &rp), NCP_OK);
+    size_t pos = 0; struct ncp_dirent d; int n = 0;
+    while (ncp_dirent_next(&rp, &pos, &d)) { n++; CHECK_EQ(d.size, 0); CHECK_EQ(d.uid, 0); CHECK_EQ(d.mode, 0); }
+    CHECK_EQ(n, 1);
+    CHECK_EQ(call(&pu, &rq, &rp), NCP_OK);
+    pos = 0; n = 0;
+    while (ncp_dirent_next(&rp, &pos, &d)) { n++; CHECK_EQ(d.size, 5); CHECK_EQ(d.uid, 1000); }
+    CHECK_EQ(n, 1);
+    perm_teardown();
+}
+
+/* A directory moved to another parent needs write permission on itself (its ".."). */
+static void test_moving_a_directory_needs_write_on_it(void)
+{
+    perm_setup();
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/a"), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/a", 0777), NCP_OK);
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/a/sub"), NCP_OK);          /* 0755, user's */
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/b"), NCP_OK);
+    CHECK_EQ(CHMOD(&po, "/b", 0777), NCP_OK);
+    CHECK_EQ(rename_op(&po, "/a/sub", "/b/sub"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&po, "/a/sub", "/a/sub2"), NCP_OK);           /* same parent: no ".." change */
+    CHECK_EQ(rename_op(&pu, "/a/sub2", "/b/sub"), NCP_OK);
+    perm_teardown();
+}
+
+/* SETATTR: who may change what. */
+static void test_setattr_rules(void)
+{
+    int e; uint32_t h;
+    perm_setup();
+    CHECK_EQ(put_file(&pu, "/f", "0123456789", 0644), NCP_OK);
+    struct ncp_stat st = stat_of(&pu, "/f", &e);
+    /* mode: owner yes, others no */
+    CHECK_EQ(CHMOD(&po, "/f", 0666), NCP_E_ACCES);
+    CHECK_EQ(stat_of(&pu, "/f", &e).mode, 0644);
+    CHECK_EQ(CHMOD(&pu, "/f", 0640), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).mode, 0640);
+    /* owner: admin only; the owner may name itself */
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_UID, 0, 1001, 0, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&po, "/f", NCP_HANDLE_NONE, NCP_SA_UID, 0, 1001, 0, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_UID, 0, 1000, 0, 0, 0), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).uid, 1000);
+    /* group: the owner to one of its groups (primary 100, supplementary 300) only */
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_GID, 0, 0, 300, 0, 0), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).gid, 300);
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_GID, 0, 0, 101, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&po, "/f", NCP_HANDLE_NONE, NCP_SA_GID, 0, 0, 101, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(stat_of(&pu, "/f", &e).gid, 300);
+    /* a refused request changes nothing, not even the parts it was allowed */
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_MODE | NCP_SA_UID, 0600, 0, 1001, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(stat_of(&pu, "/f", &e).mode, 0640);
+    /* the admin changes owner and group to anything */
+    CHECK_EQ(do_setattr(&pa, "/f", NCP_HANDLE_NONE, NCP_SA_UID | NCP_SA_GID, 0, 1001, 101, 0, 0), NCP_OK);
+    st = stat_of(&pu, "/f", &e);
+    CHECK_EQ(st.uid, 1001); CHECK_EQ(st.gid, 101);
+    CHECK_EQ(CHMOD(&pu, "/f", 0666), NCP_E_ACCES);                   /* no longer user's */
+    CHECK_EQ(do_setattr(&pa, "/f", NCP_HANDLE_NONE, NCP_SA_UID | NCP_SA_GID, 0, 1000, 100, 0, 0), NCP_OK);
+    /* setgid: dropped when the owner is not in the file's group */
+    CHECK_EQ(do_setattr(&pa, "/f", NCP_HANDLE_NONE, NCP_SA_GID, 0, 0, 101, 0, 0), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/f", 02755), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).mode, 0755);
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_GID | NCP_SA_MODE, 02750, 0, 300, 0, 0), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).mode, 02750);
+    CHECK_EQ(CHMOD(&pa, "/f", 06755), NCP_OK);                       /* the admin keeps them */
+    CHECK_EQ(stat_of(&pu, "/f", &e).mode, 06755);
+    /* a change of group clears setuid and setgid */
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_GID, 0, 0, 100, 0, 0), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).mode, 0755);
+    /* explicit times: owner or admin; "now": also anyone who may write */
+    CHECK_EQ(CHMOD(&pu, "/f", 0646), NCP_OK);
+    CHECK_EQ(do_setattr(&po, "/f", NCP_HANDLE_NONE, NCP_SA_MTIME, 0, 0, 0, 0, 1000000), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&po, "/f", NCP_HANDLE_NONE, NCP_SA_ATIME_NOW | NCP_SA_MTIME_NOW, 0, 0, 0, 0, 0), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/f", 0644), NCP_OK);
+    CHECK_EQ(do_setattr(&po, "/f", NCP_HANDLE_NONE, NCP_SA_MTIME_NOW, 0, 0, 0, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_ATIME | NCP_SA_MTIME, 0, 0, 0, 0, 1000000), NCP_OK);
+    st = stat_of(&pu, "/f", &e);
+    CHECK_EQ(st.mtime, 1000000); CHECK_EQ(st.atime, 1000000);
+    CHECK(st.ctime > 1000000);                                       /* ctime is the change itself */
+    CHECK_EQ(do_setattr(&pa, "/f", NCP_HANDLE_NONE, NCP_SA_MTIME, 0, 0, 0, 0, 2000000), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).mtime, 2000000);
+    /* size: write permission on the path, or a handle open for writing */
+    CHECK_EQ(do_setattr(&po, "/f", NCP_HANDLE_NONE, NCP_SA_SIZE, 0, 0, 0, 3, 0), NCP_E_ACCES);
+    CHECK_EQ(stat_of(&pu, "/f", &e).size, 10);
+    CHECK_EQ(do_setattr(&pu, "/f", NCP_HANDLE_NONE, NCP_SA_SIZE, 0, 0, 0, 4, 0), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).size, 4);
+    CHECK_EQ(open_file(&po, "/f", NCP_O_READ, &h), NCP_OK);
+    CHECK_EQ(do_setattr(&po, "", h, NCP_SA_SIZE, 0, 0, 0, 2, 0), NCP_E_BADF);
+    CHECK_EQ(CHMOD(&pu, "/f", 0646), NCP_OK);
+    CHECK_EQ(open_file(&po, "/f", NCP_O_WRITE, &h), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/f", 0644), NCP_OK);                        /* the handle keeps its right */
+    CHECK_EQ(do_setattr(&po, "", h, NCP_SA_SIZE, 0, 0, 0, 2, 0), NCP_OK);
+    CHECK_EQ(stat_of(&pu, "/f", &e).size, 2);
+    CHECK_EQ(do_setattr(&po, "", h, NCP_SA_MODE, 0777, 0, 0, 0, 0), NCP_E_ACCES);   /* a handle is no ownership */
+    CHECK_EQ(do_setattr(&po, "", 77, NCP_SA_MODE, 0777, 0, 0, 0, 0), NCP_E_BADF);
+    CHECK_EQ(do_setattr(&pa, "/etc", NCP_HANDLE_NONE, NCP_SA_SIZE, 0, 0, 0, 0, 0), NCP_E_ISDIR);
+    CHECK_EQ(do_setattr(&pu, "/nope", NCP_HANDLE_NONE, NCP_SA_MODE, 0644, 0, 0, 0, 0), NCP_E_NOENT);
+    /* the reply is the new stat */
+    struct ncp_request rq = R(NCP_FN_SETATTR); struct ncp_reply rp;
+    rq.u.setattr.mask = NCP_SA_MODE; rq.u.setattr.handle = NCP_HANDLE_NONE; rq.u.setattr.path = S("/f");
+    rq.u.setattr.mode = 0604;
+    CHECK_EQ(call(&pu, &rq, &rp), NCP_OK);
+    CHECK_EQ(rp.u.stat.st.mode, 0604); CHECK_EQ(rp.u.stat.st.uid, 1000); CHECK_EQ(rp.u.stat.st.size, 2);
+    perm_teardown();
+}
+
+/* ctime moves with every attribute change (checked across a clock tick). */
+static void test_setattr_updates_ctime(void)
+{
+    int e;
+    perm_setup();
+    CHECK_EQ(put_file(&pu, "/c", "", 0644), NCP_OK);
+    uint32_t c0 = stat_of(&pu, "/c", &e).ctime;
+    uint32_t t0 = fs_time_now();
+    while (fs_time_now() == t0) usleep(20000);
+    CHECK_EQ(CHMOD(&pu, "/c", 0600), NCP_OK);
+    CHECK(stat_of(&pu, "/c", &e).ctime > c0);
+    perm_teardown();
+}
+
+/* Reads a whole small file; its length or -1 (the completion code in *e). */
+static int read_all(struct peer *p, const char *path, char *out, size_t cap, int *e)
+{
+    uint32_t h;
+    if ((*e = open_file(p, path, NCP_O_READ, &h))) return -1;
+    struct ncp_request rq = R(NCP_FN_READ); struct ncp_reply rp;
+    rq.u.read.handle = h; rq.u.read.count = (uint32_t)cap;
+    if ((*e = call(p, &rq, &rp))) return -1;
+    memcpy(out, rp.u.read.data.ptr, rp.u.read.data.len);
+    int n = (int)rp.u.read.data.len;
+    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h; call(p, &rq, &rp);
+    return n;
+}
+
+/* The rename-/etc attack of issue 11, step by step: every way a non-admin could read,
+ * replace or move the users file is refused by the permission rules alone (the root is
+ * 1777 and the user's, /etc the admin's 0755, the users file the admin's 0600). */
+static void test_users_file_attack_refused(void)
+{
+    static char before[4096], after[4096];
+    uint32_t h; int e;
+    perm_setup();
+    int n0 = read_all(&pa, "/etc/ncp-users", before, sizeof before, &e);
+    CHECK(n0 > 0);
+    /* read it (every hash in it is password-equivalent) */
+    CHECK_EQ(open_file(&pu, "/etc/ncp-users", NCP_O_READ, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&pu, "/etc//./ncp-users", NCP_O_READ, &h), NCP_E_ACCES);
+    /* move /etc (or the file) out of the way */
+    CHECK_EQ(rename_op(&pu, "/etc", "/x"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&pu, "/etc/ncp-users", "/x"), NCP_E_ACCES);
+    CHECK_EQ(path_op(&pu, NCP_FN_RMDIR, "/etc"), NCP_E_ACCES);
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/evil"), NCP_OK);
+    CHECK_EQ(rename_op(&pu, "/evil", "/etc"), NCP_E_ACCES);          /* replace /etc by a dir of its own */
+    /* write it, truncate it, or plant one next to it */
+    CHECK_EQ(open_file(&pu, "/etc/ncp-users", NCP_O_WRITE, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&pu, "/etc/ncp-users", NCP_O_WRITE | NCP_O_TRUNC, &h), NCP_E_ACCES);
+    CHECK_EQ(open_file(&pu, "/etc/ncp-users", NCP_O_WRITE | NCP_O_CREATE | NCP_O_APPEND, &h), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&pu, "/etc/ncp-users", NCP_HANDLE_NONE, NCP_SA_SIZE, 0, 0, 0, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(open_file(&pu, "/etc/planted", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_E_ACCES);
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/etc/d"), NCP_E_ACCES);
+    /* write a users file of its own and rename it into place */
+    char planted[1024], hx[65];
+    uint8_t salt[4] = { 1, 2, 3, 4 }, hh[32];
+    ncp_auth_stored_hash(salt, 4, "pw", 2, hh);
+    for (int i = 0; i < 32; i++) sprintf(hx + 2 * i, "%02x", hh[i]);
+    snprintf(planted, sizeof planted, "user:01020304:%s:0:0::admin\n", hx);   /* user as admin */
+    CHECK_EQ(put_file(&pu, "/planted", planted, 0644), NCP_OK);
+    CHECK_EQ(rename_op(&pu, "/planted", "/etc/ncp-users"), NCP_E_ACCES);
+    /* unlink it, or take it over */
+    CHECK_EQ(path_op(&pu, NCP_FN_UNLINK, "/etc/ncp-users"), NCP_E_ACCES);
+    CHECK_EQ(CHMOD(&pu, "/etc/ncp-users", 0666), NCP_E_ACCES);
+    CHECK_EQ(CHMOD(&pu, "/etc", 0777), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&pu, "/etc/ncp-users", NCP_HANDLE_NONE, NCP_SA_UID, 0, 1000, 0, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&pu, "/etc/ncp-users", NCP_HANDLE_NONE, NCP_SA_GID, 0, 0, 100, 0, 0), NCP_E_ACCES);
+    CHECK_EQ(do_setattr(&pu, "/etc/ncp-users", NCP_HANDLE_NONE, NCP_SA_MTIME_NOW, 0, 0, 0, 0, 0), NCP_E_ACCES);
+    /* nothing changed: the file is the same, user is still no admin, admin still logs in */
+    int n1 = read_all(&pa, "/etc/ncp-users", after, sizeof after, &e);
+    CHECK_EQ(n1, n0); CHECK(memcmp(before, after, (size_t)n0) == 0);
+    struct peer again; peer_open(&again);
+    CHECK_EQ(login(&again, "user", "pw"), NCP_OK);
+    struct ncp_request rq = R(NCP_FN_SHUTDOWN); struct ncp_reply rp;
+    CHECK_EQ(call(&again, &rq, &rp), NCP_E_ACCES);
+    CHECK_EQ(login(&again, "admin", "root"), NCP_OK);
+    peer_close(&again);
+    perm_teardown();
+}
+
+/* A user cannot read, change or remove another user's private files. */
+static void test_cross_user_isolation(void)
+{
+    uint32_t h; int e;
+    perm_setup();
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/ohome"), NCP_OK);
+    CHECK_EQ(CHMOD(&po, "/ohome", 0700), NCP_OK);
+    CHECK_EQ(put_file(&po, "/ohome/diary", "dear diary", 0644), NCP_OK);
+    CHECK_EQ(put_file(&po, "/osecret", "top secret", 0600), NCP_OK);
+    static const char *const paths[] = { "/ohome/diary", "/osecret" };
+    for (int i = 0; i < 2; i++) {
+        const char *p = paths[i];
+        CHECK_EQ(open_file(&pu, p, NCP_O_READ, &h), NCP_E_ACCES);
+        CHECK_EQ(open_file(&pu, p, NCP_O_WRITE, &h), NCP_E_ACCES);
+        CHECK_EQ(open_file(&pu, p, NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC, &h), NCP_E_ACCES);
+        CHECK_EQ(path_op(&pu, NCP_FN_UNLINK, p), NCP_E_ACCES);
+        CHECK_EQ(rename_op(&pu, p, "/mine"), NCP_E_ACCES);
+        CHECK_EQ(CHMOD(&pu, p, 0666), NCP_E_ACCES);
+        CHECK_EQ(do_setattr(&pu, p, NCP_HANDLE_NONE, NCP_SA_SIZE, 0, 0, 0, 0, 0), NCP_E_ACCES);
+        CHECK_EQ(do_setattr(&pu, p, NCP_HANDLE_NONE, NCP_SA_ATIME_NOW | NCP_SA_MTIME_NOW, 0, 0, 0, 0, 0), NCP_E_ACCES);
+    }
+    CHECK_EQ(put_file(&pu, "/decoy", "x", 0644), NCP_OK);
+    CHECK_EQ(rename_op(&pu, "/decoy", "/osecret"), NCP_E_ACCES);     /* replacing it */
+    CHECK_EQ(rename_op(&pu, "/decoy", "/ohome/diary"), NCP_E_ACCES);
+    CHECK_EQ(rename_op(&pu, "/ohome", "/mine"), NCP_E_ACCES);
+    CHECK_EQ(path_op(&pu, NCP_FN_RMDIR, "/ohome"), NCP_E_ACCES);
+    char buf[64];
+    CHECK_EQ(read_all(&po, "/osecret", buf, sizeof buf, &e), 10);    /* all still there */
+    CHECK(memcmp(buf, "top secret", 10) == 0);
+    CHECK_EQ(read_all(&po, "/ohome/diary", buf, sizeof buf, &e), 10);
+    CHECK_EQ(read_all(&pa, "/osecret", buf, sizeof buf, &e), 10);    /* the admin reads anything */
+    perm_teardown();
+}
+
+/* The users file is parsed once and re-read only when it changed: by the engine itself
+ * (write, truncate, rename into place, all within one second) or behind its back
+ * (size or times differ). */
+static void test_users_file_cached_and_reloaded(void)
+{
+    char text[1024];
+    perm_setup();
+    uint64_t r0 = srv->users.reloads;
+    CHECK(r0 >= 1);
+    for (int i = 0; i < 50; i++) {
+        struct ncp_request rq = R(NCP_FN_CHALLENGE); struct ncp_reply rp;
+        rq.u.challenge.user = S(i & 1 ? "user" : "nobody");
+        CHECK_EQ(call(&po, &rq, &rp), NCP_OK);
+    }
+    CHECK_EQ(login(&po, "other", "pw2"), NCP_OK);
+    CHECK_EQ(srv->users.reloads, r0);                                /* not re-read */
+    /* the admin adds a user by rewriting the file: usable at once */
+    uint8_t salt[2] = { 9, 9 }, hh[32]; char hx[65], line[160];
+    ncp_auth_stored_hash(salt, 2, "newpw", 5, hh);
+    for (int i = 0; i < 32; i++) sprintf(hx + 2 * i, "%02x", hh[i]);
+    snprintf(line, sizeof line, "newbie:0909:%s:2000:2000::\n", hx);
+    users_text(text, sizeof text, line);
+    struct peer n; peer_open(&n);
+    CHECK_EQ(login(&n, "newbie", "newpw"), NCP_E_BADLOGIN);
+    CHECK_EQ(put_file(&pa, "/etc/ncp-users", text, 0600), NCP_OK);
+    CHECK_EQ(login(&n, "newbie", "newpw"), NCP_OK);
+    CHECK_EQ(srv->users.reloads, r0 + 1);
+    /* ... and removes it again: a same-size rewrite in the same second is still seen */
+    memcpy(strstr(text, "newbie"), "oldbie", 6);
+    CHECK_EQ(put_file(&pa, "/etc/ncp-users", text, 0600), NCP_OK);
+    CHECK_EQ(login(&n, "newbie", "newpw"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&n, "oldbie", "newpw"), NCP_OK);
+    /* rewritten in place (same size, same second, no truncation) */
+    memcpy(strstr(text, "oldbie"), "oddbie", 6);
+    { uint32_t hw;
+      CHECK_EQ(open_file(&pa, "/etc/ncp-users", NCP_O_WRITE, &hw), NCP_OK);
+      CHECK_EQ(write_at(&pa, hw, 0, text), NCP_OK); }
+    CHECK_EQ(login(&n, "oddbie", "newpw"), NCP_OK);
+    memcpy(strstr(text, "oddbie"), "oldbie", 6);
+    /* a new file renamed into place */
+    memcpy(strstr(text, "oldbie"), "midbie", 6);
+    CHECK_EQ(put_file(&pa, "/etc/next", text, 0600), NCP_OK);
+    CHECK_EQ(rename_op(&pa, "/etc/next", "/etc/ncp-users"), NCP_OK);
+    CHECK_EQ(login(&n, "midbie", "newpw"), NCP_OK);
+    CHECK_EQ(login(&n, "oldbie", "newpw"), NCP_E_BADLOGIN);
+    /* /etc renamed away and back by the admin */
+    CHECK_EQ(rename_op(&pa, "/etc", "/etc.off"), NCP_OK);
+    CHECK_EQ(login(&n, "midbie", "newpw"), NCP_E_BADLOGIN);         /* no users file: nobody */
+    CHECK_EQ(rename_op(&pa, "/etc.off", "/etc"), NCP_OK);
+    CHECK_EQ(login(&n, "midbie", "newpw"), NCP_OK);
+    /* a file over 64 KiB: only whole lines of the first 64 KiB count, not the line the
+     * limit cuts (here "cut:...::adm" of "cut:...::admin") */
+    { static char big[70000];
+      char cut[200];
+      snprintf(cut, sizeof cut, "cut:0909:%s:3000:3000::adm", hx);    /* newpw's hash */
+      users_text(big, sizeof big, "");
+      size_t l = strlen(big), pad = 65536 - l - strlen(cut);
+      big[l] = '#';
+      memset(big + l + 1, 'x', pad - 2);
+      big[l + pad - 1] = '\n';
+      l += pad;
+      memcpy(big + l, cut, strlen(cut));
+      l += strlen(cut);
+      CHECK_EQ(l, 65536);
+      memcpy(big + l, "in\n", 3);
+      l += 3;
+      ncp_memfs_put(fs, "/etc/ncp-users", big, l);
+      CHECK_EQ(login(&n, "cut", "newpw"), NCP_E_BADLOGIN);
+      CHECK_EQ(login(&n, "user", "pw"), NCP_OK); }
+    /* a change behind the engine's back (another size) */
+    users_text(text, sizeof text, "");
+    ncp_memfs_put(fs, "/etc/ncp-users", text, strlen(text));
+    CHECK_EQ(login(&n, "midbie", "newpw"), NCP_E_BADLOGIN);
+    peer_close(&n);
+    perm_teardown();
+}
+
+/* Namespace changes take the engine's namespace mutex from their check to their change:
+ * with it held elsewhere a MKDIR waits, and does its checks only once it has it. */
+static void *mkdir_thread(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/locked/inner"), NCP_E_ACCES);
+    return NULL;
+}
+
+static void test_namespace_check_and_change_atomic(void)
+{
+    perm_setup();
+    CHECK_EQ(path_op(&pu, NCP_FN_MKDIR, "/locked"), NCP_OK);
+    CHECK_EQ(CHMOD(&pu, "/locked", 0777), NCP_OK);
+    fs_mutex_lock(&srv->ns_lock);
+    pthread_t t;
+    pthread_create(&t, NULL, mkdir_thread, NULL);
+    /* while it waits, the permission changes; the waiting MKDIR must see the new mode.
+     * (Time for the thread to reach the mutex; without it the thread would have
+     * checked the old mode by then -- the failure this test shows.) */
+    for (int i = 0; i < 50; i++) { sched_yield(); usleep(1000); }
+    struct ncp_vfs_attr a = { NCP_SA_MODE, 0755, 0, 0, 0, 0 };
+    uint32_t ino;
+    CHECK_EQ(ncp_memfs_ops.lookup(fs, "/locked", &ino), 0);
+    CHECK_EQ(ncp_memfs_ops.setattr(fs, ino, &a), 0);
+    fs_mutex_unlock(&srv->ns_lock);
+    pthread_join(t, NULL);
+    int e;
+    (void)stat_of(&pu, "/locked/inner", &e);
+    CHECK_EQ(e, NCP_E_NOENT);
+    perm_teardown();
+}
+
+/* NAMES: ids to names and names to ids from the users file, never a hash. */
+static void test_names_for_ids(void)
+{
+    struct peer a; struct ncp_request rq; struct ncp_reply rp;
+    setup(0, 0, 0); peer_open(&a);
+    struct ncp_name q[6] = { { NCP_NAME_USER, 1000, 0, NULL }, { NCP_NAME_GROUP, 300, 0, NULL },
+                             { NCP_NAME_USER, 4242, 0, NULL }, { NCP_NAME_USER, 0, 5, "other" },
+                             { NCP_NAME_GROUP, 0, 5, "staff" }, { NCP_NAME_GROUP, 0, 4, "nope" } };
+    rq = R(NCP_FN_NAMES); rq.u.names.count = 6; rq.u.names.ids = q;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_E_NOTLOGGEDIN);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    CHECK_EQ(rp.u.names.count, 6);
+    static const struct { uint32_t id; const char *name; } want[6] = {
+        { 1000, "user" }, { 300, "proj" }, { NCP_ID_NONE, "" }, { 1001, "other" }, { 100, "staff" },
+        { NCP_ID_NONE, "" } };
+    size_t pos = 0; struct ncp_name n; int k = 0;
+    while (ncp_names_next(rp.u.names.raw, &pos, &n) && k < 6) {
+        CHECK_EQ(n.kind, q[k].kind); CHECK_EQ(n.id, want[k].id);
+        CHECK_EQ(n.len, strlen(want[k].name)); CHECK(memcmp(n.name, want[k].name, n.len) == 0);
+        k++;
+    }
+    CHECK_EQ(k, 6);
+    peer_close(&a); teardown();
+}
+
 int main(void)
 {
     RUN(test_login_required_and_checked);
@@ -736,6 +1354,20 @@ int main(void)
     RUN(test_read_by_reference);
     RUN(test_bad_frames_answered);
     RUN(test_stats_and_shutdown);
+    RUN(test_names_for_ids);
+    RUN(test_created_files_belong_to_creator);
+    RUN(test_search_permission_on_every_component);
+    RUN(test_write_permission_on_parent);
+    RUN(test_sticky_directory);
+    RUN(test_open_needs_read_write);
+    RUN(test_readdir_needs_read);
+    RUN(test_moving_a_directory_needs_write_on_it);
+    RUN(test_setattr_rules);
+    RUN(test_setattr_updates_ctime);
+    RUN(test_users_file_attack_refused);
+    RUN(test_cross_user_isolation);
+    RUN(test_users_file_cached_and_reloaded);
+    RUN(test_namespace_check_and_change_atomic);
     RUN(test_concurrent_connections_stress);
     RUN(test_engine_survives_mutated_frames);
     free(last_frame);
