@@ -450,9 +450,9 @@ static void test_fast_path_and_fallback(void)
     CHECK(f && rp.h.completion == NCP_OK && rp.u.read.data.len == 6); free(f);
     rq = R(NCP_FN_PING); rq.h.tag = 4243;
     fn = ncp_encode_request(fb, sizeof fb, &rq);
-    fs_mutex_lock(&a.c->lock);
+    fs_mutex_lock(&a.c->send_lock);                    /* a reply being sent elsewhere */
     fr = ncp_conn_handle(a.c, fb, fn, false);
-    fs_mutex_unlock(&a.c->lock);
+    fs_mutex_unlock(&a.c->send_lock);
     CHECK_EQ(fr, NCP_WOULD_BLOCK);
     CHECK_EQ(ncp_conn_handle_blocking(a.c, fb, fn), NCP_HANDLED);
     f = take(&a, 4243, &rp, false);
@@ -613,6 +613,76 @@ static void test_concurrent_connections_stress(void)
     teardown();
 }
 
+/* LOCK racing CLOSE of the same handles: two workers of one connection (and a third
+ * connection waiting on the same ranges) hammer LOCK/UNLOCK/CLOSE/OPEN.  Before locks
+ * held a handle reference this left locks whose owner was freed: ASan reported a heap
+ * use-after-free in ncp_locks_drop / would_deadlock. */
+struct racer { struct ncp_conn *c; struct speer *p; uint32_t seed; int rounds; };
+
+static void *race_thread(void *arg)
+{
+    struct racer *r = arg;
+    uint32_t rng = r->seed;
+    static const char *const files[] = { "/r/a", "/r/b" };
+    static __thread uint8_t buf[512];
+    for (int i = 0; i < r->rounds; i++) {
+        struct ncp_request rq;
+        uint32_t h = 1 + xs(&rng) % 3;
+        uint32_t op = xs(&rng) % 20;
+        if (op < 9) {
+            rq = R(NCP_FN_LOCK); rq.u.lock.handle = h; rq.u.lock.offset = xs(&rng) % 8;
+            rq.u.lock.length = 1 + xs(&rng) % 4;
+            rq.u.lock.flags = (uint8_t)(xs(&rng) % 4);
+        } else if (op < 13) {
+            rq = R(NCP_FN_UNLOCK); rq.u.lock.handle = h; rq.u.lock.offset = xs(&rng) % 8;
+            rq.u.lock.length = 1 + xs(&rng) % 4;
+        } else if (op < 17) {
+            rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
+        } else {
+            rq = R(NCP_FN_OPEN); rq.u.open.flags = NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE;
+            rq.u.open.path = S(files[xs(&rng) % 2]);
+        }
+        rq.h.tag = (uint32_t)i;
+        size_t n = ncp_encode_request(buf, sizeof buf, &rq);
+        if (ncp_conn_handle(r->c, buf, n, true) == NCP_WOULD_BLOCK)   /* workers may block */
+            ncp_conn_handle_blocking(r->c, buf, n);
+    }
+    return NULL;
+}
+
+static void test_lock_close_race(void)
+{
+    setup(4, 64, 16);
+    ncp_memfs_put(fs, "/r/a", "0123456789", 10);
+    ncp_memfs_put(fs, "/r/b", "0123456789", 10);
+    for (int round = 0; round < 20 && !tp_failed_now; round++) {
+        struct speer pa, pb;
+        memset(&pa, 0, sizeof pa); memset(&pb, 0, sizeof pb);
+        pthread_mutex_init(&pa.m, NULL); pthread_mutex_init(&pb.m, NULL);
+        uint32_t rng = 99u + (uint32_t)round;
+        struct ncp_conn *a = stress_login(&pa, &rng), *b = stress_login(&pb, &rng);
+        CHECK(a && b);
+        if (!a || !b) break;
+        struct racer rs[3] = { { a, &pa, 11u + (uint32_t)round, 4000 }, { a, &pa, 23u + (uint32_t)round, 4000 },
+                               { b, &pb, 37u + (uint32_t)round, 2000 } };
+        pthread_t t[3];
+        for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, race_thread, &rs[i]);
+        for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+        CHECK(pa.frames > 1000);
+        ncp_conn_destroy(a);                      /* drops a's locks: walks every lock's owner */
+        ncp_conn_destroy(b);
+    }
+    /* Nothing left behind: a fresh connection locks both files whole. */
+    struct peer c; uint32_t h1, h2;
+    peer_open(&c); CHECK_EQ(login(&c, "user", "pw"), NCP_OK);
+    CHECK_EQ(open_file(&c, "/r/a", NCP_O_WRITE, &h1), NCP_OK);
+    CHECK_EQ(open_file(&c, "/r/b", NCP_O_WRITE, &h2), NCP_OK);
+    CHECK_EQ(lock(&c, NCP_FN_LOCK, h1, 0, 0, NCP_LOCK_EXCLUSIVE, NULL), NCP_OK);
+    CHECK_EQ(lock(&c, NCP_FN_LOCK, h2, 0, 0, NCP_LOCK_EXCLUSIVE, NULL), NCP_OK);
+    peer_close(&c);
+    teardown();
+}
+
 /* Mutated frames straight into a logged-in connection: never a crash, a
  * leak or a missing reply for a readable header. */
 static void test_engine_survives_mutated_frames(void)
@@ -737,6 +807,7 @@ int main(void)
     RUN(test_bad_frames_answered);
     RUN(test_stats_and_shutdown);
     RUN(test_concurrent_connections_stress);
+    RUN(test_lock_close_race);
     RUN(test_engine_survives_mutated_frames);
     free(last_frame);
     DONE();
