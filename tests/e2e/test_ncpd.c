@@ -38,22 +38,26 @@ static void write_users(void)
     strcpy(users_file, "/tmp/ncpd-e2e-users-XXXXXX");
     int fd = mkstemp(users_file);
     FILE *f = fdopen(fd, "w");
-    const char *names[] = { "guest", "admin" }, *pws[] = { "guest", "s3cret" };
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = { "guest", "admin", "locky" }, *pws[] = { "guest", "s3cret", "lockpw" };
+    for (int i = 0; i < 3; i++) {
         uint8_t salt[8] = { 7, 6, 5, 4, 3, 2, 1, (uint8_t)i }, h[32];
         ncp_auth_stored_hash(salt, sizeof salt, pws[i], strlen(pws[i]), h);
         fprintf(f, "%s:", names[i]);
         for (int k = 0; k < 8; k++) fprintf(f, "%02x", salt[k]);
         fputc(':', f);
         for (int k = 0; k < 32; k++) fprintf(f, "%02x", h[k]);
-        fprintf(f, "%s\n", i ? ":admin" : "");
+        fprintf(f, "%s\n", i == 1 ? ":admin" : "");
     }
     fclose(f);
 }
 
 /* NCP_TEST_SERVER=PORT: test a server that is already running on 127.0.0.1:PORT (the
  * WorkToDo kernel under QEMU) instead of starting ncpd.  Its users file must hold
- * guest/guest and admin/s3cret (admin), as write_users() does for ncpd. */
+ * guest/guest, admin/s3cret (admin) and locky/lockpw, as write_users() does for ncpd,
+ * and it must run with intruder detection at INTRUDER_ATTEMPTS failures and a lockout
+ * of INTRUDER_LOCK_S seconds (ncp_kernel_protocol.sh passes the kernel options). */
+#define INTRUDER_ATTEMPTS "3"
+#define INTRUDER_LOCK_S   "2"
 static int remote_port;
 
 static int remote_gone(void)
@@ -84,10 +88,12 @@ static int start_server(const char *extra)
     if (server_pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        const char *argv[12];
+        const char *argv[20];
         int n = 0;
         argv[n++] = ncpd_path; argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file;
         argv[n++] = "--port"; argv[n++] = "0"; argv[n++] = "--quiet";
+        argv[n++] = "--intruder-attempts"; argv[n++] = INTRUDER_ATTEMPTS;
+        argv[n++] = "--intruder-lock-s"; argv[n++] = INTRUDER_LOCK_S;
         if (mode_flag) argv[n++] = mode_flag;
         if (mode_value) argv[n++] = mode_value;
         if (extra) { argv[n++] = "--max-conns"; argv[n++] = extra; }
@@ -418,6 +424,49 @@ static int64_t stat_value(struct raw *r, const char *want)
     return found;
 }
 
+/* Intruder detection: INTRUDER_ATTEMPTS wrong passwords lock the name (the right one
+ * is refused too, with the same answer), an unknown name locks alike, the admin sees
+ * the lockouts in STATS and others do not, and the name unlocks after the period. */
+static void test_intruder_lockout(void)
+{
+    struct raw *r = raw_open(), *a = raw_open(), *g = session();
+    CHECK(r && a && g);
+    if (!r || !a || !g) { raw_close(r); raw_close(a); raw_close(g); return; }
+    CHECK_EQ(login(a, "admin", "s3cret"), NCP_OK);
+    int64_t failures0 = stat_value(a, "conn.login_failures");
+    int attempts = atoi(INTRUDER_ATTEMPTS);
+    for (int i = 0; i < attempts; i++) {
+        CHECK_EQ(login(r, "locky", "wrong"), NCP_E_BADLOGIN);
+        CHECK_EQ(login(r, "nosuchuser", "wrong"), NCP_E_BADLOGIN);
+    }
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    CHECK_EQ(login(r, "locky", "lockpw"), NCP_E_LOCKEDOUT);
+    CHECK_EQ(login(r, "locky", "wrong"), NCP_E_LOCKEDOUT);
+    CHECK_EQ(login(r, "nosuchuser", "wrong"), NCP_E_LOCKEDOUT);
+    CHECK(stat_value(a, "lockout:locky") >= 1);
+    CHECK(stat_value(a, "lockout:nosuchuser") >= 1);
+    CHECK(stat_value(a, "intruder.locked_accounts") >= 2);
+    CHECK_EQ(stat_value(a, "conn.login_failures") - failures0, 2 * attempts);
+    CHECK_EQ(stat_value(g, "lockout:locky"), -1);               /* admin only */
+    CHECK_EQ(stat_value(g, "intruder.locked_accounts"), -1);
+    /* Unlocked once the period is over (not before half of it). */
+    int e = NCP_E_LOCKEDOUT;
+    double waited = 0;
+    while (e == NCP_E_LOCKEDOUT && waited < 15) {
+        usleep(200000);
+        e = login(r, "locky", "lockpw");
+        gettimeofday(&t1, NULL);
+        waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_usec - t0.tv_usec) / 1e6;
+    }
+    CHECK_EQ(e, NCP_OK);
+    CHECK(waited >= atof(INTRUDER_LOCK_S) / 2);
+    CHECK_EQ(stat_value(a, "lockout:locky"), -1);
+    /* Back to the baseline: nothing locked once nosuchuser's period is over too. */
+    CHECK_EQ(stat_value(a, "intruder.locked_accounts"), 0);
+    raw_close(r); raw_close(a); raw_close(g);
+}
+
 /* ---- many big reads in flight (backpressure, half-close) ---- */
 
 enum { BIG_CHUNK = 60 * 1024, BIG_CHUNKS = 4 };
@@ -625,6 +674,7 @@ static void run_suite(const char *label)
 {
     if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
     RUN_AS(test_login_gate, label);
+    RUN_AS(test_intruder_lockout, label);
     RUN_AS(test_pipelined_reads_all_answered, label);
     RUN_AS(test_split_and_glued_frames, label);
     RUN_AS(test_garbage_is_answered_and_huge_length_closes, label);
