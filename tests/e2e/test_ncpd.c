@@ -467,6 +467,35 @@ static void test_intruder_lockout(void)
     raw_close(r); raw_close(a); raw_close(g);
 }
 
+/* The lock limit per handle (default 64 on both servers): the next LOCK gets
+ * ETOOMANYLOCKS, and closing the handle gives every lock back (ncp.locks). */
+static void test_lock_limit_per_handle(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    uint32_t h;
+    CHECK_EQ(open_h(r, "/locks.dat", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+    int64_t base = stat_value(r, "ncp.locks");
+    CHECK(base >= 0);
+    struct ncp_request rq = R(NCP_FN_LOCK);
+    struct ncp_reply rp;
+    rq.u.lock.handle = h; rq.u.lock.length = 1; rq.u.lock.flags = NCP_LOCK_EXCLUSIVE;
+    int granted = 0, e = NCP_OK;
+    for (int i = 0; i < 1000 && e == NCP_OK; i++) {
+        rq.u.lock.offset = (uint64_t)i * 2;
+        e = call(r, &rq, &rp);
+        if (e == NCP_OK) granted++;
+    }
+    CHECK_EQ(e, NCP_E_TOOMANYLOCKS);
+    CHECK_EQ(granted, 64);
+    CHECK_EQ(stat_value(r, "ncp.locks"), base + 64);
+    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
+    CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    CHECK_EQ(stat_value(r, "ncp.locks"), base);                 /* back to the baseline */
+    raw_close(r);
+}
+
 /* ---- many big reads in flight (backpressure, half-close) ---- */
 
 enum { BIG_CHUNK = 60 * 1024, BIG_CHUNKS = 4 };
@@ -679,6 +708,7 @@ static void run_suite(const char *label)
     RUN_AS(test_split_and_glued_frames, label);
     RUN_AS(test_garbage_is_answered_and_huge_length_closes, label);
     RUN_AS(test_lock_wait_does_not_stall, label);
+    RUN_AS(test_lock_limit_per_handle, label);
     RUN_AS(test_readdir_pages_through_big_dir, label);
     RUN_AS(test_too_many_requests_in_flight, label);
     RUN_AS(test_unread_replies_do_not_pile_up, label);

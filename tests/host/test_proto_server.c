@@ -893,7 +893,7 @@ static void test_lock_close_race(void)
     setup(4, 64, 16);
     ncp_memfs_put(fs, "/r/a", "0123456789", 10);
     ncp_memfs_put(fs, "/r/b", "0123456789", 10);
-    for (int round = 0; round < 20 && !tp_failed_now; round++) {
+    for (int round = 0; round < 200 && !tp_failed_now; round++) {
         struct speer pa, pb;
         memset(&pa, 0, sizeof pa); memset(&pb, 0, sizeof pb);
         pthread_mutex_init(&pa.m, NULL); pthread_mutex_init(&pb.m, NULL);
