@@ -40,7 +40,8 @@
  * Sleeping: ncp_conn_handle(..., may_block=false) never waits for a mutex
  * (it only try-locks; contention becomes NCP_WOULD_BLOCK) and does no I/O
  * beyond vfs read_nonblock; it does call fs_alloc for reply buffers.  The
- * fast path answers PING, NEGOTIATE, STATS and cached READs.  Everything
+ * fast path answers PING, NEGOTIATE, STATS (an admin's, which walks the intruder
+ * table, goes to a worker) and cached READs.  Everything
  * else, including ncp_conn_create/destroy and ncp_conn_bad_stream, may
  * sleep briefly on engine mutexes (never held across I/O).
  */
