@@ -18,9 +18,24 @@ struct peer {
     uint32_t max_frame;
 };
 
+/* A send that stalls: while gate_peer is set, its sends wait until the gate opens
+ * (a transport that is slow to take a reply). */
+#include <pthread.h>
+static pthread_mutex_t gate_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static struct peer *gate_peer;
+static int gate_open, gate_waiting;
+
 static void fake_send(void *arg, const uint8_t *frame, size_t len)
 {
     struct peer *p = arg;
+    pthread_mutex_lock(&gate_m);
+    if (p == gate_peer) {
+        gate_waiting++;
+        pthread_cond_broadcast(&gate_cv);
+        while (!gate_open) pthread_cond_wait(&gate_cv, &gate_m);
+    }
+    pthread_mutex_unlock(&gate_m);
     if (p->n == QMAX) return;
     p->q[p->n] = malloc(len);
     memcpy(p->q[p->n], frame, len);
@@ -637,6 +652,52 @@ static void test_inflight_limit_holds_when_send_busy(void)
     peer_close(&a); peer_close(&b); teardown();
 }
 
+/* The same with a real sender: a worker is inside send() for this connection when
+ * an over-limit request arrives on the fast path; the refusal is queued, and the
+ * worker sends it when its own send is done, with no further traffic. */
+static void *gated_ping(void *arg)
+{
+    struct peer *p = arg;
+    static uint8_t fb[128];
+    struct ncp_request rq = R(NCP_FN_PING);
+    rq.h.tag = 700;
+    size_t n = ncp_encode_request(fb, sizeof fb, &rq);
+    ncp_conn_handle(p->c, fb, n, true);
+    return NULL;
+}
+
+static void test_refusal_sent_by_busy_sender(void)
+{
+    struct peer b; struct ncp_reply rp;
+    setup(0, 1, 0); peer_open(&b); login(&b, "user", "pw");
+    peer_drain(&b);
+    pthread_mutex_lock(&gate_m);
+    gate_peer = &b; gate_open = 0; gate_waiting = 0;
+    pthread_mutex_unlock(&gate_m);
+    pthread_t t;
+    pthread_create(&t, NULL, gated_ping, &b);              /* admitted: b's one slot */
+    pthread_mutex_lock(&gate_m);
+    while (!gate_waiting) pthread_cond_wait(&gate_cv, &gate_m);   /* inside send() now */
+    pthread_mutex_unlock(&gate_m);
+    static uint8_t fb[128];
+    struct ncp_request rq = R(NCP_FN_PING);
+    rq.h.tag = 701;
+    size_t n = ncp_encode_request(fb, sizeof fb, &rq);
+    CHECK_EQ(ncp_conn_handle(b.c, fb, n, false), NCP_HANDLED);
+    CHECK_EQ(ncp_conn_inflight(b.c), 1);
+    pthread_mutex_lock(&gate_m);
+    gate_peer = NULL; gate_open = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_m);
+    pthread_join(t, NULL);
+    uint8_t *f = take(&b, 700, &rp, false);
+    CHECK(f && rp.h.completion == NCP_OK); free(f);
+    f = take(&b, 701, &rp, false);
+    CHECK(f && rp.h.completion == NCP_E_TOOMANYREQS); free(f);
+    CHECK_EQ(ncp_conn_inflight(b.c), 0);
+    peer_close(&b); teardown();
+}
+
 /* Before login the frame limit stays small whatever NEGOTIATE says; the reply tells
  * what holds after login; LOGOUT brings the small limit back. */
 static void test_prelogin_frame_limit(void)
@@ -1047,6 +1108,7 @@ int main(void)
     RUN(test_lock_limits);
     RUN(test_lock_on_closing_handle);
     RUN(test_inflight_limit_holds_when_send_busy);
+    RUN(test_refusal_sent_by_busy_sender);
     RUN(test_prelogin_frame_limit);
     RUN(test_stats_bounded);
     RUN(test_intruder_lockout);
