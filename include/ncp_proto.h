@@ -284,6 +284,9 @@ enum ncp_completion {
     NCP_E_DEADLK        = 24,  /* waiting would deadlock */
     NCP_E_BUSY          = 25,  /* resource busy (e.g. rmdir of cwd-like use) */
     NCP_E_NOMEM         = 26,  /* server out of memory */
+    NCP_E_TOOMANYLOCKS  = 27,  /* lock limit of the handle, connection or server */
+    NCP_E_LOCKEDOUT     = 28,  /* intruder lockout: too many failed logins for
+                                  this user name; try again later */
     NCP_E_COUNT
 };
 
@@ -300,7 +303,8 @@ static inline const char *ncp_strerror(unsigned code)
         "unknown function", "I/O error", "login failed: wrong user or password",
         "file too large", "protocol version not supported",
         "server is shutting down", "lock would deadlock", "resource busy",
-        "server out of memory",
+        "server out of memory", "too many locks",
+        "account locked: too many failed logins (intruder detection)",
     };
     return code < NCP_E_COUNT ? msg[code] : "unknown completion code";
 }
@@ -314,6 +318,7 @@ static inline const char *ncp_errname(unsigned code)
         "ETOOMANYCONNS", "ETOOMANYFILES", "ETOOMANYREQS", "ENOTLOGGEDIN",
         "EBADFRAME", "ENOSYS", "EIO", "EBADLOGIN", "EFBIG", "EBADVERSION",
         "ESHUTDOWN", "EDEADLK", "EBUSY", "ENOMEM",
+        "ETOOMANYLOCKS", "ELOCKEDOUT",
     };
     return code < NCP_E_COUNT ? name[code] : "E?";
 }

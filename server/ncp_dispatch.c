@@ -116,6 +116,8 @@ static struct ncp_open *open_try_get(struct ncp_conn *c, uint32_t h, bool *busy)
 
 /* ---- session ----------------------------------------------------------- */
 
+/* Before login the limit stays NCP_PRELOGIN_MAX_FRAME whatever is asked (see
+ * ncp_conn_max_frame); the reply says what holds once logged in. */
 static int do_negotiate(struct ctx *x)
 {
     if (x->rq->u.negotiate.version < 1) return NCP_E_BADVERSION;
@@ -176,18 +178,29 @@ static int do_login(struct ctx *x)
     x->c->have_nonce = false;                     /* a proof is good once */
     fs_mutex_unlock(&x->c->lock);
 
+    /* Intruder lockout: refused without looking at the proof, so a locked name
+     * tells nothing about the password (nor, unknown names being locked alike,
+     * about whether the account exists). */
+    if (ncp_intruder_locked(x->s, user.ptr, user.len)) {
+        ctr_add(x->s, CTR_LOCKED_LOGINS, 1);
+        return NCP_E_LOCKEDOUT;
+    }
     struct ncp_user u;
     bool found = false;
     if (ok) {
         int e = find_user(x, user, &u, &found);
         if (e) return e;
     }
+    /* An unknown user costs what a known one does: a proof against a stand-in hash. */
     uint8_t want[NCP_HASH_SIZE];
-    if (found) ncp_auth_proof(nonce, u.hash, want);
-    if (!found || !ncp_auth_equal(want, x->rq->u.login.proof, NCP_HASH_SIZE)) {
+    ncp_auth_proof(nonce, found ? u.hash : x->s->secret, want);
+    bool match = ncp_auth_equal(want, x->rq->u.login.proof, NCP_HASH_SIZE);
+    if (!found || !match) {
         ctr_add(x->s, CTR_LOGIN_FAILURES, 1);
+        ncp_intruder_failed(x->s, user.ptr, user.len);
         return NCP_E_BADLOGIN;
     }
+    ncp_intruder_succeeded(x->s, user.ptr, user.len);
     fs_mutex_lock(&x->c->lock);
     ident_from_user(&x->c->id, &u);
     STORE(x->c->logged_in, true);
@@ -287,6 +300,7 @@ static int do_open(struct ctx *x)
 
     struct ncp_open *o = fs_alloc(sizeof *o);
     if (!o) return NCP_E_NOMEM;
+    memset(o, 0, sizeof *o);                      /* not closing, no locks */
     o->ino = ino; o->flags = flags; o->refs = 1; o->conn = x->c;   /* not shared yet */
     struct ncp_conn *c = x->c;
     uint32_t max = x->s->cfg.max_handles, slot = max;
@@ -406,7 +420,10 @@ out:
     return r;
 }
 
-/* Removes handle h from the table; its locks go, waiters on it get BADF. */
+/* Removes handle h from the table; its locks go, waiters on it get BADF.  The
+ * handle is marked closing under server->lock as its locks are dropped, so a LOCK
+ * racing this CLOSE either is dropped here or finds it closing (BADF); locks and
+ * waiters hold references, so none outlives its handle's memory. */
 static int close_handle(struct ncp_conn *c, uint32_t h)
 {
     struct ncp_open *o = NULL;
@@ -799,30 +816,47 @@ static const char *const ctr_names[CTR_COUNT] = {
     "ncp.bytes_read", "ncp.bytes_read_by_ref", "ncp.bytes_written", "ncp.fsyncs",
     "ncp.lock_waits", "ncp.lock_grants", "ncp.deadlocks",
     "conn.total", "conn.refused", "conn.logins", "conn.login_failures", "conn.too_many_requests",
+    "ncp.too_many_locks", "conn.refusals_deferred", "conn.refusal_overflows",
+    "intruder.lockouts", "intruder.locked_logins",
 };
 
-#define MAX_COUNTERS 256
+#define MAX_COUNTERS    256
+#define STATS_NAMED_MAX 64                  /* per-name intruder entries in an admin's STATS */
+#define STATS_ROOM_MAX  (8u * 1024u)        /* payload bytes per STATS reply; page with `first` */
 
+/* Everyone logged in gets the engine's counters and the embedder's (cheap by contract,
+ * see ncp_server.h): a fixed amount of work, no scan, two small allocations.  An
+ * admin also gets the intruder table (a walk of it), so an admin's STATS runs in a
+ * worker.  Replies are at most STATS_ROOM_MAX bytes whatever the negotiated frame. */
 static int do_stats(struct ctx *x)
 {
+    bool admin = LOAD(x->c->admin);
+    if (admin && !x->may_block) return NCP_RET_BLOCK;
     struct ncp_counter *all = fs_alloc(sizeof *all * MAX_COUNTERS);
-    uint32_t max_frame = LOAD(x->c->max_frame);
-    size_t cap = NCP_LEN_SIZE + max_frame;
-    uint8_t *frame = fs_alloc(cap);
+    char (*names)[NCP_STAT_NAME_MAX + 1] = admin ? fs_alloc(sizeof *names * STATS_NAMED_MAX) : NULL;
+    uint8_t *frame = NULL;
     int r = NCP_E_NOMEM;
-    if (!all || !frame) goto out;
+    if (!all || (admin && !names)) goto out;
     unsigned n = 0;
     for (unsigned i = 0; i < CTR_COUNT; i++) {
         all[n].name = ctr_names[i];
         all[n++].value = __atomic_load_n(&x->s->ctr[i], __ATOMIC_RELAXED);
     }
+    uint32_t held = __atomic_load_n(&x->s->nlocks, __ATOMIC_RELAXED);
+    uint32_t waiting = __atomic_load_n(&x->s->nwaiters, __ATOMIC_RELAXED);
     all[n].name = "conn.current"; all[n++].value = __atomic_load_n(&x->s->nconns, __ATOMIC_RELAXED);
     all[n].name = "conn.open_handles"; all[n++].value = __atomic_load_n(&x->s->open_handles, __ATOMIC_RELAXED);
+    all[n].name = "ncp.locks"; all[n++].value = held > waiting ? held - waiting : 0;
+    all[n].name = "ncp.lock_waiters"; all[n++].value = waiting;
     if (x->s->cfg.extra_counters)
-        n += x->s->cfg.extra_counters(x->s->cfg.arg, all + n, MAX_COUNTERS - n);
+        n += x->s->cfg.extra_counters(x->s->cfg.arg, all + n, MAX_COUNTERS - STATS_NAMED_MAX - 3 - n);
+    if (admin)
+        n += ncp_intruder_counters(x->s, all + n, names, MAX_COUNTERS - n < STATS_NAMED_MAX + 3
+                                                          ? MAX_COUNTERS - n : STATS_NAMED_MAX + 3);
     uint16_t first = x->rq->u.stats.first;
     if (first > n) first = (uint16_t)n;
-    size_t room = max_frame - NCP_HDR_SIZE - NCP_STATS_REPLY_FIXED, used = 0;
+    size_t room = LOAD(x->c->max_frame) - NCP_HDR_SIZE - NCP_STATS_REPLY_FIXED, used = 0;
+    if (room > STATS_ROOM_MAX) room = STATS_ROOM_MAX;
     uint16_t count = 0;
     while (first + count < n) {
         const char *name = all[first + count].name;
@@ -832,6 +866,9 @@ static int do_stats(struct ctx *x)
         used += ncp_counter_size(name);
         count++;
     }
+    size_t cap = NCP_LEN_SIZE + NCP_HDR_SIZE + NCP_STATS_REPLY_FIXED + used;
+    frame = fs_alloc(cap);
+    if (!frame) goto out;
     struct ncp_reply rp = reply_for(x);
     rp.u.stats.total = (uint16_t)n;
     rp.u.stats.count = count;
@@ -839,6 +876,7 @@ static int do_stats(struct ctx *x)
     r = send_reply(x, &rp, frame, cap);
 out:
     fs_free(frame);
+    fs_free(names);
     fs_free(all);
     return r;
 }

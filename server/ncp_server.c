@@ -16,8 +16,17 @@ struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg)
     if (!s->cfg.max_frame || s->cfg.max_frame > NCP_MAX_FRAME_LIMIT) s->cfg.max_frame = NCP_MAX_FRAME_LIMIT;
     if (s->cfg.max_frame < NCP_DEFAULT_MAX_FRAME) s->cfg.max_frame = NCP_DEFAULT_MAX_FRAME;
     if (!s->cfg.users_path) s->cfg.users_path = "/etc/ncp-users";
+    if (!s->cfg.max_locks_per_handle) s->cfg.max_locks_per_handle = 64;
+    if (!s->cfg.max_locks_per_conn) s->cfg.max_locks_per_conn = 256;
+    if (!s->cfg.max_locks) s->cfg.max_locks = 65536;
+    if (!s->cfg.intruder_attempts) s->cfg.intruder_attempts = 5;
+    if (!s->cfg.intruder_window_s) s->cfg.intruder_window_s = 60;
+    if (!s->cfg.intruder_lock_s) s->cfg.intruder_lock_s = 300;
+    if (!s->cfg.intruder_names) s->cfg.intruder_names = 256;
+    if (s->cfg.intruder_names > 65536) s->cfg.intruder_names = 65536;
     s->conns = fs_alloc(sizeof *s->conns * s->cfg.max_conns);
     if (!s->conns) { fs_free(s); return NULL; }
+    if (!ncp_intruder_init(s)) { fs_free(s->conns); fs_free(s); return NULL; }
     memset(s->conns, 0, sizeof *s->conns * s->cfg.max_conns);
     fs_mutex_init(&s->lock);
     fs_mutex_init(&s->append_lock);
@@ -32,6 +41,7 @@ void ncp_server_destroy(struct ncp_server *s)
     if (!s) return;
     while (s->locks) { struct ncp_lock *l = s->locks; s->locks = l->next; fs_free(l); }
     ncp_users_destroy(s);
+    ncp_intruder_destroy(s);
     fs_free(s->conns);
     fs_free(s);
 }
@@ -58,6 +68,7 @@ struct ncp_conn *ncp_conn_create(struct ncp_server *s, ncp_send_fn send, void *a
     c->max_frame = NCP_DEFAULT_MAX_FRAME;
     c->refs = 1;
     fs_mutex_init(&c->lock);
+    fs_mutex_init(&c->send_lock);
 
     fs_mutex_lock(&s->lock);
     if (s->nconns >= s->cfg.max_conns || LOAD(s->stopping)) {
@@ -114,7 +125,9 @@ void ncp_conn_destroy(struct ncp_conn *c)
 {
     struct ncp_server *s = c->srv;
     fs_mutex_lock(&c->lock);
+    fs_mutex_lock(&c->send_lock);
     c->dead = true;             /* no send after this returns */
+    fs_mutex_unlock(&c->send_lock);
     fs_mutex_unlock(&c->lock);
     close_all_handles(c);
     fs_mutex_lock(&s->lock);
@@ -125,15 +138,21 @@ void ncp_conn_destroy(struct ncp_conn *c)
 }
 
 uint32_t ncp_conn_inflight(const struct ncp_conn *c) { return __atomic_load_n(&c->inflight, __ATOMIC_ACQUIRE); }
-uint32_t ncp_conn_max_frame(const struct ncp_conn *c) { return __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE); }
+uint32_t ncp_conn_max_frame(const struct ncp_conn *c)
+{
+    uint32_t mf = __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE);
+    if (!__atomic_load_n(&c->logged_in, __ATOMIC_ACQUIRE) && mf > NCP_PRELOGIN_MAX_FRAME)
+        return NCP_PRELOGIN_MAX_FRAME;          /* whatever NEGOTIATE said, until login */
+    return mf;
+}
+
 uint16_t ncp_conn_number(const struct ncp_conn *c) { return c->number; }
 
-bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, bool done, bool may_block)
+/* Patches conn number and status into a reply and sends it (send_lock held). */
+static void send_locked(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n)
 {
     struct ncp_server *s = c->srv;
     uint8_t *frame = (uint8_t *)iov[0].base;      /* the engine's own header buffer */
-    if (may_block) fs_mutex_lock(&c->lock);
-    else if (!fs_mutex_trylock(&c->lock)) return false;
     uint8_t st = 0;
     if (LOAD(c->logged_in)) st |= NCP_CS_LOGGED_IN;
     if (LOAD(c->admin)) st |= NCP_CS_ADMIN;
@@ -141,11 +160,78 @@ bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, 
     ncp_put16(frame + NCP_LEN_SIZE + 4, c->number);
     frame[NCP_LEN_SIZE + 6] = st;
     if (frame[NCP_LEN_SIZE + 3] != NCP_OK) ctr_add(s, CTR_ERRORS, 1);
-    if (!c->dead) {
-        if (n == 1) c->send(c->arg, frame, iov[0].len);
-        else c->sendv(c->arg, iov, n);
+    if (c->dead)
+        return;
+    if (n == 1)
+        c->send(c->arg, frame, iov[0].len);
+    else
+        c->sendv(c->arg, iov, n);
+}
+
+static bool refusals_waiting(struct ncp_conn *c)
+{
+    for (unsigned i = 0; i < NCP_REFUSALS_MAX; i++)
+        if (LOAD(c->refusals[i].state) == 2)
+            return true;
+    return false;
+}
+
+/* Sends the queued "too many requests" refusals (send_lock held). */
+static void flush_refusals(struct ncp_conn *c)
+{
+    for (unsigned i = 0; i < NCP_REFUSALS_MAX; i++) {
+        struct ncp_refusal *rf = &c->refusals[i];
+        if (LOAD(rf->state) != 2)
+            continue;
+        struct ncp_header h = rf->h;
+        STORE(rf->state, 0);
+        uint8_t buf[NCP_LEN_SIZE + NCP_HDR_SIZE];
+        ncp_encode_bare(buf, sizeof buf, &h);
+        struct ncp_iov one = { buf, sizeof buf };
+        send_locked(c, &one, 1);
     }
-    fs_mutex_unlock(&c->lock);
+}
+
+/* Releases the send lock, first sending the refusals queued meanwhile.  A refusal
+ * queued after the check below finds the lock free (its queuer then sends it) or
+ * still held (its holder checks again after unlocking): none is stranded. */
+static void send_unlock(struct ncp_conn *c)
+{
+    for (;;) {
+        flush_refusals(c);
+        fs_mutex_unlock(&c->send_lock);
+        if (!refusals_waiting(c))
+            return;
+        if (!fs_mutex_trylock(&c->send_lock))
+            return;                               /* the holder sends them */
+    }
+}
+
+/* Queues a refusal for request header h; false if the ring is full. */
+static bool queue_refusal(struct ncp_conn *c, const struct ncp_header *rqh)
+{
+    for (unsigned i = 0; i < NCP_REFUSALS_MAX; i++) {
+        struct ncp_refusal *rf = &c->refusals[i];
+        uint32_t free_state = 0;
+        if (!__atomic_compare_exchange_n(&rf->state, &free_state, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            continue;
+        rf->h = *rqh;
+        rf->h.type = NCP_TYPE_REPLY;
+        rf->h.completion = NCP_E_TOOMANYREQS;
+        STORE(rf->state, 2);
+        if (fs_mutex_trylock(&c->send_lock))
+            send_unlock(c);                       /* free after all: send it now */
+        return true;
+    }
+    return false;
+}
+
+bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, bool done, bool may_block)
+{
+    if (may_block) fs_mutex_lock(&c->send_lock);
+    else if (!fs_mutex_trylock(&c->send_lock)) return false;
+    send_locked(c, iov, n);
+    send_unlock(c);
     if (done) DEC(c->inflight);
     return true;
 }
@@ -187,13 +273,18 @@ static int process(struct ncp_conn *c, const uint8_t *frame, size_t len, bool ma
 
     if (!admitted) {
         if (INC(c->inflight) > s->cfg.max_inflight) {
+            /* Never admitted, whichever path: refused now, or queued for the next
+             * send (the send lock is busy); a client that far past its limit is closed. */
             DEC(c->inflight);
-            if (ncp_send_status(c, &rq.h, NCP_E_TOOMANYREQS, false, may_block)) {
-                ctr_add(s, CTR_TOO_MANY_REQS, 1);
+            ctr_add(s, CTR_TOO_MANY_REQS, 1);
+            if (ncp_send_status(c, &rq.h, NCP_E_TOOMANYREQS, false, may_block))
+                return NCP_HANDLED;
+            if (queue_refusal(c, &rq.h)) {
+                ctr_add(s, CTR_REFUSALS_DEFERRED, 1);
                 return NCP_HANDLED;
             }
-            INC(c->inflight);                     /* could not even refuse: let a worker run it */
-            return NCP_WOULD_BLOCK;
+            ctr_add(s, CTR_REFUSAL_OVERFLOWS, 1);
+            return NCP_CLOSE_CONN;
         }
         ctr_add(s, CTR_REQUESTS, 1);
     }

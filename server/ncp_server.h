@@ -16,6 +16,7 @@
  *                        ncp_conn_handle_blocking(c, copy, len) there.  The
  *                        request already counts as in flight.
  *       NCP_CLOSE_CONN   send nothing more; close the connection
+ *                        (also: a client far past its in-flight limit, see below)
  *   ncp_conn_destroy(c) on disconnect (also drops its locks and handles).
  *
  * send(arg, frame, len) is called with whole reply frames, possibly from
@@ -26,10 +27,21 @@
  * Requests of one connection may run concurrently on several threads and
  * complete in any order; clients wait for replies they depend on.
  *
+ * In-flight limit: a request past cfg.max_inflight is never admitted, on either
+ * path.  Its NCP_E_TOOMANYREQS refusal is sent at once, or, when the send lock is
+ * busy on the non-blocking path, queued in the connection (NCP_REFUSALS_MAX of
+ * them) and sent by whichever thread next finishes a send; ncp_conn_handle then
+ * returns NCP_HANDLED.  If even that queue is full the client has ignored its limit
+ * by far: NCP_CLOSE_CONN.  So NCP_WOULD_BLOCK always means an admitted request.
+ *
+ * Locks held while calling send: the connection's send lock only (never the
+ * server-wide lock).  The callback may take the embedder's own locks.
+ *
  * Sleeping: ncp_conn_handle(..., may_block=false) never waits for a mutex
  * (it only try-locks; contention becomes NCP_WOULD_BLOCK) and does no I/O
  * beyond vfs read_nonblock; it does call fs_alloc for reply buffers.  The
- * fast path answers PING, NEGOTIATE, STATS and cached READs.  Everything
+ * fast path answers PING, NEGOTIATE, STATS (an admin's, which walks the intruder
+ * table, goes to a worker) and cached READs.  Everything
  * else, including ncp_conn_create/destroy and ncp_conn_bad_stream, may
  * sleep briefly on engine mutexes (never held across I/O).
  */
@@ -59,9 +71,29 @@ struct ncp_server_config {
      * was synced.  May be NULL (then SHUTDOWN only syncs). */
     void    (*shutdown)(void *arg);
     /* Embedder counters (wtd.*, worker.*, cache.*, net.*) for STATS; names
-     * must stay valid.  Returns how many were written (<= max).  May be NULL. */
+     * must stay valid.  Returns how many were written (<= max).  May be NULL.
+     * Called on the non-blocking path for every STATS of any logged-in user
+     * (the kernel: in the receive WTD with lwIP's core lock held), so it MUST
+     * be cheap: read counters kept up to date elsewhere, no scans of caches or
+     * tables, no allocation, no mutex it could wait for. */
     unsigned (*extra_counters)(void *arg, struct ncp_counter *out, unsigned max);
     void     *arg;
+    /* Byte-range locks (a waiting LOCK counts as one): per handle, per connection and
+     * in the whole server.  Past any of them LOCK fails with NCP_E_TOOMANYLOCKS. */
+    uint32_t  max_locks_per_handle;   /* 0 = 64 */
+    uint32_t  max_locks_per_conn;     /* 0 = 256 */
+    uint32_t  max_locks;              /* 0 = 65536 */
+    /* Intruder detection (NetWare's): intruder_attempts failed LOGINs for one user
+     * name within intruder_window_s lock that name for intruder_lock_s (LOGIN then
+     * fails with NCP_E_LOCKEDOUT whatever the proof).  Names known or not are treated
+     * alike; the table tracks at most intruder_names names. */
+    uint32_t  intruder_attempts;      /* 0 = 5 */
+    uint32_t  intruder_window_s;      /* 0 = 60 */
+    uint32_t  intruder_lock_s;        /* 0 = 300 */
+    uint32_t  intruder_names;         /* 0 = 256 */
+    /* Monotonic milliseconds (any origin) for intruder detection.  NULL: seconds of
+     * fs_time_now() (wall clock) are used instead.  Host tests inject a fake clock. */
+    uint64_t (*now_ms)(void *arg);
 };
 
 struct ncp_server;
@@ -83,7 +115,9 @@ void ncp_conn_set_sendv(struct ncp_conn *c, ncp_sendv_fn sendv);
 /* The frame a refused connection gets before it is closed (ETOOMANYCONNS).
  * buf needs NCP_LEN_SIZE + NCP_HDR_SIZE bytes; returns the length. */
 size_t ncp_server_refusal(uint8_t *buf);
-/* Largest frame this connection accepts now (changes after NEGOTIATE). */
+/* Largest frame this connection accepts now: what NEGOTIATE settled after login,
+ * at most NCP_PRELOGIN_MAX_FRAME before login (and again after LOGOUT).  Lock-free;
+ * embedders call it before each frame they start assembling. */
 uint32_t ncp_conn_max_frame(const struct ncp_conn *c);
 uint16_t ncp_conn_number(const struct ncp_conn *c);
 /* Requests admitted and not answered yet (lock waits included). */

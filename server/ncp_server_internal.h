@@ -1,11 +1,26 @@
 /* ncp_server_internal.h - state shared by the engine's source files.
  *
- * Lock order: server->ns_lock, then server->users.lock, then server->lock,
- * then conn->lock; never the other way.  ns_lock (held from a permission check
- * to the namespace or attribute change it allows), users.lock (held while the
- * users file is re-read) and the append mutex are held across file system
- * calls; server->lock and conn->lock never are.  Only handlers that run in a
- * context that may sleep take ns_lock or users.lock. */
+ * Lock order (take only in this order; a thread never takes an earlier one while
+ * holding a later one):
+ *   1. server->ns_lock     held from a permission check to the namespace or
+ *                          attribute change it allows (may sleep: across fs calls)
+ *   2. server->users.lock  held while the users file is re-read (across fs calls)
+ *   3. server->lock        connection table, lock table, waiters, per-handle and
+ *                          per-connection lock counts
+ *   4. conn->lock          `dead`, nonce, identity, handle table
+ *   5. conn->send_lock     the send itself, `dead` (read), the refusal ring
+ *   6. the embedder's own locks, taken inside its send callback (the kernel's
+ *      lwIP core lock, ncpd's output-queue mutex)
+ * server->append_lock and the intruder table lock (ncp_intruder.c) are leaves:
+ * nothing else is taken while holding them.  Only handlers that run in a context
+ * that may sleep take ns_lock or users.lock; server->lock, conn->lock and
+ * send_lock are never held across a file system call.
+ *
+ * Sending: the engine calls send()/sendv() holding conn->send_lock and NO other
+ * engine mutex (never server->lock: lock grants and waiter errors are collected
+ * under it and sent after it is released), so an embedder whose receive path
+ * holds its own lock (lwIP's core lock) and only try-locks engine mutexes cannot
+ * deadlock against a worker that sends. */
 #ifndef NCP_SERVER_INTERNAL_H
 #define NCP_SERVER_INTERNAL_H
 
@@ -22,10 +37,14 @@
 struct ncp_open {
     uint32_t ino;
     uint32_t flags;             /* NCP_O_* */
-    uint32_t refs;              /* atomic: table slot + running requests + waiters */
+    uint32_t refs;              /* atomic: table slot + running requests + locks + waiters */
     struct ncp_conn *conn;
+    bool closing;               /* server->lock: CLOSE started; no lock attaches any more */
+    uint32_t nlocks;            /* server->lock: locks + waiters of this handle */
 };
 
+/* A granted byte-range lock.  Holds a reference on its owner, so the owner
+ * outlives it whatever CLOSE does meanwhile. */
 struct ncp_lock {
     struct ncp_lock *next;
     uint32_t ino;
@@ -41,12 +60,22 @@ struct ncp_waiter {
     struct ncp_lock want;
     struct ncp_conn *conn;
     struct ncp_header h;
+    uint8_t result;             /* the reply, once taken off the list */
+};
+
+/* "Too many requests" refusals that could not be sent at once (the send lock was
+ * busy on the non-blocking path): the next holder of the send lock sends them. */
+#define NCP_REFUSALS_MAX 16
+struct ncp_refusal {
+    uint32_t state;             /* atomic: 0 free, 1 being filled, 2 ready to send */
+    struct ncp_header h;
 };
 
 enum ncp_ctr {
     CTR_REQUESTS, CTR_ERRORS, CTR_BAD_FRAMES, CTR_FAST_PATH, CTR_BLOCKING,
     CTR_BYTES_READ, CTR_BYTES_READ_BY_REF, CTR_BYTES_WRITTEN, CTR_FSYNCS, CTR_LOCK_WAITS, CTR_LOCK_GRANTS, CTR_DEADLOCKS,
     CTR_CONN_TOTAL, CTR_CONN_REFUSED, CTR_LOGINS, CTR_LOGIN_FAILURES, CTR_TOO_MANY_REQS,
+    CTR_TOO_MANY_LOCKS, CTR_REFUSALS_DEFERRED, CTR_REFUSAL_OVERFLOWS, CTR_LOCKOUTS, CTR_LOCKED_LOGINS,
     CTR_COUNT
 };
 
@@ -84,6 +113,8 @@ struct ncp_server {
     uint32_t open_handles;
     struct ncp_lock *locks;
     struct ncp_waiter *waiters; /* FIFO */
+    uint32_t nlocks, nwaiters;  /* server->lock (read atomically by STATS) */
+    struct ncp_intruder *intruder;  /* failed-login table (ncp_intruder.c) */
     uint8_t secret[NCP_HASH_SIZE];
     bool stopping;
     uint64_t ctr[CTR_COUNT];
@@ -91,12 +122,14 @@ struct ncp_server {
 
 struct ncp_conn {
     struct ncp_server *srv;
-    struct fs_mutex lock;       /* sends, `dead`, nonce, handle table */
+    struct fs_mutex lock;       /* `dead`, nonce, handle table */
+    struct fs_mutex send_lock;  /* sends (one at a time per connection), `dead` */
     ncp_send_fn send;
     ncp_sendv_fn sendv;         /* optional */
     void *arg;
     uint16_t number;
-    bool dead, have_nonce;
+    bool dead;                  /* written under lock and send_lock */
+    bool have_nonce;
     bool logged_in, admin;      /* atomic (written under lock) */
     uint32_t max_frame;         /* atomic */
     uint32_t inflight;          /* atomic: admitted, not yet answered */
@@ -106,6 +139,8 @@ struct ncp_conn {
     struct ncp_ident id;        /* lock; meaningful while logged_in */
     struct ncp_open **handles;  /* cfg.max_handles slots, lazily allocated */
     uint32_t nopen;
+    uint32_t nlocks;            /* server->lock: locks + waiters of all its handles */
+    struct ncp_refusal refusals[NCP_REFUSALS_MAX];
 };
 
 static inline void ctr_add(struct ncp_server *s, enum ncp_ctr i, uint64_t n)
@@ -128,13 +163,15 @@ bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, 
 bool ncp_send_status(struct ncp_conn *c, const struct ncp_header *h, uint8_t completion, bool done,
                      bool may_block);
 
-/* ncp_locks.c (all take server->lock themselves) */
-/* 0 granted, NCP_E_LOCKED, NCP_E_DEADLK, or -1 queued as a waiter. */
+/* ncp_locks.c (all take server->lock themselves; none is called with an engine mutex held) */
+/* 0 granted, an NCP_E_* code (LOCKED, DEADLK, BADF for a closing handle, TOOMANYLOCKS,
+ * NOMEM), or -1 queued as a waiter (a BUSY frame went out first). */
 int  ncp_locks_acquire(struct ncp_server *s, struct ncp_open *o, const struct ncp_header *h,
                        uint64_t off, uint64_t len, uint8_t flags);
 int  ncp_locks_release(struct ncp_server *s, struct ncp_open *o, uint64_t off, uint64_t len);
-/* Drops every lock and waiter of one open (handle close) or of every open
- * of a connection (o == NULL, conn given). Waiters get `completion`. */
+/* Drops every lock and waiter of one open (handle close: marks it closing, so no
+ * LOCK attaches to it afterwards) or of every open of a connection (o == NULL,
+ * conn given). Waiters get `completion`. */
 void ncp_locks_drop(struct ncp_server *s, struct ncp_open *o, struct ncp_conn *c, uint8_t completion);
 
 /* ncp_users.c: the users-file cache (takes users.lock itself) */
@@ -170,6 +207,23 @@ int  ncp_walk(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *i
  * too); *name and *name_len point into path.  NCP_E_INVAL for the root. */
 int  ncp_walk_parent(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
                      uint32_t *dir, struct ncp_stat *dst, const char **name, uint32_t *name_len);
+
+/* ncp_intruder.c: NetWare's intruder detection (failed logins per account name) */
+bool ncp_intruder_init(struct ncp_server *s);
+void ncp_intruder_destroy(struct ncp_server *s);
+/* True while `user` is locked out (LOGIN is then refused without checking the proof). */
+bool ncp_intruder_locked(struct ncp_server *s, const char *user, size_t len);
+/* A failed LOGIN for `user` (known or not: the same bookkeeping either way). */
+void ncp_intruder_failed(struct ncp_server *s, const char *user, size_t len);
+/* A successful LOGIN: the name's failure count starts again. */
+void ncp_intruder_succeeded(struct ncp_server *s, const char *user, size_t len);
+/* For an admin's STATS (a worker: takes the table lock, walks the bounded table):
+ * intruder.locked_accounts, intruder.tracked, then per-name entries written as
+ * "intruder.locked:NAME" (value: seconds left) and "intruder.failures:NAME" (value:
+ * failures in the window) into names (NCP_STAT_NAME_MAX + 1 bytes each).  Returns
+ * how many counters it wrote (<= max). */
+unsigned ncp_intruder_counters(struct ncp_server *s, struct ncp_counter *out, char (*names)[NCP_STAT_NAME_MAX + 1],
+                               unsigned max);
 
 /* ncp_dispatch.c */
 #define NCP_RET_BLOCK    (-1)   /* needs a context that may sleep */

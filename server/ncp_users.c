@@ -102,6 +102,12 @@ static int refresh(struct ncp_server *s)
         return NCP_E_NOMEM;
     }
     int64_t got = vfs->read(fs, ino, 0, text, size);
+    /* Past the limit only whole lines count: the line the limit cuts could read as
+     * another (an "admin" flag cut to "adm" is harmless, a uid cut short is not). */
+    if (got > 0 && st.size > size) {
+        while (got > 0 && text[got - 1] != '\n')
+            got--;
+    }
     int r = got < 0 ? ncp_completion_from_errno((int)got) : parse(uc, text, (size_t)got);
     fs_free(text);
     if (r) {

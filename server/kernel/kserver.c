@@ -52,6 +52,17 @@
 static uint64_t opt_maxconn = 12000, opt_max_inflight = 128;
 KOPT_U64("ncp.maxconn", opt_maxconn, 1, 100000, "most file-service connections (more are refused)");
 KOPT_U64("ncp.inflight", opt_max_inflight, 1, 4096, "most requests in flight per connection");
+/* Engine limits and intruder detection (engine defaults; see docs/security.md). */
+static uint64_t opt_locks_per_handle = 64, opt_locks_per_conn = 256, opt_locks = 65536;
+KOPT_U64("ncp.locks_per_handle", opt_locks_per_handle, 1, 65536, "most byte-range locks (and waiters) per open handle");
+KOPT_U64("ncp.locks_per_conn", opt_locks_per_conn, 1, 1000000, "most byte-range locks (and waiters) per connection");
+KOPT_U64("ncp.locks", opt_locks, 1, 10000000, "most byte-range locks (and waiters) in the server");
+static uint64_t opt_intruder_attempts = 5, opt_intruder_window_s = 60, opt_intruder_lock_s = 300;
+static uint64_t opt_intruder_names = 256;
+KOPT_U64("ncp.intruder_attempts", opt_intruder_attempts, 1, 1000, "failed logins for one name that lock it (intruder detection)");
+KOPT_U64("ncp.intruder_window_s", opt_intruder_window_s, 1, 86400, "seconds within which the failed logins count");
+KOPT_U64("ncp.intruder_lock_s", opt_intruder_lock_s, 1, 604800, "seconds a name stays locked");
+KOPT_U64("ncp.intruder_names", opt_intruder_names, 1, 65536, "names the failed-login table tracks");
 static uint64_t opt_read_ref = 1;
 KOPT_U64("ncp.read_ref", opt_read_ref, 0, 1, "cached reads go from the block cache straight into lwIP (0: through a reply buffer)");
 
@@ -592,6 +603,11 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 /* ---- engine services ---- */
 
+static uint64_t engine_now_ms(void *arg)
+{
+    return now_ns() / 1000000u;
+}
+
 static void poweroff_main(void *arg)
 {
     thread_sleep_ms(300);              /* let the reply leave the NIC */
@@ -662,6 +678,10 @@ static int kserver_init(void)
         .vfs = &ncp_vfs_ext2_ops, .vfs_ctx = vol,
         .max_conns = (uint32_t)opt_maxconn, .max_inflight = (uint32_t)opt_max_inflight,
         .random = random_fill, .shutdown = admin_shutdown, .extra_counters = extra_counters,
+        .max_locks_per_handle = (uint32_t)opt_locks_per_handle, .max_locks_per_conn = (uint32_t)opt_locks_per_conn,
+        .max_locks = (uint32_t)opt_locks, .intruder_attempts = (uint32_t)opt_intruder_attempts,
+        .intruder_window_s = (uint32_t)opt_intruder_window_s, .intruder_lock_s = (uint32_t)opt_intruder_lock_s,
+        .intruder_names = (uint32_t)opt_intruder_names, .now_ms = engine_now_ms,
     };
     server = ncp_server_create(&cfg);
     if (!server) {

@@ -2,7 +2,9 @@
  *
  *   ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]
  *        [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]
- *        [--cache-mb N] [--quiet]
+ *        [--cache-mb N] [--max-locks-per-handle N] [--max-locks-per-conn N] [--max-locks N]
+ *        [--intruder-attempts N] [--intruder-window-s S] [--intruder-lock-s S]
+ *        [--intruder-names N] [--quiet]
  *
  * --image serves an ext2 image through fs/ (bcache + ext2).  --memfs serves
  * an in-memory volume laid out like the demo volume: the root 1777 (like /tmp),
@@ -32,6 +34,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct ncpd_counters ncpd_ctr;
@@ -74,6 +77,14 @@ static void get_random(void *arg, uint8_t *buf, size_t n)
 
 static bool quiet;
 
+/* The engine's clock for intruder detection. */
+static uint64_t monotonic_ms(void *arg)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void on_shutdown(void *arg)
 {
     if (!quiet) fprintf(stderr, "ncpd: shutdown requested by administrator\n");
@@ -108,7 +119,9 @@ static void usage(void)
     fprintf(stderr,
         "usage: ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]\n"
         "            [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]\n"
-        "            [--cache-mb N] [--quiet]\n");
+        "            [--cache-mb N] [--max-locks-per-handle N] [--max-locks-per-conn N] [--max-locks N]\n"
+        "            [--intruder-attempts N] [--intruder-window-s S] [--intruder-lock-s S]\n"
+        "            [--intruder-names N] [--quiet]\n");
     exit(2);
 }
 
@@ -174,6 +187,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-handles") && v) { cfg.max_handles = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--max-inflight") && v) { cfg.max_inflight = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--cache-mb") && v) { cache_mb = (unsigned)atoi(v); i++; }
+        else if (!strcmp(a, "--max-locks-per-handle") && v) { cfg.max_locks_per_handle = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--max-locks-per-conn") && v) { cfg.max_locks_per_conn = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--max-locks") && v) { cfg.max_locks = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--intruder-attempts") && v) { cfg.intruder_attempts = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--intruder-window-s") && v) { cfg.intruder_window_s = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--intruder-lock-s") && v) { cfg.intruder_lock_s = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--intruder-names") && v) { cfg.intruder_names = (uint32_t)atoi(v); i++; }
         else usage();
     }
     if (!image == !memfs) usage();
@@ -220,6 +240,7 @@ int main(int argc, char **argv)
     cfg.random = get_random;
     cfg.shutdown = on_shutdown;
     cfg.extra_counters = extra_counters;
+    cfg.now_ms = monotonic_ms;
     struct ncp_server *srv = ncp_server_create(&cfg);
     if (!srv) { fprintf(stderr, "ncpd: out of memory\n"); return 1; }
 

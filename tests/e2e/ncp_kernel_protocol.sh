@@ -16,11 +16,13 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' E
 mkdir -p "$T/root/etc"
 # the users and layout tests/e2e/test_ncpd.c expects (a second non-admin user for the
 # cross-user tests)
-scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret alice wonderland
+scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret alice wonderland locky lockpw
 scripts/volume-layout.sh "$T/root"
 scripts/mkimage.sh "$T/root" "$T/vol.img" 64M >/dev/null 2>&1
 base=$((20000 + RANDOM % 20000))
-scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
+# (intruder detection as test_ncpd.c expects it: 3 failures, 2 s lockout)
+scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" -- ncp.intruder_attempts=3 ncp.intruder_lock_s=2 \
+    </dev/null >"$T/kernel.log" 2>&1 &
 pid=$!
 up=0
 for _ in $(seq 240); do NCP_PASSWORD=guest build/ncpc -s "127.0.0.1:$((base + 40))" ping -c 1 >/dev/null 2>&1 && up=1 && break; sleep 0.5; done

@@ -38,9 +38,10 @@ static void write_users(void)
     strcpy(users_file, "/tmp/ncpd-e2e-users-XXXXXX");
     int fd = mkstemp(users_file);
     FILE *f = fdopen(fd, "w");
-    const char *names[] = { "guest", "admin", "alice" }, *pws[] = { "guest", "s3cret", "wonderland" };
-    const char *ids[] = { "1000:1000::", "0:0::admin", "1001:1001::" };
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = { "guest", "admin", "alice", "locky" };
+    const char *pws[] = { "guest", "s3cret", "wonderland", "lockpw" };
+    const char *ids[] = { "1000:1000::", "0:0::admin", "1001:1001::", "1002:1002::" };
+    for (int i = 0; i < 4; i++) {
         uint8_t salt[8] = { 7, 6, 5, 4, 3, 2, 1, (uint8_t)i }, h[32];
         ncp_auth_stored_hash(salt, sizeof salt, pws[i], strlen(pws[i]), h);
         fprintf(f, "%s:", names[i]);
@@ -49,15 +50,20 @@ static void write_users(void)
         for (int k = 0; k < 32; k++) fprintf(f, "%02x", h[k]);
         fprintf(f, ":%s\n", ids[i]);
     }
-    fprintf(f, "%%guest:1000\n%%admin:0\n%%alice:1001\n");
+    fprintf(f, "%%guest:1000\n%%admin:0\n%%alice:1001\n%%locky:1002\n");
     fclose(f);
 }
 
 /* NCP_TEST_SERVER=PORT: test a server that is already running on 127.0.0.1:PORT (the
  * WorkToDo kernel under QEMU) instead of starting ncpd.  Its users file must hold
- * guest/guest (uid 1000), admin/s3cret (admin, uid 0) and alice/wonderland (uid 1001),
- * as write_users() does for ncpd, and its volume the demo layout (scripts/volume-layout.sh:
- * root 1777, /etc admin 0755, the users file admin 0600, /home/NAME 0700 per user). */
+ * guest/guest (uid 1000), admin/s3cret (admin, uid 0), alice/wonderland (uid 1001) and
+ * locky/lockpw, as write_users() does for ncpd, and its volume the demo layout
+ * (scripts/volume-layout.sh: root 1777, /etc admin 0755, the users file admin 0600,
+ * /home/NAME 0700 per user).  It must run with intruder detection at INTRUDER_ATTEMPTS
+ * failures and a lockout of INTRUDER_LOCK_S seconds (ncp_kernel_protocol.sh passes the
+ * kernel options). */
+#define INTRUDER_ATTEMPTS "3"
+#define INTRUDER_LOCK_S   "2"
 static int remote_port;
 
 static int remote_gone(void)
@@ -88,10 +94,12 @@ static int start_server(const char *extra)
     if (server_pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        const char *argv[12];
+        const char *argv[20];
         int n = 0;
         argv[n++] = ncpd_path; argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file;
         argv[n++] = "--port"; argv[n++] = "0"; argv[n++] = "--quiet";
+        argv[n++] = "--intruder-attempts"; argv[n++] = INTRUDER_ATTEMPTS;
+        argv[n++] = "--intruder-lock-s"; argv[n++] = INTRUDER_LOCK_S;
         if (mode_flag) argv[n++] = mode_flag;
         if (mode_value) argv[n++] = mode_value;
         if (extra) { argv[n++] = "--max-conns"; argv[n++] = extra; }
@@ -420,6 +428,84 @@ static int64_t stat_value(struct raw *r, const char *want)
         if (first >= rp.u.stats.total) break;
     }
     return found;
+}
+
+/* Intruder detection: INTRUDER_ATTEMPTS wrong passwords lock the name (the right one
+ * is refused too, with the same answer), an unknown name locks alike, the admin sees
+ * the lockouts in STATS and others do not, and the name unlocks after the period. */
+static void test_intruder_lockout(void)
+{
+    struct raw *r = raw_open(), *a = raw_open(), *g = session();
+    CHECK(r && a && g);
+    if (!r || !a || !g) { raw_close(r); raw_close(a); raw_close(g); return; }
+    CHECK_EQ(login(a, "admin", "s3cret"), NCP_OK);
+    int64_t failures0 = stat_value(a, "conn.login_failures");
+    int attempts = atoi(INTRUDER_ATTEMPTS);
+    for (int i = 0; i < attempts; i++) {
+        CHECK_EQ(login(r, "locky", "wrong"), NCP_E_BADLOGIN);
+        CHECK_EQ(login(r, "nosuchuser", "wrong"), NCP_E_BADLOGIN);
+    }
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    CHECK_EQ(login(r, "locky", "lockpw"), NCP_E_LOCKEDOUT);
+    CHECK_EQ(login(r, "locky", "wrong"), NCP_E_LOCKEDOUT);
+    CHECK_EQ(login(r, "nosuchuser", "wrong"), NCP_E_LOCKEDOUT);
+    CHECK(stat_value(a, "lockout:locky") >= 1);
+    CHECK(stat_value(a, "lockout:nosuchuser") >= 1);
+    CHECK(stat_value(a, "intruder.locked_accounts") >= 2);
+    CHECK_EQ(stat_value(a, "conn.login_failures") - failures0, 2 * attempts);
+    CHECK_EQ(stat_value(g, "lockout:locky"), -1);               /* admin only */
+    CHECK_EQ(stat_value(g, "intruder.locked_accounts"), -1);
+    /* Unlocked once the period is over (not before half of it). */
+    int e = NCP_E_LOCKEDOUT;
+    double waited = 0;
+    while (e == NCP_E_LOCKEDOUT && waited < 15) {
+        usleep(200000);
+        e = login(r, "locky", "lockpw");
+        gettimeofday(&t1, NULL);
+        waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_usec - t0.tv_usec) / 1e6;
+    }
+    CHECK_EQ(e, NCP_OK);
+    CHECK(waited >= atof(INTRUDER_LOCK_S) / 2);
+    CHECK_EQ(stat_value(a, "lockout:locky"), -1);
+    /* Back to the baseline once nosuchuser's period (it began a little later) is over. */
+    e = NCP_E_LOCKEDOUT;
+    for (int i = 0; i < 50 && e == NCP_E_LOCKEDOUT; i++) {
+        e = login(r, "nosuchuser", "wrong");
+        if (e == NCP_E_LOCKEDOUT) usleep(100000);
+    }
+    CHECK_EQ(e, NCP_E_BADLOGIN);
+    CHECK_EQ(stat_value(a, "intruder.locked_accounts"), 0);
+    raw_close(r); raw_close(a); raw_close(g);
+}
+
+/* The lock limit per handle (default 64 on both servers): the next LOCK gets
+ * ETOOMANYLOCKS, and closing the handle gives every lock back (ncp.locks). */
+static void test_lock_limit_per_handle(void)
+{
+    struct raw *r = session();
+    CHECK(r != NULL);
+    if (!r) return;
+    uint32_t h;
+    CHECK_EQ(open_h(r, "/locks.dat", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+    int64_t base = stat_value(r, "ncp.locks");
+    CHECK(base >= 0);
+    struct ncp_request rq = R(NCP_FN_LOCK);
+    struct ncp_reply rp;
+    rq.u.lock.handle = h; rq.u.lock.length = 1; rq.u.lock.flags = NCP_LOCK_EXCLUSIVE;
+    int granted = 0, e = NCP_OK;
+    for (int i = 0; i < 1000 && e == NCP_OK; i++) {
+        rq.u.lock.offset = (uint64_t)i * 2;
+        e = call(r, &rq, &rp);
+        if (e == NCP_OK) granted++;
+    }
+    CHECK_EQ(e, NCP_E_TOOMANYLOCKS);
+    CHECK_EQ(granted, 64);
+    CHECK_EQ(stat_value(r, "ncp.locks"), base + 64);
+    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
+    CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+    CHECK_EQ(stat_value(r, "ncp.locks"), base);                 /* back to the baseline */
+    raw_close(r);
 }
 
 /* ---- many big reads in flight (backpressure, half-close) ---- */
@@ -842,10 +928,12 @@ static void run_suite(const char *label)
     if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
     RUN_AS(test_login_gate, label);
     RUN_AS(test_challenge_nonces_are_fresh, label);
+    RUN_AS(test_intruder_lockout, label);
     RUN_AS(test_pipelined_reads_all_answered, label);
     RUN_AS(test_split_and_glued_frames, label);
     RUN_AS(test_garbage_is_answered_and_huge_length_closes, label);
     RUN_AS(test_lock_wait_does_not_stall, label);
+    RUN_AS(test_lock_limit_per_handle, label);
     RUN_AS(test_readdir_pages_through_big_dir, label);
     RUN_AS(test_too_many_requests_in_flight, label);
     RUN_AS(test_unread_replies_do_not_pile_up, label);

@@ -19,9 +19,24 @@ struct peer {
     uint32_t max_frame;
 };
 
+/* A send that stalls: while gate_peer is set, its sends wait until the gate opens
+ * (a transport that is slow to take a reply). */
+#include <pthread.h>
+static pthread_mutex_t gate_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static struct peer *gate_peer;
+static int gate_open, gate_waiting;
+
 static void fake_send(void *arg, const uint8_t *frame, size_t len)
 {
     struct peer *p = arg;
+    pthread_mutex_lock(&gate_m);
+    if (p == gate_peer) {
+        gate_waiting++;
+        pthread_cond_broadcast(&gate_cv);
+        while (!gate_open) pthread_cond_wait(&gate_cv, &gate_m);
+    }
+    pthread_mutex_unlock(&gate_m);
     if (p->n == QMAX) return;
     p->q[p->n] = malloc(len);
     memcpy(p->q[p->n], frame, len);
@@ -52,15 +67,26 @@ static void fake_random(void *arg, uint8_t *buf, size_t n)
 static int shutdowns;
 static void fake_shutdown(void *arg) { shutdowns++; }
 
+static unsigned extra_many;                 /* extra counters beyond wtd.events */
 static unsigned extra(void *arg, struct ncp_counter *out, unsigned max)
 {
+    static char names[400][48];
     if (max < 1) return 0;
     out[0].name = "wtd.events"; out[0].value = 42;
-    return 1;
+    unsigned n = 1;
+    for (unsigned i = 0; i < extra_many && n < max && i < 400; i++, n++) {
+        snprintf(names[i], sizeof names[i], "test.padding_counter_rather_long_name_%u", i);
+        out[n].name = names[i]; out[n].value = i;
+    }
+    return n;
 }
 
 static struct ncp_memfs *fs;
 static struct ncp_server *srv;
+/* Non-zero fields are copied into the next setup()'s config; teardown clears it. */
+static struct ncp_server_config tweak;
+static uint64_t fake_ms;                    /* the injected clock */
+static uint64_t fake_now(void *arg) { return fake_ms; }
 
 /* Users: user/pw (uid 1000, gid 100, also in 300), other/pw2 (1001, 101), admin/root
  * (uid 0, admin); groups staff=100, other=101, proj=300.  `extra` is appended. */
@@ -92,6 +118,10 @@ static void setup(uint32_t max_handles, uint32_t max_inflight, uint32_t max_conn
         .vfs = &ncp_memfs_ops, .vfs_ctx = fs, .max_conns = max_conns, .max_handles = max_handles,
         .max_inflight = max_inflight, .random = fake_random, .shutdown = fake_shutdown,
         .extra_counters = extra,
+        .max_locks_per_handle = tweak.max_locks_per_handle, .max_locks_per_conn = tweak.max_locks_per_conn,
+        .max_locks = tweak.max_locks, .intruder_attempts = tweak.intruder_attempts,
+        .intruder_window_s = tweak.intruder_window_s, .intruder_lock_s = tweak.intruder_lock_s,
+        .intruder_names = tweak.intruder_names, .now_ms = tweak.now_ms,
     };
     srv = ncp_server_create(&cfg);
 }
@@ -120,6 +150,8 @@ static void teardown(void)
 {
     ncp_server_destroy(srv);
     ncp_memfs_destroy(fs);
+    memset(&tweak, 0, sizeof tweak);
+    extra_many = 0;
 }
 
 /* Sends rq; returns its tag. */
@@ -467,9 +499,9 @@ static void test_fast_path_and_fallback(void)
     CHECK(f && rp.h.completion == NCP_OK && rp.u.read.data.len == 6); free(f);
     rq = R(NCP_FN_PING); rq.h.tag = 4243;
     fn = ncp_encode_request(fb, sizeof fb, &rq);
-    fs_mutex_lock(&a.c->lock);
+    fs_mutex_lock(&a.c->send_lock);                    /* a reply being sent elsewhere */
     fr = ncp_conn_handle(a.c, fb, fn, false);
-    fs_mutex_unlock(&a.c->lock);
+    fs_mutex_unlock(&a.c->send_lock);
     CHECK_EQ(fr, NCP_WOULD_BLOCK);
     CHECK_EQ(ncp_conn_handle_blocking(a.c, fb, fn), NCP_HANDLED);
     f = take(&a, 4243, &rp, false);
@@ -518,6 +550,273 @@ static void test_stats_and_shutdown(void)
     peer_close(&a); peer_close(&b); teardown();
 }
 
+
+/* A counter from an engine STATS reply walk (all pages); -1 if absent. */
+static int64_t counter_of(struct peer *p, const char *want)
+{
+    struct ncp_request rq = R(NCP_FN_STATS);
+    struct ncp_reply rp;
+    int64_t found = -1;
+    for (uint16_t first = 0;;) {
+        rq.u.stats.first = first;
+        if (call(p, &rq, &rp) != NCP_OK || rp.u.stats.count == 0) break;
+        size_t pos = 0; char name[NCP_STAT_NAME_MAX + 1]; uint64_t v;
+        while (ncp_counter_next(&rp, &pos, name, &v))
+            if (!strcmp(name, want)) found = (int64_t)v;
+        first = (uint16_t)(first + rp.u.stats.count);
+        if (first >= rp.u.stats.total) break;
+    }
+    return found;
+}
+
+/* Lock limits per handle, per connection and per server; waiters count; closing
+ * gives every slot back. */
+static void test_lock_limits(void)
+{
+    struct peer a, b; struct ncp_request rq; struct ncp_reply rp; uint32_t h1, h2, hb, tag;
+    tweak.max_locks_per_handle = 3; tweak.max_locks_per_conn = 5; tweak.max_locks = 7;
+    setup(0, 0, 0); peer_open(&a); peer_open(&b);
+    login(&a, "user", "pw"); login(&b, "user", "pw");
+    open_file(&a, "f", NCP_O_WRITE | NCP_O_CREATE, &h1);
+    open_file(&a, "g", NCP_O_WRITE | NCP_O_CREATE, &h2);
+    open_file(&b, "f", NCP_O_WRITE, &hb);
+    for (int i = 0; i < 3; i++) CHECK_EQ(lock(&a, NCP_FN_LOCK, h1, (uint64_t)i * 10, 5, 0, NULL), NCP_OK);
+    CHECK_EQ(lock(&a, NCP_FN_LOCK, h1, 100, 5, 0, NULL), NCP_E_TOOMANYLOCKS);       /* per handle */
+    CHECK_EQ(lock(&a, NCP_FN_LOCK, h2, 0, 5, 0, NULL), NCP_OK);
+    CHECK_EQ(lock(&a, NCP_FN_LOCK, h2, 10, 5, 0, NULL), NCP_OK);
+    CHECK_EQ(lock(&a, NCP_FN_LOCK, h2, 20, 5, 0, NULL), NCP_E_TOOMANYLOCKS);        /* per connection */
+    /* b: one lock, then a waiter (counts too), then the server is full (7). */
+    CHECK_EQ(lock(&b, NCP_FN_LOCK, hb, 200, 5, 0, NULL), NCP_OK);
+    lock(&b, NCP_FN_LOCK, hb, 0, 5, NCP_LOCK_EXCLUSIVE | NCP_LOCK_WAIT, &tag);      /* waits for a */
+    uint8_t *f = take(&b, tag, &rp, true);
+    CHECK(f && rp.h.type == NCP_TYPE_BUSY); free(f);
+    CHECK_EQ(lock(&b, NCP_FN_LOCK, hb, 300, 5, 0, NULL), NCP_E_TOOMANYLOCKS);       /* server-wide */
+    CHECK_EQ(counter_of(&a, "ncp.locks"), 6);
+    CHECK_EQ(counter_of(&a, "ncp.lock_waiters"), 1);
+    CHECK(counter_of(&a, "ncp.too_many_locks") >= 3);
+    /* Closing a's first handle grants b's waiter and frees a's slots. */
+    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h1;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    f = take(&b, tag, &rp, false);
+    CHECK(f && rp.h.completion == NCP_OK); free(f);
+    CHECK_EQ(lock(&a, NCP_FN_LOCK, h2, 20, 5, 0, NULL), NCP_OK);
+    CHECK_EQ(counter_of(&a, "ncp.locks"), 5);
+    CHECK_EQ(counter_of(&a, "ncp.lock_waiters"), 0);
+    peer_close(&a); peer_close(&b);
+    peer_open(&a); login(&a, "user", "pw");
+    CHECK_EQ(counter_of(&a, "ncp.locks"), 0);                  /* back to the baseline */
+    peer_close(&a); teardown();
+}
+
+/* A LOCK on a handle being closed is refused; nothing attaches to it. */
+static void test_lock_on_closing_handle(void)
+{
+    struct peer a; uint32_t h;
+    setup(0, 0, 0); peer_open(&a); login(&a, "user", "pw");
+    open_file(&a, "f", NCP_O_WRITE | NCP_O_CREATE, &h);
+    /* The window between LOCK finding the handle and the lock table: CLOSE gets in. */
+    struct ncp_open *o = a.c->handles[h - 1];
+    INC(o->refs);                                  /* as a running LOCK request holds it */
+    struct ncp_request rq = R(NCP_FN_CLOSE); struct ncp_reply rp; rq.u.handle.handle = h;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    struct ncp_header hd = { NCP_TYPE_REQUEST, NCP_FN_LOCK, 0, 0, 0, 0, 1, 1 };
+    CHECK_EQ(ncp_locks_acquire(srv, o, &hd, 0, 10, NCP_LOCK_EXCLUSIVE), NCP_E_BADF);
+    CHECK_EQ(o->nlocks, 0);
+    ncp_open_put(o);                               /* the last reference: freed (ASan checks) */
+    CHECK_EQ(counter_of(&a, "ncp.locks"), 0);
+    peer_close(&a); teardown();
+}
+
+/* Past the in-flight limit nothing is admitted, even when the refusal cannot be
+ * sent at once: it is queued and goes out with the next send. */
+static void test_inflight_limit_holds_when_send_busy(void)
+{
+    struct peer a, b; struct ncp_reply rp; uint32_t ha, hb, t1;
+    setup(0, 1, 0); peer_open(&a); peer_open(&b);
+    login(&a, "user", "pw"); login(&b, "user", "pw");
+    open_file(&a, "f", NCP_O_WRITE | NCP_O_CREATE, &ha);
+    open_file(&b, "f", NCP_O_WRITE, &hb);
+    lock(&a, NCP_FN_LOCK, ha, 0, 0, NCP_LOCK_EXCLUSIVE, NULL);
+    lock(&b, NCP_FN_LOCK, hb, 0, 1, NCP_LOCK_WAIT, &t1);          /* b's one request in flight */
+    CHECK_EQ(ncp_conn_inflight(b.c), 1);
+    peer_drain(&b);
+    static uint8_t fb[128];
+    struct ncp_request rq = R(NCP_FN_PING);
+    fs_mutex_lock(&b.c->send_lock);                              /* a reply being sent elsewhere */
+    for (uint32_t i = 0; i < NCP_REFUSALS_MAX; i++) {
+        rq.h.tag = 500 + i;
+        size_t n = ncp_encode_request(fb, sizeof fb, &rq);
+        CHECK_EQ(ncp_conn_handle(b.c, fb, n, false), NCP_HANDLED);   /* not handed to a worker */
+        CHECK_EQ(ncp_conn_inflight(b.c), 1);                          /* not admitted */
+    }
+    rq.h.tag = 600;                                              /* the queue is full: closed */
+    size_t n = ncp_encode_request(fb, sizeof fb, &rq);
+    CHECK_EQ(ncp_conn_handle(b.c, fb, n, false), NCP_CLOSE_CONN);
+    CHECK_EQ(b.n, 0);                                            /* nothing sent meanwhile */
+    fs_mutex_unlock(&b.c->send_lock);
+    /* The next send (the grant, from a's thread) carries the queued refusals with it. */
+    lock(&a, NCP_FN_UNLOCK, ha, 0, 0, 0, NULL);
+    uint8_t *f = take(&b, t1, &rp, false);
+    CHECK(f && rp.h.completion == NCP_OK); free(f);
+    for (uint32_t i = 0; i < NCP_REFUSALS_MAX; i++) {
+        f = take(&b, 500 + i, &rp, false);
+        CHECK(f && rp.h.completion == NCP_E_TOOMANYREQS); free(f);
+    }
+    CHECK(take(&b, 600, &rp, false) == NULL);
+    CHECK_EQ(ncp_conn_inflight(b.c), 0);
+    CHECK_EQ(counter_of(&a, "conn.refusals_deferred"), NCP_REFUSALS_MAX);
+    CHECK_EQ(counter_of(&a, "conn.refusal_overflows"), 1);
+    peer_close(&a); peer_close(&b); teardown();
+}
+
+/* The same with a real sender: a worker is inside send() for this connection when
+ * an over-limit request arrives on the fast path; the refusal is queued, and the
+ * worker sends it when its own send is done, with no further traffic. */
+static void *gated_ping(void *arg)
+{
+    struct peer *p = arg;
+    static uint8_t fb[128];
+    struct ncp_request rq = R(NCP_FN_PING);
+    rq.h.tag = 700;
+    size_t n = ncp_encode_request(fb, sizeof fb, &rq);
+    ncp_conn_handle(p->c, fb, n, true);
+    return NULL;
+}
+
+static void test_refusal_sent_by_busy_sender(void)
+{
+    struct peer b; struct ncp_reply rp;
+    setup(0, 1, 0); peer_open(&b); login(&b, "user", "pw");
+    peer_drain(&b);
+    pthread_mutex_lock(&gate_m);
+    gate_peer = &b; gate_open = 0; gate_waiting = 0;
+    pthread_mutex_unlock(&gate_m);
+    pthread_t t;
+    pthread_create(&t, NULL, gated_ping, &b);              /* admitted: b's one slot */
+    pthread_mutex_lock(&gate_m);
+    while (!gate_waiting) pthread_cond_wait(&gate_cv, &gate_m);   /* inside send() now */
+    pthread_mutex_unlock(&gate_m);
+    static uint8_t fb[128];
+    struct ncp_request rq = R(NCP_FN_PING);
+    rq.h.tag = 701;
+    size_t n = ncp_encode_request(fb, sizeof fb, &rq);
+    CHECK_EQ(ncp_conn_handle(b.c, fb, n, false), NCP_HANDLED);
+    CHECK_EQ(ncp_conn_inflight(b.c), 1);
+    pthread_mutex_lock(&gate_m);
+    gate_peer = NULL; gate_open = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_m);
+    pthread_join(t, NULL);
+    uint8_t *f = take(&b, 700, &rp, false);
+    CHECK(f && rp.h.completion == NCP_OK); free(f);
+    f = take(&b, 701, &rp, false);
+    CHECK(f && rp.h.completion == NCP_E_TOOMANYREQS); free(f);
+    CHECK_EQ(ncp_conn_inflight(b.c), 0);
+    peer_close(&b); teardown();
+}
+
+/* Before login the frame limit stays small whatever NEGOTIATE says; the reply tells
+ * what holds after login; LOGOUT brings the small limit back. */
+static void test_prelogin_frame_limit(void)
+{
+    struct peer a; struct ncp_request rq; struct ncp_reply rp;
+    setup(0, 0, 0); peer_open(&a);
+    CHECK_EQ(ncp_conn_max_frame(a.c), NCP_PRELOGIN_MAX_FRAME);   /* not even the default */
+    rq = R(NCP_FN_NEGOTIATE); rq.u.negotiate.version = 1; rq.u.negotiate.max_frame = NCP_MAX_FRAME_LIMIT;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    CHECK_EQ(rp.u.negotiate.max_frame, NCP_MAX_FRAME_LIMIT);
+    CHECK_EQ(ncp_conn_max_frame(a.c), NCP_PRELOGIN_MAX_FRAME);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
+    CHECK_EQ(ncp_conn_max_frame(a.c), NCP_MAX_FRAME_LIMIT);
+    rq = R(NCP_FN_LOGOUT); CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    CHECK_EQ(ncp_conn_max_frame(a.c), NCP_PRELOGIN_MAX_FRAME);
+    peer_close(&a); teardown();
+}
+
+/* STATS: a fixed, small amount of work for anyone; bounded replies; the admin's
+ * (which walks the intruder table) runs in a worker. */
+static void test_stats_bounded(void)
+{
+    struct peer a, b; struct ncp_request rq; struct ncp_reply rp; int r;
+    extra_many = 300;                                            /* a long counter list */
+    setup(0, 0, 0); peer_open(&a); peer_open(&b);
+    rq = R(NCP_FN_NEGOTIATE); rq.u.negotiate.version = 1; rq.u.negotiate.max_frame = NCP_MAX_FRAME_LIMIT;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    login(&a, "user", "pw"); CHECK_EQ(login(&b, "admin", "root"), NCP_OK);
+    rq = R(NCP_FN_STATS);
+    uint32_t tag = submit(&a, &rq, false, &r);
+    CHECK_EQ(r, NCP_HANDLED);                                    /* the fast path */
+    uint8_t *f = take(&a, tag, &rp, false);
+    CHECK(f && rp.h.completion == NCP_OK);
+    CHECK(rp.u.stats.count < rp.u.stats.total);                 /* paged, though 1 MiB would fit all */
+    size_t pos = 0, bytes = 0; char name[NCP_STAT_NAME_MAX + 1]; uint64_t v;
+    while (ncp_counter_next(&rp, &pos, name, &v)) bytes += ncp_counter_size(name);
+    CHECK(bytes <= 8192);
+    free(f);
+    CHECK(counter_of(&a, "test.padding_counter_rather_long_name_150") == 150);   /* later pages reachable */
+    CHECK_EQ(counter_of(&a, "intruder.locked_accounts"), -1);   /* admin only */
+    tag = submit(&b, &rq, false, &r);
+    CHECK_EQ(r, NCP_WOULD_BLOCK);                                /* an admin's goes to a worker */
+    f = take(&b, tag, &rp, false); CHECK(f && rp.h.completion == NCP_OK); free(f);
+    CHECK_EQ(counter_of(&b, "intruder.locked_accounts"), 0);
+    peer_close(&a); peer_close(&b); teardown();
+}
+
+/* Intruder detection with a fake clock: 3 failures in 10 s lock a name for 30 s. */
+static void test_intruder_lockout(void)
+{
+    struct peer a, adm;
+    fake_ms = 1000000;
+    tweak.intruder_attempts = 3; tweak.intruder_window_s = 10; tweak.intruder_lock_s = 30;
+    tweak.intruder_names = 8; tweak.now_ms = fake_now;
+    setup(0, 0, 0); peer_open(&a); peer_open(&adm);
+    CHECK_EQ(login(&adm, "admin", "root"), NCP_OK);
+    for (int i = 0; i < 3; i++) CHECK_EQ(login(&a, "user", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_E_LOCKEDOUT);           /* right password: still locked */
+    CHECK_EQ(login(&a, "user", "wrong"), NCP_E_LOCKEDOUT);        /* and the same answer */
+    CHECK_EQ(counter_of(&adm, "intruder.locked_accounts"), 1);
+    CHECK_EQ(counter_of(&adm, "lockout:user"), 30);
+    CHECK_EQ(counter_of(&adm, "conn.login_failures"), 3);
+    CHECK_EQ(counter_of(&adm, "intruder.lockouts"), 1);
+    CHECK_EQ(counter_of(&a, "conn.logins"), -1);                 /* a is not logged in: no STATS */
+    fake_ms += 29 * 1000;
+    CHECK_EQ(login(&a, "user", "pw"), NCP_E_LOCKEDOUT);
+    fake_ms += 1000;                                             /* the period is over */
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
+    CHECK_EQ(counter_of(&adm, "intruder.locked_accounts"), 0);
+    /* Failures spread beyond the window do not add up; a success starts over. */
+    peer_close(&a); peer_open(&a);
+    CHECK_EQ(login(&a, "user", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&a, "user", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(counter_of(&adm, "failed_logins:user"), 2);
+    fake_ms += 10 * 1000;
+    CHECK_EQ(login(&a, "user", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&a, "user", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
+    CHECK_EQ(login(&a, "user", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&a, "user", "wrong"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
+    /* An unknown name locks exactly like a known one. */
+    for (int i = 0; i < 3; i++) CHECK_EQ(login(&a, "nobody", "x"), NCP_E_BADLOGIN);
+    CHECK_EQ(login(&a, "nobody", "x"), NCP_E_LOCKEDOUT);
+    CHECK_EQ(counter_of(&adm, "lockout:nobody"), 30);
+    /* A spray of names fills the bounded table but does not free a locked name. */
+    for (int i = 0; i < 3; i++) login(&a, "user", "wrong");
+    for (int i = 0; i < 100; i++) {
+        char nm[24]; snprintf(nm, sizeof nm, "spray%d", i);
+        CHECK_EQ(login(&a, nm, "x"), NCP_E_BADLOGIN);
+    }
+    CHECK(counter_of(&adm, "intruder.tracked_names") <= 8);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_E_LOCKEDOUT);
+    CHECK_EQ(counter_of(&adm, "intruder.evicted_locked"), 0);
+    /* A non-admin sees no per-name entries. */
+    CHECK_EQ(counter_of(&adm, "lockout:user") > 0, 1);
+    fake_ms += 31 * 1000;
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK);
+    CHECK_EQ(counter_of(&a, "lockout:nobody"), -1);
+    CHECK_EQ(counter_of(&a, "intruder.locked_accounts"), -1);
+    peer_close(&a); peer_close(&adm); teardown();
+}
 
 /* ---- concurrency: threads hammer one server the way kernel workers do ---- */
 #include <pthread.h>
@@ -629,6 +928,78 @@ static void test_concurrent_connections_stress(void)
     CHECK_EQ(open_file(&a, "/s/x", NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
     CHECK_EQ(lock(&a, NCP_FN_LOCK, h, 0, 0, NCP_LOCK_EXCLUSIVE, NULL), NCP_OK);
     peer_close(&a);
+    teardown();
+}
+
+/* LOCK racing CLOSE of the same handles: two workers of one connection (and a third
+ * connection waiting on the same ranges) hammer LOCK/UNLOCK/CLOSE/OPEN.  Before locks
+ * held a handle reference this left locks whose owner was freed: ASan reported a heap
+ * use-after-free in ncp_locks_drop / would_deadlock. */
+struct racer { struct ncp_conn *c; struct speer *p; uint32_t seed; int rounds; };
+
+static void *race_thread(void *arg)
+{
+    struct racer *r = arg;
+    uint32_t rng = r->seed;
+    static const char *const files[] = { "/r/a", "/r/b" };
+    static __thread uint8_t buf[512];
+    for (int i = 0; i < r->rounds; i++) {
+        struct ncp_request rq;
+        uint32_t h = 1 + xs(&rng) % 3;
+        uint32_t op = xs(&rng) % 20;
+        if (op < 9) {
+            rq = R(NCP_FN_LOCK); rq.u.lock.handle = h; rq.u.lock.offset = xs(&rng) % 8;
+            rq.u.lock.length = 1 + xs(&rng) % 4;
+            rq.u.lock.flags = (uint8_t)(xs(&rng) % 4);
+        } else if (op < 13) {
+            rq = R(NCP_FN_UNLOCK); rq.u.lock.handle = h; rq.u.lock.offset = xs(&rng) % 8;
+            rq.u.lock.length = 1 + xs(&rng) % 4;
+        } else if (op < 17) {
+            rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
+        } else {
+            rq = R(NCP_FN_OPEN); rq.u.open.flags = NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE;
+            rq.u.open.path = S(files[xs(&rng) % 2]);
+        }
+        rq.h.tag = (uint32_t)i;
+        size_t n = ncp_encode_request(buf, sizeof buf, &rq);
+        if (ncp_conn_handle(r->c, buf, n, true) == NCP_WOULD_BLOCK)   /* workers may block */
+            ncp_conn_handle_blocking(r->c, buf, n);
+    }
+    return NULL;
+}
+
+static void test_lock_close_race(void)
+{
+    setup(4, 64, 16);
+    ncp_memfs_put(fs, "/r/a", "0123456789", 10);
+    ncp_memfs_put(fs, "/r/b", "0123456789", 10);
+    ncp_memfs_chattr(fs, "/r/a", 0666, 0, 0);    /* every racer may open them for writing */
+    ncp_memfs_chattr(fs, "/r/b", 0666, 0, 0);
+    for (int round = 0; round < 200 && !tp_failed_now; round++) {
+        struct speer pa, pb;
+        memset(&pa, 0, sizeof pa); memset(&pb, 0, sizeof pb);
+        pthread_mutex_init(&pa.m, NULL); pthread_mutex_init(&pb.m, NULL);
+        uint32_t rng = 99u + (uint32_t)round;
+        struct ncp_conn *a = stress_login(&pa, &rng), *b = stress_login(&pb, &rng);
+        CHECK(a && b);
+        if (!a || !b) break;
+        struct racer rs[3] = { { a, &pa, 11u + (uint32_t)round, 4000 }, { a, &pa, 23u + (uint32_t)round, 4000 },
+                               { b, &pb, 37u + (uint32_t)round, 2000 } };
+        pthread_t t[3];
+        for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, race_thread, &rs[i]);
+        for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+        CHECK(pa.frames > 1000);
+        ncp_conn_destroy(a);                      /* drops a's locks: walks every lock's owner */
+        ncp_conn_destroy(b);
+    }
+    /* Nothing left behind: a fresh connection locks both files whole. */
+    struct peer c; uint32_t h1, h2;
+    peer_open(&c); CHECK_EQ(login(&c, "user", "pw"), NCP_OK);
+    CHECK_EQ(open_file(&c, "/r/a", NCP_O_WRITE, &h1), NCP_OK);
+    CHECK_EQ(open_file(&c, "/r/b", NCP_O_WRITE, &h2), NCP_OK);
+    CHECK_EQ(lock(&c, NCP_FN_LOCK, h1, 0, 0, NCP_LOCK_EXCLUSIVE, NULL), NCP_OK);
+    CHECK_EQ(lock(&c, NCP_FN_LOCK, h2, 0, 0, NCP_LOCK_EXCLUSIVE, NULL), NCP_OK);
+    peer_close(&c);
     teardown();
 }
 
@@ -1368,7 +1739,15 @@ int main(void)
     RUN(test_cross_user_isolation);
     RUN(test_users_file_cached_and_reloaded);
     RUN(test_namespace_check_and_change_atomic);
+    RUN(test_lock_limits);
+    RUN(test_lock_on_closing_handle);
+    RUN(test_inflight_limit_holds_when_send_busy);
+    RUN(test_refusal_sent_by_busy_sender);
+    RUN(test_prelogin_frame_limit);
+    RUN(test_stats_bounded);
+    RUN(test_intruder_lockout);
     RUN(test_concurrent_connections_stress);
+    RUN(test_lock_close_race);
     RUN(test_engine_survives_mutated_frames);
     free(last_frame);
     DONE();
