@@ -1,5 +1,5 @@
 /* The volume the file server serves: the first AHCI disk, its block cache and the ext2
- * file system on it, mounted at boot (INITCALL level 2).  NULL when there is no disk or
+ * file system on it, mounted at boot (the INIT_FS initcall).  NULL when there is no disk or
  * it holds no usable ext2 file system; the server then answers errors. */
 #pragma once
 #include "types.h"
