@@ -27,7 +27,6 @@ struct wtd_stats {
     uint64_t delay_min, delay_avg, delay_max;      /* TSC ticks, schedule to start */
 };
 void wtd_get_stats(struct wtd_stats *s);
-void wtd_reset_delay_stats(void);
 
 void wtd_engine_init(void);         /* reads wtd.* options, preallocates workers */
 void wtd_set_reclaim_ms(uint64_t ms);   /* tests shorten it */
@@ -35,7 +34,6 @@ uint64_t wtd_prealloc_count(void);
 uint64_t wtd_burst_limit(void);
 
 /* The scheduler's side (irqs off). */
-bool wtd_pending(void);
 bool wtd_dispatchable(void);
 struct thread *wtd_dispatch_worker(void);
 void wtd_switched_in(struct thread *next);

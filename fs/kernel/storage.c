@@ -27,7 +27,6 @@ static struct storage_stats sst;
 
 struct ext2_fs *storage_volume(void) { return volume; }
 struct bcache *storage_cache(void) { return cache; }
-struct fs_blockdev *storage_blockdev(void) { return cache ? &blockdev : NULL; }
 void storage_get_stats(struct storage_stats *out) { *out = sst; }
 
 /* ---- the block device: AHCI calls that sleep the calling thread or worker ---- */

@@ -6,11 +6,9 @@
 
 struct ext2_fs;
 struct bcache;
-struct fs_blockdev;
 
 struct ext2_fs *storage_volume(void);
 struct bcache *storage_cache(void);
-struct fs_blockdev *storage_blockdev(void);
 
 /* Everything written so far is on the medium (data, metadata, device cache) on return. */
 int storage_sync(void);
