@@ -22,18 +22,22 @@
  *                 with the `test` option it runs the tests and powers off) and the
  *                 benchmarks (bench/)
  *
- * The table is the linker section .initcalls.LEVEL, sorted by name (linker.ld).
+ * The table is the linker section .initcalls.N, sorted by name (linker.ld); N is the
+ * level's number below.  A level must be named: INITCALL(4, fn) does not compile.
  */
 #pragma once
-#define INIT_CORE    0
-#define INIT_BUS     1
-#define INIT_DRIVER  2
-#define INIT_FS      3
-#define INIT_NET     4
-#define INIT_SERVICE 5
-#define INIT_LATE    6
+#define INITCALL_LEVEL_INIT_CORE    0
+#define INITCALL_LEVEL_INIT_BUS     1
+#define INITCALL_LEVEL_INIT_DRIVER  2
+#define INITCALL_LEVEL_INIT_FS      3
+#define INITCALL_LEVEL_INIT_NET     4
+#define INITCALL_LEVEL_INIT_SERVICE 5
+#define INITCALL_LEVEL_INIT_LATE    6
 
 struct initcall { const char *name; int (*fn)(void); } __attribute__((aligned(16)));
-#define INITCALL(level, fn) INITCALL_AT_(level, fn)
-#define INITCALL_AT_(level, fn) \
-    static const struct initcall __initcall_##fn __attribute__((used, section(".initcalls." #level), aligned(16))) = { #fn, fn }
+#define INITCALL(level, fn) \
+    _Static_assert(INITCALL_LEVEL_##level >= 0, "INITCALL: the level is one of INIT_CORE ... INIT_LATE"); \
+    INITCALL_AT_(INITCALL_LEVEL_##level, fn)
+#define INITCALL_AT_(n, fn) INITCALL_SECTION_(n, fn)       /* expands n to its number */
+#define INITCALL_SECTION_(n, fn) \
+    static const struct initcall __initcall_##fn __attribute__((used, section(".initcalls." #n), aligned(16))) = { #fn, fn }
