@@ -183,6 +183,7 @@ void sched_tick(void)
 
 void sched_irq_exit(bool hooked_source)
 {
+    ASSERT_IRQS_OFF();
     if (!current)
         return;
     bool queued = wtd_take_irq_queued();

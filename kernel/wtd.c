@@ -144,7 +144,6 @@ bool wtd_dispatchable(void)
 
 struct thread *wtd_dispatch_worker(void)
 {
-    ASSERT_IRQS_OFF();
     if (!list_head || active_worker || burst_exhausted)
         return NULL;
     struct thread *w = idle_workers;
@@ -160,7 +159,6 @@ struct thread *wtd_dispatch_worker(void)
 
 void wtd_switched_in(struct thread *next)
 {
-    ASSERT_IRQS_OFF();
     if (!next->is_worker) {
         in_row = 0;
         burst_exhausted = false;
@@ -169,7 +167,6 @@ void wtd_switched_in(struct thread *next)
 
 void wtd_worker_blocking(struct thread *t)
 {
-    ASSERT_IRQS_OFF();
     if (active_worker == t)
         active_worker = NULL;
     n_sleeping++;
@@ -177,14 +174,12 @@ void wtd_worker_blocking(struct thread *t)
 
 void wtd_worker_woken(struct thread *t)
 {
-    ASSERT_IRQS_OFF();
     if (t->cur_wtd && n_sleeping)
         n_sleeping--;
 }
 
 bool wtd_take_irq_queued(void)
 {
-    ASSERT_IRQS_OFF();
     bool q = queued_by_irq;
     queued_by_irq = false;
     return q && list_head;
@@ -192,16 +187,15 @@ bool wtd_take_irq_queued(void)
 
 void wtd_preemptive_io(void)
 {
-    ASSERT_IRQS_OFF();
     st.preemptions++;
     in_row = 0;
     burst_exhausted = false;
 }
 
-/* irqs off: the next item for worker 'self', or NULL if it should park. */
+/* irqs off (worker_main disables them just before): the next item for worker 'self', or
+ * NULL if it should park. */
 static struct wtd *take_next(struct thread *self)
 {
-    ASSERT_IRQS_OFF();
     if (active_worker != self) {
         if (active_worker)
             return NULL;
@@ -232,7 +226,6 @@ static struct wtd *take_next(struct thread *self)
 
 static void park(struct thread *self)
 {
-    ASSERT_IRQS_OFF();
     if (active_worker == self)
         active_worker = NULL;
     self->state = T_PARKED;
