@@ -5,7 +5,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 pass=0 fail=0
-check() {  # check NAME EXPECTED-REGEX
+check() {  # check NAME EXPECTED-REGEX [REGEX THE LOG MUST ALSO HOLD]
     local name=$1 want=$2 log
     log=$(mktemp)
     local t0=$SECONDS
@@ -13,7 +13,8 @@ check() {  # check NAME EXPECTED-REGEX
     err=$(KTEST_DISK=/nonexistent KTEST_LOG="$log" KTEST_TIMEOUT=120 "$here/scripts/kernel-tests.sh" "test=$name" 2>&1 >/dev/null)
     local rc=$?
     if [ "$rc" = 1 ] && tr -d '\000' < "$log" | grep -aqE "^FAIL $name: .*$want" &&
-       tr -d '\000' < "$log" | grep -aq '^0 passed, 1 failed$' && [ $((SECONDS - t0)) -lt 100 ]; then
+       tr -d '\000' < "$log" | grep -aq '^0 passed, 1 failed$' && [ $((SECONDS - t0)) -lt 100 ] &&
+       { [ -z "${3:-}" ] || tr -d '\000' < "$log" | grep -aqE "$3"; }; then
         echo "ok harness_reports_$name"
         pass=$((pass + 1))
     else
@@ -28,6 +29,7 @@ check selftest_fail 'test_harness.c:[0-9]+: got == expected: 5 .* != 4'
 check selftest_hang 'still running after 2000 ms \(watchdog\)'
 check selftest_panic 'panic'
 check selftest_fault 'panic'
+check selftest_irqs_off_assert 'panic' 'sched_wakeup: interrupts enabled'
 
 # The production image has none of the test kernel's code (the symbols the runner, the tests
 # and the benchmarks define), while the test image has it.
