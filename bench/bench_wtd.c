@@ -140,4 +140,4 @@ static int bench_init(void)
         thread_create("bench", bench_main, NULL);
     return 0;
 }
-INITCALL(9, bench_init);
+INITCALL(INIT_LATE, bench_init);

@@ -1,2 +1,3 @@
-# In-kernel benchmarks (run with the kernel option bench=NAME; see scripts/bench-wtd.sh).
-EXTRA_KDIRS += bench
+# In-kernel benchmarks (run with the kernel option bench=NAME; see scripts/bench-wtd.sh):
+# test kernel only (build/worktodo-test.elf).
+KTEST_KDIRS += bench

@@ -455,15 +455,6 @@ static void ra_job_run(void *arg)
 	fs_mutex_unlock(&c->lock);
 }
 
-void bcache_readahead(struct bcache *c, uint64_t first, uint32_t count)
-{
-	if (count > RA_WINDOW_MAX)
-		count = RA_WINDOW_MAX;
-	fs_mutex_lock(&c->lock);
-	queue_readahead(c, first, count);
-	fs_mutex_unlock(&c->lock);
-}
-
 /* ---- lookup ---------------------------------------------------------------- */
 
 static void count_hit(struct bcache *c, struct bcache_buf *b)
@@ -743,10 +734,6 @@ uint64_t bcache_nblocks(struct bcache *c)
 	return c->nblocks;
 }
 
-struct fs_blockdev *bcache_dev(struct bcache *c)
-{
-	return c->dev;
-}
 
 void bcache_get_stats(struct bcache *c, struct bcache_stats *st)
 {

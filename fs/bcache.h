@@ -55,7 +55,6 @@ void bcache_destroy(struct bcache *c);
 /* Number of cache blocks on the device (last one may be partial; its tail
  * past the device end reads as zeros and is never written). */
 uint64_t bcache_nblocks(struct bcache *c);
-struct fs_blockdev *bcache_dev(struct bcache *c);
 
 /* Non-blocking lookup: never sleeps, never starts I/O (it may queue
  * read-ahead with fs_run_async).  Hit: *out = referenced buffer with valid
@@ -81,10 +80,6 @@ int bcache_flush_some(struct bcache *c, uint32_t max);
 /* Returns after every buffer dirty at call time (and any dirtied meanwhile)
  * is written and dev->flush succeeded. */
 int bcache_sync(struct bcache *c);
-
-/* Hint: blocks [first, first+count) will be wanted soon; reads them in the
- * background.  Sequential runs of bcache_read are also detected by itself. */
-void bcache_readahead(struct bcache *c, uint64_t first, uint32_t count);
 
 void bcache_get_stats(struct bcache *c, struct bcache_stats *st);
 

@@ -20,6 +20,26 @@ struct ext2_fs;
 
 #define EXT2_MOUNT_RDONLY 1u
 
+/* File types: the type bits of ext2_stat.mode (the on-disk i_mode) ... */
+#define EXT2_S_IFMT   0170000
+#define EXT2_S_IFSOCK 0140000
+#define EXT2_S_IFLNK  0120000
+#define EXT2_S_IFREG  0100000
+#define EXT2_S_IFBLK  0060000
+#define EXT2_S_IFDIR  0040000
+#define EXT2_S_IFCHR  0020000
+#define EXT2_S_IFIFO  0010000
+
+/* ... and ext2_dirent.type (the on-disk directory entry file type). */
+#define EXT2_FT_UNKNOWN  0
+#define EXT2_FT_REG_FILE 1
+#define EXT2_FT_DIR      2
+#define EXT2_FT_CHRDEV   3
+#define EXT2_FT_BLKDEV   4
+#define EXT2_FT_FIFO     5
+#define EXT2_FT_SOCK     6
+#define EXT2_FT_SYMLINK  7
+
 struct ext2_stat {
 	uint32_t ino;
 	uint16_t mode;          /* EXT2_S_IF* type bits | permissions */
@@ -60,6 +80,7 @@ int ext2_unmount(struct ext2_fs *fs);           /* syncs, then frees fs */
 int ext2_sync(struct ext2_fs *fs);              /* all data durable on return */
 int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st);
 bool ext2_is_read_only(struct ext2_fs *fs);
+uint32_t ext2_block_size(struct ext2_fs *fs);   /* bytes per fs block; never sleeps */
 
 /* Names. */
 int ext2_lookup(struct ext2_fs *fs, const char *path, uint32_t *ino);

@@ -4,6 +4,7 @@
 #define FS_EXT2_FORMAT_H
 
 #include <stdint.h>
+#include "ext2.h"      /* the file type constants (EXT2_S_IF*, EXT2_FT_*) are in the API */
 
 #define EXT2_MAGIC              0xEF53
 #define EXT2_SUPER_OFFSET       1024    /* bytes from the device start */
@@ -31,28 +32,8 @@
 #define EXT2_SUPPORTED_INCOMPAT  EXT2_FEATURE_INCOMPAT_FILETYPE
 #define EXT2_SUPPORTED_RO_COMPAT (EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER | EXT2_FEATURE_RO_COMPAT_LARGE_FILE)
 
-/* i_mode */
-#define EXT2_S_IFMT   0170000
-#define EXT2_S_IFSOCK 0140000
-#define EXT2_S_IFLNK  0120000
-#define EXT2_S_IFREG  0100000
-#define EXT2_S_IFBLK  0060000
-#define EXT2_S_IFDIR  0040000
-#define EXT2_S_IFCHR  0020000
-#define EXT2_S_IFIFO  0010000
-
 /* i_flags */
 #define EXT2_INDEX_FL           0x00001000      /* hashed-indexed directory */
-
-/* directory entry file types */
-#define EXT2_FT_UNKNOWN  0
-#define EXT2_FT_REG_FILE 1
-#define EXT2_FT_DIR      2
-#define EXT2_FT_CHRDEV   3
-#define EXT2_FT_BLKDEV   4
-#define EXT2_FT_FIFO     5
-#define EXT2_FT_SOCK     6
-#define EXT2_FT_SYMLINK  7
 
 #define EXT2_XATTR_MAGIC 0xEA020000u
 

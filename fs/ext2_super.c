@@ -252,6 +252,11 @@ bool ext2_is_read_only(struct ext2_fs *fs)
 	return fs->read_only;
 }
 
+uint32_t ext2_block_size(struct ext2_fs *fs)
+{
+	return fs->block_size;
+}
+
 int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st)
 {
 	struct ext2_super *sb = fs->sb;

@@ -3,7 +3,7 @@
  * fs/ is portable: it is compiled freestanding into the kernel and hosted
  * (with pthreads) for the unit tests.  It includes no OS or libc header but
  * this one.  The embedder defines FS_PORT_HEADER (e.g.
- * -DFS_PORT_HEADER='"kernel/fs_port_kernel.h"') naming a header that gives
+ * -DFS_PORT_HEADER='"fs/kernel/fs_port_kernel.h"') naming a header that gives
  * the COMPLETE types `struct fs_mutex` and `struct fs_cond`, and links
  * implementations of the functions declared below.  No function here needs a
  * destroy counterpart: fs/ may simply free memory holding a mutex or cond.

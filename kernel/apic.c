@@ -84,9 +84,3 @@ void ioapic_route(int gsi, int vector, bool level, bool active_low)
     ioapic_w(0x11 + 2 * gsi, 0);            /* destination: APIC 0 */
     ioapic_w(0x10 + 2 * gsi, lo);
 }
-
-void ioapic_mask(int gsi, bool masked)
-{
-    uint32_t lo = ioapic_r(0x10 + 2 * gsi);
-    ioapic_w(0x10 + 2 * gsi, masked ? lo | (1 << 16) : lo & ~(1u << 16));
-}

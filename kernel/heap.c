@@ -20,9 +20,10 @@ struct block_header {
 };
 struct free_block { struct free_block *next; };
 
-static struct free_block *free_lists[NCLASSES];
+/* heap_lock (a spinlock: interrupts off) guards both; kmalloc/kfree take it from any context. */
 static spinlock_t heap_lock = SPINLOCK_INIT("heap");
-static struct heap_stats stats;
+static struct free_block *free_lists[NCLASSES];     /* heap_lock */
+static struct heap_stats stats;                     /* heap_lock */
 
 static int class_for(size_t total)
 {

@@ -17,7 +17,6 @@ enum irq_kind { IRQ_PLAIN = 0, IRQ_HOOKED_NET = 1, IRQ_HOOKED_DISK = 2, IRQ_HOOK
 int irq_register(int vector, irq_handler_t fn, void *arg, enum irq_kind kind, const char *name);
 int irq_alloc_vector(void);                       /* a free vector for MSI or tests, or -1 */
 int irq_route_gsi(int gsi, irq_handler_t fn, void *arg, enum irq_kind kind, const char *name);
-uint64_t irq_count(int vector);
 void irq_print(void);
 
 /* Interrupt nesting depth (0 in thread context). */

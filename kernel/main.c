@@ -1,6 +1,6 @@
 /* Boot order: output, CPU tables, memory, interrupts and time, threads, WTD engine, then
- * drivers and services (each registers itself in kernel/init.h's tables), then the
- * console or the test runner. */
+ * everything else in the levels of kernel/init.h (buses, drivers, storage, network,
+ * services; the test kernel's runner last), then the console. */
 #include "types.h"
 #include "console.h"
 #include "printf.h"
@@ -11,16 +11,10 @@
 #include "time.h"
 #include "sched.h"
 #include "wtd.h"
-#include "pci.h"
 #include "kopt.h"
-#include "ktest.h"
 #include "panic.h"
 #include "power.h"
 #include "init.h"
-
-static const char *test_pattern;
-static bool test_mode;
-KOPT_FLAG("test", test_pattern, test_mode, "run the in-guest tests (test=PATTERN selects by name) and exit");
 
 extern const struct initcall __initcalls_start[], __initcalls_end[];
 
@@ -47,8 +41,7 @@ void kmain(uint32_t magic, uint64_t info)
     apic_init();
     time_init();
     sched_init();
-    pci_init();
-    kprintf("TSC %lu MHz, %d PCI devices\n", tsc_hz() / 1000000, pci_count());
+    kprintf("TSC %lu MHz\n", tsc_hz() / 1000000);
     __asm__ volatile("sti");
     wtd_engine_init();
 
@@ -58,10 +51,6 @@ void kmain(uint32_t magic, uint64_t info)
             kprintf("init: %s failed (%d)\n", c->name, r);
     }
 
-    if (test_mode) {
-        ktest_run_all(test_pattern);
-    } else {
-        console_start();
-        thread_exit(0);
-    }
+    console_start();
+    thread_exit(0);
 }

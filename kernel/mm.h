@@ -36,10 +36,11 @@ void heap_get_stats(struct heap_stats *s);
 
 /* Fixed-size object pool: O(1) get/put, grows a page at a time up to 'max' objects. */
 struct pool {
-    const char *name;
-    size_t obj_size, max, count, in_use, peak;
-    void *free_list;
-    spinlock_t lock;
+    const char *name;                   /* set by pool_init, then read-only */
+    size_t obj_size, max;               /* set by pool_init, then read-only */
+    size_t count, in_use, peak;         /* lock */
+    void *free_list;                    /* lock */
+    spinlock_t lock;                    /* interrupts off: pool_get/put from any context */
 };
 void pool_init(struct pool *p, const char *name, size_t obj_size, size_t max);
 void *pool_get(struct pool *p);                /* NULL when the pool is at its maximum */

@@ -2,6 +2,7 @@
 #include "io.h"
 #include "printf.h"
 #include "console.h"
+#include "init.h"
 
 #define MAX_PCI 64
 static struct pci_dev devs[MAX_PCI];
@@ -89,7 +90,7 @@ static void find_msi(struct pci_dev *d)
     }
 }
 
-void pci_init(void)
+static int pci_init(void)
 {
     for (int bus = 0; bus < 256; bus++)
         for (int slot = 0; slot < 32; slot++)
@@ -115,7 +116,10 @@ void pci_init(void)
                 if (func == 0 && !(cfg_read(bus, slot, 0, 0x0C) & 0x800000))
                     break;                  /* not multi-function */
             }
+    kprintf("pci: %d devices\n", ndevs);
+    return 0;
 }
+INITCALL(INIT_BUS, pci_init);
 
 int pci_count(void) { return ndevs; }
 struct pci_dev *pci_get(int i) { return i >= 0 && i < ndevs ? &devs[i] : NULL; }

@@ -13,7 +13,6 @@ struct pci_dev {
     bool bar_is_io[6];
 };
 
-void pci_init(void);
 int pci_count(void);
 struct pci_dev *pci_get(int i);
 struct pci_dev *pci_find(uint16_t vendor, uint16_t device);

@@ -10,9 +10,10 @@
 #include "printf.h"
 
 #define NPAGES (PHYS_LIMIT / PAGE_SIZE)
-static uint64_t used_bitmap[NPAGES / 64];      /* 1 = used or not RAM */
-static uint64_t free_pages, total_pages, next_hint;
-static spinlock_t pmm_lock = SPINLOCK_INIT("pmm");
+static spinlock_t pmm_lock = SPINLOCK_INIT("pmm");   /* interrupts off: any context */
+static uint64_t used_bitmap[NPAGES / 64];      /* pmm_lock: 1 = used or not RAM */
+static uint64_t free_pages, next_hint;         /* pmm_lock */
+static uint64_t total_pages;                   /* set by pmm_init, then read-only */
 extern char __kernel_start[], __kernel_end[];
 
 static inline bool page_used(uint64_t pfn) { return used_bitmap[pfn / 64] & (1ULL << (pfn % 64)); }

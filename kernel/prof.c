@@ -39,7 +39,7 @@ static int prof_boot(void)
     running = opt_prof != 0;
     return 0;
 }
-INITCALL(0, prof_boot);
+INITCALL(INIT_CORE, prof_boot);
 
 struct prof_entry { const char *name; uint32_t count; };
 

@@ -212,7 +212,7 @@ static int random_init(void)
                 hw ? "" : ": the seed is predictable");
     return 0;
 }
-INITCALL(0, random_init);
+INITCALL(INIT_CORE, random_init);
 
 static void cmd_random(int argc, char **argv)
 {

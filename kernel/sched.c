@@ -11,6 +11,10 @@
  * queue and a worker runs the items; when the worker runs out (or hits the
  * burst limit) the interrupted thread is the first to run again.  A worker is
  * never preempted this way: new items simply wait their turn on the list.
+ *
+ * Locking: one CPU, so everything here (and the scheduling fields of struct thread,
+ * kernel/sched.h) is guarded by interrupts being off -- "S" below; every entry point
+ * marked "irqs off" asserts it.  "I": set once at boot.
  */
 #include "sched.h"
 #include "wtd.h"
@@ -21,21 +25,20 @@
 
 #define QUANTUM_TICKS 10
 
-struct thread *current;
-struct thread *idle_thread;
-static struct thread *rq_head, *rq_tail;
-static struct thread *timer_list;          /* sleepers sorted by wake_ns */
-static bool need_resched;
-static uint64_t nr_switches;
+struct thread *current;                    /* S */
+struct thread *idle_thread;                /* I */
+static struct thread *rq_head, *rq_tail;   /* S: the run queue, via q_next/q_prev */
+static struct thread *timer_list;          /* S: sleepers sorted by wake_ns */
+static bool need_resched;                  /* S */
+static uint64_t nr_switches;               /* S */
 
 extern void switch_to(uint64_t *save_rsp, uint64_t new_rsp);
-
-#define ASSERT_IRQS_OFF() do { if (unlikely(irqs_enabled())) panic("%s: interrupts enabled", __func__); } while (0)
 
 bool rq_empty(void) { return rq_head == NULL; }
 
 void rq_insert_head(struct thread *t)
 {
+    ASSERT_IRQS_OFF();
     t->state = T_RUNNABLE;
     t->q_prev = NULL;
     t->q_next = rq_head;
@@ -45,6 +48,7 @@ void rq_insert_head(struct thread *t)
 
 void rq_insert_tail(struct thread *t)
 {
+    ASSERT_IRQS_OFF();
     t->state = T_RUNNABLE;
     t->q_next = NULL;
     t->q_prev = rq_tail;
@@ -74,6 +78,7 @@ static struct thread *pick_next(void)
 
 void schedule(void)
 {
+    ASSERT_IRQS_OFF();
     struct thread *prev = current, *next = pick_next();
     need_resched = false;
     if (next == prev) {
@@ -104,6 +109,7 @@ void sched_block(void)
 
 void sched_wakeup(struct thread *t)
 {
+    ASSERT_IRQS_OFF();
     if (t->state != T_BLOCKED)
         return;
     if (t->on_timer) {
@@ -161,13 +167,8 @@ void sched_tick(void)
         timer_list = t->timer_next;
         t->on_timer = false;
         t->timed_out = true;
-        if (t->waiting_on) {
-            struct waitq *wq = t->waiting_on;
-            if (t->q_prev) t->q_prev->q_next = t->q_next; else wq->head = t->q_next;
-            if (t->q_next) t->q_next->q_prev = t->q_prev; else wq->tail = t->q_prev;
-            t->q_next = t->q_prev = NULL;
-            t->waiting_on = NULL;
-        }
+        if (t->waiting_on)
+            waitq_remove(t->waiting_on, t);
         sched_wakeup(t);
     }
     wtd_tick();
@@ -182,6 +183,7 @@ void sched_tick(void)
 
 void sched_irq_exit(bool hooked_source)
 {
+    ASSERT_IRQS_OFF();
     if (!current)
         return;
     bool queued = wtd_take_irq_queued();

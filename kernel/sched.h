@@ -19,11 +19,13 @@ struct waitq {
 
 enum thread_state { T_RUNNING, T_RUNNABLE, T_BLOCKED, T_PARKED, T_DEAD };
 
+/* Guards: "S" fields change only with interrupts off (the scheduler side, one CPU);
+ * unmarked ones are set when the thread is made. */
 struct thread {
-    uint64_t rsp;                       /* saved by switch_to: must stay first */
-    struct thread *q_next, *q_prev;     /* run queue or wait queue links */
-    struct waitq *waiting_on;
-    enum thread_state state;
+    uint64_t rsp;                       /* S: saved by switch_to: must stay first */
+    struct thread *q_next, *q_prev;     /* S: run queue or wait queue links */
+    struct waitq *waiting_on;           /* S */
+    enum thread_state state;            /* S */
     uint32_t id;
     char name[24];
     struct kstack stack;
@@ -32,16 +34,16 @@ struct thread {
     int exit_code;
     bool detached, joined;
     struct waitq join_wq;
-    /* timed sleeps */
+    /* timed sleeps: S */
     uint64_t wake_ns;
     struct thread *timer_next;
     bool on_timer, timed_out;
-    /* WTD workers (kernel/wtd.c) */
+    /* WTD workers (kernel/wtd.c): S but is_worker, set when the worker is made */
     bool is_worker;
     struct wtd *cur_wtd;
     uint64_t idle_since_ns;
     struct thread *pool_next;
-    /* bookkeeping */
+    /* bookkeeping: S (thread.c's list of all threads, the switch counters) */
     struct thread *all_next, *all_prev;
     uint64_t switches, quantum_start;
 };
@@ -82,6 +84,7 @@ void waitq_wait(struct waitq *wq);                       /* irqs off */
 bool waitq_wait_timeout(struct waitq *wq, uint64_t ns);  /* irqs off; false on timeout */
 int waitq_wake_one(struct waitq *wq);                    /* any context */
 int waitq_wake_all(struct waitq *wq);
+void waitq_remove(struct waitq *wq, struct thread *t);   /* irqs off: t is on wq */
 
 /* sleeping mutexes */
 struct mutex {

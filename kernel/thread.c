@@ -12,6 +12,7 @@
 
 extern void thread_trampoline(void);
 static struct thread main_thread;
+/* Interrupts off guard these (one CPU), as they do the scheduler's state. */
 static struct thread *all_threads;
 static uint32_t next_id = 1;
 static struct thread *zombies;           /* detached threads that exited */

@@ -4,11 +4,11 @@
 #include "irq.h"
 #include "sched.h"
 #include "printf.h"
-#include "ktest.h"
 
 uint64_t tsc_per_sec;
 static uint64_t tsc_boot;
 volatile uint64_t jiffies;
+void (*volatile timer_tick_hook)(void);
 
 void prof_tick(uint64_t rip, uint64_t rbp);
 
@@ -16,7 +16,9 @@ static void timer_irq(void *arg)
 {
     jiffies++;
     prof_tick(irq_frame->rip, irq_frame->rbp);
-    ktest_watchdog_tick();
+    void (*hook)(void) = timer_tick_hook;
+    if (hook)
+        hook();
     sched_tick();
 }
 

@@ -149,8 +149,6 @@ int irq_route_gsi(int gsi, irq_handler_t fn, void *arg, enum irq_kind kind, cons
     return vector;
 }
 
-uint64_t irq_count(int vector) { return sources[vector].count; }
-
 void irq_print(void)
 {
     for (int v = 32; v < 256; v++)

@@ -18,30 +18,33 @@ static void enqueue(struct waitq *wq, struct thread *t)
     t->waiting_on = wq;
 }
 
+void waitq_remove(struct waitq *wq, struct thread *t)
+{
+    ASSERT_IRQS_OFF();
+    if (t->q_prev) t->q_prev->q_next = t->q_next; else wq->head = t->q_next;
+    if (t->q_next) t->q_next->q_prev = t->q_prev; else wq->tail = t->q_prev;
+    t->q_next = t->q_prev = NULL;
+    t->waiting_on = NULL;
+}
+
 static struct thread *dequeue(struct waitq *wq)
 {
     struct thread *t = wq->head;
-    if (t) {
-        wq->head = t->q_next;
-        if (wq->head) wq->head->q_prev = NULL; else wq->tail = NULL;
-        t->q_next = t->q_prev = NULL;
-        t->waiting_on = NULL;
-    }
+    if (t)
+        waitq_remove(wq, t);
     return t;
 }
 
 void waitq_wait(struct waitq *wq)
 {
-    if (irqs_enabled())
-        panic("waitq_wait(%s) with interrupts enabled", wq->name);
+    ASSERT_IRQS_OFF();
     enqueue(wq, current);
     sched_block();
 }
 
 bool waitq_wait_timeout(struct waitq *wq, uint64_t ns)
 {
-    if (irqs_enabled())
-        panic("waitq_wait_timeout(%s) with interrupts enabled", wq->name);
+    ASSERT_IRQS_OFF();
     enqueue(wq, current);
     extern void sched_arm_timer(struct thread *t, uint64_t ns);
     sched_arm_timer(current, ns);

@@ -33,6 +33,17 @@
  * ISR exit hook.  sched_irq_exit() (kernel/sched.c) preempts a non-worker
  * thread to the head of the run queue when a hooked interrupt queued work;
  * wtd_preemptive_io() restarts the burst count for that new I/O.
+ *
+ * Locking legend (one CPU: with interrupts off nothing else runs, handlers included).
+ * Every variable below is marked with what guards it:
+ *   I: written at boot (options, wtd_engine_init) and read-only after; wtd_set_reclaim_ms
+ *      (tests) writes opt_reclaim_ms from a thread.
+ *   L: wtd_lock, the spinlock (interrupts off) that wtd_schedule/wtd_cancel take from any
+ *      context, the worker's take_next too.  The scheduler side may read L fields without
+ *      it, since it runs with interrupts off.
+ *   S: the scheduler side: interrupts off (functions marked "irqs off" assert it).
+ *   W: the dispatched worker reads and clears it with interrupts on; a set it misses only
+ *      moves the spawn to the next dispatch.
  */
 #include "wtd.h"
 #include "sched.h"
@@ -55,21 +66,22 @@ KOPT_U64("wtd.max", opt_max, 2, 65536, "most worker threads the pool may hold");
 #define WORKER_STACK_PAGES 8
 
 static spinlock_t wtd_lock = SPINLOCK_INIT("wtd");
-static struct wtd *list_head, *list_tail;
-static uint64_t list_len;
+static struct wtd *list_head, *list_tail;  /* L: the one FIFO of queued WTDs */
+static uint64_t list_len;                  /* L */
 
-/* pool and dispatch state: scheduler side, interrupts off */
-static struct thread *idle_workers;        /* LIFO via pool_next */
-static struct thread *active_worker;
-static uint64_t n_workers, n_idle, n_sleeping, n_peak;
-static uint32_t in_row;
-static bool burst_exhausted, need_spawn;
-static bool queued_by_irq;                 /* an interrupt handler queued work since the last exit */
-static struct wtd_stats st;
-static uint64_t delay_sum, delay_count;
-static struct wtd reclaim_wtd;
-static bool reclaim_queued;
-static uint64_t last_reclaim_check;
+/* pool and dispatch state */
+static struct thread *idle_workers;        /* S: LIFO via pool_next */
+static struct thread *active_worker;       /* S: the worker pulling from the list, or NULL */
+static uint64_t n_workers, n_idle, n_sleeping, n_peak;   /* S */
+static uint32_t in_row;                    /* S: WTDs run since a non-worker had the CPU */
+static bool burst_exhausted;               /* S */
+static bool need_spawn;                    /* S sets it, W clears it */
+static bool queued_by_irq;                 /* L sets it, S clears it: an interrupt handler queued work */
+static struct wtd_stats st;                /* scheduled, cancelled: L; the rest: S */
+static uint64_t delay_sum, delay_count;    /* S */
+static struct wtd reclaim_wtd;             /* I */
+static bool reclaim_queued;                /* S */
+static uint64_t last_reclaim_check;        /* S: jiffies of the last look */
 
 void wtd_init(struct wtd *w, uint32_t (*function)(struct wtd *), void *context)
 {
@@ -123,10 +135,10 @@ bool wtd_cancel(struct wtd *w)
     return queued;
 }
 
-bool wtd_pending(void) { return list_head != NULL; }
 
 bool wtd_dispatchable(void)
 {
+    ASSERT_IRQS_OFF();
     return list_head && !active_worker && !burst_exhausted && idle_workers;
 }
 
@@ -180,7 +192,8 @@ void wtd_preemptive_io(void)
     burst_exhausted = false;
 }
 
-/* irqs off: the next item for worker 'self', or NULL if it should park. */
+/* irqs off (worker_main disables them just before): the next item for worker 'self', or
+ * NULL if it should park. */
 static struct wtd *take_next(struct thread *self)
 {
     if (active_worker != self) {
@@ -316,6 +329,7 @@ static uint32_t reclaim_fn(struct wtd *w)
 
 void wtd_tick(void)
 {
+    ASSERT_IRQS_OFF();
     /* look for reclaimable workers a few times per reclaim period (at least every 100 ms) */
     uint64_t period = opt_reclaim_ms / 4;
     if (period > 100) period = 100;
@@ -348,14 +362,6 @@ void wtd_get_stats(struct wtd_stats *s)
     s->peak = n_peak;
     s->pending = list_len;
     s->delay_avg = delay_count ? delay_sum / delay_count : 0;
-    irq_restore(f);
-}
-
-void wtd_reset_delay_stats(void)
-{
-    uint64_t f = irq_save();
-    st.delay_min = st.delay_max = 0;
-    delay_sum = delay_count = 0;
     irq_restore(f);
 }
 

@@ -27,15 +27,17 @@ struct wtd_stats {
     uint64_t delay_min, delay_avg, delay_max;      /* TSC ticks, schedule to start */
 };
 void wtd_get_stats(struct wtd_stats *s);
-void wtd_reset_delay_stats(void);
 
 void wtd_engine_init(void);         /* reads wtd.* options, preallocates workers */
 void wtd_set_reclaim_ms(uint64_t ms);   /* tests shorten it */
 uint64_t wtd_prealloc_count(void);
 uint64_t wtd_burst_limit(void);
 
-/* The scheduler's side (irqs off). */
-bool wtd_pending(void);
+/* The scheduler's side (irqs off).  wtd_dispatch_worker, wtd_switched_in, wtd_worker_blocking,
+ * wtd_worker_woken, wtd_take_irq_queued and wtd_preemptive_io are called only by
+ * kernel/sched.c's schedule, sched_block, sched_wakeup and sched_irq_exit, which assert it
+ * (once per path: these run on every context switch); wtd_dispatchable and wtd_tick assert
+ * it themselves. */
 bool wtd_dispatchable(void);
 struct thread *wtd_dispatch_worker(void);
 void wtd_switched_in(struct thread *next);

@@ -1,6 +1,6 @@
 /*
  * lwIP's platform side and bring-up: the core lock, sys_now(), the timer WTD, and
- * net_init (level-3 initcall): lwIP, the e1000 interface, DHCP or a static address
+ * net_init (INIT_NET initcall): lwIP, the e1000 interface, DHCP or a static address
  * (ip=ADDR/PREFIX gw=ADDR), then the services.
  */
 #include "net_priv.h"
@@ -161,4 +161,4 @@ static int net_init(void)
     thread_detach(t);
     return 0;
 }
-INITCALL(3, net_init);
+INITCALL(INIT_NET, net_init);

@@ -58,13 +58,6 @@ bool net_guard_refuse(int state, uint8_t tcp_flags, uint32_t live, uint32_t max)
     return live >= max;
 }
 
-uint32_t net_guard_set_max(uint32_t max)
-{
-    uint32_t old = maxconn;
-    maxconn = max;
-    return old;
-}
-
 err_t net_tcp_inpacket_hook(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len,
                             u8_t *opt2, struct pbuf *p)
 {

@@ -14,7 +14,6 @@
  */
 #include "net_priv.h"
 #include "drivers/e1000/e1000.h"
-#include "drivers/e1000/e1000_regs.h"
 #include "net_fifo.h"
 #include "mm.h"
 #include "kopt.h"
@@ -211,7 +210,7 @@ void net_netif_work(struct e1000_dev *d, void *arg)
     struct netif *nif = arg;
     net_core_lock();
     uint32_t icr = e1000_take_icr(d);
-    if ((icr & E1000_ICR_LSC) && e1000_link_check(d)) {
+    if ((icr & E1000_CAUSE_LINK) && e1000_link_check(d)) {
         if (d->link_up)
             netif_set_link_up(nif);
         else

@@ -16,7 +16,6 @@ void net_netif_tx_flush(void);       /* net_core_unlock: one TDT write per burst
 /* net_guard.c */
 void net_guard_init(void);
 bool net_guard_refuse(int state, uint8_t tcp_flags, uint32_t live, uint32_t max);   /* pure */
-uint32_t net_guard_set_max(uint32_t max);         /* returns the old limit (tests) */
 
 /* net_services.c */
 void net_services_start(void);                    /* under the core lock */

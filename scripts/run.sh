@@ -2,7 +2,12 @@
 # Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
 #
 #   run.sh [--net user|tap|none] [--disk IMG] [--debug] [--test] [--icount]
-#          [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] -- [kernel options...]
+#          [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE] -- [kernel options...]
+#
+# The image: the test kernel (build/worktodo-test.elf, `make test-image`: the production
+# kernel plus tests/kernel/ and bench/) when the kernel options ask for tests or a benchmark
+# (test, test=PATTERN, bench=NAME), else the production kernel (build/worktodo.elf, `make`).
+# --elf FILE boots another.
 #
 # --cpu MODEL: QEMU's CPU model (default qemu64,+rdrand: qemu64 plus the RDRAND instruction,
 #     which TCG implements from the host's getrandom(); TCG in QEMU 7.2 has no RDSEED).
@@ -19,7 +24,7 @@
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-net=user port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=()
+net=user port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
@@ -34,6 +39,7 @@ while [ $# -gt 0 ]; do
         --mem) mem=$2; shift 2;;
         --cpu) cpu=$2; shift 2;;
         --qemu) extra_qemu+=("$2"); shift 2;;
+        --elf) elf=$2; shift 2;;
         --) shift; break;;
         *) echo "run.sh: unknown argument '$1'" >&2; exit 2;;
     esac
@@ -52,8 +58,18 @@ trap cleanup EXIT INT TERM
 
 # the tap namespace has no DHCP server: the guest takes its fixed address unless told otherwise
 if [ "$net" = tap ] && ! printf '%s\n' $kargs | grep -q '^ip='; then kargs="$kargs ip=10.77.0.2/24"; fi
+if [ -z "$elf" ]; then
+    elf=$here/build/worktodo.elf
+    for a in $kargs; do
+        case "$a" in test|test=*|bench=*) elf=$here/build/worktodo-test.elf;; esac
+    done
+fi
+if [ ! -f "$elf" ]; then
+    echo "run.sh: $elf not found (\`make\` builds worktodo.elf, \`make test-image\` worktodo-test.elf)" >&2
+    exit 2
+fi
 iso="$work/worktodo.iso"
-"$here/scripts/mkiso.sh" "$here/build/worktodo.elf" "$iso" $kargs
+"$here/scripts/mkiso.sh" "$elf" "$iso" $kargs
 
 q=(qemu-system-x86_64 -M q35 -accel tcg -cpu "$cpu" -m "$mem" -smp 1 -no-reboot -boot d
    -drive "file=$iso,media=cdrom,if=none,id=cd0,readonly=on" -device ide-cd,drive=cd0,bus=ide.1

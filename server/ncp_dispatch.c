@@ -366,9 +366,9 @@ static int do_read(struct ctx *x)
     int r = NCP_E_BADF;
     uint8_t *buf = NULL;
     if (!(o->flags & NCP_O_READ)) goto out;
-    /* (reads of more than NCP_VFS_REFS_MAX - 1 blocks of 4 KiB would run out of references) */
-    if (!x->may_block && count && count <= (NCP_VFS_REFS_MAX - 1) * 4096u && x->c->sendv &&
-        x->vfs->read_ref_nonblock && read_by_ref(x, o, count, &r))
+    /* (reads of more than NCP_VFS_REFS_MAX - 1 file system blocks would run out of references) */
+    if (!x->may_block && count && x->c->sendv && x->vfs->read_ref_nonblock &&
+        count <= (NCP_VFS_REFS_MAX - 1) * (uint64_t)x->vfs->ref_span(x->fs) && read_by_ref(x, o, count, &r))
         goto out;
     size_t cap = NCP_READ_REPLY_DATA_OFF + (size_t)count;
     buf = fs_alloc(cap);

@@ -34,6 +34,7 @@ struct ncp_memfs {
     uint64_t max_bytes, used_bytes;
     uint32_t nonblock_misses;
     uint32_t refs_out;          /* read_ref_nonblock references not yet released */
+    uint32_t block_size;        /* what one reference covers at most (4096; tests change it) */
 };
 
 #define ROOT_INO 2
@@ -79,6 +80,7 @@ struct ncp_memfs *ncp_memfs_create(uint64_t max_bytes, uint32_t max_inodes)
     memset(m, 0, sizeof *m);
     m->max_inodes = max_inodes;
     m->max_bytes = max_bytes;
+    m->block_size = 4096;
     m->nodes = fs_alloc(sizeof *m->nodes * (max_inodes + 3));
     if (!m->nodes) { fs_free(m); return NULL; }
     memset(m->nodes, 0, sizeof *m->nodes * (max_inodes + 3));
@@ -281,7 +283,7 @@ static int64_t m_read_nonblock(void *fs, uint32_t ino, uint64_t off, void *buf, 
     return miss ? -FS_EAGAIN : m_read(fs, ino, off, buf, len);
 }
 
-/* References into the file's storage, one per 4 KiB-aligned piece (as a block cache would
+/* References into the file's storage, one per block-aligned piece (as a block cache would
  * hand out).  They stay valid until the file is written or removed: tests only. */
 static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_t len,
                                    struct ncp_vfs_ref *refs, unsigned max, unsigned *nref)
@@ -298,7 +300,7 @@ static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_
         uint64_t end = off >= n->size ? off : (n->size - off < len ? n->size : off + len);
         uint64_t pos = off;
         while (pos < end && *nref < max) {
-            uint64_t piece = 4096 - pos % 4096;
+            uint64_t piece = m->block_size - pos % m->block_size;
             if (piece > end - pos) piece = end - pos;
             refs[(*nref)++] = (struct ncp_vfs_ref){ n->data + pos, (uint32_t)piece, m };
             pos += piece;
@@ -525,11 +527,18 @@ static int m_statfs(void *fs, struct ncp_statfs *st)
     return 0;
 }
 
+static uint32_t m_ref_span(void *fs)
+{
+    struct ncp_memfs *m = fs;
+    return __atomic_load_n(&m->block_size, __ATOMIC_RELAXED);   /* ref_span never sleeps */
+}
+
 const struct ncp_vfs_ops ncp_memfs_ops = {
     .lookup = m_lookup, .lookup_at = m_lookup_at, .setattr = m_setattr, .stat = m_stat, .readdir = m_readdir, .read = m_read,
     .read_nonblock = m_read_nonblock, .read_ref_nonblock = m_read_ref_nonblock, .ref_release = m_ref_release, .write = m_write, .truncate = m_truncate,
     .create = m_create, .mkdir = m_mkdir, .unlink = m_unlink, .rmdir = m_rmdir,
     .rename = m_rename, .sync = m_sync, .statfs = m_statfs,
+    .ref_span = m_ref_span,
 };
 
 int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_t len)
@@ -554,6 +563,13 @@ int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_
         if (w < 0) e = (int)w;
     }
     return e;
+}
+
+void ncp_memfs_set_block_size(struct ncp_memfs *m, uint32_t block_size)
+{
+    fs_mutex_lock(&m->lock);
+    __atomic_store_n(&m->block_size, block_size, __ATOMIC_RELAXED);
+    fs_mutex_unlock(&m->lock);
 }
 
 void ncp_memfs_set_nonblock_misses(struct ncp_memfs *m, uint32_t n)

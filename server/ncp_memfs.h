@@ -19,6 +19,8 @@ int ncp_memfs_chattr(struct ncp_memfs *m, const char *path, uint16_t mode, uint3
 /* Counts calls to read_nonblock that said "would block" (tests). Setting
  * nonblock_misses makes the next that many read_nonblock calls refuse. */
 void ncp_memfs_set_nonblock_misses(struct ncp_memfs *m, uint32_t n);
+/* The block size (4096): what one read_ref_nonblock reference covers at most (tests). */
+void ncp_memfs_set_block_size(struct ncp_memfs *m, uint32_t block_size);
 /* read_ref_nonblock references handed out and not yet released (tests). */
 uint32_t ncp_memfs_refs_out(struct ncp_memfs *m);
 

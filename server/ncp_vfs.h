@@ -19,7 +19,7 @@ struct ncp_vfs_dirent {
 
 /* A reference to bytes the file system holds in memory (a block-cache buffer); one
  * read_ref_nonblock call hands out at most NCP_VFS_REFS_MAX (a 256 KiB read in 4 KiB
- * blocks, unaligned, needs 65). */
+ * blocks, unaligned, needs 65; each reference covers at most ref_span bytes). */
 #define NCP_VFS_REFS_MAX 72
 struct ncp_vfs_ref {
     const uint8_t *data;
@@ -54,6 +54,10 @@ struct ncp_vfs_ops {
     int64_t (*read_ref_nonblock)(void *fs, uint32_t ino, uint64_t off, uint32_t len,
                                  struct ncp_vfs_ref *refs, unsigned max, unsigned *n);
     void    (*ref_release)(void *fs, struct ncp_vfs_ref *refs, unsigned n);
+    /* Required with read_ref_nonblock: the most bytes one reference covers (the file
+     * system's block size), so the engine knows which reads the references can carry.
+     * Never sleeps. */
+    uint32_t (*ref_span)(void *fs);
     int64_t (*write)(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len);
     int     (*truncate)(void *fs, uint32_t ino, uint64_t size);
     /* New files and directories belong to uid, gid. */

@@ -2,7 +2,6 @@
  * The vfs context pointer is the struct ext2_fs itself. */
 #include "server/ncp_vfs_ext2.h"
 #include "fs/ext2.h"
-#include "fs/ext2_format.h"
 
 static uint8_t type_of_mode(uint16_t mode)
 {
@@ -128,6 +127,8 @@ static int e_rmdir(void *fs, const char *p) { return ext2_rmdir(fs, p); }
 static int e_rename(void *fs, const char *a, const char *b) { return ext2_rename(fs, a, b); }
 static int e_sync(void *fs) { return ext2_sync(fs); }
 
+static uint32_t e_ref_span(void *fs) { return ext2_block_size(fs); }
+
 static int e_statfs(void *fs, struct ncp_statfs *st)
 {
     struct ext2_statfs es;
@@ -147,6 +148,7 @@ const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
     .lookup = e_lookup, .lookup_at = e_lookup_at, .setattr = e_setattr, .stat = e_stat, .readdir = e_readdir, .read = e_read,
     .read_nonblock = e_read_nonblock, .read_ref_nonblock = e_read_ref_nonblock,
     .ref_release = e_ref_release, .write = e_write, .truncate = e_truncate,
+    .ref_span = e_ref_span,
     .create = e_create, .mkdir = e_mkdir, .unlink = e_unlink, .rmdir = e_rmdir,
     .rename = e_rename, .sync = e_sync, .statfs = e_statfs,
 };

@@ -5,7 +5,7 @@
  * commands in flight at once (one command slot each).  Errors come back as negative
  * errno values (Linux numbers): -EIO device error, -ETIMEDOUT no completion in
  * ahci.timeout_ms (the port is recovered either way), -EINVAL bad arguments.
- * Knows nothing of files: kernel/storage.c puts the block cache on top.
+ * Knows nothing of files: fs/kernel/storage.c puts the block cache on top.
  */
 #pragma once
 #include "types.h"

@@ -15,6 +15,7 @@
  * command building and completion handling with the device's work.
  */
 #include "ahci_internal.h"
+#include "panic.h"
 #include "mm.h"
 #include "io.h"
 #include "time.h"
@@ -40,6 +41,7 @@ uint32_t ahci_slot_done_wtd(struct wtd *w)
 /* irqs off.  Records the result; the WTD does the waking from a worker. */
 void ahci_complete_slot(struct ahci_port *p, int i, int result)
 {
+    ASSERT_IRQS_OFF();
     struct ahci_slot *s = &p->slots[i];
     p->issued &= ~(1u << i);
     if (p->st.in_flight)

@@ -153,4 +153,4 @@ static int ahci_init(void)
     ndisks = k;
     return 0;
 }
-INITCALL(1, ahci_init);
+INITCALL(INIT_DRIVER, ahci_init);

@@ -186,6 +186,8 @@ static uint32_t e1000_wtd(struct wtd *w)
     return 0;
 }
 
+_Static_assert(E1000_CAUSE_LINK == E1000_ICR_LSC, "e1000.h's link cause is the ICR.LSC bit");
+
 uint32_t e1000_take_icr(struct e1000_dev *dev)
 {
     return __atomic_exchange_n(&dev->icr_pending, 0, __ATOMIC_RELAXED);
@@ -257,4 +259,4 @@ static int e1000_probe(void)
             d->link_up ? "up" : "down");
     return 0;
 }
-INITCALL(1, e1000_probe);
+INITCALL(INIT_DRIVER, e1000_probe);

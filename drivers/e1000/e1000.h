@@ -61,12 +61,14 @@ struct e1000_dev {
     struct e1000_stats st;
 };
 
-/* The probed device, or NULL if there is none (set by the level-1 initcall). */
+/* The probed device, or NULL if there is none (set by the INIT_DRIVER initcall). */
 struct e1000_dev *e1000_get(void);
 /* Enables interrupts; from then on the device's WTD calls work(dev, arg). */
 int e1000_start(struct e1000_dev *dev, void (*work)(struct e1000_dev *, void *), void *arg);
 /* Interrupt causes since the last call (the WTD reads them to decide what to do). */
 uint32_t e1000_take_icr(struct e1000_dev *dev);
+/* The cause bit in e1000_take_icr's result that says the link changed (ICR.LSC). */
+#define E1000_CAUSE_LINK (1u << 2)
 
 /* Receives up to 'budget' frames, giving good ones to deliver(); returns descriptors
  * consumed (good or dropped).  deliver() returns false if it could not take the frame. */

@@ -52,9 +52,3 @@ void e1000_rx_account(struct e1000_rx_counts *c, enum e1000_rx_verdict v, uint32
         c->dropped++;
     }
 }
-
-const char *e1000_rx_verdict_name(enum e1000_rx_verdict v)
-{
-    static const char *const names[RXV_COUNT] = { "ok", "fragment", "error", "runt", "oversize" };
-    return v < RXV_COUNT ? names[v] : "?";
-}

@@ -45,4 +45,3 @@ struct e1000_rx_counts {
     uint64_t dropped;                     /* sum of drop[] */
 };
 void e1000_rx_account(struct e1000_rx_counts *c, enum e1000_rx_verdict v, uint32_t len);
-const char *e1000_rx_verdict_name(enum e1000_rx_verdict v);

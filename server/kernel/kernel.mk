@@ -3,6 +3,6 @@
 ifneq ($(NET_KCFLAGS),)
 EXTRA_KDIRS      += proto server server/kernel
 KERNEL_EXCLUDE_C += server/ncp_memfs.c
-$(BUILD)/k/proto/%.o $(BUILD)/k/server/%.o: KCFLAGS += -DFS_PORT_HEADER='"kernel/fs_port_kernel.h"'
+$(BUILD)/k/proto/%.o $(BUILD)/k/server/%.o: KCFLAGS += $(FS_KERNEL_PORT)
 $(BUILD)/k/server/kernel/%.o: KCFLAGS += $(NET_KCFLAGS)
 endif

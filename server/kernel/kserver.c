@@ -34,7 +34,7 @@
 #include "server/ncp_server.h"
 #include "server/ncp_vfs_ext2.h"
 #include "random.h"
-#include "storage.h"
+#include "fs/kernel/storage.h"
 #include "fs/bcache.h"
 #include "wtd.h"
 #include "sched.h"
@@ -698,7 +698,7 @@ static int kserver_init(void)
     kprintf("ncp: file service on TCP port %d (max %lu connections)\n", NCP_PORT, opt_maxconn);
     return 0;
 }
-INITCALL(4, kserver_init);
+INITCALL(INIT_SERVICE, kserver_init);
 
 /* ---- console ---- */
 #include "console.h"

@@ -13,7 +13,7 @@ ok()  { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
 
-if ! make --no-print-directory all >/tmp/random_e2e_build.$$ 2>&1; then
+if ! make --no-print-directory all test-image >/tmp/random_e2e_build.$$ 2>&1; then
     bad random_build "$(tail -5 /tmp/random_e2e_build.$$)"
     rm -f /tmp/random_e2e_build.$$
     finish

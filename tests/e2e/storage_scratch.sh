@@ -12,7 +12,7 @@ ok()  { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
 
-if ! make --no-print-directory all >/tmp/storage_e2e_build.$$ 2>&1; then
+if ! make --no-print-directory all test-image >/tmp/storage_e2e_build.$$ 2>&1; then
     bad storage_build "$(tail -5 /tmp/storage_e2e_build.$$)"
     rm -f /tmp/storage_e2e_build.$$
     finish

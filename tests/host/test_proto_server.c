@@ -1710,6 +1710,48 @@ static void test_names_for_ids(void)
     peer_close(&a); teardown();
 }
 
+/* The engine sizes by-reference reads by the file system's block size (ncp_vfs_ops.ref_span),
+ * not by an assumed 4096: with 16 KiB blocks a 300000-byte read (more than the references
+ * would carry in 4 KiB blocks) still goes by reference, and with 512-byte blocks a read the
+ * references cannot carry is copied -- both with the right bytes. */
+static void test_read_by_reference_follows_block_size(void)
+{
+    struct peer a; struct ncp_request rq; struct ncp_reply rp; uint32_t h; int r;
+    static uint8_t content[400000];
+    for (size_t i = 0; i < sizeof content; i++) content[i] = (uint8_t)(i * 7 + i / 1000);
+    setup(0, 0, 0);
+    ncp_memfs_put(fs, "/big", content, sizeof content);
+    peer_open(&a);
+    ncp_conn_set_sendv(a.c, fake_sendv);
+    login(&a, "user", "pw");
+    rq = R(NCP_FN_NEGOTIATE); rq.u.negotiate.version = 1; rq.u.negotiate.max_frame = 512 * 1024;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    a.max_frame = rp.u.negotiate.max_frame;
+    CHECK_EQ(open_file(&a, "big", NCP_O_READ, &h), NCP_OK);
+    static const struct { uint32_t block_size; uint64_t off; uint32_t count; bool by_ref; } cases[] = {
+        { 16384, 0, 300000, true }, { 16384, 100, 300000, true },
+        { 512, 0, (NCP_VFS_REFS_MAX - 1) * 512, true }, { 512, 0, 40000, false },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ncp_memfs_set_block_size(fs, cases[k].block_size);
+        int calls0 = sendv_calls;
+        rq = R(NCP_FN_READ); rq.u.read.handle = h; rq.u.read.offset = cases[k].off; rq.u.read.count = cases[k].count;
+        uint32_t t = submit(&a, &rq, false, &r);
+        CHECK_EQ(r, NCP_HANDLED);
+        uint8_t *f = take(&a, t, &rp, false);
+        CHECK(f != NULL);
+        if (f) {
+            CHECK_EQ(rp.h.completion, NCP_OK);
+            CHECK_EQ(rp.u.read.data.len, cases[k].count);
+            CHECK(memcmp(rp.u.read.data.ptr, content + cases[k].off, cases[k].count) == 0);
+        }
+        CHECK_EQ(sendv_calls - calls0, cases[k].by_ref ? 1 : 0);
+        CHECK_EQ(ncp_memfs_refs_out(fs), 0);
+        free(f);
+    }
+    peer_close(&a); teardown();
+}
+
 int main(void)
 {
     RUN(test_login_required_and_checked);
@@ -1723,6 +1765,7 @@ int main(void)
     RUN(test_connection_limit);
     RUN(test_fast_path_and_fallback);
     RUN(test_read_by_reference);
+    RUN(test_read_by_reference_follows_block_size);
     RUN(test_bad_frames_answered);
     RUN(test_stats_and_shutdown);
     RUN(test_names_for_ids);

@@ -3,6 +3,7 @@
 #include "ktest.h"
 #include "panic.h"
 #include "io.h"
+#include "sched.h"
 
 KTEST_EXPLICIT(selftest_fail, 5000)
 {
@@ -24,4 +25,11 @@ KTEST_EXPLICIT(selftest_panic, 5000)
 KTEST_EXPLICIT(selftest_fault, 5000)
 {
     *(volatile uint64_t *)0x0000600000000000ULL = 1;
+}
+
+/* An "irqs off" function called with interrupts on must panic (ASSERT_IRQS_OFF), not go on. */
+KTEST_EXPLICIT(selftest_irqs_off_assert, 5000)
+{
+    KT_ASSERT(irqs_enabled());
+    sched_wakeup(current);          /* irqs off; harmless otherwise: current is running */
 }

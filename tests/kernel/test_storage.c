@@ -3,17 +3,13 @@
  * demo image that scripts/kernel-tests.sh attaches (e2fsck -fn checks it afterwards).
  * Writes happen only under /.ktest-scratch, which the tests create and remove again.
  */
-#ifndef FS_PORT_HEADER
-#define FS_PORT_HEADER "kernel/fs_port_kernel.h"
-#endif
 #include "ktest.h"
-#include "storage.h"
+#include "fs/kernel/storage.h"
 #include "fs/bcache.h"
 #include "fs/ext2.h"
 #include "fs/fs_errno.h"
 #include "drivers/ahci/ahci.h"
 #include "proto/sha256.h"
-#include "test_storage.h"
 #include "wtd.h"
 #include "mm.h"
 #include "sched.h"
@@ -104,7 +100,7 @@ KTEST_TIMEOUT(storage_random64_sha256, 300000)
     uint8_t *buf = kmalloc(chunk);
     KT_ASSERT(buf != NULL);
     struct sha256_ctx ctx;
-    ktest_sha256_init(&ctx);
+    sha256_init(&ctx);
     struct bcache_stats b0, b1;
     bcache_get_stats(storage_cache(), &b0);
     uint64_t io_ns = 0, t0 = now_ns(), off;
@@ -114,15 +110,15 @@ KTEST_TIMEOUT(storage_random64_sha256, 300000)
         io_ns += now_ns() - t;
         if (n != (int64_t)want)
             break;
-        ktest_sha256_update(&ctx, buf, want);
+        sha256_update(&ctx, buf, want);
         off += want;
     }
     uint64_t total_ns = now_ns() - t0;
     bcache_get_stats(storage_cache(), &b1);
     uint8_t dig[32];
     char got[65];
-    ktest_sha256_final(&ctx, dig);
-    ktest_sha256_hex(dig, 32, got);
+    sha256_final(&ctx, dig);
+    sha256_hex(dig, 32, got);
     rate("random64.bin through ext2+bcache+AHCI (read time only)", st.size, io_ns);
     rate("random64.bin read + sha256", st.size, total_ns);
     kprintf("  device reads %lu, read-ahead blocks %lu, read-ahead hits %lu, misses %lu\n",

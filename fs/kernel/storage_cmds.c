@@ -1,8 +1,5 @@
 /* Console commands over the volume: `cache`, `sync`, `df`. */
-#ifndef FS_PORT_HEADER
-#define FS_PORT_HEADER "kernel/fs_port_kernel.h"
-#endif
-#include "storage.h"
+#include "fs/kernel/storage.h"
 #include "fs/bcache.h"
 #include "fs/ext2.h"
 #include "console.h"

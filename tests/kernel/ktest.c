@@ -1,8 +1,9 @@
 /*
- * The in-guest test runner: one line per test, a summary, and the result
- * handed to QEMU through isa-debug-exit.  A panic (panic_hook) or a test that
- * outlives its timeout (checked from the timer interrupt) is reported as a
- * failure and still ends QEMU, so the harness never hangs.
+ * The in-guest test runner (test kernel only): with the `test` option, the last initcall
+ * (INIT_LATE) runs the tests, one line per test and a summary, and hands the result to
+ * QEMU through isa-debug-exit.  A panic (panic_hook) or a test that outlives its timeout
+ * (checked from the timer interrupt, timer_tick_hook) is reported as a failure and still
+ * ends QEMU, so the harness never hangs.
  */
 #include "ktest.h"
 #include "printf.h"
@@ -13,6 +14,11 @@
 #include "sched.h"
 #include "kopt.h"
 #include "mm.h"
+#include "init.h"
+
+static const char *test_pattern;
+static bool test_mode;
+KOPT_FLAG("test", test_pattern, test_mode, "run the in-guest tests (test=PATTERN selects by name) and exit");
 
 extern const struct ktest __ktests_start[], __ktests_end[];
 static const struct ktest *running;
@@ -32,8 +38,6 @@ void ktest_fail(const char *file, int line, const char *fmt, ...)
     va_end(ap);
     kprintf("FAIL %s: %s:%d: %s\n", running ? running->name : "?", file, line, msg);
 }
-
-bool ktest_failed(void) { return cur_failed; }
 
 /* '*' matches any run of characters; a pattern without '*' selects names containing it. */
 static bool glob(const char *p, const char *s)
@@ -72,7 +76,7 @@ static void on_panic(void)
     finish();
 }
 
-void ktest_watchdog_tick(void)
+static void watchdog_tick(void)
 {
     if (running && deadline_ns && now_ns() > deadline_ns) {
         kprintf("FAIL %s: still running after %lu ms (watchdog)\n", running->name, running->timeout_ms);
@@ -89,9 +93,10 @@ static int before(const struct ktest *a, const struct ktest *b)
     return c < 0 || (c == 0 && a->line < b->line);
 }
 
-void ktest_run_all(const char *pattern)
+static void run_all(const char *pattern)
 {
     panic_hook = on_panic;
+    timer_tick_hook = watchdog_tick;
     int selected = 0, n = (int)(__ktests_end - __ktests_start);
     const struct ktest **order = kmalloc(sizeof(*order) * (n ? n : 1));
     if (!order)
@@ -128,3 +133,11 @@ void ktest_run_all(const char *pattern)
         kprintf("no test matches '%s'\n", pattern);
     finish();
 }
+
+static int ktest_boot(void)
+{
+    if (test_mode)
+        run_all(test_pattern);          /* powers off: the console never starts */
+    return 0;
+}
+INITCALL(INIT_LATE, ktest_boot);

@@ -5,10 +5,7 @@
  * make everything durable.  No disk, or a disk without a usable ext2 file system, is
  * reported and the kernel carries on: storage_volume() is then NULL.
  */
-#ifndef FS_PORT_HEADER
-#define FS_PORT_HEADER "kernel/fs_port_kernel.h"
-#endif
-#include "storage.h"
+#include "fs/kernel/storage.h"
 #include "fs/bcache.h"
 #include "fs/ext2.h"
 #include "drivers/ahci/ahci.h"
@@ -30,7 +27,6 @@ static struct storage_stats sst;
 
 struct ext2_fs *storage_volume(void) { return volume; }
 struct bcache *storage_cache(void) { return cache; }
-struct fs_blockdev *storage_blockdev(void) { return cache ? &blockdev : NULL; }
 void storage_get_stats(struct storage_stats *out) { *out = sst; }
 
 /* ---- the block device: AHCI calls that sleep the calling thread or worker ---- */
@@ -138,4 +134,4 @@ static int storage_init(void)
             sf.free_blocks * sf.block_size >> 20, sf.free_inodes, sf.inodes, opt_cache_mb);
     return 0;
 }
-INITCALL(2, storage_init);
+INITCALL(INIT_FS, storage_init);

@@ -1,7 +1,7 @@
 /* The kernel's side of fs/fs_port.h: the complete mutex and condition types fs/ embeds.
- * The functions are in kernel/fs_port_kernel.c. */
+ * The functions are in fs/kernel/fs_port_kernel.c. */
 #pragma once
-#include "kernel/sched.h"
+#include "sched.h"
 
 /* A sleeping kernel mutex; its trylock never sleeps, as bcache_lookup_nb requires. */
 struct fs_mutex { struct mutex m; };

@@ -1,7 +1,8 @@
 /*
  * In-guest tests.  A test registers itself:
  *     KTEST(pmm_no_overlap) { ... KT_EQ(a, b); ... }
- * and runs when the kernel command line has `test` or `test=PATTERN`.
+ * and runs when the kernel command line has `test` or `test=PATTERN` (test kernel only:
+ * build/worktodo-test.elf links tests/kernel/ and bench/; the production image has neither).
  * KT_* checks record a failure with file:line and the values, then return
  * from the test.  Tests may also fail from other threads (ktest_fail).
  */
@@ -31,9 +32,6 @@ struct ktest {
     static void ktest_fn_##tname(void)
 
 void ktest_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-bool ktest_failed(void);
-void ktest_run_all(const char *pattern);
-void ktest_watchdog_tick(void);
 
 #define KT_ASSERT(c) do { if (!(c)) { ktest_fail(__FILE__, __LINE__, "%s", #c); return; } } while (0)
 #define KT_EQ(a, b) do { uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b); if (_a != _b) { \

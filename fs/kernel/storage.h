@@ -1,16 +1,14 @@
 /* The volume the file server serves: the first AHCI disk, its block cache and the ext2
- * file system on it, mounted at boot (INITCALL level 2).  NULL when there is no disk or
+ * file system on it, mounted at boot (the INIT_FS initcall).  NULL when there is no disk or
  * it holds no usable ext2 file system; the server then answers errors. */
 #pragma once
 #include "types.h"
 
 struct ext2_fs;
 struct bcache;
-struct fs_blockdev;
 
 struct ext2_fs *storage_volume(void);
 struct bcache *storage_cache(void);
-struct fs_blockdev *storage_blockdev(void);
 
 /* Everything written so far is on the medium (data, metadata, device cache) on return. */
 int storage_sync(void);

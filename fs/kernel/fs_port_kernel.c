@@ -4,9 +4,6 @@
  * scheduler's, wall-clock time from the CMOS RTC read once at boot plus the TSC uptime,
  * and background work as WTDs.
  */
-#ifndef FS_PORT_HEADER
-#define FS_PORT_HEADER "kernel/fs_port_kernel.h"
-#endif
 #include "fs/fs_port.h"
 #include "mm.h"
 #include "io.h"
@@ -112,7 +109,7 @@ static int fs_time_init(void)
     boot_ns = now_ns();
     return 0;
 }
-INITCALL(0, fs_time_init);
+INITCALL(INIT_CORE, fs_time_init);
 
 uint32_t fs_time_now(void)
 {
