@@ -122,7 +122,18 @@ void ncp_conn_destroy(struct ncp_conn *c)
 }
 
 uint32_t ncp_conn_inflight(const struct ncp_conn *c) { return __atomic_load_n(&c->inflight, __ATOMIC_ACQUIRE); }
-uint32_t ncp_conn_max_frame(const struct ncp_conn *c) { return __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE); }
+uint32_t ncp_conn_max_frame(const struct ncp_conn *c)
+{
+    uint32_t m = __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE);
+    if (!LOAD(c->logged_in) && m > NCP_PRELOGIN_MAX_FRAME)
+        m = NCP_PRELOGIN_MAX_FRAME;             /* until login, whatever was negotiated */
+    return m;
+}
+bool ncp_conn_logged_in(const struct ncp_conn *c) { return LOAD(c->logged_in); }
+size_t ncp_server_conn_bytes(const struct ncp_server *s)
+{
+    return sizeof(struct ncp_conn) + (size_t)s->cfg.max_handles * sizeof(struct ncp_open *);
+}
 uint16_t ncp_conn_number(const struct ncp_conn *c) { return c->number; }
 
 bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, bool done, bool may_block)

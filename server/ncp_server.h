@@ -86,6 +86,11 @@ size_t ncp_server_refusal(uint8_t *buf);
 /* Largest frame this connection accepts now (changes after NEGOTIATE). */
 uint32_t ncp_conn_max_frame(const struct ncp_conn *c);
 uint16_t ncp_conn_number(const struct ncp_conn *c);
+/* True once the connection logged in (embedders time out those that do not). */
+bool ncp_conn_logged_in(const struct ncp_conn *c);
+/* The engine's state per connection at most (the connection and its handle table, not
+ * the open files): what an embedder charges to its connection memory budget. */
+size_t ncp_server_conn_bytes(const struct ncp_server *s);
 /* Requests admitted and not answered yet (lock waits included). */
 uint32_t ncp_conn_inflight(const struct ncp_conn *c);
 

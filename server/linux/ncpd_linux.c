@@ -2,13 +2,16 @@
  *
  *   ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]
  *        [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]
- *        [--cache-mb N] [--quiet]
+ *        [--cache-mb N] [--conn-mem-mb N] [--login-timeout S] [--frame-timeout S] [--quiet]
  *
  * --image serves an ext2 image through fs/ (bcache + ext2).  --memfs serves
  * an empty in-memory volume; --users copies a host users file into it as
  * /etc/ncp-users.  --port 0 picks a free port and prints "port N" on stdout.
  * Event loop by default, with --workers (default 2; 0 = inline) threads for
  * requests that would block; --threads: one thread per connection.
+ * --conn-mem-mb (256): the memory budget for all connection state (ncpd_mem.c);
+ * --login-timeout / --frame-timeout (30 s each, 0 = never): a connection not logged
+ * in, or holding a partial frame, that long is closed.
  */
 #include "server/linux/ncpd.h"
 #include "server/ncp_memfs.h"
@@ -86,15 +89,18 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "net.rx_bytes", ncpd_ctr.rx_bytes }, { "net.tx_bytes", ncpd_ctr.tx_bytes },
         { "net.frames", ncpd_ctr.frames }, { "worker.threads", ncpd_ctr.threads },
         { "worker.jobs", ncpd_ctr.worker_jobs }, { "wtd.loop_wakeups", ncpd_ctr.loop_wakeups },
+        { "conn.mem_bytes", ncpd_ctr.mem_bytes }, { "conn.mem_limit", ncpd_mem_limit },
+        { "conn.refused_mem", ncpd_ctr.refused_mem }, { "conn.closed_mem", ncpd_ctr.closed_mem },
+        { "conn.login_timeouts", ncpd_ctr.login_timeouts }, { "conn.frame_timeouts", ncpd_ctr.frame_timeouts },
         { "cache.hits", 0 }, { "cache.misses", 0 }, { "cache.nb_misses", 0 },
         { "cache.evictions", 0 }, { "cache.dirty", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
-        all[8].v = bs.hits; all[9].v = bs.misses; all[10].v = bs.nb_misses;
-        all[11].v = bs.evictions; all[12].v = bs.dirty;
+        all[14].v = bs.hits; all[15].v = bs.misses; all[16].v = bs.nb_misses;
+        all[17].v = bs.evictions; all[18].v = bs.dirty;
     }
-    unsigned n = 0, total = cache ? 13 : 8;
+    unsigned n = 0, total = cache ? 19 : 14;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
     return n;
 }
@@ -104,7 +110,7 @@ static void usage(void)
     fprintf(stderr,
         "usage: ncpd [--image FILE [--ro] | --memfs] [--users FILE] [--host ADDR] [--port N]\n"
         "            [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]\n"
-        "            [--cache-mb N] [--quiet]\n");
+        "            [--cache-mb N] [--conn-mem-mb N] [--login-timeout S] [--frame-timeout S] [--quiet]\n");
     exit(2);
 }
 
@@ -120,7 +126,7 @@ static char *slurp(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    struct ncpd_opts o = { "127.0.0.1", 5240, false, 2, false };
+    struct ncpd_opts o = { "127.0.0.1", 5240, false, 2, false, 30, 30 };
     const char *image = NULL, *users = NULL;
     bool ro = false, memfs = false;
     struct ncp_server_config cfg = { 0 };
@@ -142,6 +148,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-handles") && v) { cfg.max_handles = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--max-inflight") && v) { cfg.max_inflight = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--cache-mb") && v) { cache_mb = (unsigned)atoi(v); i++; }
+        else if (!strcmp(a, "--conn-mem-mb") && v) { ncpd_mem_limit = (uint64_t)strtoull(v, NULL, 10) << 20; i++; }
+        else if (!strcmp(a, "--login-timeout") && v) { o.login_timeout_s = (unsigned)atoi(v); i++; }
+        else if (!strcmp(a, "--frame-timeout") && v) { o.frame_timeout_s = (unsigned)atoi(v); i++; }
         else usage();
     }
     if (!image == !memfs) usage();
