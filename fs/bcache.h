@@ -43,7 +43,7 @@ struct bcache_stats {
 	uint32_t nbuffers;
 	uint32_t dirty;         /* buffers holding unwritten data now */
 	uint32_t io_in_flight;  /* device calls running now */
-	uint32_t referenced;    /* buffers with refs > 0 now */
+	uint32_t referenced;    /* buffers with refs > 0 now (a running count) */
 };
 
 /* Creates a cache of nbuffers 4 KiB buffers.  NULL if out of memory. */
@@ -86,6 +86,7 @@ int bcache_sync(struct bcache *c);
  * background.  Sequential runs of bcache_read are also detected by itself. */
 void bcache_readahead(struct bcache *c, uint64_t first, uint32_t count);
 
+/* Running counters, read without the lock and without a scan (callable anywhere). */
 void bcache_get_stats(struct bcache *c, struct bcache_stats *st);
 
 #endif

@@ -49,8 +49,10 @@ static bool grow(struct ncp_reasm *ra, size_t need, size_t total)
         want = NCP_REASM_MIN_BUF;
     if (want > total)
         want = total;
-    uint8_t *b = ra->alloc(ra->alloc_arg, ra->buf, ra->cap, want);
+    uint8_t *b = ra->alloc(ra->alloc_arg, ra->buf, ra->cap, &want);
     if (!b)
+        return false;
+    if (want < need)                           /* an allocator may only round up */
         return false;
     if (!ra->buf)
         memcpy(b, ra->prefix, NCP_LEN_SIZE);   /* a kept buffer got it when the prefix ended */
@@ -140,8 +142,9 @@ void ncp_reasm_release(struct ncp_reasm *ra)
 {
     if (!ra->alloc)
         return;
+    size_t zero = 0;
     if (ra->buf)
-        ra->alloc(ra->alloc_arg, ra->buf, ra->cap, 0);
+        ra->alloc(ra->alloc_arg, ra->buf, ra->cap, &zero);
     ra->buf = NULL;
     ra->cap = 0;
     ra->have = 0;

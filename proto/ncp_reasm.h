@@ -22,9 +22,10 @@
 
 #include "ncp_proto.h"
 
-/* realloc-like: p NULL allocates; new_size 0 frees (returns NULL); NULL for a
- * non-zero size refuses, leaving p as it was. */
-typedef void *(*ncp_reasm_alloc_fn)(void *arg, void *p, size_t old_size, size_t new_size);
+/* realloc-like: p NULL allocates; *new_size 0 frees (returns NULL); NULL for a
+ * non-zero size refuses, leaving p as it was.  The allocator may raise *new_size to
+ * what its block really holds (the reassembler then uses all of it). */
+typedef void *(*ncp_reasm_alloc_fn)(void *arg, void *p, size_t old_size, size_t *new_size);
 
 /* Smallest buffer a growing reassembler allocates (a frame's first body bytes). */
 #define NCP_REASM_MIN_BUF 512u

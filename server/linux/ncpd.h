@@ -47,7 +47,9 @@ bool ncpd_mem_admit(size_t base);
 bool ncpd_mem_charge(size_t n);             /* false (nothing charged) past the budget */
 void ncpd_mem_uncharge(size_t n);
 /* realloc through the budget, for ncp_reasm_init_growing and reply buffers. */
-void *ncpd_mem_realloc(void *arg, void *p, size_t old_size, size_t new_size);
+void *ncpd_mem_realloc(void *arg, void *p, size_t old_size, size_t *new_size);
+/* The same for other buffers of this connection state (n 0 frees). */
+void *ncpd_mem_resize(void *p, size_t old_size, size_t n);
 uint64_t ncpd_now_ms(void);                 /* CLOCK_MONOTONIC */
 
 #endif

@@ -96,7 +96,7 @@ static void client_send(void *arg, const uint8_t *frame, size_t len)
         }
         size_t cap = cl->out_cap ? cl->out_cap : 1024;
         while (cap < cl->out_len + len) cap *= 2;
-        uint8_t *b = ncpd_mem_realloc(NULL, cl->out, cl->out_cap, cap);
+        uint8_t *b = ncpd_mem_resize(cl->out, cl->out_cap, cap);
         if (!b) {
             if (!cl->send_failed) add_counter(&ncpd_ctr.closed_mem, 1);
             cl->send_failed = true;
@@ -141,14 +141,14 @@ static void *worker_main(void *arg)
         if (!j) break;
         add_counter(&ncpd_ctr.worker_jobs, 1);
         ncp_conn_handle_blocking(j->conn, j->frame, j->len);
-        ncpd_mem_realloc(NULL, j, sizeof *j + j->len, 0);
+        ncpd_mem_resize(j, sizeof *j + j->len, 0);
     }
     return NULL;
 }
 
 static bool queue_job(struct ncp_conn *conn, const uint8_t *frame, size_t len)
 {
-    struct job *j = ncpd_mem_realloc(NULL, NULL, 0, sizeof *j + len);   /* queued requests count too */
+    struct job *j = ncpd_mem_resize(NULL, 0, sizeof *j + len);   /* queued requests count too */
     if (!j) return false;
     j->next = NULL;
     j->conn = conn;
@@ -185,7 +185,7 @@ static void flush_out(struct client *cl)
     }
     if (cl->out_off == cl->out_len) cl->out_off = cl->out_len = 0;
     if (cl->out_len == 0 && cl->out_cap > OUT_KEEP) {
-        ncpd_mem_realloc(NULL, cl->out, cl->out_cap, 0);
+        ncpd_mem_resize(cl->out, cl->out_cap, 0);
         cl->out = NULL;
         cl->out_cap = 0;
     }
@@ -212,7 +212,7 @@ static void client_free(struct client *cl)
     if (cl->lprev) cl->lprev->lnext = cl->lnext; else clients = cl->lnext;
     if (cl->lnext) cl->lnext->lprev = cl->lprev;
     ncp_reasm_release(&cl->ra);
-    ncpd_mem_realloc(NULL, cl->out, cl->out_cap, 0);
+    ncpd_mem_resize(cl->out, cl->out_cap, 0);
     ncpd_mem_uncharge(cl->base_bytes);
     pthread_mutex_destroy(&cl->out_lock);
     free(cl);

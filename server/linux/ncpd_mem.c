@@ -25,7 +25,12 @@ void ncpd_mem_uncharge(size_t n)
     __atomic_fetch_sub(&ncpd_ctr.mem_bytes, n, __ATOMIC_RELAXED);
 }
 
-void *ncpd_mem_realloc(void *arg, void *p, size_t old_size, size_t new_size)
+void *ncpd_mem_realloc(void *arg, void *p, size_t old_size, size_t *new_sizep)
+{
+    return ncpd_mem_resize(p, old_size, *new_sizep);
+}
+
+void *ncpd_mem_resize(void *p, size_t old_size, size_t new_size)
 {
     if (new_size == 0) {
         free(p);
