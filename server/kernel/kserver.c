@@ -839,6 +839,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "conn.mem_bytes", k.mem_bytes }, { "conn.mem_limit", mem_limit },
         { "conn.refused_mem", k.refused_mem }, { "conn.closed_mem", k.closed_mem },
         { "conn.login_timeouts", k.login_timeouts }, { "conn.frame_timeouts", k.frame_timeouts },
+        { "conn.login_timeout_s", opt_login_timeout_s }, { "conn.frame_timeout_s", opt_frame_timeout_s },
         { "req.fast_path", k.fast_path }, { "req.slow_path", k.slow_path },
         { "net.bytes_in", k.bytes_in }, { "net.bytes_out", k.bytes_out },
         { "net.send_queued_max", k.send_queued_max }, { "req.waited_for_room", k.waited_for_room },

@@ -72,6 +72,7 @@ static void get_random(void *arg, uint8_t *buf, size_t n)
 }
 
 static bool quiet;
+static unsigned ncpd_login_timeout_s, ncpd_frame_timeout_s;   /* for STATS */
 
 static void on_shutdown(void *arg)
 {
@@ -92,15 +93,16 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "conn.mem_bytes", ncpd_ctr.mem_bytes }, { "conn.mem_limit", ncpd_mem_limit },
         { "conn.refused_mem", ncpd_ctr.refused_mem }, { "conn.closed_mem", ncpd_ctr.closed_mem },
         { "conn.login_timeouts", ncpd_ctr.login_timeouts }, { "conn.frame_timeouts", ncpd_ctr.frame_timeouts },
+        { "conn.login_timeout_s", ncpd_login_timeout_s }, { "conn.frame_timeout_s", ncpd_frame_timeout_s },
         { "cache.hits", 0 }, { "cache.misses", 0 }, { "cache.nb_misses", 0 },
         { "cache.evictions", 0 }, { "cache.dirty", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
-        all[14].v = bs.hits; all[15].v = bs.misses; all[16].v = bs.nb_misses;
-        all[17].v = bs.evictions; all[18].v = bs.dirty;
+        all[16].v = bs.hits; all[17].v = bs.misses; all[18].v = bs.nb_misses;
+        all[19].v = bs.evictions; all[20].v = bs.dirty;
     }
-    unsigned n = 0, total = cache ? 19 : 14;
+    unsigned n = 0, total = cache ? 21 : 16;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
     return n;
 }
@@ -155,6 +157,8 @@ int main(int argc, char **argv)
     }
     if (!image == !memfs) usage();
     quiet = o.quiet;
+    ncpd_login_timeout_s = o.login_timeout_s;
+    ncpd_frame_timeout_s = o.frame_timeout_s;
     signal(SIGPIPE, SIG_IGN);
 
     /* Many connections need many descriptors. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Raw-frame protocol tests (tests/e2e/test_ncpd.c: login gate, pipelining, split and glued
 # frames, garbage and huge lengths, lock waits that do not stall, big directories, the
-# in-flight limit, admin shutdown) against the WorkToDo kernel in QEMU.  Afterwards the
+# in-flight limit, half frames and a pre-login NEGOTIATE flood, the login and frame
+# timeouts, admin shutdown) against the WorkToDo kernel in QEMU.  Afterwards the
 # volume must be clean for e2fsck.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -17,7 +18,10 @@ mkdir -p "$T/root/etc"
 scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret
 PATH=$PATH:/usr/sbin mke2fs -q -t ext2 -b 4096 -d "$T/root" "$T/vol.img" 64M 2>/dev/null
 base=$((20000 + RANDOM % 20000))
-scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
+# Short timeouts for test_prelogin_timeouts_close_idle (long enough for the flood test to
+# open its 700 connections under TCG first).
+scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" -- ncp.login_timeout_s=25 ncp.frame_timeout_s=20 \
+    </dev/null >"$T/kernel.log" 2>&1 &
 pid=$!
 up=0
 for _ in $(seq 240); do NCP_PASSWORD=guest build/ncpc -s "127.0.0.1:$((base + 40))" ping -c 1 >/dev/null 2>&1 && up=1 && break; sleep 0.5; done
