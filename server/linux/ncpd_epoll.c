@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #define OUT_HIGH_WATER (4u << 20)
+#define OUT_HIGH_WATER_PRELOGIN (8u << 10)   /* before login: a client that does not read stops being read sooner */
 #define OUT_KEEP (16u << 10)            /* a drained reply buffer bigger than this is freed */
 #define RBUF_KEEP (64u << 10)           /* likewise a reassembly buffer between frames */
 
@@ -189,7 +190,8 @@ static void flush_out(struct client *cl)
         cl->out = NULL;
         cl->out_cap = 0;
     }
-    bool want = cl->out_len > 0, pause = cl->out_len - cl->out_off > OUT_HIGH_WATER;
+    size_t high = ncp_conn_logged_in(cl->conn) ? OUT_HIGH_WATER : OUT_HIGH_WATER_PRELOGIN;
+    bool want = cl->out_len > 0, pause = cl->out_len - cl->out_off > high;
     pthread_mutex_unlock(&cl->out_lock);
     if (want != cl->want_out || pause != cl->paused) {
         cl->want_out = want;
