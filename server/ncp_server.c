@@ -130,9 +130,10 @@ uint32_t ncp_conn_max_frame(const struct ncp_conn *c)
     return m;
 }
 bool ncp_conn_logged_in(const struct ncp_conn *c) { return LOAD(c->logged_in); }
-size_t ncp_server_conn_bytes(const struct ncp_server *s)
+size_t ncp_server_conn_bytes(const struct ncp_server *s, bool logged_in)
 {
-    return sizeof(struct ncp_conn) + (size_t)s->cfg.max_handles * sizeof(struct ncp_open *);
+    size_t table = logged_in ? (size_t)s->cfg.max_handles * sizeof(struct ncp_open *) : 0;
+    return sizeof(struct ncp_conn) + table;
 }
 uint16_t ncp_conn_number(const struct ncp_conn *c) { return c->number; }
 

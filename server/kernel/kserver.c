@@ -114,6 +114,7 @@ struct kconn {
     bool closing;
     bool peer_closed;                    /* FIN seen: close once every reply is out */
     bool bad;                            /* malformed stream: bad_stream_fn answers, then closes */
+    bool login_charged;                  /* the engine's logged-in state is charged (charge_login) */
     struct ncp_reasm ra;                 /* the frame being assembled; a whole one waits for room */
     uint64_t accepted_ms, partial_ms;    /* partial_ms: when the partial frame began (0: none) */
     struct held_chain *held_head, *held_tail;
@@ -141,7 +142,8 @@ static struct ncp_server *server;
 static struct kconn *conns;
 static bool pcb_aborted;                 /* kconn_close_pcb had to tcp_abort (core lock held) */
 static struct kserver_stats st;
-static uint64_t mem_limit, conn_base_cost;   /* set at init */
+static uint64_t mem_limit, conn_base_cost;   /* set at init: kconn + pre-login engine state */
+static uint64_t login_extra_cost;            /* what the engine's state grows by at login */
 
 static void kconn_close(struct kconn *kc);
 
@@ -338,8 +340,9 @@ static uint32_t destroy_fn(struct wtd *w)
     st.live--;
     st.closed++;
     net_core_unlock();
+    uint64_t engine = conn_base_cost - kmalloc_footprint(sizeof *kc) + (kc->login_charged ? login_extra_cost : 0);
     conn_mem_free(kc, sizeof *kc);
-    conn_mem_uncharge(conn_base_cost - kmalloc_footprint(sizeof *kc));   /* the engine's part */
+    conn_mem_uncharge(engine);           /* the engine's part */
     return 0;
 }
 
@@ -527,6 +530,22 @@ static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len, size_t 
     return true;
 }
 
+/* Logged in (in a worker) since we last looked: the engine's state may grow by its handle
+ * table, charged now (admission left room for it); false if that passed the budget and
+ * the connection was closed. */
+static bool charge_login(struct kconn *kc)
+{
+    if (kc->login_charged || !kc->conn || !ncp_conn_logged_in(kc->conn))
+        return true;
+    if (!conn_mem_charge(login_extra_cost)) {
+        st.closed_mem++;
+        kconn_close(kc);
+        return false;
+    }
+    kc->login_charged = true;
+    return true;
+}
+
 /* Backpressure: a whole frame goes to the engine only when nothing of ours is queued and
  * lwIP's send buffer has room for its reply (a READ's data, up to half the buffer), so
  * replies go straight into lwIP; otherwise the frame, the bytes behind it and the
@@ -551,6 +570,8 @@ static bool feed(struct kconn *kc)
     bool alive = true;
     if (!kc->conn || kc->bad)                    /* not created yet / answered by bad_stream_fn */
         return !kc->closing;
+    if (!charge_login(kc))
+        return false;
     while (alive && !kc->closing && !kc->bad) {
         /* NEGOTIATE or a login may have changed the limit (in a worker): the
          * reassembler judges the next length prefix by it */
@@ -682,6 +703,9 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
     struct kconn *kc = arg;
     if (!kc || kc->closing)
         return ERR_OK;
+    pcb_aborted = false;
+    if (!charge_login(kc))
+        return pcb_aborted ? ERR_ABRT : ERR_OK;
     uint64_t now = uptime_ms();
     bool close = false;
     if (opt_login_timeout_s && now - kc->accepted_ms >= opt_login_timeout_s * 1000 &&
@@ -749,7 +773,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
         return ERR_VAL;
     /* Admission needs no engine mutex: counts, the budget (room for this connection
      * and a pre-login frame), the stopping flag (atomic). */
-    uint64_t need = conn_base_cost + kmalloc_footprint(NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME);
+    uint64_t need = conn_base_cost + login_extra_cost + kmalloc_footprint(NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME);
     if (st.live >= opt_maxconn || ncp_server_stopping(server))
         return refuse(pcb);
     if (__atomic_load_n(&st.mem_bytes, __ATOMIC_RELAXED) + need > mem_limit || !conn_mem_charge(conn_base_cost)) {
@@ -889,7 +913,8 @@ static int kserver_init(void)
         return -1;
     }
     mem_limit = opt_conn_mem_mb << 20;
-    conn_base_cost = kmalloc_footprint(sizeof(struct kconn)) + kmalloc_footprint(ncp_server_conn_bytes(server));
+    conn_base_cost = kmalloc_footprint(sizeof(struct kconn)) + kmalloc_footprint(ncp_server_conn_bytes(server, false));
+    login_extra_cost = kmalloc_footprint(ncp_server_conn_bytes(server, true) - ncp_server_conn_bytes(server, false));
     net_core_lock();
     struct tcp_pcb *l = net_tcp_listen(NCP_PORT, on_accept, NULL);
     net_core_unlock();

@@ -39,7 +39,8 @@ struct client {
     int fd;
     struct ncp_conn *conn;
     struct ncp_reasm ra;        /* loop thread only; its buffer is charged to the budget */
-    size_t base_bytes;          /* charged for this struct and the engine's connection */
+    size_t base_bytes;          /* charged for this struct and the engine's connection (grows at login) */
+    bool login_charged;         /* loop thread only */
     uint64_t accepted_ms, partial_ms;    /* loop thread only; partial_ms 0: no partial frame */
     struct client *lnext, *lprev;        /* all clients (loop thread only) */
     pthread_mutex_t out_lock;   /* out*, send_failed: workers append, the loop flushes */
@@ -247,10 +248,28 @@ static void handle_frame(struct client *cl, const uint8_t *f, size_t fl, int wor
     if (r == NCP_CLOSE_CONN) cl->closing = true;
 }
 
+/* Logged in (on a worker) since we last looked: the engine's state may grow by its handle
+ * table, charged now (admission left room for it); past the budget the client is closed. */
+static void charge_login(struct client *cl)
+{
+    if (cl->login_charged || cl->closing || !ncp_conn_logged_in(cl->conn))
+        return;
+    size_t more = ncp_server_conn_bytes(server, true) - ncp_server_conn_bytes(server, false);
+    if (!ncpd_mem_charge(more)) {
+        add_counter(&ncpd_ctr.closed_mem, 1);
+        cl->closing = true;
+        mark_pending(cl);
+        return;
+    }
+    cl->base_bytes += more;
+    cl->login_charged = true;
+}
+
 /* Feeds received bytes through the reassembler and the engine. */
 static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, int workers)
 {
     size_t used = 0;
+    charge_login(cl);
     while (!cl->closing) {
         /* NEGOTIATE or a login may have changed the limit (on a worker): the
          * reassembler judges the next length prefix by it. */
@@ -289,6 +308,7 @@ static void check_timeouts(const struct ncpd_opts *o)
     if (now - last < 1000) return;
     last = now;
     for (struct client *cl = clients; cl; cl = cl->lnext) {
+        charge_login(cl);
         if (cl->closing) continue;
         if (o->login_timeout_s && now - cl->accepted_ms >= o->login_timeout_s * 1000ull &&
             !ncp_conn_logged_in(cl->conn)) {
@@ -352,8 +372,9 @@ static void accept_all(int lfd)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         add_counter(&ncpd_ctr.accepts, 1);
-        size_t base = sizeof(struct client) + ncp_server_conn_bytes(server);
-        bool room = ncpd_mem_admit(base) && ncpd_mem_charge(base);
+        size_t base = sizeof(struct client) + ncp_server_conn_bytes(server, false);
+        size_t login = ncp_server_conn_bytes(server, true) - ncp_server_conn_bytes(server, false);
+        bool room = ncpd_mem_admit(base + login) && ncpd_mem_charge(base);
         struct client *cl = room ? calloc(1, sizeof *cl) : NULL;
         if (cl) {
             cl->fd = fd;

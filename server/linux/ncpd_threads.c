@@ -56,6 +56,7 @@ static bool timed_out(struct tclient *cl, const struct ncpd_opts *o, uint64_t ac
 }
 
 static const struct ncpd_opts *opts;
+static struct ncp_server *opts_srv;
 
 static void *conn_thread(void *arg)
 {
@@ -64,9 +65,21 @@ static void *conn_thread(void *arg)
     add_counter(&ncpd_ctr.threads, 1);
     bool closing = false;
     uint64_t accepted_ms = ncpd_now_ms(), partial_ms = 0;
+    bool login_charged = false;
     struct timeval tv = { 1, 0 };
     setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     while (!closing && !cl->broken && !ncpd_stop) {
+        if (!login_charged && ncp_conn_logged_in(cl->conn)) {
+            /* logged in: the engine's state may grow by its handle table (admission left
+             * room for it); past the budget the client is closed */
+            size_t more = ncp_server_conn_bytes(opts_srv, true) - ncp_server_conn_bytes(opts_srv, false);
+            if (!ncpd_mem_charge(more)) {
+                add_counter(&ncpd_ctr.closed_mem, 1);
+                break;
+            }
+            cl->base_bytes += more;
+            login_charged = true;
+        }
         ssize_t n = recv(cl->fd, buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -117,6 +130,7 @@ int ncpd_serve_threads(struct ncp_server *srv, int lfd, const struct ncpd_opts *
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 256 * 1024);
     opts = o;
+    opts_srv = srv;
     while (!ncpd_stop) {
         struct pollfd p = { .fd = lfd, .events = POLLIN };
         if (poll(&p, 1, 200) <= 0) continue;
@@ -125,8 +139,9 @@ int ncpd_serve_threads(struct ncp_server *srv, int lfd, const struct ncpd_opts *
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         add_counter(&ncpd_ctr.accepts, 1);
-        size_t base = sizeof(struct tclient) + ncp_server_conn_bytes(srv);
-        bool room = ncpd_mem_admit(base) && ncpd_mem_charge(base);
+        size_t base = sizeof(struct tclient) + ncp_server_conn_bytes(srv, false);
+        size_t login = ncp_server_conn_bytes(srv, true) - ncp_server_conn_bytes(srv, false);
+        bool room = ncpd_mem_admit(base + login) && ncpd_mem_charge(base);
         struct tclient *cl = room ? calloc(1, sizeof *cl) : NULL;
         pthread_t t;
         if (cl) {
