@@ -91,6 +91,11 @@ KOPT_U64("ncp.login_timeout_s", opt_login_timeout_s, 0, 86400, "close a connecti
 KOPT_U64("ncp.frame_timeout_s", opt_frame_timeout_s, 0, 86400, "close a connection that has held a partial frame this many seconds (0: never)");
 
 #define POLL_TICKS 2                     /* lwIP's poll callback every 2 x 500 ms */
+/* Before login a client gets no more than this in lwIP's send queue unacknowledged (it
+ * stops being fed), and one that makes us hold more than PRELOGIN_HELD_MAX received
+ * bytes unfed meanwhile is closed: pre-login state stays a few KiB, not a TCP window. */
+#define PRELOGIN_UNACKED_MAX (8u << 10)
+#define PRELOGIN_HELD_MAX (2u * (NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME))
 
 struct out_chunk {
     struct out_chunk *next;
@@ -118,6 +123,7 @@ struct kconn {
     struct ncp_reasm ra;                 /* the frame being assembled; a whole one waits for room */
     uint64_t accepted_ms, partial_ms;    /* partial_ms: when the partial frame began (0: none) */
     struct held_chain *held_head, *held_tail;
+    size_t held_bytes;                   /* received, not fed to the reassembler yet */
     struct held_chain held_spare;        /* used when nothing else is held: no allocation */
     struct pbuf *held_q;                 /* the pbuf of held_head's chain being fed (NULL: its first) */
     uint32_t held_off;                   /* bytes of held_q already fed */
@@ -380,6 +386,7 @@ static void drop_output(struct kconn *kc)
     kc->held_tail = NULL;
     kc->held_q = NULL;
     kc->held_off = 0;
+    kc->held_bytes = 0;
 }
 
 static void unindex(struct kconn *kc, struct tcp_pcb *pcb)
@@ -557,6 +564,8 @@ static bool room_for_reply(struct kconn *kc, const uint8_t *frame, size_t len)
     if (kc->out_head)
         return false;
     size_t need = MIN(ncp_read_reply_size(frame, len), (size_t)TCP_SND_BUF / 2);
+    if (!ncp_conn_logged_in(kc->conn) && TCP_SND_BUF - pcb->snd_buf > PRELOGIN_UNACKED_MAX)
+        return false;
     /* pcb->snd_buf, not tcp_sndbuf(): with window scaling that macro tops out at 64 KiB */
     return pcb->snd_buf >= need && tcp_sndqueuelen(pcb) + 2 * (need / TCP_MSS) + 8 < TCP_SND_QUEUELEN;
 }
@@ -620,6 +629,7 @@ static bool feed(struct kconn *kc)
         size_t used = ncp_reasm_feed(&kc->ra, (const uint8_t *)q->payload + kc->held_off,
                                      q->len - kc->held_off);
         kc->held_off += (uint32_t)used;
+        kc->held_bytes -= used;
         fed += used;
     }
     if (!alive || kc->closing)
@@ -665,8 +675,13 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     h->next = NULL;
     if (kc->held_tail) kc->held_tail->next = h; else kc->held_head = h;
     kc->held_tail = h;
+    kc->held_bytes += p->tot_len;
     if (!feed(kc))                               /* closed while feeding: lwIP must not touch */
         return pcb_aborted ? ERR_ABRT : ERR_OK;  /* an aborted pcb again */
+    if (kc->held_bytes > PRELOGIN_HELD_MAX && !(kc->conn && ncp_conn_logged_in(kc->conn))) {
+        st.closed_mem++;                         /* sends without reading before login */
+        return kconn_close_pcb(kc) ? ERR_ABRT : ERR_OK;
+    }
     return ERR_OK;
 }
 

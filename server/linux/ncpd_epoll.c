@@ -325,8 +325,12 @@ static void check_timeouts(const struct ncpd_opts *o)
 static void on_readable(struct client *cl, int workers)
 {
     static uint8_t buf[256 * 1024];
-    for (int rounds = 0; rounds < 8 && !cl->closing && !cl->paused; rounds++) {
-        ssize_t n = recv(cl->fd, buf, sizeof buf, 0);
+    /* before login one small read per loop turn: replies to it cannot pile up past the
+     * pre-login high water mark before flush_out pauses the client */
+    bool in = ncp_conn_logged_in(cl->conn);
+    size_t want = in ? sizeof buf : 2 * (NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME);
+    for (int rounds = 0; rounds < (in ? 8 : 1) && !cl->closing && !cl->paused; rounds++) {
+        ssize_t n = recv(cl->fd, buf, want, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) break;
         if (n < 0) { cl->closing = true; break; }
@@ -344,7 +348,7 @@ static void on_readable(struct client *cl, int workers)
         }
         add_counter(&ncpd_ctr.rx_bytes, (uint64_t)n);
         consume_bytes(cl, buf, (size_t)n, workers);
-        if ((size_t)n < sizeof buf) break;
+        if ((size_t)n < want) break;
     }
 }
 

@@ -906,6 +906,56 @@ static void test_half_frames_and_prelogin_flood(void)
     raw_close(good);
 }
 
+/* Before login, a client that sends PINGs and never reads its replies makes the server
+ * hold little: the kernel closes it once it holds more than two pre-login frames unread,
+ * ncpd stops reading it; either way the counters stay near the baseline and the
+ * logged-in client is served. */
+static void test_prelogin_sender_that_never_reads(void)
+{
+    struct baseline b;
+    struct raw *good = settled_session(&b);
+    CHECK(good != NULL);
+    if (!good) return;
+    int fd = fd_open_served();
+    CHECK(fd >= 0);
+    if (fd < 0) { raw_close(good); return; }
+    static uint8_t frames[64 * 4200];
+    struct ncp_request rq = R(NCP_FN_PING);
+    static uint8_t data[4000];
+    rq.u.ping.data.ptr = data;
+    rq.u.ping.data.len = sizeof data;
+    size_t len = 0;
+    for (int i = 0; i < 64; i++) {
+        rq.h.tag = (uint32_t)i + 1;
+        len += ncp_encode_request(frames + len, sizeof frames - len, &rq);
+    }
+    int64_t closed0 = stat_value(good, "conn.closed_mem");
+    struct timeval tv = { 0, 200000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    size_t sent = 0;
+    uint64_t end = ms_now() + 3000;
+    for (int round = 0; round < 40 && ms_now() < end; round++) {   /* up to 10 MB, 3 s */
+        ssize_t w = send(fd, frames, len, MSG_NOSIGNAL);
+        if (w <= 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
+            break;                                  /* closed by the server */
+        }
+        sent += (size_t)w;
+    }
+    int64_t mem = stat_value(good, "conn.mem_bytes");
+    printf("# a pre-login client sent %zu bytes without reading: %lld bytes of state\n", sent,
+           (long long)(mem - b.mem));
+    CHECK(mem - b.mem <= 64 * 1024);
+    if (stat_value(good, "conn.live") >= 0) {      /* the kernel (lwIP's buffers are not in */
+        CHECK(fd_closed_within(fd, 10000));        /* mem_bytes): closed for holding too much */
+        CHECK(stat_value(good, "conn.closed_mem") > closed0);
+    }
+    check_served(good);
+    close(fd);
+    check_back_to_baseline(good, b);
+    raw_close(good);
+}
+
 /* Idle pre-login connections, with or without a partial frame, are closed once the
  * login timeout passes (not before); a logged-in one holding a partial frame once the
  * frame timeout passes; a logged-in idle one stays.  Needs a server with short
@@ -1045,6 +1095,7 @@ static void run_suite(const char *label)
     RUN_AS(test_half_close_gets_every_reply, label);
     RUN_AS(test_thousands_of_malformed_frames, label);
     RUN_AS(test_half_frames_and_prelogin_flood, label);
+    RUN_AS(test_prelogin_sender_that_never_reads, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);
     if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
     if (!remote_port) {                  /* servers of their own, with other options */
