@@ -153,9 +153,18 @@ static uint32_t refs_load(struct bcache_buf *b)
 	return __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE);
 }
 
+/* st.referenced counts buffers with refs > 0, kept at each 0 <-> 1 transition so
+ * bcache_get_stats needs no scan (and no lock). */
 static void get_ref(struct bcache_buf *b)     /* c->lock held */
 {
-	__atomic_fetch_add(&b->refs, 1, __ATOMIC_ACQ_REL);
+	if (__atomic_fetch_add(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		__atomic_fetch_add(&b->cache->st.referenced, 1, __ATOMIC_RELAXED);
+}
+
+static void put_ref(struct bcache_buf *b)     /* any context, lock or not */
+{
+	if (__atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL) == 1)
+		__atomic_fetch_sub(&b->cache->st.referenced, 1, __ATOMIC_RELAXED);
 }
 
 static void wait_locked(struct bcache *c)
@@ -294,7 +303,7 @@ static int write_batch(struct bcache *c, struct bcache_buf **v, uint32_t n)
 			set_dirty(c, b);
 		else
 			c->st.blocks_written++;
-		__atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL);
+		put_ref(b);
 	}
 	wake_all(c);
 	return err ? err : (int)n;
@@ -336,7 +345,8 @@ static void claim(struct bcache *c, struct bcache_buf *b, uint64_t blockno, uint
 	}
 	b->blockno = blockno;
 	b->flags = flags;
-	b->refs = 1;
+	b->refs = 0;                    /* evictable buffers have none */
+	get_ref(b);
 	hash_insert(c, b);
 	touch(c, b);
 }
@@ -444,7 +454,7 @@ static void ra_job_run(void *arg)
 		fs_mutex_lock(&c->lock);
 		for (uint32_t i = 0; i < n; i++) {
 			v[i]->flags = r == 0 ? (B_VALID | B_RA) : 0;
-			__atomic_fetch_sub(&v[i]->refs, 1, __ATOMIC_ACQ_REL);
+			put_ref(v[i]);
 		}
 		c->st.ra_blocks += n;
 		wake_all(c);
@@ -584,7 +594,7 @@ int bcache_get_noread(struct bcache *c, uint64_t blockno, struct bcache_buf **ou
 void bcache_release(struct bcache_buf *b)
 {
 	if (b)
-		__atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL);
+		put_ref(b);
 }
 
 void bcache_mark_dirty(struct bcache_buf *b)
@@ -735,14 +745,25 @@ uint64_t bcache_nblocks(struct bcache *c)
 }
 
 
+/* Running counters only: no lock, no scan, so it may be called anywhere (the kernel's
+ * STATS runs in the network receive path).  Each field is exact; they are read one by
+ * one, not as one snapshot. */
+#define LOAD_ST(f) (st->f = __atomic_load_n(&c->st.f, __ATOMIC_RELAXED))
 void bcache_get_stats(struct bcache *c, struct bcache_stats *st)
 {
-	fs_mutex_lock(&c->lock);
-	*st = c->st;
-	st->io_in_flight = __atomic_load_n(&c->st.io_in_flight, __ATOMIC_RELAXED);
-	st->referenced = 0;
-	for (uint32_t i = 0; i < c->nbuf; i++)
-		if (refs_load(&c->bufs[i]))
-			st->referenced++;
-	fs_mutex_unlock(&c->lock);
+	LOAD_ST(hits);
+	LOAD_ST(misses);
+	LOAD_ST(nb_misses);
+	LOAD_ST(ra_hits);
+	LOAD_ST(ra_blocks);
+	LOAD_ST(evictions);
+	LOAD_ST(dev_reads);
+	LOAD_ST(dev_writes);
+	LOAD_ST(blocks_written);
+	LOAD_ST(io_errors);
+	LOAD_ST(nbuffers);
+	LOAD_ST(dirty);
+	LOAD_ST(io_in_flight);
+	LOAD_ST(referenced);
 }
+#undef LOAD_ST

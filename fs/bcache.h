@@ -43,7 +43,7 @@ struct bcache_stats {
 	uint32_t nbuffers;
 	uint32_t dirty;         /* buffers holding unwritten data now */
 	uint32_t io_in_flight;  /* device calls running now */
-	uint32_t referenced;    /* buffers with refs > 0 now */
+	uint32_t referenced;    /* buffers with refs > 0 now (a running count) */
 };
 
 /* Creates a cache of nbuffers 4 KiB buffers.  NULL if out of memory. */
@@ -81,6 +81,7 @@ int bcache_flush_some(struct bcache *c, uint32_t max);
  * is written and dev->flush succeeded. */
 int bcache_sync(struct bcache *c);
 
+/* Running counters, read without the lock and without a scan (callable anywhere). */
 void bcache_get_stats(struct bcache *c, struct bcache_stats *st);
 
 #endif

@@ -88,6 +88,18 @@ void *kmalloc(size_t size)
     return h + 1;
 }
 
+/* What kmalloc(size) really takes from memory (its class, or whole pages), header included:
+ * for callers that keep a memory budget and want to charge the truth. */
+size_t kmalloc_footprint(size_t size)
+{
+    size_t total = size + sizeof(struct block_header);
+    int cls = class_for(total);
+    return cls < 0 ? ALIGN_UP(total, PAGE_SIZE) : (size_t)32U << cls;
+}
+
+/* The bytes a kmalloc'd block of `size` can hold (its footprint less the header). */
+size_t kmalloc_usable(size_t size) { return kmalloc_footprint(size) - sizeof(struct block_header); }
+
 void *kzalloc(size_t size)
 {
     void *p = kmalloc(size);

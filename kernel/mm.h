@@ -31,6 +31,8 @@ void heap_init(void);
 void *kmalloc(size_t size);
 void *kzalloc(size_t size);
 void kfree(void *p);
+size_t kmalloc_footprint(size_t size);   /* memory kmalloc(size) takes, header included */
+size_t kmalloc_usable(size_t size);      /* bytes such a block can hold (>= size) */
 struct heap_stats { uint64_t bytes_in_use, allocs, frees, large_pages; };
 void heap_get_stats(struct heap_stats *s);
 

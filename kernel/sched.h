@@ -43,6 +43,9 @@ struct thread {
     struct wtd *cur_wtd;
     uint64_t idle_since_ns;
     struct thread *pool_next;
+    /* lock order: > 0 while the thread holds a lock that must be innermost (lwIP's core
+     * lock, see server/kernel/kserver.c); fs_mutex_lock panics then */
+    uint32_t innermost_locks;
     /* bookkeeping: S (thread.c's list of all threads, the switch counters) */
     struct thread *all_next, *all_prev;
     uint64_t switches, quantum_start;

@@ -28,10 +28,17 @@ KOPT_U64("net.tick_ms", opt_tick_ms, 1, 1000, "period of the lwIP timer WTD");
 /* ---- the core lock ---- */
 static struct mutex core_lock = MUTEX_INIT("net-core");
 
-void net_core_lock(void) { mutex_lock(&core_lock); }
+/* The core lock is innermost (lock order in server/kernel/kserver.c): the thread is marked
+ * so that waiting for an engine or file-system mutex under it panics (fs_mutex_lock). */
+void net_core_lock(void)
+{
+    mutex_lock(&core_lock);
+    current->innermost_locks++;
+}
 void net_core_unlock(void)
 {
     net_netif_tx_flush();          /* one doorbell for everything sent under the lock */
+    current->innermost_locks--;
     mutex_unlock(&core_lock);
 }
 bool net_core_locked(void) { return core_lock.owner == current; }

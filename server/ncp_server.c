@@ -140,10 +140,16 @@ void ncp_conn_destroy(struct ncp_conn *c)
 uint32_t ncp_conn_inflight(const struct ncp_conn *c) { return __atomic_load_n(&c->inflight, __ATOMIC_ACQUIRE); }
 uint32_t ncp_conn_max_frame(const struct ncp_conn *c)
 {
-    uint32_t mf = __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE);
-    if (!__atomic_load_n(&c->logged_in, __ATOMIC_ACQUIRE) && mf > NCP_PRELOGIN_MAX_FRAME)
-        return NCP_PRELOGIN_MAX_FRAME;          /* whatever NEGOTIATE said, until login */
-    return mf;
+    uint32_t m = __atomic_load_n(&c->max_frame, __ATOMIC_ACQUIRE);
+    if (!LOAD(c->logged_in) && m > NCP_PRELOGIN_MAX_FRAME)
+        m = NCP_PRELOGIN_MAX_FRAME;             /* until login, whatever was negotiated */
+    return m;
+}
+bool ncp_conn_logged_in(const struct ncp_conn *c) { return LOAD(c->logged_in); }
+size_t ncp_server_conn_bytes(const struct ncp_server *s, bool logged_in)
+{
+    size_t table = logged_in ? (size_t)s->cfg.max_handles * sizeof(struct ncp_open *) : 0;
+    return sizeof(struct ncp_conn) + table;
 }
 
 uint16_t ncp_conn_number(const struct ncp_conn *c) { return c->number; }

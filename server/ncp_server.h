@@ -120,6 +120,12 @@ size_t ncp_server_refusal(uint8_t *buf);
  * embedders call it before each frame they start assembling. */
 uint32_t ncp_conn_max_frame(const struct ncp_conn *c);
 uint16_t ncp_conn_number(const struct ncp_conn *c);
+/* True once the connection logged in (embedders time out those that do not). */
+bool ncp_conn_logged_in(const struct ncp_conn *c);
+/* The engine's state for one connection, for an embedder's memory budget: before login
+ * the connection alone; once logged in at most that and its handle table (allocated at
+ * the first OPEN; the open files themselves are bounded by max_handles). */
+size_t ncp_server_conn_bytes(const struct ncp_server *s, bool logged_in);
 /* Requests admitted and not answered yet (lock waits included). */
 uint32_t ncp_conn_inflight(const struct ncp_conn *c);
 

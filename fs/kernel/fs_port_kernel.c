@@ -11,6 +11,8 @@
 #include "time.h"
 #include "printf.h"
 #include "init.h"
+#include "sched.h"
+#include "panic.h"
 
 /* ---- memory ---- */
 
@@ -37,7 +39,15 @@ void fs_free(void *p)
 /* ---- mutex and condition ---- */
 
 void fs_mutex_init(struct fs_mutex *m) { mutex_init(&m->m, "fs"); }
-void fs_mutex_lock(struct fs_mutex *m) { mutex_lock(&m->m); }
+/* fs mutexes (the engine's, ext2's, the block cache's) come before lwIP's core lock in
+ * the one lock order (server/kernel/kserver.c): waiting for one with it held could
+ * deadlock against a thread that holds this one and wants the core lock. */
+void fs_mutex_lock(struct fs_mutex *m)
+{
+    if (unlikely(current && current->innermost_locks))
+        panic("lock order: fs mutex %p waited for with the net core lock held", (void *)m);
+    mutex_lock(&m->m);
+}
 bool fs_mutex_trylock(struct fs_mutex *m) { return mutex_trylock(&m->m); }
 void fs_mutex_unlock(struct fs_mutex *m) { mutex_unlock(&m->m); }
 

@@ -15,23 +15,53 @@
  *    cache's buffers (ncp_conn_set_sendv); lwIP copies them into its segments, so the
  *    bytes are copied once on their way from the cache to the wire.
  *
- * Locking: every field of a kconn, and every lwIP call, is under the lwIP core lock.
- * The engine's send callback may be called with it held (receive path) or not (a
- * worker), so ksend takes it only when needed.  Nothing here sleeps with it held
- * except the engine's short mutexes, which are never held across I/O.
+ * Lock order -- one order for the whole file service, outermost first:
+ *   1. the engine's mutexes (server->lock, then a connection's conn->lock; the engine
+ *      documents its own order among them and never holds one across I/O);
+ *   2. the file system's (ext2's fs->lock, the block cache's c->lock);
+ *   3. lwIP's core lock (net_core_lock), innermost: every field of a kconn and every
+ *      lwIP call is under it, and the engine's send callback (ksendv) takes it while
+ *      the engine holds conn->lock.
+ * So with the core lock held nothing here may WAIT for an engine or file-system mutex:
+ * the receive path (lwIP's callbacks, in the e1000 receive WTD or the timer WTD) and
+ * every other core-lock section only try-lock them (ncp_conn_handle with
+ * may_block=false, bcache_lookup_nb) and read counters that need no lock (STATS:
+ * bcache_get_stats, kserver_get_stats).  What used to block there now runs in a WTD of
+ * its own, without the core lock, and takes the core lock afterwards:
+ *   - accept: on_accept only admits (counts, memory budget) and queues create_fn,
+ *     which calls ncp_conn_create (server->lock); bytes arriving meanwhile are held;
+ *   - a malformed stream: feed queues bad_stream_fn, which calls ncp_conn_bad_stream
+ *     (conn->lock, then the core lock to send), then closes;
+ *   - requests that may block (blocking_fn) and ncp_conn_destroy (destroy_fn).
+ * Asserted: those WTD functions check they do not hold the core lock, and the
+ * kernel's fs_mutex_lock panics if the calling thread holds it (net_core_lock marks
+ * the thread: kernel/fs_port_kernel.c), so an order violation fails at once in tests
+ * instead of deadlocking one day.
  *
- * Lifetime: a kconn holds one reference for the TCP connection and one per request
- * in a worker.  The engine connection is destroyed (in a WTD: it may sleep) when the
- * last reference goes.
+ * Lifetime: a kconn holds one reference for the TCP connection, one per request in a
+ * worker and one per queued create_fn / bad_stream_fn.  The engine connection is
+ * destroyed (in a WTD: it may sleep) when the last reference goes.
  *
- * Frames are assembled one buffer per frame, sized by the length prefix (checked
- * against the connection's negotiated maximum): a connection with no partial frame
+ * Frames: proto/ncp_reasm (the fuzzed reassembler) in its growing mode, limit
+ * ncp_conn_max_frame() asked before each frame: its buffer grows with the bytes that
+ * arrived (a 4-byte prefix announcing 1 MiB costs nothing) and a whole frame's buffer
+ * is taken over by the request (ncp_reasm_take), so a connection with no partial frame
  * costs no buffer at all, which is what lets 10000 idle clients fit in memory.
+ *
+ * Limits (docs/security.md): every byte of connection state -- the kconn, the engine's
+ * connection, frame buffers, queued requests and replies, held-chain nodes -- is
+ * charged to one budget (ncp.conn_mem_mb; heap footprints, not requested sizes).  A
+ * new connection is admitted only with room left for a pre-login frame, otherwise it
+ * gets the ETOOMANYCONNS refusal; a frame, request or reply that would pass the budget
+ * closes its connection (conn.closed_mem).  lwIP's poll callback (every second) closes a
+ * connection not logged in after ncp.login_timeout_s and one that has held a partial
+ * frame for ncp.frame_timeout_s.
  */
 #include "kserver.h"
 #include "net.h"
 #include "lwip/tcp.h"
 #include "server/ncp_server.h"
+#include "proto/ncp_reasm.h"
 #include "server/ncp_vfs_ext2.h"
 #include "random.h"
 #include "fs/kernel/storage.h"
@@ -46,6 +76,7 @@
 #include "string.h"
 #include "power.h"
 #include "time.h"
+#include "panic.h"
 
 #define NCP_PORT 524
 
@@ -65,10 +96,22 @@ KOPT_U64("ncp.intruder_lock_s", opt_intruder_lock_s, 1, 604800, "seconds a name 
 KOPT_U64("ncp.intruder_names", opt_intruder_names, 1, 65536, "names the failed-login table tracks");
 static uint64_t opt_read_ref = 1;
 KOPT_U64("ncp.read_ref", opt_read_ref, 0, 1, "cached reads go from the block cache straight into lwIP (0: through a reply buffer)");
+static uint64_t opt_conn_mem_mb = 128, opt_login_timeout_s = 30, opt_frame_timeout_s = 30;
+KOPT_U64("ncp.conn_mem_mb", opt_conn_mem_mb, 1, 1048576, "memory budget for all file-service connection state, MiB (past it new connections are refused)");
+KOPT_U64("ncp.login_timeout_s", opt_login_timeout_s, 0, 86400, "close a connection not logged in after this many seconds (0: never)");
+KOPT_U64("ncp.frame_timeout_s", opt_frame_timeout_s, 0, 86400, "close a connection that has held a partial frame this many seconds (0: never)");
+
+#define POLL_TICKS 2                     /* lwIP's poll callback every 2 x 500 ms */
+/* Before login a client gets no more than this in lwIP's send queue unacknowledged (it
+ * stops being fed), and one that makes us hold more than PRELOGIN_HELD_MAX received
+ * bytes unfed meanwhile is closed: pre-login state stays a few KiB, not a TCP window. */
+#define PRELOGIN_UNACKED_MAX (8u << 10)
+#define PRELOGIN_HELD_MAX (2u * (NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME))
 
 struct out_chunk {
     struct out_chunk *next;
     size_t len, off;
+    size_t cost;                         /* charged to the budget */
     uint8_t data[];
 };
 
@@ -78,17 +121,20 @@ struct held_chain {
     struct pbuf *p;
 };
 
+/* Every field under the core lock, except conn (set once by create_fn, under it, before
+ * anything else uses it). */
 struct kconn {
     struct tcp_pcb *pcb;                 /* NULL once closed or dropped by lwIP */
-    struct ncp_conn *conn;
+    struct ncp_conn *conn;               /* NULL until create_fn made it */
     uint32_t refs;
     bool closing;
     bool peer_closed;                    /* FIN seen: close once every reply is out */
-    uint8_t prefix[NCP_LEN_SIZE];        /* the frame being assembled */
-    uint32_t prefix_have;
-    uint8_t *frame;                      /* whole when frame_have == frame_len: waits for room */
-    uint32_t frame_len, frame_have;
+    bool bad;                            /* malformed stream: bad_stream_fn answers, then closes */
+    bool login_charged;                  /* the engine's logged-in state is charged (charge_login) */
+    struct ncp_reasm ra;                 /* the frame being assembled; a whole one waits for room */
+    uint64_t accepted_ms, partial_ms;    /* partial_ms: when the partial frame began (0: none) */
     struct held_chain *held_head, *held_tail;
+    size_t held_bytes;                   /* received, not fed to the reassembler yet */
     struct held_chain held_spare;        /* used when nothing else is held: no allocation */
     struct pbuf *held_q;                 /* the pbuf of held_head's chain being fed (NULL: its first) */
     uint32_t held_off;                   /* bytes of held_q already fed */
@@ -99,22 +145,79 @@ struct kconn {
     bool indexed;                        /* in net/'s connection index (net_pcb_index_add) */
     uint64_t requests, fast, slow, bytes_in, bytes_out;
     struct kconn *next, *prev;
-    struct wtd destroy_wtd;
+    struct wtd create_wtd, bad_wtd, destroy_wtd;
 };
 
 struct kreq {
     struct wtd w;
     struct kconn *kc;
     uint8_t *frame;
-    size_t len;
+    size_t len, cap;                     /* cap: the frame buffer's size (charged) */
 };
 
 static struct ncp_server *server;
 static struct kconn *conns;
 static bool pcb_aborted;                 /* kconn_close_pcb had to tcp_abort (core lock held) */
 static struct kserver_stats st;
+static uint64_t mem_limit, conn_base_cost;   /* set at init: kconn + pre-login engine state */
+static uint64_t login_extra_cost;            /* what the engine's state grows by at login */
 
 static void kconn_close(struct kconn *kc);
+
+static uint64_t uptime_ms(void) { return now_ns() / 1000000u; }
+
+/* ---- the connection memory budget ----
+ * st.mem_bytes is atomic: buffers are charged under the core lock but a worker frees a
+ * request's frame without it. */
+
+static bool conn_mem_charge(size_t n)
+{
+    uint64_t used = __atomic_add_fetch(&st.mem_bytes, n, __ATOMIC_RELAXED);
+    if (used <= mem_limit)
+        return true;
+    __atomic_fetch_sub(&st.mem_bytes, n, __ATOMIC_RELAXED);
+    return false;
+}
+
+static void conn_mem_uncharge(size_t n) { __atomic_fetch_sub(&st.mem_bytes, n, __ATOMIC_RELAXED); }
+
+/* kmalloc through the budget; *size is raised to what the block holds. */
+static void *conn_mem_alloc(size_t *size)
+{
+    size_t cost = kmalloc_footprint(*size);
+    if (!conn_mem_charge(cost))
+        return NULL;
+    void *p = kmalloc(*size);
+    if (!p) {
+        conn_mem_uncharge(cost);
+        return NULL;
+    }
+    *size = kmalloc_usable(*size);
+    return p;
+}
+
+static void conn_mem_free(void *p, size_t size)
+{
+    if (!p)
+        return;
+    kfree(p);
+    conn_mem_uncharge(kmalloc_footprint(size));
+}
+
+/* The reassembler's allocator (ncp_reasm_alloc_fn). */
+static void *reasm_alloc(void *arg, void *p, size_t old_size, size_t *new_size)
+{
+    if (*new_size == 0) {
+        conn_mem_free(p, old_size);
+        return NULL;
+    }
+    uint8_t *q = conn_mem_alloc(new_size);
+    if (q && p) {
+        memcpy(q, p, old_size);
+        conn_mem_free(p, old_size);
+    }
+    return q;
+}
 
 /* ---- sending ---- */
 
@@ -145,7 +248,7 @@ static void kconn_flush(struct kconn *kc)
             kc->out_head = c->next;
             if (!kc->out_head)
                 kc->out_tail = NULL;
-            kfree(c);
+            conn_mem_free(c, c->cost);
         }
     }
     if (wrote)
@@ -182,13 +285,14 @@ static void queue_rest(struct kconn *kc, const struct ncp_iov *iov, unsigned n, 
         rest += iov[k].len - (k == i ? off : 0);
     if (!rest)
         return;
-    struct out_chunk *c = kmalloc(sizeof *c + rest);
-    if (!c) {
-        kprintf("ncp: out of memory for a %zu-byte reply: closing connection %u\n",
-                rest, ncp_conn_number(kc->conn));
+    size_t cost = sizeof(struct out_chunk) + rest;
+    struct out_chunk *c = conn_mem_alloc(&cost);
+    if (!c) {                            /* past the budget (or the heap): close, cleanly */
+        st.closed_mem++;
         kconn_close(kc);
         return;
     }
+    c->cost = cost;
     size_t at = 0;
     for (unsigned k = i; k < n; k++) {
         size_t skip = k == i ? off : 0;
@@ -244,14 +348,18 @@ static void ksend(void *arg, const uint8_t *frame, size_t len)
 static uint32_t destroy_fn(struct wtd *w)
 {
     struct kconn *kc = w->context;
-    ncp_conn_destroy(kc->conn);          /* may sleep: not under the core lock */
+    ASSERT(!net_core_locked());          /* the lock order: engine mutexes first */
+    if (kc->conn)
+        ncp_conn_destroy(kc->conn);      /* may sleep: not under the core lock */
     net_core_lock();
     if (kc->prev) kc->prev->next = kc->next; else conns = kc->next;
     if (kc->next) kc->next->prev = kc->prev;
     st.live--;
     st.closed++;
     net_core_unlock();
-    kfree(kc);
+    uint64_t engine = conn_base_cost - kmalloc_footprint(sizeof *kc) + (kc->login_charged ? login_extra_cost : 0);
+    conn_mem_free(kc, sizeof *kc);
+    conn_mem_uncharge(engine);           /* the engine's part */
     return 0;
 }
 
@@ -266,7 +374,7 @@ static void kconn_put(struct kconn *kc)
 static void free_held(struct kconn *kc, struct held_chain *h)
 {
     if (h != &kc->held_spare)
-        kfree(h);
+        conn_mem_free(h, sizeof *h);
 }
 
 static void drop_output(struct kconn *kc)
@@ -274,12 +382,12 @@ static void drop_output(struct kconn *kc)
     while (kc->out_head) {
         struct out_chunk *c = kc->out_head;
         kc->out_head = c->next;
-        kfree(c);
+        conn_mem_free(c, c->cost);
     }
     kc->out_tail = NULL;
     kc->out_bytes = 0;
-    kfree(kc->frame);
-    kc->frame = NULL;
+    ncp_reasm_release(&kc->ra);
+    kc->partial_ms = 0;
     while (kc->held_head) {
         struct held_chain *h = kc->held_head;
         kc->held_head = h->next;
@@ -289,6 +397,7 @@ static void drop_output(struct kconn *kc)
     kc->held_tail = NULL;
     kc->held_q = NULL;
     kc->held_off = 0;
+    kc->held_bytes = 0;
 }
 
 static void unindex(struct kconn *kc, struct tcp_pcb *pcb)
@@ -307,6 +416,7 @@ static void detach_pcb(struct kconn *kc)
     tcp_recv(pcb, NULL);
     tcp_sent(pcb, NULL);
     tcp_err(pcb, NULL);
+    tcp_poll(pcb, NULL, 0);
     kc->pcb = NULL;
 }
 
@@ -339,10 +449,17 @@ static void kconn_close(struct kconn *kc) { (void)kconn_close_pcb(kc); }
  * for is unanswered -- no held bytes, no queued reply, no request in a worker (refs counts
  * one for the connection plus one per such request; `extra` more are being let go).
  * Returns true if it closed (and lwIP needs ERR_ABRT when pcb_aborted). */
+static bool frame_whole(const struct kconn *kc)
+{
+    const uint8_t *f;
+    size_t fl;
+    return ncp_reasm_frame(&kc->ra, &f, &fl) == NCP_REASM_FRAME;
+}
+
 static bool close_if_finished(struct kconn *kc, uint32_t extra)
 {
-    bool frame_waiting = kc->frame && kc->frame_have == kc->frame_len;   /* a partial one never ends */
-    if (!kc->peer_closed || kc->closing || kc->held_head || frame_waiting || kc->out_head ||
+    /* a partial frame never ends; a whole one waiting for room will be answered */
+    if (!kc->peer_closed || kc->closing || kc->held_head || frame_whole(kc) || kc->out_head ||
         kc->refs > 1 + extra)
         return false;
     kconn_close_pcb(kc);
@@ -353,8 +470,9 @@ static uint32_t blocking_fn(struct wtd *w)
 {
     struct kreq *rq = (struct kreq *)w;
     struct kconn *kc = rq->kc;
+    ASSERT(!net_core_locked());                  /* the lock order: engine mutexes first */
     int r = ncp_conn_handle_blocking(kc->conn, rq->frame, rq->len);
-    kfree(rq->frame);
+    conn_mem_free(rq->frame, rq->cap);
     net_core_lock();
     if (r == NCP_CLOSE_CONN)
         kconn_close(kc);
@@ -362,27 +480,56 @@ static uint32_t blocking_fn(struct wtd *w)
         close_if_finished(kc, 1);                /* this request's reference goes next */
     kconn_put(kc);
     net_core_unlock();
-    kfree(rq);
+    conn_mem_free(rq, sizeof *rq);
     return 0;
 }
 
-/* One complete frame (owned); false if the connection was closed. */
-static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len)
+/* Runs in a WTD of its own because ncp_conn_bad_stream waits for conn->lock (and then
+ * takes the core lock to send the BADFRAME reply): never in the receive path. */
+static uint32_t bad_stream_fn(struct wtd *w)
 {
+    struct kconn *kc = w->context;
+    ASSERT(!net_core_locked());
+    ncp_conn_bad_stream(kc->conn);               /* tells the client why, then we close */
+    net_core_lock();
+    kconn_close(kc);
+    kconn_put(kc);
+    net_core_unlock();
+    return 0;
+}
+
+/* A malformed stream: no more bytes are fed; bad_stream_fn answers and closes. */
+static void bad_stream(struct kconn *kc)
+{
+    st.bad_frames++;
+    kc->bad = true;
+    kc->refs++;
+    wtd_init(&kc->bad_wtd, bad_stream_fn, kc);
+    wtd_schedule(&kc->bad_wtd);
+}
+
+/* One complete frame (owned, a buffer of cap bytes); false if the connection was closed.
+ * The request that may have to go to a worker is allocated first: once the engine said
+ * NCP_WOULD_BLOCK it counts the request in flight and only ncp_conn_handle_blocking
+ * lets it go, so there must be no failure between the two. */
+static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len, size_t cap)
+{
+    size_t rqsize = sizeof(struct kreq);
+    struct kreq *rq = conn_mem_alloc(&rqsize);
+    if (!rq) {                                   /* past the budget: close, cleanly */
+        conn_mem_free(frame, cap);
+        st.closed_mem++;
+        kconn_close(kc);
+        return false;
+    }
     kc->requests++;
     st.requests++;
     int r = ncp_conn_handle(kc->conn, frame, len, false);
     if (r == NCP_WOULD_BLOCK) {
-        struct kreq *rq = kmalloc(sizeof *rq);
-        if (!rq) {
-            kfree(frame);
-            kprintf("ncp: out of memory queueing a request: closing connection\n");
-            kconn_close(kc);
-            return false;
-        }
         rq->kc = kc;
         rq->frame = frame;
         rq->len = len;
+        rq->cap = cap;
         kc->refs++;
         kc->slow++;
         st.slow_path++;
@@ -390,7 +537,8 @@ static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len)
         wtd_schedule(&rq->w);
         return true;
     }
-    kfree(frame);
+    conn_mem_free(rq, sizeof *rq);
+    conn_mem_free(frame, cap);
     if (r == NCP_CLOSE_CONN) {
         kconn_close(kc);
         return false;
@@ -400,38 +548,20 @@ static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len)
     return true;
 }
 
-/* Takes bytes into the frame being assembled, stopping once a frame is whole; returns
- * how many it took, or -1 if the connection was closed (a bad length, no memory). */
-static long assemble(struct kconn *kc, const uint8_t *p, size_t n)
+/* Logged in (in a worker) since we last looked: the engine's state may grow by its handle
+ * table, charged now (admission left room for it); false if that passed the budget and
+ * the connection was closed. */
+static bool charge_login(struct kconn *kc)
 {
-    size_t used = 0;
-    if (!kc->frame) {
-        size_t take = MIN(n, NCP_LEN_SIZE - kc->prefix_have);
-        memcpy(kc->prefix + kc->prefix_have, p, take);
-        kc->prefix_have += take;
-        used = take;
-        if (kc->prefix_have < NCP_LEN_SIZE)
-            return (long)used;
-        uint32_t body = ncp_get32(kc->prefix);
-        if (body < NCP_MIN_FRAME || body > ncp_conn_max_frame(kc->conn)) {
-            st.bad_frames++;
-            ncp_conn_bad_stream(kc->conn);       /* tells the client why, then we close */
-            kconn_close(kc);
-            return -1;
-        }
-        kc->frame_len = NCP_LEN_SIZE + body;
-        kc->frame = kmalloc(kc->frame_len);
-        if (!kc->frame) {
-            kconn_close(kc);
-            return -1;
-        }
-        memcpy(kc->frame, kc->prefix, NCP_LEN_SIZE);
-        kc->frame_have = NCP_LEN_SIZE;
+    if (kc->login_charged || !kc->conn || !ncp_conn_logged_in(kc->conn))
+        return true;
+    if (!conn_mem_charge(login_extra_cost)) {
+        st.closed_mem++;
+        kconn_close(kc);
+        return false;
     }
-    size_t take = MIN(n - used, kc->frame_len - kc->frame_have);
-    memcpy(kc->frame + kc->frame_have, p + used, take);
-    kc->frame_have += take;
-    return (long)(used + take);
+    kc->login_charged = true;
+    return true;
 }
 
 /* Backpressure: a whole frame goes to the engine only when nothing of ours is queued and
@@ -439,12 +569,14 @@ static long assemble(struct kconn *kc, const uint8_t *p, size_t n)
  * replies go straight into lwIP; otherwise the frame, the bytes behind it and the
  * client's window wait for on_sent.  A client that sends reads and never reads replies
  * costs a send buffer, not a queue of replies. */
-static bool room_for_reply(struct kconn *kc)
+static bool room_for_reply(struct kconn *kc, const uint8_t *frame, size_t len)
 {
     struct tcp_pcb *pcb = kc->pcb;
     if (kc->out_head)
         return false;
-    size_t need = MIN(ncp_read_reply_size(kc->frame, kc->frame_len), (size_t)TCP_SND_BUF / 2);
+    size_t need = MIN(ncp_read_reply_size(frame, len), (size_t)TCP_SND_BUF / 2);
+    if (!ncp_conn_logged_in(kc->conn) && TCP_SND_BUF - pcb->snd_buf > PRELOGIN_UNACKED_MAX)
+        return false;
     /* pcb->snd_buf, not tcp_sndbuf(): with window scaling that macro tops out at 64 KiB */
     return pcb->snd_buf >= need && tcp_sndqueuelen(pcb) + 2 * (need / TCP_MSS) + 8 < TCP_SND_QUEUELEN;
 }
@@ -456,17 +588,37 @@ static bool feed(struct kconn *kc)
 {
     size_t fed = 0;
     bool alive = true;
-    while (alive && !kc->closing) {
-        if (kc->frame && kc->frame_have == kc->frame_len) {
-            if (!room_for_reply(kc)) {
+    if (!kc->conn || kc->bad)                    /* not created yet / answered by bad_stream_fn */
+        return !kc->closing;
+    if (!charge_login(kc))
+        return false;
+    while (alive && !kc->closing && !kc->bad) {
+        /* NEGOTIATE or a login may have changed the limit (in a worker): the
+         * reassembler judges the next length prefix by it */
+        uint32_t mf = ncp_conn_max_frame(kc->conn);
+        if (mf != kc->ra.max_frame)
+            ncp_reasm_set_max(&kc->ra, mf);
+        const uint8_t *f;
+        size_t fl;
+        int r = ncp_reasm_frame(&kc->ra, &f, &fl);
+        if (r == NCP_REASM_FRAME) {
+            if (!room_for_reply(kc, f, fl)) {
                 st.waited_for_room++;
                 break;
             }
-            uint8_t *f = kc->frame;
-            kc->frame = NULL;
-            kc->prefix_have = 0;
-            alive = dispatch_frame(kc, f, kc->frame_len);
+            size_t len, cap;
+            uint8_t *frame = ncp_reasm_take(&kc->ra, &len, &cap);
+            alive = dispatch_frame(kc, frame, len, cap);
             continue;
+        }
+        if (r == NCP_REASM_ERROR) {
+            bad_stream(kc);
+            break;
+        }
+        if (r == NCP_REASM_NOMEM) {              /* the frame would pass the budget */
+            st.closed_mem++;
+            kconn_close(kc);
+            return false;
         }
         struct held_chain *h = kc->held_head;
         if (!h)
@@ -485,14 +637,18 @@ static bool feed(struct kconn *kc)
             free_held(kc, h);
             continue;
         }
-        long used = assemble(kc, (const uint8_t *)q->payload + kc->held_off, q->len - kc->held_off);
-        if (used < 0)
-            return false;
+        size_t used = ncp_reasm_feed(&kc->ra, (const uint8_t *)q->payload + kc->held_off,
+                                     q->len - kc->held_off);
         kc->held_off += (uint32_t)used;
-        fed += (size_t)used;
+        kc->held_bytes -= used;
+        fed += used;
     }
     if (!alive || kc->closing)
         return false;
+    if (kc->ra.have == 0 || frame_whole(kc))
+        kc->partial_ms = 0;
+    else if (!kc->partial_ms)
+        kc->partial_ms = uptime_ms();
     for (; fed; fed -= MIN(fed, (size_t)0xFFFF))
         tcp_recved(kc->pcb, (u16_t)MIN(fed, (size_t)0xFFFF));
     return true;
@@ -514,18 +670,29 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     }
     st.bytes_in += p->tot_len;
     kc->bytes_in += p->tot_len;
-    struct held_chain *h = kc->held_head ? kmalloc(sizeof *h) : &kc->held_spare;
+    if (kc->bad) {                               /* nothing more is read from a bad stream */
+        tcp_recved(pcb, p->tot_len);
+        pbuf_free(p);
+        return ERR_OK;
+    }
+    size_t hsize = sizeof(struct held_chain);
+    struct held_chain *h = kc->held_head ? conn_mem_alloc(&hsize) : &kc->held_spare;
     if (!h) {
         pbuf_free(p);
-        kprintf("ncp: out of memory for received data: closing connection %u\n", ncp_conn_number(kc->conn));
+        st.closed_mem++;
         return kconn_close_pcb(kc) ? ERR_ABRT : ERR_OK;
     }
     h->p = p;
     h->next = NULL;
     if (kc->held_tail) kc->held_tail->next = h; else kc->held_head = h;
     kc->held_tail = h;
+    kc->held_bytes += p->tot_len;
     if (!feed(kc))                               /* closed while feeding: lwIP must not touch */
         return pcb_aborted ? ERR_ABRT : ERR_OK;  /* an aborted pcb again */
+    if (kc->held_bytes > PRELOGIN_HELD_MAX && !(kc->conn && ncp_conn_logged_in(kc->conn))) {
+        st.closed_mem++;                         /* sends without reading before login */
+        return kconn_close_pcb(kc) ? ERR_ABRT : ERR_OK;
+    }
     return ERR_OK;
 }
 
@@ -536,7 +703,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
         return ERR_OK;
     kconn_flush(kc);
     pcb_aborted = false;
-    if ((kc->held_head || kc->frame) && !feed(kc))
+    if ((kc->held_head || frame_whole(kc)) && !feed(kc))
         return pcb_aborted ? ERR_ABRT : ERR_OK;
     return close_if_finished(kc, 0) && pcb_aborted ? ERR_ABRT : ERR_OK;
 }
@@ -555,34 +722,99 @@ static void on_err(void *arg, err_t err)
     }
 }
 
+/* Every POLL_TICKS: the login and partial-frame timeouts (no engine mutex: the
+ * logged-in flag is atomic). */
+static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+{
+    struct kconn *kc = arg;
+    if (!kc || kc->closing)
+        return ERR_OK;
+    pcb_aborted = false;
+    if (!charge_login(kc))
+        return pcb_aborted ? ERR_ABRT : ERR_OK;
+    uint64_t now = uptime_ms();
+    bool close = false;
+    if (opt_login_timeout_s && now - kc->accepted_ms >= opt_login_timeout_s * 1000 &&
+        !(kc->conn && ncp_conn_logged_in(kc->conn))) {
+        st.login_timeouts++;
+        close = true;
+    } else if (opt_frame_timeout_s && kc->partial_ms && now - kc->partial_ms >= opt_frame_timeout_s * 1000) {
+        st.frame_timeouts++;
+        close = true;
+    }
+    if (!close)
+        return ERR_OK;
+    pcb_aborted = false;
+    return kconn_close_pcb(kc) ? ERR_ABRT : ERR_OK;
+}
+
+/* Sends the ETOOMANYCONNS refusal and closes; returns what lwIP's callback returns. */
+static err_t refuse(struct tcp_pcb *pcb)
+{
+    uint8_t buf[NCP_LEN_SIZE + NCP_HDR_SIZE];
+    size_t n = ncp_server_refusal(buf);
+    st.refused++;
+    tcp_arg(pcb, NULL);
+    tcp_write(pcb, buf, (u16_t)n, TCP_WRITE_FLAG_COPY);
+    tcp_output(pcb);
+    if (tcp_close(pcb) != ERR_OK) {
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    return ERR_OK;
+}
+
+/* The engine connection, made outside the core lock (ncp_conn_create waits for
+ * server->lock); bytes that arrived meanwhile are fed once it exists. */
+static uint32_t create_fn(struct wtd *w)
+{
+    struct kconn *kc = w->context;
+    ASSERT(!net_core_locked());
+    struct ncp_conn *c = ncp_conn_create(server, ksend, kc);
+    if (c && opt_read_ref)
+        ncp_conn_set_sendv(c, ksendv);
+    net_core_lock();
+    if (!c) {                                    /* the engine's own limit, or stopping */
+        if (kc->pcb && !kc->closing) {
+            uint8_t buf[NCP_LEN_SIZE + NCP_HDR_SIZE];
+            size_t n = ncp_server_refusal(buf);
+            st.refused++;
+            tcp_write(kc->pcb, buf, (u16_t)n, TCP_WRITE_FLAG_COPY);
+        }
+        kconn_close(kc);
+    } else {
+        kc->conn = c;
+        ncp_reasm_init_growing(&kc->ra, ncp_conn_max_frame(c), reasm_alloc, NULL);
+        if (!kc->closing && feed(kc))
+            close_if_finished(kc, 1);            /* this WTD's reference goes next */
+    }
+    kconn_put(kc);
+    net_core_unlock();
+    return 0;
+}
+
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
+    /* Admission needs no engine mutex: counts, the budget (room for this connection
+     * and a pre-login frame), the stopping flag (atomic). */
+    uint64_t need = conn_base_cost + login_extra_cost + kmalloc_footprint(NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME);
+    if (st.live >= opt_maxconn || ncp_server_stopping(server))
+        return refuse(pcb);
+    if (__atomic_load_n(&st.mem_bytes, __ATOMIC_RELAXED) + need > mem_limit || !conn_mem_charge(conn_base_cost)) {
+        st.refused_mem++;
+        return refuse(pcb);
+    }
     struct kconn *kc = kzalloc(sizeof *kc);
-    struct ncp_conn *c = NULL;
-    if (kc && st.live < opt_maxconn && !ncp_server_stopping(server))
-        c = ncp_conn_create(server, ksend, kc);
-    if (c && opt_read_ref)
-        ncp_conn_set_sendv(c, ksendv);
-    if (!c) {
-        /* refused: tell the client why, then close */
-        uint8_t buf[NCP_LEN_SIZE + NCP_HDR_SIZE];
-        size_t n = ncp_server_refusal(buf);
-        st.refused++;
-        kfree(kc);
-        tcp_arg(pcb, NULL);
-        tcp_write(pcb, buf, (u16_t)n, TCP_WRITE_FLAG_COPY);
-        tcp_output(pcb);
-        if (tcp_close(pcb) != ERR_OK) {
-            tcp_abort(pcb);
-            return ERR_ABRT;
-        }
-        return ERR_OK;
+    if (!kc) {
+        conn_mem_uncharge(conn_base_cost);
+        st.refused_mem++;
+        return refuse(pcb);
     }
     kc->pcb = pcb;
-    kc->conn = c;
-    kc->refs = 1;
+    kc->refs = 2;                                /* the TCP connection and create_fn */
+    kc->accepted_ms = uptime_ms();
     kc->remote_ip = pcb->remote_ip.addr;
     kc->remote_port = pcb->remote_port;
     kc->local_port = pcb->local_port;
@@ -597,7 +829,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
     tcp_err(pcb, on_err);
+    tcp_poll(pcb, on_poll, POLL_TICKS);
     tcp_nagle_disable(pcb);                      /* request/reply: no coalescing delay */
+    wtd_init(&kc->create_wtd, create_fn, kc);
+    wtd_schedule(&kc->create_wtd);
     return ERR_OK;
 }
 
@@ -637,6 +872,10 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "worker.peak", w.peak }, { "worker.created", w.workers_created },
         { "worker.reclaimed", w.workers_reclaimed },
         { "conn.live", k.live }, { "conn.accepted", k.accepted }, { "conn.refused", k.refused },
+        { "conn.mem_bytes", k.mem_bytes }, { "conn.mem_limit", mem_limit },
+        { "conn.refused_mem", k.refused_mem }, { "conn.closed_mem", k.closed_mem },
+        { "conn.login_timeouts", k.login_timeouts }, { "conn.frame_timeouts", k.frame_timeouts },
+        { "conn.login_timeout_s", opt_login_timeout_s }, { "conn.frame_timeout_s", opt_frame_timeout_s },
         { "req.fast_path", k.fast_path }, { "req.slow_path", k.slow_path },
         { "net.bytes_in", k.bytes_in }, { "net.bytes_out", k.bytes_out },
         { "net.send_queued_max", k.send_queued_max }, { "req.waited_for_room", k.waited_for_room },
@@ -665,6 +904,7 @@ void kserver_get_stats(struct kserver_stats *out)
     uint64_t f = irq_save();
     *out = st;
     irq_restore(f);
+    out->mem_bytes = __atomic_load_n(&st.mem_bytes, __ATOMIC_RELAXED);
 }
 
 static int kserver_init(void)
@@ -688,6 +928,9 @@ static int kserver_init(void)
         kprintf("ncp: cannot create the server\n");
         return -1;
     }
+    mem_limit = opt_conn_mem_mb << 20;
+    conn_base_cost = kmalloc_footprint(sizeof(struct kconn)) + kmalloc_footprint(ncp_server_conn_bytes(server, false));
+    login_extra_cost = kmalloc_footprint(ncp_server_conn_bytes(server, true) - ncp_server_conn_bytes(server, false));
     net_core_lock();
     struct tcp_pcb *l = net_tcp_listen(NCP_PORT, on_accept, NULL);
     net_core_unlock();
@@ -695,7 +938,8 @@ static int kserver_init(void)
         kprintf("ncp: cannot listen on port %d\n", NCP_PORT);
         return -1;
     }
-    kprintf("ncp: file service on TCP port %d (max %lu connections)\n", NCP_PORT, opt_maxconn);
+    kprintf("ncp: file service on TCP port %d (max %lu connections, %lu MiB for their state, %lu B each idle)\n",
+            NCP_PORT, opt_maxconn, opt_conn_mem_mb, conn_base_cost);
     return 0;
 }
 INITCALL(INIT_SERVICE, kserver_init);
@@ -714,13 +958,16 @@ static void cmd_conns(int argc, char **argv)
         char addr[24];
         ksnprintf(addr, sizeof addr, "%u.%u.%u.%u:%u", ip & 255, (ip >> 8) & 255, (ip >> 16) & 255,
                   ip >> 24, kc->remote_port);
-        kprintf("  %5u %-21s %9lu %9lu %9lu %11lu %11lu %7zu %s refs %u%s\n", ncp_conn_number(kc->conn),
+        kprintf("  %5u %-21s %9lu %9lu %9lu %11lu %11lu %7zu %s refs %u%s\n", kc->conn ? ncp_conn_number(kc->conn) : 0,
                 addr, kc->requests, kc->fast, kc->slow, kc->bytes_in, kc->bytes_out, kc->out_bytes,
                 kc->pcb ? tcp_debug_state_str(kc->pcb->state) : "-", kc->refs,
                 kc->closing ? " closing" : "");
     }
     kprintf("  %lu live (%lu accepted, %lu refused, %lu closed)%s\n", st.live, st.accepted,
             st.refused, st.closed, shown == 50 ? "; first 50 shown" : "");
+    kprintf("  state %lu of %lu bytes; refused for memory %lu, closed for memory %lu; timeouts: login %lu, frame %lu\n",
+            __atomic_load_n(&st.mem_bytes, __ATOMIC_RELAXED), mem_limit, st.refused_mem, st.closed_mem,
+            st.login_timeouts, st.frame_timeouts);
     net_core_unlock();
 }
 CONSOLE_COMMAND("conns", "file-service connections", cmd_conns);

@@ -8,5 +8,8 @@ struct kserver_stats {
     uint64_t requests, fast_path, slow_path;    /* answered in the receive WTD / in a worker */
     uint64_t bad_frames, bytes_in, bytes_out, send_queued_max;
     uint64_t waited_for_room;                   /* frames held back until replies had room */
+    uint64_t mem_bytes;                         /* connection state charged now (atomic) */
+    uint64_t refused_mem, closed_mem;           /* connections refused / closed by the budget */
+    uint64_t login_timeouts, frame_timeouts;    /* connections closed by the timeouts */
 };
 void kserver_get_stats(struct kserver_stats *out);

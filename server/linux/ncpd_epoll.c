@@ -7,6 +7,12 @@
  * appended to the connection's output buffer and flushed by the loop; a
  * connection with too much unsent output is not read until it drains.  A client
  * that half-closes is closed once its requests are answered and sent.
+ *
+ * Limits: every client's state (this struct, the engine's connection, the frame being
+ * reassembled -- a buffer that grows with the bytes that arrived --, unsent replies and
+ * queued requests) is charged to the budget of ncpd_mem.c; a client not logged in after
+ * --login-timeout seconds, or holding a partial frame for --frame-timeout seconds, is
+ * closed (checked once a second).
  */
 #include "server/linux/ncpd.h"
 #include "proto/ncp_reasm.h"
@@ -25,12 +31,18 @@
 #include <unistd.h>
 
 #define OUT_HIGH_WATER (4u << 20)
+#define OUT_HIGH_WATER_PRELOGIN (8u << 10)   /* before login: a client that does not read stops being read sooner */
+#define OUT_KEEP (16u << 10)            /* a drained reply buffer bigger than this is freed */
+#define RBUF_KEEP (64u << 10)           /* likewise a reassembly buffer between frames */
 
 struct client {
     int fd;
     struct ncp_conn *conn;
-    struct ncp_reasm ra;
-    uint8_t *rbuf;
+    struct ncp_reasm ra;        /* loop thread only; its buffer is charged to the budget */
+    size_t base_bytes;          /* charged for this struct and the engine's connection (grows at login) */
+    bool login_charged;         /* loop thread only */
+    uint64_t accepted_ms, partial_ms;    /* loop thread only; partial_ms 0: no partial frame */
+    struct client *lnext, *lprev;        /* all clients (loop thread only) */
     pthread_mutex_t out_lock;   /* out*, send_failed: workers append, the loop flushes */
     uint8_t *out;
     size_t out_len, out_cap, out_off;
@@ -41,6 +53,7 @@ struct client {
 };
 
 static int epfd, wake_fd;
+static struct client *clients;          /* loop thread only */
 
 /* Half-closed clients waiting for their last replies (loop thread only). */
 static struct client **draining;
@@ -83,10 +96,17 @@ static void client_send(void *arg, const uint8_t *frame, size_t len)
             cl->out_len -= cl->out_off;
             cl->out_off = 0;
         }
-        size_t cap = cl->out_cap ? cl->out_cap : 65536;
+        size_t cap = cl->out_cap ? cl->out_cap : 1024;
         while (cap < cl->out_len + len) cap *= 2;
-        uint8_t *b = realloc(cl->out, cap);
-        if (!b) { cl->send_failed = true; pthread_mutex_unlock(&cl->out_lock); return; }
+        uint8_t *b = ncpd_mem_resize(cl->out, cl->out_cap, cap);
+        if (!b) {
+            if (!cl->send_failed) add_counter(&ncpd_ctr.closed_mem, 1);
+            cl->send_failed = true;
+            pthread_mutex_unlock(&cl->out_lock);
+            mark_pending(cl);
+            if (!pthread_equal(pthread_self(), ncpd_loop_thread)) wake_loop();
+            return;
+        }
         cl->out = b;
         cl->out_cap = cap;
     }
@@ -123,14 +143,14 @@ static void *worker_main(void *arg)
         if (!j) break;
         add_counter(&ncpd_ctr.worker_jobs, 1);
         ncp_conn_handle_blocking(j->conn, j->frame, j->len);
-        free(j);
+        ncpd_mem_resize(j, sizeof *j + j->len, 0);
     }
     return NULL;
 }
 
 static bool queue_job(struct ncp_conn *conn, const uint8_t *frame, size_t len)
 {
-    struct job *j = malloc(sizeof *j + len);
+    struct job *j = ncpd_mem_resize(NULL, 0, sizeof *j + len);   /* queued requests count too */
     if (!j) return false;
     j->next = NULL;
     j->conn = conn;
@@ -166,7 +186,13 @@ static void flush_out(struct client *cl)
         cl->out_off += (size_t)n;
     }
     if (cl->out_off == cl->out_len) cl->out_off = cl->out_len = 0;
-    bool want = cl->out_len > 0, pause = cl->out_len - cl->out_off > OUT_HIGH_WATER;
+    if (cl->out_len == 0 && cl->out_cap > OUT_KEEP) {
+        ncpd_mem_resize(cl->out, cl->out_cap, 0);
+        cl->out = NULL;
+        cl->out_cap = 0;
+    }
+    size_t high = ncp_conn_logged_in(cl->conn) ? OUT_HIGH_WATER : OUT_HIGH_WATER_PRELOGIN;
+    bool want = cl->out_len > 0, pause = cl->out_len - cl->out_off > high;
     pthread_mutex_unlock(&cl->out_lock);
     if (want != cl->want_out || pause != cl->paused) {
         cl->want_out = want;
@@ -186,8 +212,11 @@ static void client_free(struct client *cl)
     pthread_mutex_unlock(&pending_lock);
     epoll_ctl(epfd, EPOLL_CTL_DEL, cl->fd, NULL);
     close(cl->fd);
-    free(cl->rbuf);
-    free(cl->out);
+    if (cl->lprev) cl->lprev->lnext = cl->lnext; else clients = cl->lnext;
+    if (cl->lnext) cl->lnext->lprev = cl->lprev;
+    ncp_reasm_release(&cl->ra);
+    ncpd_mem_resize(cl->out, cl->out_cap, 0);
+    ncpd_mem_uncharge(cl->base_bytes);
     pthread_mutex_destroy(&cl->out_lock);
     free(cl);
 }
@@ -219,22 +248,42 @@ static void handle_frame(struct client *cl, const uint8_t *f, size_t fl, int wor
     if (r == NCP_CLOSE_CONN) cl->closing = true;
 }
 
+/* Logged in (on a worker) since we last looked: the engine's state may grow by its handle
+ * table, charged now (admission left room for it); past the budget the client is closed. */
+static void charge_login(struct client *cl)
+{
+    if (cl->login_charged || cl->closing || !ncp_conn_logged_in(cl->conn))
+        return;
+    size_t more = ncp_server_conn_bytes(server, true) - ncp_server_conn_bytes(server, false);
+    if (!ncpd_mem_charge(more)) {
+        add_counter(&ncpd_ctr.closed_mem, 1);
+        cl->closing = true;
+        mark_pending(cl);
+        return;
+    }
+    cl->base_bytes += more;
+    cl->login_charged = true;
+}
+
 /* Feeds received bytes through the reassembler and the engine. */
 static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, int workers)
 {
     size_t used = 0;
+    charge_login(cl);
     while (!cl->closing) {
-        /* NEGOTIATE may have changed the limit (on a worker): adopt it
-         * between frames, before the next frame's length is judged. */
+        /* NEGOTIATE or a login may have changed the limit (on a worker): the
+         * reassembler judges the next length prefix by it. */
         uint32_t mf = ncp_conn_max_frame(cl->conn);
-        if (cl->ra.have == 0 && mf != cl->ra.max_frame && !ncpd_reasm_setup(&cl->ra, &cl->rbuf, mf)) {
-            cl->closing = true;
-            break;
-        }
+        if (mf != cl->ra.max_frame) ncp_reasm_set_max(&cl->ra, mf);
         const uint8_t *f;
         size_t fl;
         int r = ncp_reasm_frame(&cl->ra, &f, &fl);
         if (r == NCP_REASM_ERROR) { ncp_conn_bad_stream(cl->conn); cl->closing = true; break; }
+        if (r == NCP_REASM_NOMEM) {             /* the frame would pass the budget */
+            add_counter(&ncpd_ctr.closed_mem, 1);
+            cl->closing = true;
+            break;
+        }
         if (r == NCP_REASM_FRAME) {
             handle_frame(cl, f, fl, workers);
             ncp_reasm_consume(&cl->ra);
@@ -243,13 +292,45 @@ static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, in
         if (used == len) break;
         used += ncp_reasm_feed(&cl->ra, data + used, len - used);
     }
+    if (cl->ra.have == 0) {
+        cl->partial_ms = 0;
+        if (cl->ra.cap > RBUF_KEEP) ncp_reasm_release(&cl->ra);
+    } else if (!cl->partial_ms) {
+        cl->partial_ms = ncpd_now_ms();
+    }
+}
+
+/* Closes the clients past the login or the partial-frame timeout (once a second). */
+static void check_timeouts(const struct ncpd_opts *o)
+{
+    static uint64_t last;
+    uint64_t now = ncpd_now_ms();
+    if (now - last < 1000) return;
+    last = now;
+    for (struct client *cl = clients; cl; cl = cl->lnext) {
+        charge_login(cl);
+        if (cl->closing) continue;
+        if (o->login_timeout_s && now - cl->accepted_ms >= o->login_timeout_s * 1000ull &&
+            !ncp_conn_logged_in(cl->conn)) {
+            add_counter(&ncpd_ctr.login_timeouts, 1);
+            cl->closing = true;
+        } else if (o->frame_timeout_s && cl->partial_ms && now - cl->partial_ms >= o->frame_timeout_s * 1000ull) {
+            add_counter(&ncpd_ctr.frame_timeouts, 1);
+            cl->closing = true;
+        }
+        if (cl->closing) mark_pending(cl);
+    }
 }
 
 static void on_readable(struct client *cl, int workers)
 {
     static uint8_t buf[256 * 1024];
-    for (int rounds = 0; rounds < 8 && !cl->closing && !cl->paused; rounds++) {
-        ssize_t n = recv(cl->fd, buf, sizeof buf, 0);
+    /* before login one small read per loop turn: replies to it cannot pile up past the
+     * pre-login high water mark before flush_out pauses the client */
+    bool in = ncp_conn_logged_in(cl->conn);
+    size_t want = in ? sizeof buf : 2 * (NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME);
+    for (int rounds = 0; rounds < (in ? 8 : 1) && !cl->closing && !cl->paused; rounds++) {
+        ssize_t n = recv(cl->fd, buf, want, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) break;
         if (n < 0) { cl->closing = true; break; }
@@ -267,7 +348,7 @@ static void on_readable(struct client *cl, int workers)
         }
         add_counter(&ncpd_ctr.rx_bytes, (uint64_t)n);
         consume_bytes(cl, buf, (size_t)n, workers);
-        if ((size_t)n < sizeof buf) break;
+        if ((size_t)n < want) break;
     }
 }
 
@@ -295,22 +376,33 @@ static void accept_all(int lfd)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         add_counter(&ncpd_ctr.accepts, 1);
-        struct client *cl = calloc(1, sizeof *cl);
+        size_t base = sizeof(struct client) + ncp_server_conn_bytes(server, false);
+        size_t login = ncp_server_conn_bytes(server, true) - ncp_server_conn_bytes(server, false);
+        bool room = ncpd_mem_admit(base + login) && ncpd_mem_charge(base);
+        struct client *cl = room ? calloc(1, sizeof *cl) : NULL;
         if (cl) {
             cl->fd = fd;
+            cl->base_bytes = base;
             pthread_mutex_init(&cl->out_lock, NULL);
             cl->conn = ncp_conn_create(server, client_send, cl);
         }
-        if (!cl || !cl->conn || !ncpd_reasm_setup(&cl->ra, &cl->rbuf, NCP_DEFAULT_MAX_FRAME)) {
+        if (!cl || !cl->conn ||
+            !ncp_reasm_init_growing(&cl->ra, ncp_conn_max_frame(cl->conn), ncpd_mem_realloc, NULL)) {
             uint8_t rf[NCP_LEN_SIZE + NCP_HDR_SIZE];
             size_t n = ncp_server_refusal(rf);
             if (send(fd, rf, n, MSG_NOSIGNAL) < 0) { /* closing anyway */ }
             add_counter(&ncpd_ctr.refused, 1);
+            if (!room) add_counter(&ncpd_ctr.refused_mem, 1);
             if (cl && cl->conn) ncp_conn_destroy(cl->conn);
-            if (cl) { free(cl->rbuf); pthread_mutex_destroy(&cl->out_lock); free(cl); }
+            if (cl) { pthread_mutex_destroy(&cl->out_lock); free(cl); }
+            if (room) ncpd_mem_uncharge(base);
             close(fd);
             continue;
         }
+        cl->accepted_ms = ncpd_now_ms();
+        cl->lnext = clients;
+        if (clients) clients->lprev = cl;
+        clients = cl;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = cl };
         epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
     }
@@ -350,6 +442,7 @@ int ncpd_serve_epoll(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
             if (cl->closing) mark_pending(cl);
         }
         check_draining();
+        check_timeouts(o);
         run_pending();
     }
     /* Shutdown: workers finish what they hold, the last replies leave. */

@@ -4,7 +4,8 @@
  *        [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]
  *        [--cache-mb N] [--max-locks-per-handle N] [--max-locks-per-conn N] [--max-locks N]
  *        [--intruder-attempts N] [--intruder-window-s S] [--intruder-lock-s S]
- *        [--intruder-names N] [--quiet]
+ *        [--intruder-names N] [--conn-mem-mb N] [--login-timeout S]
+ *        [--frame-timeout S] [--quiet]
  *
  * --image serves an ext2 image through fs/ (bcache + ext2).  --memfs serves
  * an in-memory volume laid out like the demo volume: the root 1777 (like /tmp),
@@ -14,6 +15,9 @@
  * prints "port N" on stdout.
  * Event loop by default, with --workers (default 2; 0 = inline) threads for
  * requests that would block; --threads: one thread per connection.
+ * --conn-mem-mb (256): the memory budget for all connection state (ncpd_mem.c);
+ * --login-timeout / --frame-timeout (30 s each, 0 = never): a connection not logged
+ * in, or holding a partial frame, that long is closed.
  */
 #include "server/linux/ncpd.h"
 #include "server/ncp_memfs.h"
@@ -76,6 +80,7 @@ static void get_random(void *arg, uint8_t *buf, size_t n)
 }
 
 static bool quiet;
+static unsigned ncpd_login_timeout_s, ncpd_frame_timeout_s;   /* for STATS */
 
 /* The engine's clock for intruder detection. */
 static uint64_t monotonic_ms(void *arg)
@@ -101,15 +106,19 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "net.rx_bytes", ncpd_ctr.rx_bytes }, { "net.tx_bytes", ncpd_ctr.tx_bytes },
         { "net.frames", ncpd_ctr.frames }, { "worker.threads", ncpd_ctr.threads },
         { "worker.jobs", ncpd_ctr.worker_jobs }, { "wtd.loop_wakeups", ncpd_ctr.loop_wakeups },
+        { "conn.mem_bytes", ncpd_ctr.mem_bytes }, { "conn.mem_limit", ncpd_mem_limit },
+        { "conn.refused_mem", ncpd_ctr.refused_mem }, { "conn.closed_mem", ncpd_ctr.closed_mem },
+        { "conn.login_timeouts", ncpd_ctr.login_timeouts }, { "conn.frame_timeouts", ncpd_ctr.frame_timeouts },
+        { "conn.login_timeout_s", ncpd_login_timeout_s }, { "conn.frame_timeout_s", ncpd_frame_timeout_s },
         { "cache.hits", 0 }, { "cache.misses", 0 }, { "cache.nb_misses", 0 },
         { "cache.evictions", 0 }, { "cache.dirty", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
-        all[8].v = bs.hits; all[9].v = bs.misses; all[10].v = bs.nb_misses;
-        all[11].v = bs.evictions; all[12].v = bs.dirty;
+        all[16].v = bs.hits; all[17].v = bs.misses; all[18].v = bs.nb_misses;
+        all[19].v = bs.evictions; all[20].v = bs.dirty;
     }
-    unsigned n = 0, total = cache ? 13 : 8;
+    unsigned n = 0, total = cache ? 21 : 16;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
     return n;
 }
@@ -121,7 +130,8 @@ static void usage(void)
         "            [--threads | --workers N] [--max-conns N] [--max-handles N] [--max-inflight N]\n"
         "            [--cache-mb N] [--max-locks-per-handle N] [--max-locks-per-conn N] [--max-locks N]\n"
         "            [--intruder-attempts N] [--intruder-window-s S] [--intruder-lock-s S]\n"
-        "            [--intruder-names N] [--quiet]\n");
+        "            [--intruder-names N] [--conn-mem-mb N] [--login-timeout S]\n"
+        "            [--frame-timeout S] [--quiet]\n");
     exit(2);
 }
 
@@ -165,7 +175,7 @@ static int memfs_users(struct ncp_memfs *m, const char *text, size_t len)
 
 int main(int argc, char **argv)
 {
-    struct ncpd_opts o = { "127.0.0.1", 5240, false, 2, false };
+    struct ncpd_opts o = { "127.0.0.1", 5240, false, 2, false, 30, 30 };
     const char *image = NULL, *users = NULL;
     bool ro = false, memfs = false;
     struct ncp_server_config cfg = { 0 };
@@ -194,10 +204,15 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--intruder-window-s") && v) { cfg.intruder_window_s = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--intruder-lock-s") && v) { cfg.intruder_lock_s = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--intruder-names") && v) { cfg.intruder_names = (uint32_t)atoi(v); i++; }
+        else if (!strcmp(a, "--conn-mem-mb") && v) { ncpd_mem_limit = (uint64_t)strtoull(v, NULL, 10) << 20; i++; }
+        else if (!strcmp(a, "--login-timeout") && v) { o.login_timeout_s = (unsigned)atoi(v); i++; }
+        else if (!strcmp(a, "--frame-timeout") && v) { o.frame_timeout_s = (unsigned)atoi(v); i++; }
         else usage();
     }
     if (!image == !memfs) usage();
     quiet = o.quiet;
+    ncpd_login_timeout_s = o.login_timeout_s;
+    ncpd_frame_timeout_s = o.frame_timeout_s;
     signal(SIGPIPE, SIG_IGN);
 
     /* Many connections need many descriptors. */

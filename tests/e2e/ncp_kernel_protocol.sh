@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Raw-frame protocol tests (tests/e2e/test_ncpd.c: login gate, pipelining, split and glued
 # frames, garbage and huge lengths, lock waits that do not stall, big directories, the
-# in-flight limit, admin shutdown) against the WorkToDo kernel in QEMU.  Afterwards the
+# in-flight limit, half frames and a pre-login NEGOTIATE flood, the login and frame
+# timeouts, admin shutdown) against the WorkToDo kernel in QEMU.  Afterwards the
 # volume must be clean for e2fsck.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -20,8 +21,11 @@ scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret alice 
 scripts/volume-layout.sh "$T/root"
 scripts/mkimage.sh "$T/root" "$T/vol.img" 64M >/dev/null 2>&1
 base=$((20000 + RANDOM % 20000))
-# (intruder detection as test_ncpd.c expects it: 3 failures, 2 s lockout)
+# intruder detection as test_ncpd.c expects it (3 failures, 2 s lockout); long timeouts:
+# behind QEMU's user networking the flood test needs minutes to open its 700 connections,
+# which must not time out meanwhile (ncp_kernel_limits.sh tests the timeouts).
 scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" -- ncp.intruder_attempts=3 ncp.intruder_lock_s=2 \
+    ncp.login_timeout_s=900 ncp.frame_timeout_s=900 \
     </dev/null >"$T/kernel.log" 2>&1 &
 pid=$!
 up=0

@@ -20,9 +20,11 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *ncpd_path = "build/ncpd";
@@ -85,7 +87,8 @@ static int remote_gone(void)
     return -1;
 }
 
-static int start_server(const char *extra)
+/* extra: more ncpd options, NULL-terminated (or NULL). */
+static int start_server(const char *const *extra)
 {
     if (remote_port) { port = remote_port; return 0; }
     int pfd[2];
@@ -94,7 +97,7 @@ static int start_server(const char *extra)
     if (server_pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        const char *argv[20];
+        const char *argv[32];
         int n = 0;
         argv[n++] = ncpd_path; argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file;
         argv[n++] = "--port"; argv[n++] = "0"; argv[n++] = "--quiet";
@@ -102,7 +105,7 @@ static int start_server(const char *extra)
         argv[n++] = "--intruder-lock-s"; argv[n++] = INTRUDER_LOCK_S;
         if (mode_flag) argv[n++] = mode_flag;
         if (mode_value) argv[n++] = mode_value;
-        if (extra) { argv[n++] = "--max-conns"; argv[n++] = extra; }
+        for (int i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
         argv[n] = NULL;
         execv(ncpd_path, (char **)argv);
         perror(ncpd_path);
@@ -634,7 +637,8 @@ static void test_too_many_requests_in_flight(void)
 static void test_connection_limit(void)
 {
     /* Runs its own server with --max-conns 3. */
-    CHECK_EQ(start_server("3"), 0);
+    static const char *const three[] = { "--max-conns", "3", NULL };
+    CHECK_EQ(start_server(three), 0);
     struct raw *c[3];
     for (int i = 0; i < 3; i++) { c[i] = raw_open(); CHECK(c[i] != NULL); }
     struct ncp_request rq = R(NCP_FN_PING);
@@ -923,6 +927,462 @@ static void test_cross_user_isolation(void)
     raw_close(g); raw_close(al);
 }
 
+/* ---- hostile clients: half frames, a pre-login NEGOTIATE flood, timeouts, the budget ---- */
+
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A bare connection (no reassembler: hundreds of them are cheap); -1 if refused. */
+static int fd_open(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int fd_send(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w <= 0) return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads one whole frame (at most cap bytes) from a bare connection within timeout_ms
+ * into b; its length, or 0 (EOF, error, timeout, too big). */
+static size_t fd_frame(int fd, uint8_t *b, size_t cap, int timeout_ms)
+{
+    size_t have = 0, want = NCP_LEN_SIZE;
+    uint64_t end = ms_now() + (uint64_t)timeout_ms;
+    while (have < want) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int left = (int)(end - ms_now());
+        if (left <= 0 || poll(&p, 1, left) <= 0) return 0;
+        ssize_t n = recv(fd, b + have, want - have, 0);
+        if (n <= 0) return 0;
+        have += (size_t)n;
+        if (have == NCP_LEN_SIZE) {
+            want = NCP_LEN_SIZE + ncp_get32(b);
+            if (want > cap) return 0;
+        }
+    }
+    return have;
+}
+
+/* The request/reply exchange on a bare connection (for tp_login); -1 if no reply. */
+static int fd_call(void *peer, struct ncp_request *rq, struct ncp_reply *rp)
+{
+    int fd = *(int *)peer;
+    static uint8_t b[4096];
+    rq->h.tag = 5;
+    size_t n = ncp_encode_request(b, sizeof b, rq);
+    if (!n || fd_send(fd, b, n)) return -1;
+    n = fd_frame(fd, b, sizeof b, 30000);
+    if (!n || ncp_decode_reply(b, n, rp) != NCP_OK) return -1;
+    return rp->h.completion;
+}
+
+/* Reads one whole frame from a bare connection within timeout_ms; its completion code,
+ * or -1 (EOF, error, timeout). */
+static int fd_reply(int fd, int timeout_ms)
+{
+    uint8_t b[512];
+    size_t have = 0, want = NCP_LEN_SIZE;
+    uint64_t end = ms_now() + (uint64_t)timeout_ms;
+    while (have < want) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int left = (int)(end - ms_now());
+        if (left <= 0 || poll(&p, 1, left) <= 0) return -1;
+        ssize_t n = recv(fd, b + have, want - have, 0);
+        if (n <= 0) return -1;
+        have += (size_t)n;
+        if (have == NCP_LEN_SIZE) {
+            want = NCP_LEN_SIZE + ncp_get32(b);
+            if (want > sizeof b) return -1;
+        }
+    }
+    return b[NCP_LEN_SIZE + 3];
+}
+
+/* A bare connection the server has surely accepted (a PING answered: behind QEMU's user
+ * networking a connect() can succeed long before the guest sees the connection). */
+static int fd_open_served(void)
+{
+    int fd = fd_open();
+    if (fd < 0) return -1;
+    uint8_t b[64];
+    struct ncp_request rq = R(NCP_FN_PING);
+    rq.h.tag = 77;
+    size_t n = ncp_encode_request(b, sizeof b, &rq);
+    if (fd_send(fd, b, n) || fd_reply(fd, 30000) != NCP_OK) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True once the server closed fd (EOF or reset) within timeout_ms; frames before are skipped. */
+static bool fd_closed_within(int fd, int timeout_ms)
+{
+    uint8_t b[4096];
+    uint64_t end = ms_now() + (uint64_t)timeout_ms;
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int left = (int)(end - ms_now());
+        if (left <= 0 || poll(&p, 1, left) <= 0) return false;
+        ssize_t n = recv(fd, b, sizeof b, 0);
+        if (n <= 0) return true;
+    }
+}
+
+/* The logged-in client is still served: its ping answered within 2 s (a liveness
+ * bound, generous on purpose: this is not a speed test). */
+static void check_served(struct raw *good)
+{
+    struct ncp_request rq = R(NCP_FN_PING);
+    struct ncp_reply rp;
+    uint64_t t0 = ms_now();
+    CHECK_EQ(call(good, &rq, &rp), NCP_OK);
+    CHECK(ms_now() - t0 < 2000);
+}
+
+struct baseline { int64_t current, handles, mem; };
+
+static struct baseline counters_now(struct raw *r)
+{
+    struct baseline b = { stat_value(r, "conn.current"), stat_value(r, "conn.open_handles"),
+                          stat_value(r, "conn.mem_bytes") };
+    return b;
+}
+
+/* The memory counter may differ by the STATS request itself: ncpd charges it as a queued
+ * job when it went to a worker (contention), not when answered on the fast path. */
+enum { STATS_SLACK = 512 };
+
+static bool at_baseline(struct baseline now, struct baseline b)
+{
+    return now.current == b.current && now.handles == b.handles &&
+           now.mem >= b.mem - STATS_SLACK && now.mem <= b.mem + STATS_SLACK;
+}
+
+/* Waits (up to 20 s: the servers close connections asynchronously) for the connection,
+ * handle and memory counters to be back at b. */
+static void check_back_to_baseline(struct raw *r, struct baseline b)
+{
+    struct baseline now = counters_now(r);
+    for (int i = 0; i < 200 && !at_baseline(now, b); i++) {
+        usleep(100000);
+        now = counters_now(r);
+    }
+    CHECK_EQ(now.current, b.current);
+    CHECK_EQ(now.handles, b.handles);
+    CHECK(now.mem >= b.mem - STATS_SLACK);
+    CHECK(now.mem <= b.mem + STATS_SLACK);
+}
+
+/* A logged-in client, its state settled (reply buffers grown to their STATS size). */
+static struct raw *settled_session(struct baseline *b)
+{
+    struct raw *good = session();
+    if (!good) return NULL;
+    for (int i = 0; i < 3; i++) *b = counters_now(good);
+    return good;
+}
+
+enum { HALF_CONNS = 500, FLOOD_CONNS = 200 };
+
+/* 500 connections each holding half of the largest pre-login frame, then 200 that
+ * NEGOTIATE 1 MiB frames before login and send a 1 MiB length prefix: the prefix gets
+ * BADFRAME and a close (the pre-login limit holds whatever was negotiated), the half
+ * frames cost what arrived (not what was announced), the logged-in client is answered
+ * throughout, and once the flood is gone the counters are back where they were. */
+static void test_half_frames_and_prelogin_flood(void)
+{
+    struct baseline b;
+    struct raw *good = settled_session(&b);
+    CHECK(good != NULL);
+    if (!good) return;
+    CHECK(b.current >= 1);
+    CHECK(b.handles >= 0);
+    CHECK(b.mem > 0);                                /* the server keeps the counter */
+    static int fds[HALF_CONNS + FLOOD_CONNS];
+    int n = 0;
+    static uint8_t half[NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME / 2];
+    ncp_put32(half, NCP_PRELOGIN_MAX_FRAME);
+    memset(half + NCP_LEN_SIZE, 0x55, sizeof half - NCP_LEN_SIZE);
+    for (int i = 0; i < HALF_CONNS; i++) {
+        int fd = fd_open_served();
+        CHECK(fd >= 0);
+        if (fd < 0) break;
+        fds[n++] = fd;
+        CHECK_EQ(fd_send(fd, half, sizeof half), 0);
+        if (i % 50 == 49) check_served(good);
+    }
+    /* all held: counted, and costing about what arrived */
+    int64_t cur = 0, mem = 0;
+    for (int i = 0; i < 300; i++) {
+        cur = stat_value(good, "conn.current");
+        mem = stat_value(good, "conn.mem_bytes");
+        if (cur >= b.current + HALF_CONNS && mem - b.mem >= (int64_t)(HALF_CONNS * sizeof half)) break;
+        usleep(100000);
+    }
+    CHECK_EQ(cur, b.current + HALF_CONNS);
+    CHECK(mem - b.mem >= (int64_t)(HALF_CONNS * sizeof half));     /* the buffers are charged */
+    CHECK(mem - b.mem <= (int64_t)HALF_CONNS * 12 * 1024);          /* and small */
+    printf("# %d half frames of %zu bytes: %lld bytes of connection state each\n", HALF_CONNS,
+           sizeof half, (long long)((mem - b.mem) / HALF_CONNS));
+
+    uint8_t neg[64], big[NCP_LEN_SIZE + 1000];
+    struct ncp_request rq = R(NCP_FN_NEGOTIATE);
+    rq.h.tag = 1;
+    rq.u.negotiate.version = NCP_VERSION;
+    rq.u.negotiate.max_frame = NCP_MAX_FRAME_LIMIT;
+    size_t nl = ncp_encode_request(neg, sizeof neg, &rq);
+    CHECK(nl > 0);
+    ncp_put32(big, NCP_MAX_FRAME_LIMIT);
+    memset(big + NCP_LEN_SIZE, 0xAA, sizeof big - NCP_LEN_SIZE);
+    int badframes = 0, closed = 0;
+    for (int i = 0; i < FLOOD_CONNS; i++) {
+        int fd = fd_open();
+        CHECK(fd >= 0);
+        if (fd < 0) break;
+        fds[n++] = fd;
+        CHECK_EQ(fd_send(fd, neg, nl), 0);
+        CHECK_EQ(fd_reply(fd, 5000), NCP_OK);        /* NEGOTIATE answered... */
+        CHECK_EQ(fd_send(fd, big, sizeof big), 0);    /* ...but 1 MiB is no pre-login frame */
+        if (fd_reply(fd, 5000) == NCP_E_BADFRAME) badframes++;
+        if (fd_closed_within(fd, 5000)) closed++;
+        if (i % 50 == 49) check_served(good);
+    }
+    CHECK_EQ(badframes, FLOOD_CONNS);
+    CHECK_EQ(closed, FLOOD_CONNS);
+    mem = stat_value(good, "conn.mem_bytes");
+    CHECK(mem - b.mem <= (int64_t)(HALF_CONNS + FLOOD_CONNS) * 12 * 1024);   /* no 1 MiB anywhere */
+    check_served(good);
+
+    /* Logged in, 1 MiB frames may be negotiated: a prefix announcing one costs what
+     * arrived (100 bytes here), not 1 MiB. */
+    enum { BIG = 20 };
+    struct raw *bigs[BIG];
+    int nb = 0;
+    int64_t before = stat_value(good, "conn.mem_bytes");
+    for (int i = 0; i < BIG; i++) {
+        struct raw *r = session();
+        CHECK(r != NULL);
+        if (!r) break;
+        bigs[nb++] = r;
+        struct ncp_reply rp;
+        CHECK_EQ(call(r, &rq, &rp), NCP_OK);
+        CHECK_EQ(rp.u.negotiate.max_frame, NCP_MAX_FRAME_LIMIT);
+        CHECK_EQ(send_bytes(r, big, NCP_LEN_SIZE + 100), 0);
+    }
+    int64_t after = before;
+    for (int i = 0; i < 50 && after - before < nb * 100; i++) {   /* until the bytes are in */
+        usleep(100000);
+        after = stat_value(good, "conn.mem_bytes");
+    }
+    printf("# %d logged-in 1 MiB prefixes with 100 bytes each: %lld bytes of state each\n", nb,
+           (long long)(nb ? (after - before) / nb : 0));
+    CHECK(after - before >= nb * 100);
+    CHECK(after - before <= (int64_t)nb * 16 * 1024);
+    check_served(good);
+    for (int i = 0; i < nb; i++) raw_close(bigs[i]);
+    for (int i = 0; i < n; i++) close(fds[i]);
+    check_back_to_baseline(good, b);
+    check_served(good);
+    raw_close(good);
+}
+
+/* Before login, a client that sends PINGs and never reads its replies makes the server
+ * hold little: the kernel closes it once it holds more than two pre-login frames unread,
+ * ncpd stops reading it; either way the counters stay near the baseline and the
+ * logged-in client is served. */
+static void test_prelogin_sender_that_never_reads(void)
+{
+    struct baseline b;
+    struct raw *good = settled_session(&b);
+    CHECK(good != NULL);
+    if (!good) return;
+    int fd = fd_open_served();
+    CHECK(fd >= 0);
+    if (fd < 0) { raw_close(good); return; }
+    static uint8_t frames[64 * 4200];
+    struct ncp_request rq = R(NCP_FN_PING);
+    static uint8_t data[4000];
+    rq.u.ping.data.ptr = data;
+    rq.u.ping.data.len = sizeof data;
+    size_t len = 0;
+    for (int i = 0; i < 64; i++) {
+        rq.h.tag = (uint32_t)i + 1;
+        len += ncp_encode_request(frames + len, sizeof frames - len, &rq);
+    }
+    int64_t closed0 = stat_value(good, "conn.closed_mem");
+    struct timeval tv = { 0, 200000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    size_t sent = 0;
+    uint64_t end = ms_now() + 3000;
+    for (int round = 0; round < 40 && ms_now() < end; round++) {   /* up to 10 MB, 3 s */
+        ssize_t w = send(fd, frames, len, MSG_NOSIGNAL);
+        if (w <= 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
+            break;                                  /* closed by the server */
+        }
+        sent += (size_t)w;
+    }
+    int64_t mem = stat_value(good, "conn.mem_bytes");
+    printf("# a pre-login client sent %zu bytes without reading: %lld bytes of state\n", sent,
+           (long long)(mem - b.mem));
+    CHECK(mem - b.mem <= 64 * 1024);
+    if (stat_value(good, "conn.live") >= 0) {      /* the kernel (lwIP's buffers are not in */
+        CHECK(fd_closed_within(fd, 10000));        /* mem_bytes): closed for holding too much */
+        CHECK(stat_value(good, "conn.closed_mem") > closed0);
+    }
+    check_served(good);
+    close(fd);
+    check_back_to_baseline(good, b);
+    raw_close(good);
+}
+
+/* Idle pre-login connections, with or without a partial frame, are closed once the
+ * login timeout passes (not before); a logged-in one holding a partial frame once the
+ * frame timeout passes; a logged-in idle one stays.  Needs a server with short
+ * timeouts (at most 30 s; ncpd gets its own, the kernel is booted with them). */
+static void test_prelogin_timeouts_close_idle(void)
+{
+    struct baseline b;
+    struct raw *good = settled_session(&b), *partial = session();
+    CHECK(good && partial);
+    if (!good || !partial) { raw_close(good); raw_close(partial); return; }
+    int64_t lt = stat_value(good, "conn.login_timeout_s"), ft = stat_value(good, "conn.frame_timeout_s");
+    CHECK(lt > 0 && lt <= 30);
+    CHECK(ft > 0 && ft <= 30);
+    if (lt <= 0 || lt > 30 || ft <= 0 || ft > 30) { raw_close(good); raw_close(partial); return; }
+    int64_t l0 = stat_value(good, "conn.login_timeouts"), f0 = stat_value(good, "conn.frame_timeouts");
+    enum { IDLE = 20 };
+    int fds[IDLE];
+    uint8_t piece[NCP_LEN_SIZE + 6];
+    ncp_put32(piece, 100);
+    memset(piece + NCP_LEN_SIZE, 1, 6);
+    uint64_t t0 = ms_now();                         /* the connections are younger than this */
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = fd_open_served();
+        CHECK(fds[i] >= 0);
+        if (fds[i] >= 0 && (i & 1)) CHECK_EQ(fd_send(fds[i], piece, sizeof piece), 0);
+    }
+    CHECK_EQ(send_bytes(partial, piece, sizeof piece), 0);
+    int closed = 0;
+    for (int i = 0; i < IDLE; i++)
+        if (fds[i] >= 0 && fd_closed_within(fds[i], (int)(lt + 15) * 1000)) closed++;
+    uint64_t took = ms_now() - t0;
+    CHECK_EQ(closed, IDLE);
+    CHECK(took >= (uint64_t)(lt - 1) * 1000);       /* not before the timeout */
+    CHECK(fd_closed_within(partial->fd, (int)(ft + 15) * 1000));
+    CHECK(ms_now() - t0 >= (uint64_t)(ft - 1) * 1000);
+    for (int i = 0; i < IDLE; i++) if (fds[i] >= 0) close(fds[i]);
+    CHECK(stat_value(good, "conn.login_timeouts") - l0 >= IDLE);
+    CHECK(stat_value(good, "conn.frame_timeouts") - f0 >= 1);
+    raw_close(partial);
+    check_back_to_baseline(good, b);                /* as before `partial` and the idle ones */
+    check_served(good);                             /* logged in, idle all along: still here */
+    raw_close(good);
+}
+
+/* A server with a 1 MiB budget: logged-in idle connections fill it (they are exempt
+ * from the timeouts), the next ones get the ETOOMANYCONNS refusal (counted as
+ * conn.refused_mem), a logged-in client's big frame that would pass it closes that
+ * connection cleanly (conn.closed_mem), and once they are gone everything is back and
+ * newcomers get in. */
+static void test_memory_budget_refuses_cleanly(void)
+{
+    struct baseline b;
+    struct raw *good = settled_session(&b), *grower = session();
+    CHECK(good && grower);
+    if (!good || !grower) { raw_close(good); raw_close(grower); return; }
+    enum { MOST = 800 };
+    static int fill[MOST];
+    int n = 0, refused = 0;
+    while (n < MOST && !refused) {
+        int fd = fd_open();
+        CHECK(fd >= 0);
+        if (fd < 0) break;
+        /* the refusal frame comes unasked; an admitted connection logs in */
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 100) > 0) {
+            refused = fd_reply(fd, 1000) == NCP_E_TOOMANYCONNS;
+            CHECK(refused);
+            close(fd);
+            break;
+        }
+        int e = tp_login(fd_call, &fd, "guest", "guest");
+        if (e != NCP_OK) {                          /* refused while we sent the challenge */
+            refused = e < 0 || e == NCP_E_TOOMANYCONNS;
+            CHECK(refused);
+            close(fd);
+            break;
+        }
+        fill[n++] = fd;
+    }
+    CHECK(refused);
+    CHECK(n > 10);                                  /* the budget did admit some first */
+    CHECK(stat_value(good, "conn.refused_mem") >= 1);
+    int64_t lim = stat_value(good, "conn.mem_limit");
+    CHECK(lim > 0 && lim <= 1 << 20);
+    CHECK(stat_value(good, "conn.mem_bytes") <= lim);
+    printf("# %d logged-in idle connections fit in %lld bytes\n", n + 2, (long long)lim);
+    /* the logged-in grower announces a 64 KiB frame: it cannot grow that far */
+    static uint8_t grow[NCP_LEN_SIZE + 65536];
+    ncp_put32(grow, 65536);
+    memset(grow + NCP_LEN_SIZE, 7, sizeof grow - NCP_LEN_SIZE);
+    (void)send_bytes(grower, grow, sizeof grow);    /* may fail part way: the server closes */
+    CHECK(fd_closed_within(grower->fd, 10000));
+    CHECK(stat_value(good, "conn.closed_mem") >= 1);
+    CHECK(stat_value(good, "conn.mem_bytes") <= lim);
+    check_served(good);
+    raw_close(grower);
+    for (int i = 0; i < n; i++) close(fill[i]);
+    check_back_to_baseline(good, b);                /* as before the grower and the fill */
+    struct raw *fresh = session();
+    CHECK(fresh != NULL);
+    if (fresh) check_served(fresh);
+    raw_close(fresh);
+    raw_close(good);
+}
+
+/* Runs body against an ncpd of its own started with extra options, then stops it. */
+static void with_own_server(const char *const *extra, void (*body)(void))
+{
+    if (start_server(extra)) { CHECK(!"cannot start ncpd"); return; }
+    body();
+    if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
+}
+
+static void test_prelogin_timeouts_own_server(void)
+{
+    static const char *const opts[] = { "--login-timeout", "2", "--frame-timeout", "3", NULL };
+    with_own_server(opts, test_prelogin_timeouts_close_idle);
+}
+
+static void test_memory_budget_own_server(void)
+{
+    static const char *const opts[] = { "--conn-mem-mb", "1", NULL };
+    with_own_server(opts, test_memory_budget_refuses_cleanly);
+}
+
 static void run_suite(const char *label)
 {
     if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
@@ -941,19 +1401,47 @@ static void run_suite(const char *label)
     RUN_AS(test_thousands_of_malformed_frames, label);
     RUN_AS(test_rename_etc_attack_refused, label);
     RUN_AS(test_cross_user_isolation, label);
+    RUN_AS(test_half_frames_and_prelogin_flood, label);
+    RUN_AS(test_prelogin_sender_that_never_reads, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);
     if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
-    if (!remote_port)                    /* needs a server started with --max-conns 3 */
+    if (!remote_port) {                  /* servers of their own, with other options */
         RUN_AS(test_connection_limit, label);
+        RUN_AS(test_prelogin_timeouts_own_server, label);
+        RUN_AS(test_memory_budget_own_server, label);
+    }
+}
+
+/* NCP_TEST_SUITE=limits: a kernel booted with short timeouts and a 1 MiB connection
+ * budget (tests/e2e/ncp_kernel_limits.sh). */
+static void run_limits_suite(const char *label)
+{
+    port = remote_port;
+    RUN_AS(test_prelogin_timeouts_close_idle, label);
+    RUN_AS(test_memory_budget_refuses_cleanly, label);
+    RUN_AS(test_admin_shutdown_exits_cleanly, label);
 }
 
 int main(int argc, char **argv)
 {
     if (argc > 1) ncpd_path = argv[1];
     signal(SIGPIPE, SIG_IGN);
+    /* the hostile tests hold 700+ sockets at once */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < HALF_CONNS + FLOOD_CONNS + 64)
+        printf("# only %llu file descriptors: the hostile tests will fail to open their sockets\n",
+               (unsigned long long)rl.rlim_cur);
     if (getenv("NCP_TEST_SERVER")) {
         remote_port = atoi(getenv("NCP_TEST_SERVER"));
-        run_suite("kernel");             /* ends with an admin shutdown of that server */
+        const char *suite = getenv("NCP_TEST_SUITE");
+        if (suite && !strcmp(suite, "limits"))
+            run_limits_suite("kernel");
+        else
+            run_suite("kernel");         /* ends with an admin shutdown of that server */
         DONE();
     }
     write_users();

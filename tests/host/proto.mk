@@ -20,7 +20,7 @@ $(BUILD)/ncpc: $(CLIENT_SRC) $(PROTO_SRC) $(PROTO_HDR) $(wildcard client/*.h)
 client: $(BUILD)/ncpc
 
 PROTO_UNIT_TESTS := $(BUILD)/host/test_proto_codec $(BUILD)/host/test_proto_sha256 \
-                    $(BUILD)/host/test_proto_fuzz
+                    $(BUILD)/host/test_proto_fuzz $(BUILD)/host/test_proto_reasm
 
 $(PROTO_UNIT_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
