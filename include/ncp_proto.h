@@ -29,9 +29,10 @@
 #define NCP_DEFAULT_MAX_FRAME (64u * 1024u + 64u)
 /* Largest frame anyone may negotiate: 1 MiB of data plus headers. */
 #define NCP_MAX_FRAME_LIMIT   (1024u * 1024u + 64u)
-/* Largest frame before login, whatever NEGOTIATE asked for: a PING of NCP_PING_MAX
- * bytes fits, and a connection that has not logged in can make the server hold no more. */
-#define NCP_PRELOGIN_MAX_FRAME (NCP_HDR_SIZE + 4u + 4096u)
+/* Largest frame before login, whatever NEGOTIATE asked for (login frames take under 100
+ * bytes; a PING before login carries at most 4056).  With its length prefix it fills one
+ * 4 KiB page, so a connection that has not logged in holds at most a page of frame. */
+#define NCP_PRELOGIN_MAX_FRAME 4076u
 /* Frames below this are never negotiated (a readdir entry must fit). */
 #define NCP_MIN_MAX_FRAME     1024u
 

@@ -73,6 +73,15 @@ static void prefix_done(struct ncp_reasm *ra)
         memcpy(ra->buf, ra->prefix, NCP_LEN_SIZE);
 }
 
+size_t ncp_reasm_wanted(const struct ncp_reasm *ra)
+{
+    if (ra->error)
+        return 0;
+    if (ra->have < NCP_LEN_SIZE)
+        return NCP_LEN_SIZE - ra->have;
+    return frame_total(ra) - ra->have;
+}
+
 size_t ncp_reasm_feed(struct ncp_reasm *ra, const uint8_t *data, size_t len)
 {
     size_t used = 0;

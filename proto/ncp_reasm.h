@@ -54,6 +54,10 @@ bool   ncp_reasm_set_max(struct ncp_reasm *ra, uint32_t max_frame);
 /* Copies bytes from data, stopping at the end of the current frame.
  * Returns the number of bytes consumed (0 when a frame is waiting or failed). */
 size_t ncp_reasm_feed(struct ncp_reasm *ra, const uint8_t *data, size_t len);
+/* Bytes still needed to finish the current frame (its prefix first, then its body); 0
+ * when a whole frame waits or the stream failed.  A server that must not hold more than
+ * one frame of a client reads no more than this. */
+size_t ncp_reasm_wanted(const struct ncp_reasm *ra);
 /* NCP_REASM_FRAME with *frame and *len (prefix included) when a whole frame is
  * buffered, NCP_REASM_MORE when more bytes are needed, NCP_REASM_ERROR or
  * NCP_REASM_NOMEM when the stream failed. */

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #define OUT_HIGH_WATER (4u << 20)
-#define OUT_HIGH_WATER_PRELOGIN (8u << 10)   /* before login: a client that does not read stops being read sooner */
+#define OUT_HIGH_WATER_PRELOGIN 0u   /* before login: a client stops being read while any reply to it is unsent */
 #define OUT_KEEP (16u << 10)            /* a drained reply buffer bigger than this is freed */
 #define RBUF_KEEP (64u << 10)           /* likewise a reassembly buffer between frames */
 
@@ -98,6 +98,7 @@ static void client_send(void *arg, const uint8_t *frame, size_t len)
         }
         size_t cap = cl->out_cap ? cl->out_cap : 1024;
         while (cap < cl->out_len + len) cap *= 2;
+        if (!ncp_conn_logged_in(cl->conn)) cap = cl->out_len + len;   /* before login: no slack */
         uint8_t *b = ncpd_mem_resize(cl->out, cl->out_cap, cap);
         if (!b) {
             if (!cl->send_failed) add_counter(&ncpd_ctr.closed_mem, 1);
@@ -186,7 +187,7 @@ static void flush_out(struct client *cl)
         cl->out_off += (size_t)n;
     }
     if (cl->out_off == cl->out_len) cl->out_off = cl->out_len = 0;
-    if (cl->out_len == 0 && cl->out_cap > OUT_KEEP) {
+    if (cl->out_len == 0 && (cl->out_cap > OUT_KEEP || !ncp_conn_logged_in(cl->conn))) {
         ncpd_mem_resize(cl->out, cl->out_cap, 0);
         cl->out = NULL;
         cl->out_cap = 0;
@@ -294,7 +295,9 @@ static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, in
     }
     if (cl->ra.have == 0) {
         cl->partial_ms = 0;
-        if (cl->ra.cap > RBUF_KEEP) ncp_reasm_release(&cl->ra);
+        /* before login no buffer is kept between frames (what it holds stays under a page
+         * of frame and a page of replies) */
+        if (cl->ra.cap > RBUF_KEEP || !ncp_conn_logged_in(cl->conn)) ncp_reasm_release(&cl->ra);
     } else if (!cl->partial_ms) {
         cl->partial_ms = ncpd_now_ms();
     }
@@ -325,10 +328,16 @@ static void check_timeouts(const struct ncpd_opts *o)
 static void on_readable(struct client *cl, int workers)
 {
     static uint8_t buf[256 * 1024];
-    /* before login one small read per loop turn: replies to it cannot pile up past the
-     * pre-login high water mark before flush_out pauses the client */
+    /* before login never past the end of the current frame, one read per loop turn, and
+     * none while a reply is unsent (flush_out pauses the client): the connection holds a
+     * partial frame or a reply, never both in full, whatever the client sends unread */
     bool in = ncp_conn_logged_in(cl->conn);
-    size_t want = in ? sizeof buf : 2 * (NCP_LEN_SIZE + NCP_PRELOGIN_MAX_FRAME);
+    size_t want = sizeof buf;
+    if (!in) {
+        want = ncp_reasm_wanted(&cl->ra);
+        if (want == 0)
+            want = 1;                           /* a frame waits or the stream failed: see EOF */
+    }
     for (int rounds = 0; rounds < (in ? 8 : 1) && !cl->closing && !cl->paused; rounds++) {
         ssize_t n = recv(cl->fd, buf, want, 0);
         if (n < 0 && errno == EINTR) continue;

@@ -226,6 +226,40 @@ static void test_max_frame_changes_between_frames(void)
     CHECK_EQ(ra.max_frame, 4096);
 }
 
+/* ncp_reasm_wanted says how much finishes the current frame: a server reading no more
+ * than that holds at most one frame of a client's stream. */
+static void test_wanted_ends_at_the_frame(void)
+{
+    struct budget b = { 0 };
+    struct ncp_reasm ra;
+    CHECK(ncp_reasm_init_growing(&ra, NCP_PRELOGIN_MAX_FRAME, budget_alloc, &b));
+    uint8_t two[2 * 200];
+    make_frame(two, 200, 1);
+    make_frame(two + 200, 200, 2);
+    CHECK_EQ(ncp_reasm_wanted(&ra), NCP_LEN_SIZE);
+    CHECK_EQ(ncp_reasm_feed(&ra, two, 2), 2);
+    CHECK_EQ(ncp_reasm_wanted(&ra), NCP_LEN_SIZE - 2);
+    CHECK_EQ(ncp_reasm_feed(&ra, two + 2, 2), 2);
+    CHECK_EQ(ncp_reasm_wanted(&ra), 200 - NCP_LEN_SIZE);
+    CHECK_EQ(ncp_reasm_feed(&ra, two + 4, 96), 96);
+    CHECK_EQ(ncp_reasm_wanted(&ra), 100);
+    size_t w = ncp_reasm_wanted(&ra);
+    CHECK_EQ(ncp_reasm_feed(&ra, two + 100, w), w);
+    CHECK_EQ(ncp_reasm_wanted(&ra), 0);              /* a whole frame waits */
+    const uint8_t *f; size_t fl;
+    CHECK_EQ(ncp_reasm_frame(&ra, &f, &fl), NCP_REASM_FRAME);
+    CHECK_EQ(fl, 200);
+    CHECK(memcmp(f, two, 200) == 0);
+    ncp_reasm_consume(&ra);
+    CHECK_EQ(ncp_reasm_wanted(&ra), NCP_LEN_SIZE);   /* the next frame starts with its prefix */
+    uint8_t bad[NCP_LEN_SIZE];
+    ncp_put32(bad, NCP_PRELOGIN_MAX_FRAME + 1);
+    CHECK_EQ(ncp_reasm_feed(&ra, bad, sizeof bad), sizeof bad);
+    CHECK_EQ(ncp_reasm_wanted(&ra), 0);              /* failed: nothing more is wanted */
+    ncp_reasm_release(&ra);
+    CHECK_EQ(b.live, 0);
+}
+
 int main(void)
 {
     RUN(test_prefix_alone_allocates_nothing);
@@ -233,5 +267,6 @@ int main(void)
     RUN(test_limit_and_refusing_allocator);
     RUN(test_split_and_glued_frames_growing);
     RUN(test_max_frame_changes_between_frames);
+    RUN(test_wanted_ends_at_the_frame);
     DONE();
 }
