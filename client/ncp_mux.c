@@ -89,10 +89,31 @@ static void teardown_locked(struct ncpm_conn *cn, uint64_t gen, const char *why)
 {
     if (cn->state != NCPM_UP || cn->gen != gen) return;
     cn->state = NCPM_DOWN;
-    cn->next_try_ms = 0;                        /* the first reconnect may come at once */
+    /* Calls right after this one fail at once (the kernel retries a failed
+     * read at once, which should not cost a second timeout). */
+    cn->next_try_ms = now_ms() + NCPM_RETRY_MS;
     snprintf(cn->err, sizeof cn->err, "%s", why);
     shutdown(cn->c.fd, SHUT_RDWR);              /* wakes the receiver; fd closed by reconnect */
     while (cn->waiters) complete_locked(cn, cn->waiters, -EIO, NULL, 0);
+}
+
+/* A request got no reply in time: the server stopped answering, so the pool's
+ * other connections (same server) are dropped too, and calls fail fast until
+ * the retry time instead of each waiting out a timeout of its own.  Called
+ * with cn->lock held; takes the others' locks one at a time without it. */
+static void timed_out_locked(struct ncpm *m, struct ncpm_conn *cn, uint64_t gen, const char *why)
+{
+    teardown_locked(cn, gen, why);
+    pthread_mutex_unlock(&cn->lock);
+    for (int i = 0; i < m->nconns; i++) {
+        struct ncpm_conn *o = &m->conns[i];
+        if (o == cn) continue;
+        pthread_mutex_lock(&o->lock);
+        teardown_locked(o, o->gen, "another connection to the server timed out");
+        pthread_mutex_unlock(&o->lock);
+    }
+    if (m->o.log) m->o.log(why);
+    pthread_mutex_lock(&cn->lock);
 }
 
 static void rx_frame(void *arg, const uint8_t *f, size_t len)
@@ -166,13 +187,19 @@ static int reconnect_locked(struct ncpm *m, struct ncpm_conn *cn, long long dead
     int r = login_new(m, &nc, deadline);
     pthread_mutex_lock(&cn->send_lock);
     pthread_mutex_lock(&cn->lock);
+    bool again = cn->gen != 0;                  /* this connection was up before */
     if (r == 0) {
         cn->c = nc;
         cn->gen = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELAXED);
         cn->state = NCPM_UP;
         if (m->started && pthread_create(&cn->rx, NULL, rx_main, cn) == 0) cn->rx_running = true;
         else if (m->started) teardown_locked(cn, cn->gen, "cannot start a receiver thread");
-        __atomic_add_fetch(&m->reconnects, 1, __ATOMIC_RELAXED);
+        if (again) __atomic_add_fetch(&m->reconnects, 1, __ATOMIC_RELAXED);
+        if (again && m->o.log) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "connection %d to the server logged in again", (int)(cn - m->conns));
+            m->o.log(msg);
+        }
     } else {
         snprintf(cn->err, sizeof cn->err, "%s", nc.err);
         ncpc_close(&nc);
@@ -241,7 +268,7 @@ void ncpm_start_call(struct ncpm *m, struct ncpm_target *t, struct ncp_request *
         uint32_t limit = cn->c.max_inflight ? cn->c.max_inflight : 1;
         if (cn->inflight < limit) break;
         if (!wait_until(&cn->changed, &cn->lock, deadline)) {
-            teardown_locked(cn, cn->gen, "no reply within the timeout (pipeline full)");
+            timed_out_locked(m, cn, cn->gen, "no reply within the timeout (pipeline full)");
             r = -EIO;
             break;
         }
@@ -311,7 +338,7 @@ int ncpm_finish(struct ncpm *m, struct ncpm_call *call, struct ncpc_reply *out,
     while (!w->done) {
         if (wait_until(&w->done_cv, &cn->lock, deadline)) continue;
         if (!wait_forever) {
-            teardown_locked(cn, call->gen, "no reply within the timeout");
+            timed_out_locked(m, cn, call->gen, "no reply within the timeout");
             break;
         }
         if (cancelled && cancelled(arg)) {
@@ -404,7 +431,6 @@ void ncpm_start(struct ncpm *m)
             (void)ensure_up_locked(m, cn, now_ms() + m->o.timeout_ms);
         pthread_mutex_unlock(&cn->lock);
     }
-    __atomic_store_n(&m->reconnects, 0, __ATOMIC_RELAXED);
 }
 
 void ncpm_close(struct ncpm *m)

@@ -7,9 +7,10 @@
  * reassembler, login): there is one wire format.
  *
  * Never hang: every request has a deadline (the pool's timeout).  A request
- * that misses it fails with -EIO and takes its connection down (the server
- * stopped answering, or the stream can no longer be trusted): every other
- * request waiting on that connection fails with -EIO at once.  The next
+ * that misses it fails with -EIO and takes the pool's connections down (the
+ * server stopped answering): every other request waiting fails with -EIO at
+ * once.  A connection whose stream breaks (reset, malformed frame) goes down
+ * alone.  The next
  * request on a connection that is down reconnects and logs in again (at most
  * one attempt per connection per NCPM_RETRY_MS, so a dead server costs a fast
  * -EIO, not a timeout per call).  Server handles belong to one connection and
@@ -34,6 +35,7 @@ struct ncpm_opts {
     uint32_t want_frame;        /* NEGOTIATE asks for this */
     int timeout_ms;             /* every request, connect and login */
     int nconns;                 /* 1..NCPM_MAX_CONNS */
+    void (*log)(const char *msg);   /* timeouts and reconnects (NULL: quiet) */
 };
 
 /* Which connection (and which life of it) a request goes to. */

@@ -72,6 +72,11 @@ static void wipe_env_password(void)
     unsetenv("NCP_PASSWORD");
 }
 
+static void log_line(const char *msg)
+{
+    if (g_fs.o.verbose) fprintf(stderr, "ncpfs: %s\n", msg);
+}
+
 int main(int argc, char **argv)
 {
     char host[256] = "127.0.0.1";
@@ -138,6 +143,7 @@ int main(int argc, char **argv)
     struct ncpm_opts mo = {
         .host = host, .port = port, .user = user, .password = pw,
         .want_frame = NCP_MAX_FRAME_LIMIT, .timeout_ms = (int)(o->timeout * 1000), .nconns = o->conns,
+        .log = log_line,
     };
     char err[300];
     int r = ncpm_open(&g_fs.m, &mo, err, sizeof err);

@@ -393,6 +393,10 @@ static void op_setattr(fuse_req_t rq, fuse_ino_t ino, struct stat *attr, int to_
     }
     if (e == 0) st = rp.rp.u.stat.st;
     ncpc_reply_free(&rp);
+    /* chmod, chown and utimes that are not allowed fail with EPERM (POSIX);
+     * truncate and touch-to-now need write permission (EACCES). */
+    if (e == NCP_E_ACCES && (mask & (NCP_SA_MODE | NCP_SA_UID | NCP_SA_GID | NCP_SA_ATIME | NCP_SA_MTIME)))
+        e = -EPERM;
     reply_stat(rq, e, &st);
 }
 
