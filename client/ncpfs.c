@@ -180,6 +180,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = 1;
+    g_fs.se = se;
     if (fuse_set_signal_handlers(se) == 0) {
         if (fuse_session_mount(se, mountpoint) == 0) {
             if (fuse_daemonize(foreground) == 0) {

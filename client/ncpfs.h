@@ -25,6 +25,7 @@ struct ncpfs {
     struct nodes nodes;
     struct ncpfs_opts o;
     uint32_t io_max;            /* data bytes per READ / WRITE request */
+    struct fuse_session *se;    /* set before the session loop starts */
 };
 
 extern struct ncpfs g_fs;

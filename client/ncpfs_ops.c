@@ -260,6 +260,10 @@ static void finish_open(fuse_req_t rq, uint64_t ino, struct fuse_file_info *fi, 
     fi->fh = (uintptr_t)of;
     fi->direct_io = g_fs.o.direct_io ? 1 : 0;
     fi->keep_cache = nodes_keep_cache(&g_fs.nodes, ino, st->size, st->mtime, st->ctime) ? 1 : 0;
+    /* Close-to-open for the size too: the kernel's cached attributes may be
+     * older than this open (another client wrote the file); drop them (only
+     * them: offset -1), so that reads go by the size the server has now. */
+    if (!fi->keep_cache && !entry) fuse_lowlevel_notify_inval_inode(g_fs.se, ino, -1, 0);
     int r = entry ? fuse_reply_create(rq, entry, fi) : fuse_reply_open(rq, fi);
     if (r) {                                    /* the opener is gone (interrupted) */
         close_handle(t, handle);
