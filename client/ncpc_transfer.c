@@ -215,8 +215,14 @@ static int store(struct ncpc *c, int fd, const char *local, const char *path, bo
     if (e == 0 && old.type == NCP_FT_DIR) return report(c, NCP_E_ISDIR, "put", path);
     if (e == 0) mode = old.mode & 07777;
     else if (e < 0) return report(c, e, "put", path);
+    /* Ctrl-C from here on removes the temporary file (a signal before it was
+     * created just ends ncpc). */
+    struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     char *tmp = temp_name_for(path);
-    uint32_t h;
+    uint32_t h = NCP_HANDLE_NONE;
     struct ncp_request rq = ncpc_req(NCP_FN_CREATE);
     struct ncpc_reply r;
     rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_EXCL;
@@ -225,19 +231,20 @@ static int store(struct ncpc *c, int fd, const char *local, const char *path, bo
     e = ncpc_call(c, &rq, &r);
     if (!e) h = r.rp.u.open.handle;
     ncpc_reply_free(&r);
-    if (e) { free(tmp); return report(c, e, "put", path); }
-
-    struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    int code = send_data(c, fd, local, h, (uint64_t)lst.st_size, bar);
+    int code = e ? e : send_data(c, fd, local, h, (uint64_t)lst.st_size, bar);
+    if (e && e != -1 && !g_interrupted) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        free(tmp);
+        return report(c, e, "put", path);       /* nothing was created */
+    }
+    if (code == 0 && g_interrupted) code = -3;
     if (code == 0) {
         rq = ncpc_req(NCP_FN_FSYNC);                  /* the data is on disk before its name is */
         rq.u.handle.handle = h;
         code = ncpc_simple(c, &rq);
     }
-    if (code != -1) {
+    if (code != -1 && h != NCP_HANDLE_NONE) {
         rq = ncpc_req(NCP_FN_CLOSE);
         rq.u.handle.handle = h;
         e = ncpc_simple(c, &rq);

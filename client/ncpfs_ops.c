@@ -541,47 +541,68 @@ static void op_create(fuse_req_t rq, fuse_ino_t parent, const char *name, mode_t
 /* Reads and writes are cut into requests of io_max bytes, all in flight at once. */
 #define IO_PARTS_MAX 64
 
+/* How many parts for *size bytes (cutting *size to what IO_PARTS_MAX parts hold:
+ * a short read or write, the kernel asks again for the rest). */
+static size_t parts_for(size_t *size)
+{
+    size_t n = (*size + g_fs.io_max - 1) / g_fs.io_max;
+    if (n > IO_PARTS_MAX) {
+        n = IO_PARTS_MAX;
+        *size = n * (size_t)g_fs.io_max;
+    }
+    return n ? n : 1;
+}
+
+static uint32_t part_len(size_t size, size_t i)
+{
+    size_t done = i * g_fs.io_max;
+    return (uint32_t)(size - done < g_fs.io_max ? size - done : g_fs.io_max);
+}
+
+/* Starts READs (data NULL) or WRITEs of the parts of [off, off + size) on the
+ * file's handle; -EIO if the handle was lost for good. */
+static int start_parts(struct ofile *of, struct ncpm_target *t, off_t off, const char *data, size_t size,
+                       size_t nparts, struct ncpm_call *calls)
+{
+    uint32_t h;
+    if (ofile_get(of, t, &h)) return -EIO;
+    for (size_t i = 0; i < nparts; i++) {
+        struct ncp_request r = req(data ? NCP_FN_WRITE : NCP_FN_READ);
+        uint64_t at = (uint64_t)off + i * (uint64_t)g_fs.io_max;
+        if (data) {
+            r.u.write.handle = h;
+            r.u.write.offset = at;
+            r.u.write.data.ptr = (const uint8_t *)data + i * (size_t)g_fs.io_max;
+            r.u.write.data.len = part_len(size, i);
+        } else {
+            r.u.read.handle = h;
+            r.u.read.offset = at;
+            r.u.read.count = part_len(size, i);
+        }
+        struct ncpm_target ti = *t;
+        ncpm_start_call(&g_fs.m, &ti, &r, &calls[i]);
+    }
+    return 0;
+}
+
 static void op_read(fuse_req_t rq, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct ofile *of = ofile_of(fi);
-    size_t nparts = (size + g_fs.io_max - 1) / g_fs.io_max;
-    if (nparts == 0) nparts = 1;
-    if (nparts > IO_PARTS_MAX) {
-        nparts = IO_PARTS_MAX;
-        size = nparts * (size_t)g_fs.io_max;
-    }
+    size_t nparts = parts_for(&size);
+    struct ncpm_call calls[IO_PARTS_MAX];
+    struct ncpc_reply reps[IO_PARTS_MAX];
     for (int attempt = 0;; attempt++) {
         struct ncpm_target t;
-        uint32_t h;
-        int e = ofile_get(of, &t, &h);
-        if (e) {
-            fuse_reply_err(rq, EIO);
-            return;
-        }
-        struct ncpm_call calls[IO_PARTS_MAX];
-        struct ncpc_reply reps[IO_PARTS_MAX];
-        for (size_t i = 0; i < nparts; i++) {
-            struct ncp_request r = req(NCP_FN_READ);
-            size_t done = i * g_fs.io_max;
-            r.u.read.handle = h;
-            r.u.read.offset = (uint64_t)off + done;
-            r.u.read.count = (uint32_t)(size - done < g_fs.io_max ? size - done : g_fs.io_max);
-            struct ncpm_target ti = t;
-            ncpm_start_call(&g_fs.m, &ti, &r, &calls[i]);
-        }
-        int first_err = 0;
-        for (size_t i = 0; i < nparts; i++) {
+        int first_err = start_parts(of, &t, off, NULL, size, nparts, calls);
+        bool started = first_err == 0;          /* then every part must be finished */
+        for (size_t i = 0; i < nparts; i++) reps[i].frame = NULL;
+        for (size_t i = 0; started && i < nparts; i++) {
             int c = ncpm_finish(&g_fs.m, &calls[i], &reps[i], false, NULL, NULL);
             if (c && !first_err) first_err = c;
         }
-        if (first_err == -ESTALE && !attempt) {
-            for (size_t i = 0; i < nparts; i++) ncpc_reply_free(&reps[i]);
-            if (reopen(of, t.gen) == 0) continue;
-            fuse_reply_err(rq, EIO);
-            return;
-        }
         if (first_err) {
             for (size_t i = 0; i < nparts; i++) ncpc_reply_free(&reps[i]);
+            if (first_err == -ESTALE && !attempt && reopen(of, t.gen) == 0) continue;
             fuse_reply_err(rq, ncpfs_errno(first_err == -ESTALE ? -EIO : first_err));
             return;
         }
@@ -595,12 +616,11 @@ static void op_read(fuse_req_t rq, fuse_ino_t ino, size_t size, off_t off, struc
         bool short_part = false;
         for (size_t i = 0; i < nparts; i++) {
             uint32_t n = reps[i].rp.u.read.data.len;
-            size_t want = size - i * g_fs.io_max < g_fs.io_max ? size - i * g_fs.io_max : g_fs.io_max;
             if (buf && !short_part) {
                 memcpy(buf + got, reps[i].rp.u.read.data.ptr, n);
                 got += n;
             }
-            if (n < want) short_part = true;    /* end of file: later parts are past it */
+            if (n < part_len(size, i)) short_part = true;   /* end of file: later parts are past it */
             ncpc_reply_free(&reps[i]);
         }
         if (!buf) fuse_reply_err(rq, ENOMEM);
@@ -613,50 +633,26 @@ static void op_read(fuse_req_t rq, fuse_ino_t ino, size_t size, off_t off, struc
 static void op_write(fuse_req_t rq, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct ofile *of = ofile_of(fi);
-    size_t nparts = (size + g_fs.io_max - 1) / g_fs.io_max;
-    if (nparts == 0) nparts = 1;
-    if (nparts > IO_PARTS_MAX) {
-        nparts = IO_PARTS_MAX;
-        size = nparts * (size_t)g_fs.io_max;    /* a short write: the kernel sends the rest */
-    }
+    size_t nparts = parts_for(&size);
+    struct ncpm_call calls[IO_PARTS_MAX];
     for (int attempt = 0;; attempt++) {
         struct ncpm_target t;
-        uint32_t h;
-        if (ofile_get(of, &t, &h)) {
-            fuse_reply_err(rq, EIO);
-            return;
-        }
-        struct ncpm_call calls[IO_PARTS_MAX];
-        for (size_t i = 0; i < nparts; i++) {
-            struct ncp_request r = req(NCP_FN_WRITE);
-            size_t done = i * g_fs.io_max;
-            r.u.write.handle = h;
-            r.u.write.offset = (uint64_t)off + done;
-            r.u.write.data.ptr = (const uint8_t *)data + done;
-            r.u.write.data.len = (uint32_t)(size - done < g_fs.io_max ? size - done : g_fs.io_max);
-            struct ncpm_target ti = t;
-            ncpm_start_call(&g_fs.m, &ti, &r, &calls[i]);
-        }
-        int first_err = 0;
+        int first_err = start_parts(of, &t, off, data, size, nparts, calls);
+        bool started = first_err == 0;          /* then every part must be finished */
         size_t written = 0;
         bool short_part = false;
-        for (size_t i = 0; i < nparts; i++) {
+        for (size_t i = 0; started && i < nparts; i++) {
             struct ncpc_reply rp;
             int c = ncpm_finish(&g_fs.m, &calls[i], &rp, false, NULL, NULL);
-            size_t want = size - i * g_fs.io_max < g_fs.io_max ? size - i * g_fs.io_max : g_fs.io_max;
             if (c && !first_err) first_err = c;
             if (c == 0 && !first_err && !short_part) {
                 written += rp.rp.u.write.written;
-                if (rp.rp.u.write.written < want) short_part = true;
+                if (rp.rp.u.write.written < part_len(size, i)) short_part = true;
             }
             if (c) short_part = true;
             ncpc_reply_free(&rp);
         }
-        if (first_err == -ESTALE && !attempt && written == 0) {
-            if (reopen(of, t.gen) == 0) continue;
-            fuse_reply_err(rq, EIO);
-            return;
-        }
+        if (first_err == -ESTALE && !attempt && written == 0 && reopen(of, t.gen) == 0) continue;
         if (written || !first_err) fuse_reply_write(rq, written);
         else fuse_reply_err(rq, ncpfs_errno(first_err == -ESTALE ? -EIO : first_err));
         return;
