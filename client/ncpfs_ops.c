@@ -66,7 +66,7 @@ static struct ncp_str str_of(const char *s)
     return r;
 }
 
-static struct ncp_request req(uint8_t fn)
+struct ncp_request ncpfs_req(uint8_t fn)
 {
     struct ncp_request rq;
     memset(&rq, 0, sizeof rq);
@@ -94,7 +94,7 @@ static void to_stat(const struct ncp_stat *s, struct stat *st)
 /* STAT path into *st: completion code or -errno. */
 static int stat_path(const char *path, struct ncp_stat *st)
 {
-    struct ncp_request rq = req(NCP_FN_STAT);
+    struct ncp_request rq = ncpfs_req(NCP_FN_STAT);
     struct ncpc_reply r;
     struct ncpm_target t = { -1, 0 };
     rq.u.path.path = str_of(path);
@@ -107,7 +107,7 @@ static int stat_path(const char *path, struct ncp_stat *st)
 /* A request on one path with no reply payload. */
 static int path_simple(uint8_t fn, const char *path)
 {
-    struct ncp_request rq = req(fn);
+    struct ncp_request rq = ncpfs_req(fn);
     struct ncpm_target t = { -1, 0 };
     rq.u.path.path = str_of(path);
     return ncpm_simple(&g_fs.m, &t, &rq);
@@ -130,20 +130,10 @@ static void reply_entry(fuse_req_t rq, uint64_t parent, const char *name, const 
 
 /* ---- open files ---- */
 
-struct ofile {
-    pthread_mutex_t lock;       /* guards t and handle (a reopen replaces them) */
-    struct ncpm_target t;
-    uint32_t handle;
-    uint32_t reopen_flags;      /* NCP_O_* for a reopen: the access, never CREATE/TRUNC/EXCL */
-    uint64_t ino;
-    uint32_t sino;
-    bool lost;                  /* a reopen failed: EIO from now on */
-};
-
 static int open_path(const char *path, uint32_t flags, uint16_t mode, bool create,
                      struct ncpm_target *t, uint32_t *handle, struct ncp_stat *st)
 {
-    struct ncp_request rq = req(create ? NCP_FN_CREATE : NCP_FN_OPEN);
+    struct ncp_request rq = ncpfs_req(create ? NCP_FN_CREATE : NCP_FN_OPEN);
     struct ncpc_reply r;
     rq.u.open.flags = flags;
     rq.u.open.mode = mode;
@@ -159,13 +149,13 @@ static int open_path(const char *path, uint32_t flags, uint16_t mode, bool creat
 
 static void close_handle(struct ncpm_target t, uint32_t handle)
 {
-    struct ncp_request rq = req(NCP_FN_CLOSE);
+    struct ncp_request rq = ncpfs_req(NCP_FN_CLOSE);
     rq.u.handle.handle = handle;
     (void)ncpm_simple(&g_fs.m, &t, &rq);        /* a stale generation: the server closed it */
 }
 
 /* The handle's connection was lost: open the file again by path. */
-static int reopen(struct ofile *of, uint64_t stale_gen)
+int ncpfs_reopen(struct ofile *of, uint64_t stale_gen)
 {
     pthread_mutex_lock(&of->lock);
     if (of->lost) {
@@ -198,8 +188,16 @@ static int reopen(struct ofile *of, uint64_t stale_gen)
     return e ? -EIO : 0;
 }
 
+void ncpfs_ofile_put(struct ofile *of)
+{
+    if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL)) return;
+    ncpfs_locks_free(of);
+    pthread_mutex_destroy(&of->lock);
+    free(of);
+}
+
 /* The handle and target to use now. */
-static int ofile_get(struct ofile *of, struct ncpm_target *t, uint32_t *handle)
+int ncpfs_ofile_get(struct ofile *of, struct ncpm_target *t, uint32_t *handle)
 {
     pthread_mutex_lock(&of->lock);
     bool lost = of->lost;
@@ -211,26 +209,25 @@ static int ofile_get(struct ofile *of, struct ncpm_target *t, uint32_t *handle)
 
 /* One request on the file's handle (put there by set_handle), reopening once
  * if the connection was lost since. */
-static int handle_call(struct ofile *of, struct ncp_request *rq, void (*set_handle)(struct ncp_request *, uint32_t),
-                       struct ncpc_reply *out)
+int ncpfs_handle_call(struct ofile *of, struct ncp_request *rq, void (*set_handle)(struct ncp_request *, uint32_t),
+                      struct ncpc_reply *out)
 {
     out->frame = NULL;
     for (int attempt = 0;; attempt++) {
         struct ncpm_target t;
         uint32_t h;
-        int e = ofile_get(of, &t, &h);
+        int e = ncpfs_ofile_get(of, &t, &h);
         if (e) return e;
         set_handle(rq, h);
         e = ncpm_call(&g_fs.m, &t, rq, out);
         if (e != -ESTALE || attempt) return e == -ESTALE ? -EIO : e;
-        if ((e = reopen(of, t.gen))) return e;
+        if ((e = ncpfs_reopen(of, t.gen))) return e;
     }
 }
 
-static void set_handle_only(struct ncp_request *rq, uint32_t h) { rq->u.handle.handle = h; }
+void ncpfs_set_handle_only(struct ncp_request *rq, uint32_t h) { rq->u.handle.handle = h; }
 static void set_setattr_handle(struct ncp_request *rq, uint32_t h) { rq->u.setattr.handle = h; }
 
-static struct ofile *ofile_of(struct fuse_file_info *fi) { return (struct ofile *)(uintptr_t)fi->fh; }
 
 static uint32_t ncp_flags(int flags)
 {
@@ -252,6 +249,7 @@ static void finish_open(fuse_req_t rq, uint64_t ino, struct fuse_file_info *fi, 
         return;
     }
     pthread_mutex_init(&of->lock, NULL);
+    of->refs = 1;
     of->t = t;
     of->handle = handle;
     of->reopen_flags = flags & (NCP_O_READ | NCP_O_WRITE | NCP_O_APPEND);
@@ -267,8 +265,7 @@ static void finish_open(fuse_req_t rq, uint64_t ino, struct fuse_file_info *fi, 
     int r = entry ? fuse_reply_create(rq, entry, fi) : fuse_reply_open(rq, fi);
     if (r) {                                    /* the opener is gone (interrupted) */
         close_handle(t, handle);
-        pthread_mutex_destroy(&of->lock);
-        free(of);
+        ncpfs_ofile_put(of);
     }
 }
 
@@ -336,9 +333,9 @@ static void op_getattr(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
     struct ncp_stat st;
     int e;
     if (fi) {
-        struct ncp_request r = req(NCP_FN_FSTAT);
+        struct ncp_request r = ncpfs_req(NCP_FN_FSTAT);
         struct ncpc_reply rp;
-        e = handle_call(ofile_of(fi), &r, set_handle_only, &rp);
+        e = ncpfs_handle_call(ofile_of(fi), &r, ncpfs_set_handle_only, &rp);
         if (e == 0) st = rp.rp.u.stat.st;
         ncpc_reply_free(&rp);
     } else {
@@ -353,7 +350,7 @@ static void op_getattr(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_setattr(fuse_req_t rq, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
-    struct ncp_request r = req(NCP_FN_SETATTR);
+    struct ncp_request r = ncpfs_req(NCP_FN_SETATTR);
     uint32_t mask = 0;
     if (to_set & FUSE_SET_ATTR_MODE) mask |= NCP_SA_MODE;
     if (to_set & FUSE_SET_ATTR_UID) mask |= NCP_SA_UID;
@@ -386,7 +383,7 @@ static void op_setattr(fuse_req_t rq, fuse_ino_t ino, struct stat *attr, int to_
     char path[PATH_CAP];
     if (fi) {
         r.u.setattr.path = str_of("");
-        e = handle_call(ofile_of(fi), &r, set_setattr_handle, &rp);
+        e = ncpfs_handle_call(ofile_of(fi), &r, set_setattr_handle, &rp);
     } else {
         struct ncpm_target t = { -1, 0 };
         e = nodes_path(&g_fs.nodes, ino, path, sizeof path);
@@ -430,7 +427,7 @@ static void op_mkdir(fuse_req_t rq, fuse_ino_t parent, const char *name, mode_t 
     struct ncp_stat st;
     int e = nodes_child_path(&g_fs.nodes, parent, name, path, sizeof path);
     if (e == 0) {
-        struct ncp_request r = req(NCP_FN_MKDIR);
+        struct ncp_request r = ncpfs_req(NCP_FN_MKDIR);
         struct ncpm_target t = { -1, 0 };
         r.u.mkdir.mode = (uint16_t)(mode & 07777);
         r.u.mkdir.path = str_of(path);
@@ -481,7 +478,7 @@ static void op_rename(fuse_req_t rq, fuse_ino_t parent, const char *name, fuse_i
         else if (s != NCP_E_NOENT) e = s;
     }
     if (e == 0) {
-        struct ncp_request r = req(NCP_FN_RENAME);
+        struct ncp_request r = ncpfs_req(NCP_FN_RENAME);
         struct ncpm_target t = { -1, 0 };
         r.u.rename.from = str_of(from);
         r.u.rename.to = str_of(to);
@@ -565,9 +562,9 @@ static int start_parts(struct ofile *of, struct ncpm_target *t, off_t off, const
                        size_t nparts, struct ncpm_call *calls)
 {
     uint32_t h;
-    if (ofile_get(of, t, &h)) return -EIO;
+    if (ncpfs_ofile_get(of, t, &h)) return -EIO;
     for (size_t i = 0; i < nparts; i++) {
-        struct ncp_request r = req(data ? NCP_FN_WRITE : NCP_FN_READ);
+        struct ncp_request r = ncpfs_req(data ? NCP_FN_WRITE : NCP_FN_READ);
         uint64_t at = (uint64_t)off + i * (uint64_t)g_fs.io_max;
         if (data) {
             r.u.write.handle = h;
@@ -602,7 +599,7 @@ static void op_read(fuse_req_t rq, fuse_ino_t ino, size_t size, off_t off, struc
         }
         if (first_err) {
             for (size_t i = 0; i < nparts; i++) ncpc_reply_free(&reps[i]);
-            if (first_err == -ESTALE && !attempt && reopen(of, t.gen) == 0) continue;
+            if (first_err == -ESTALE && !attempt && ncpfs_reopen(of, t.gen) == 0) continue;
             fuse_reply_err(rq, ncpfs_errno(first_err == -ESTALE ? -EIO : first_err));
             return;
         }
@@ -652,7 +649,7 @@ static void op_write(fuse_req_t rq, fuse_ino_t ino, const char *data, size_t siz
             if (c) short_part = true;
             ncpc_reply_free(&rp);
         }
-        if (first_err == -ESTALE && !attempt && written == 0 && reopen(of, t.gen) == 0) continue;
+        if (first_err == -ESTALE && !attempt && written == 0 && ncpfs_reopen(of, t.gen) == 0) continue;
         if (written || !first_err) fuse_reply_write(rq, written);
         else fuse_reply_err(rq, ncpfs_errno(first_err == -ESTALE ? -EIO : first_err));
         return;
@@ -661,7 +658,14 @@ static void op_write(fuse_req_t rq, fuse_ino_t ino, const char *data, size_t siz
 
 static void op_flush(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    fuse_reply_err(rq, 0);                      /* every write has been answered already */
+    /* Every write has been answered already; a descriptor closing gives up
+     * its process's locks (POSIX). */
+    struct ofile *of = ofile_of(fi);
+    pthread_mutex_lock(&of->lock);
+    bool any = of->locks != NULL;
+    pthread_mutex_unlock(&of->lock);
+    if (any) ncpfs_locks_release_owner(of, fi->lock_owner);
+    fuse_reply_err(rq, 0);
 }
 
 static void op_release(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -669,17 +673,16 @@ static void op_release(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
     struct ofile *of = ofile_of(fi);
     struct ncpm_target t;
     uint32_t h;
-    if (ofile_get(of, &t, &h) == 0) close_handle(t, h);
-    pthread_mutex_destroy(&of->lock);
-    free(of);
+    if (ncpfs_ofile_get(of, &t, &h) == 0) close_handle(t, h);   /* also ends its lock waits */
+    ncpfs_ofile_put(of);
     fuse_reply_err(rq, 0);
 }
 
 static void op_fsync(fuse_req_t rq, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    struct ncp_request r = req(NCP_FN_FSYNC);
+    struct ncp_request r = ncpfs_req(NCP_FN_FSYNC);
     struct ncpc_reply rp;
-    int e = handle_call(ofile_of(fi), &r, set_handle_only, &rp);
+    int e = ncpfs_handle_call(ofile_of(fi), &r, ncpfs_set_handle_only, &rp);
     ncpc_reply_free(&rp);
     fuse_reply_err(rq, ncpfs_errno(e));
 }
@@ -721,7 +724,7 @@ static int snap_fill(struct dirsnap *d, fuse_ino_t ino)
     if (!snap_add(d, ino, NCP_FT_DIR, ".", 1) || !snap_add(d, FUSE_ROOT_ID, NCP_FT_DIR, "..", 2)) return -ENOMEM;
     uint64_t cookie = 0;
     for (;;) {
-        struct ncp_request r = req(NCP_FN_READDIR);
+        struct ncp_request r = ncpfs_req(NCP_FN_READDIR);
         struct ncpc_reply rp;
         struct ncpm_target t = { -1, 0 };
         r.u.readdir.path = str_of(path);
@@ -809,7 +812,7 @@ static void op_releasedir(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *
 
 static void op_fsyncdir(fuse_req_t rq, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    struct ncp_request r = req(NCP_FN_FSYNC);
+    struct ncp_request r = ncpfs_req(NCP_FN_FSYNC);
     struct ncpm_target t = { -1, 0 };
     r.u.handle.handle = NCP_HANDLE_NONE;        /* the protocol syncs a file or the volume */
     fuse_reply_err(rq, ncpfs_errno(ncpm_simple(&g_fs.m, &t, &r)));
@@ -817,7 +820,7 @@ static void op_fsyncdir(fuse_req_t rq, fuse_ino_t ino, int datasync, struct fuse
 
 static void op_statfs(fuse_req_t rq, fuse_ino_t ino)
 {
-    struct ncp_request r = req(NCP_FN_STATFS);
+    struct ncp_request r = ncpfs_req(NCP_FN_STATFS);
     struct ncpc_reply rp;
     struct ncpm_target t = { -1, 0 };
     int e = ncpm_call(&g_fs.m, &t, &r, &rp);
@@ -862,6 +865,8 @@ const struct fuse_lowlevel_ops ncpfs_ops = {
     .read = op_read,
     .write = op_write,
     .flush = op_flush,
+    .getlk = ncpfs_op_getlk,
+    .setlk = ncpfs_op_setlk,
     .release = op_release,
     .fsync = op_fsync,
     .opendir = op_opendir,

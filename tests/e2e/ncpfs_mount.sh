@@ -4,7 +4,8 @@
 # in QEMU (user networking, a loopback forward on a port of its own) serving the same
 # image: cp -r and diff -r, tar both ways, make, fio with crc32c verification (verified
 # again through a second mount), two mounts (guest and alice) seeing each other's changes
-# after close, renames and big directories, permission denials for guest, a server that
+# after close, renames and big directories, permission denials for guest, fcntl locks
+# between the mounts (conflict, wait, partial unlock, downgrade, release), a server that
 # stops answering (EIO within the timeout, fusermount3 -u still works, the mount logs in
 # again when the server is back and reopens files by path), a killed server (ncpd), and a
 # clean e2fsck after unmount and shutdown.  Output per docs/conventions.md.
@@ -167,6 +168,41 @@ check_fails guest_cannot_chmod_alice_file "Operation not permitted" chmod 666 "$
 check_fails guest_cannot_create_in_etc "Permission denied" bash -c "echo x >'$MA/etc/evil'"
 check_fails guest_cannot_rename_etc "Permission denied" mv "$MA/etc" "$MA/etc2"
 check alice_note_unchanged grep -qx "alice's public note" "$MB/alice-note.txt"
+
+# --- fcntl byte-range locks onto LOCK/UNLOCK (lock_tool prints "OP ok|busy|free|locked")
+LT=$T/lock_tool
+if cc -O2 -Wall -o "$LT" tests/e2e/lock_tool.c 2>"$T/cc.err"; then
+    echo data >"$MA/lockfile"; chmod 666 "$MA/lockfile"
+    "$LT" "$MA/lockfile" w:0:100 hold:2 >"$T/holder" &
+    hp=$!
+    sleep 0.5
+    check lock_conflict_other_mount bash -c "'$LT' '$MB/lockfile' w:50:10 t:50:10 t:200:10 r:200:5 | tr '\n' ' ' | grep -qx 'w:50:10 busy t:50:10 locked t:200:10 free r:200:5 ok '"
+    "$LT" "$MB/lockfile" W:50:10 >"$T/waiter" &
+    wp=$!
+    sleep 0.5
+    check lock_waiter_waits test ! -s "$T/waiter"
+    wait "$hp"
+    wait "$wp"
+    check lock_waiter_granted_after_release grep -qx 'W:50:10 ok' "$T/waiter"
+    check lock_holder_held grep -qx 'hold:2 ok' "$T/holder"
+    "$LT" "$MA/lockfile" w:0:100 u:0:50 hold:1.5 >/dev/null &
+    hp=$!
+    sleep 0.5
+    check lock_unlock_part_frees_it bash -c "'$LT' '$MB/lockfile' w:0:50 w:50:10 | tr '\n' ' ' | grep -qx 'w:0:50 ok w:50:10 busy '"
+    wait "$hp"
+    "$LT" "$MA/lockfile" w:0:10 r:0:10 hold:1.5 >/dev/null &
+    hp=$!
+    sleep 0.5
+    check lock_downgrade_shares bash -c "'$LT' '$MB/lockfile' r:0:10 w:0:10 | tr '\n' ' ' | grep -qx 'r:0:10 ok w:0:10 busy '"
+    wait "$hp"
+    "$LT" "$MA/lockfile" w:0:0 hold:5 >/dev/null &
+    hp=$!
+    sleep 0.5
+    kill -KILL "$hp"; wait "$hp" 2>/dev/null
+    check lock_released_when_holder_dies bash -c "'$LT' '$MB/lockfile' w:0:10 | grep -qx 'w:0:10 ok'"
+else
+    bad lock_tool_builds "$(head -c 300 "$T/cc.err")"
+fi
 
 # --- a server that stops answering: EIO within the timeout, then back again
 sync "$MA/shared.txt"                      # FSYNC: the volume is on disk before the server is stopped
