@@ -44,7 +44,6 @@ struct ofile {
 
 static inline struct ofile *ofile_of(struct fuse_file_info *fi) { return (struct ofile *)(uintptr_t)fi->fh; }
 
-struct ncp_request ncpfs_req(uint8_t fn);
 void ncpfs_ofile_put(struct ofile *of);
 /* The handle and target to use now; -EIO if the file was lost at a reconnect. */
 int  ncpfs_ofile_get(struct ofile *of, struct ncpm_target *t, uint32_t *handle);

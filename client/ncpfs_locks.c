@@ -39,7 +39,7 @@ static void set_lock_handle(struct ncp_request *rq, uint32_t h) { rq->u.lock.han
 /* LOCK or UNLOCK on the file's handle; *gen gets the generation used. */
 static int lock_call(struct ofile *of, uint8_t fn, uint64_t start, uint64_t len, bool excl, bool wait, uint64_t *gen)
 {
-    struct ncp_request r = ncpfs_req(fn);
+    struct ncp_request r = ncpc_req(fn);
     r.u.lock.offset = start;
     r.u.lock.length = len;
     if (fn == NCP_FN_LOCK) r.u.lock.flags = (excl ? NCP_LOCK_EXCLUSIVE : 0) | (wait ? NCP_LOCK_WAIT : 0);

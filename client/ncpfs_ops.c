@@ -60,20 +60,6 @@ int ncpfs_errno(int code)
     }
 }
 
-static struct ncp_str str_of(const char *s)
-{
-    struct ncp_str r = { s, (uint16_t)strlen(s) };
-    return r;
-}
-
-struct ncp_request ncpfs_req(uint8_t fn)
-{
-    struct ncp_request rq;
-    memset(&rq, 0, sizeof rq);
-    rq.h.function = fn;
-    return rq;
-}
-
 static void to_stat(const struct ncp_stat *s, struct stat *st)
 {
     memset(st, 0, sizeof *st);
@@ -94,10 +80,10 @@ static void to_stat(const struct ncp_stat *s, struct stat *st)
 /* STAT path into *st: completion code or -errno. */
 static int stat_path(const char *path, struct ncp_stat *st)
 {
-    struct ncp_request rq = ncpfs_req(NCP_FN_STAT);
+    struct ncp_request rq = ncpc_req(NCP_FN_STAT);
     struct ncpc_reply r;
     struct ncpm_target t = { -1, 0 };
-    rq.u.path.path = str_of(path);
+    rq.u.path.path = ncpc_str(path);
     int e = ncpm_call(&g_fs.m, &t, &rq, &r);
     if (e == 0) *st = r.rp.u.stat.st;
     ncpc_reply_free(&r);
@@ -107,9 +93,9 @@ static int stat_path(const char *path, struct ncp_stat *st)
 /* A request on one path with no reply payload. */
 static int path_simple(uint8_t fn, const char *path)
 {
-    struct ncp_request rq = ncpfs_req(fn);
+    struct ncp_request rq = ncpc_req(fn);
     struct ncpm_target t = { -1, 0 };
-    rq.u.path.path = str_of(path);
+    rq.u.path.path = ncpc_str(path);
     return ncpm_simple(&g_fs.m, &t, &rq);
 }
 
@@ -133,11 +119,11 @@ static void reply_entry(fuse_req_t rq, uint64_t parent, const char *name, const 
 static int open_path(const char *path, uint32_t flags, uint16_t mode, bool create,
                      struct ncpm_target *t, uint32_t *handle, struct ncp_stat *st)
 {
-    struct ncp_request rq = ncpfs_req(create ? NCP_FN_CREATE : NCP_FN_OPEN);
+    struct ncp_request rq = ncpc_req(create ? NCP_FN_CREATE : NCP_FN_OPEN);
     struct ncpc_reply r;
     rq.u.open.flags = flags;
     rq.u.open.mode = mode;
-    rq.u.open.path = str_of(path);
+    rq.u.open.path = ncpc_str(path);
     int e = ncpm_call(&g_fs.m, t, &rq, &r);
     if (e == 0) {
         *handle = r.rp.u.open.handle;
@@ -149,7 +135,7 @@ static int open_path(const char *path, uint32_t flags, uint16_t mode, bool creat
 
 static void close_handle(struct ncpm_target t, uint32_t handle)
 {
-    struct ncp_request rq = ncpfs_req(NCP_FN_CLOSE);
+    struct ncp_request rq = ncpc_req(NCP_FN_CLOSE);
     rq.u.handle.handle = handle;
     (void)ncpm_simple(&g_fs.m, &t, &rq);        /* a stale generation: the server closed it */
 }
@@ -333,7 +319,7 @@ static void op_getattr(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
     struct ncp_stat st;
     int e;
     if (fi) {
-        struct ncp_request r = ncpfs_req(NCP_FN_FSTAT);
+        struct ncp_request r = ncpc_req(NCP_FN_FSTAT);
         struct ncpc_reply rp;
         e = ncpfs_handle_call(ofile_of(fi), &r, ncpfs_set_handle_only, &rp);
         if (e == 0) st = rp.rp.u.stat.st;
@@ -350,7 +336,7 @@ static void op_getattr(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_setattr(fuse_req_t rq, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
-    struct ncp_request r = ncpfs_req(NCP_FN_SETATTR);
+    struct ncp_request r = ncpc_req(NCP_FN_SETATTR);
     uint32_t mask = 0;
     if (to_set & FUSE_SET_ATTR_MODE) mask |= NCP_SA_MODE;
     if (to_set & FUSE_SET_ATTR_UID) mask |= NCP_SA_UID;
@@ -382,13 +368,13 @@ static void op_setattr(fuse_req_t rq, fuse_ino_t ino, struct stat *attr, int to_
     int e;
     char path[PATH_CAP];
     if (fi) {
-        r.u.setattr.path = str_of("");
+        r.u.setattr.path = ncpc_str("");
         e = ncpfs_handle_call(ofile_of(fi), &r, set_setattr_handle, &rp);
     } else {
         struct ncpm_target t = { -1, 0 };
         e = nodes_path(&g_fs.nodes, ino, path, sizeof path);
         r.u.setattr.handle = NCP_HANDLE_NONE;
-        r.u.setattr.path = str_of(path);
+        r.u.setattr.path = ncpc_str(path);
         if (e == 0) e = ncpm_call(&g_fs.m, &t, &r, &rp);
         else rp.frame = NULL;
     }
@@ -427,10 +413,10 @@ static void op_mkdir(fuse_req_t rq, fuse_ino_t parent, const char *name, mode_t 
     struct ncp_stat st;
     int e = nodes_child_path(&g_fs.nodes, parent, name, path, sizeof path);
     if (e == 0) {
-        struct ncp_request r = ncpfs_req(NCP_FN_MKDIR);
+        struct ncp_request r = ncpc_req(NCP_FN_MKDIR);
         struct ncpm_target t = { -1, 0 };
         r.u.mkdir.mode = (uint16_t)(mode & 07777);
-        r.u.mkdir.path = str_of(path);
+        r.u.mkdir.path = ncpc_str(path);
         e = ncpm_simple(&g_fs.m, &t, &r);
     }
     if (e == 0) e = stat_path(path, &st);
@@ -478,10 +464,10 @@ static void op_rename(fuse_req_t rq, fuse_ino_t parent, const char *name, fuse_i
         else if (s != NCP_E_NOENT) e = s;
     }
     if (e == 0) {
-        struct ncp_request r = ncpfs_req(NCP_FN_RENAME);
+        struct ncp_request r = ncpc_req(NCP_FN_RENAME);
         struct ncpm_target t = { -1, 0 };
-        r.u.rename.from = str_of(from);
-        r.u.rename.to = str_of(to);
+        r.u.rename.from = ncpc_str(from);
+        r.u.rename.to = ncpc_str(to);
         e = ncpm_simple(&g_fs.m, &t, &r);
     }
     if (e == 0) nodes_rename(&g_fs.nodes, parent, name, newparent, newname);
@@ -564,7 +550,7 @@ static int start_parts(struct ofile *of, struct ncpm_target *t, off_t off, const
     uint32_t h;
     if (ncpfs_ofile_get(of, t, &h)) return -EIO;
     for (size_t i = 0; i < nparts; i++) {
-        struct ncp_request r = ncpfs_req(data ? NCP_FN_WRITE : NCP_FN_READ);
+        struct ncp_request r = ncpc_req(data ? NCP_FN_WRITE : NCP_FN_READ);
         uint64_t at = (uint64_t)off + i * (uint64_t)g_fs.io_max;
         if (data) {
             r.u.write.handle = h;
@@ -680,7 +666,7 @@ static void op_release(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_fsync(fuse_req_t rq, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    struct ncp_request r = ncpfs_req(NCP_FN_FSYNC);
+    struct ncp_request r = ncpc_req(NCP_FN_FSYNC);
     struct ncpc_reply rp;
     int e = ncpfs_handle_call(ofile_of(fi), &r, ncpfs_set_handle_only, &rp);
     ncpc_reply_free(&rp);
@@ -724,10 +710,10 @@ static int snap_fill(struct dirsnap *d, fuse_ino_t ino)
     if (!snap_add(d, ino, NCP_FT_DIR, ".", 1) || !snap_add(d, FUSE_ROOT_ID, NCP_FT_DIR, "..", 2)) return -ENOMEM;
     uint64_t cookie = 0;
     for (;;) {
-        struct ncp_request r = ncpfs_req(NCP_FN_READDIR);
+        struct ncp_request r = ncpc_req(NCP_FN_READDIR);
         struct ncpc_reply rp;
         struct ncpm_target t = { -1, 0 };
-        r.u.readdir.path = str_of(path);
+        r.u.readdir.path = ncpc_str(path);
         r.u.readdir.cookie = cookie;
         r.u.readdir.max_entries = 0xFFFF;
         e = ncpm_call(&g_fs.m, &t, &r, &rp);
@@ -812,7 +798,7 @@ static void op_releasedir(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *
 
 static void op_fsyncdir(fuse_req_t rq, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    struct ncp_request r = ncpfs_req(NCP_FN_FSYNC);
+    struct ncp_request r = ncpc_req(NCP_FN_FSYNC);
     struct ncpm_target t = { -1, 0 };
     r.u.handle.handle = NCP_HANDLE_NONE;        /* the protocol syncs a file or the volume */
     fuse_reply_err(rq, ncpfs_errno(ncpm_simple(&g_fs.m, &t, &r)));
@@ -820,7 +806,7 @@ static void op_fsyncdir(fuse_req_t rq, fuse_ino_t ino, int datasync, struct fuse
 
 static void op_statfs(fuse_req_t rq, fuse_ino_t ino)
 {
-    struct ncp_request r = ncpfs_req(NCP_FN_STATFS);
+    struct ncp_request r = ncpc_req(NCP_FN_STATFS);
     struct ncpc_reply rp;
     struct ncpm_target t = { -1, 0 };
     int e = ncpm_call(&g_fs.m, &t, &r, &rp);

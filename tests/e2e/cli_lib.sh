@@ -1,5 +1,9 @@
 # Shared by tests/e2e/ncpc_cli.sh, ncpfs_mount.sh and ncpc_put_atomic.sh (sourced, not run:
-# it is not executable).  The script sets T (its scratch directory) and NCPC first.
+# it is not executable).  The script sets B (the build directory) before sourcing it, and T
+# (its scratch directory) before the checks.
+NCPC=$B/ncpc
+NCPD=$B/ncpd
+NCPFS=$B/ncpfs
 # Output per docs/conventions.md: one "ok NAME" or "FAIL NAME: where why" line a check.
 pass=0; fail=0
 ok()   { echo "ok $1"; pass=$((pass + 1)); }
@@ -53,4 +57,13 @@ build_or_fail() {
         exit 1
     fi
     rm -f "$log"
+}
+
+# start_ncpd IMAGE [PORT]: build/ncpd serving IMAGE on PORT (default: any free one, written
+# to $T/port as "port N"); sets pid.
+start_ncpd() {
+    rm -f "$T/port"
+    "$NCPD" --image "$1" --port "${2:-0}" --quiet >"$T/port" 2>>"$T/ncpd.log" &
+    pid=$!
+    for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
 }

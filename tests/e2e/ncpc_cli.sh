@@ -9,8 +9,6 @@ cd "$(dirname "$0")/../.." || exit 1
 B=${1:-build}
 . tests/e2e/cli_lib.sh
 build_or_fail build_ncpc_ncpd "$B/ncpc" "$B/ncpd"
-NCPC=$B/ncpc
-NCPD=$B/ncpd
 T=$(mktemp -d /tmp/ncpc-e2e.XXXXXX)
 pid=""
 TARGET=${NCP_TARGET:-ncpd}

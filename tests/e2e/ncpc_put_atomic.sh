@@ -11,8 +11,6 @@ B=${1:-build}
 TARGET=${NCP_TARGET:-ncpd}
 . tests/e2e/cli_lib.sh
 build_or_fail build_ncpc_ncpd "$B/ncpc" "$B/ncpd"
-NCPC=$B/ncpc
-NCPD=$B/ncpd
 T=$(mktemp -d /tmp/ncpc-put.XXXXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -23,16 +21,11 @@ mkdir -p "$T/root/etc"
 cp "$T/users" "$T/root/etc/ncp-users"
 scripts/volume-layout.sh "$T/root"
 scripts/mkimage.sh "$T/root" "$T/vol.img" 16M >/dev/null 2>&1
-start_ncpd() {   # start_ncpd [PORT]
-    "$NCPD" --image "$T/vol.img" --port "${1:-0}" --quiet >"$T/port" 2>>"$T/ncpd.log" &
-    pid=$!
-    for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-}
 if [ "$TARGET" = kernel ]; then
     boot_kernel "$T/vol.img"
     STOPPID=$(pgrep -P "$pid" -f qemu-system | head -1)
 else
-    start_ncpd
+    start_ncpd "$T/vol.img"
     PORT=$(awk '{print $2}' "$T/port")
     SERVER=127.0.0.1:$PORT
     STOPPID=$pid
@@ -89,7 +82,7 @@ check volume_fsck_prints_no_problem test -z "$(fsck_problems "$T/vol.img")"
 if [ "$TARGET" != kernel ]; then
     # the server is killed during a put: the old file stays (the temporary one may be left:
     # nobody is there to remove it)
-    start_ncpd "$PORT"
+    start_ncpd "$T/vol.img" "$PORT"
     "$NCPC" rm /g
     head -c 8000000 /dev/urandom >"$T/eight"
     cp "$T/mid" "$T/old"
@@ -101,7 +94,7 @@ if [ "$TARGET" != kernel ]; then
     wait "$pid" 2>/dev/null
     wait "$pp"
     check killed_server_put_fails test $? != 0
-    start_ncpd "$PORT"
+    start_ncpd "$T/vol.img" "$PORT"
     check killed_server_old_file_intact same_as_old
 fi
 echo "$pass passed, $fail failed"

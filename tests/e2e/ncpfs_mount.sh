@@ -20,9 +20,6 @@ if ! [ -c /dev/fuse ] || ! command -v fusermount3 >/dev/null 2>&1; then
 fi
 . tests/e2e/cli_lib.sh
 build_or_fail build_ncpfs "$B/ncpc" "$B/ncpd" "$B/ncpfs"
-NCPC=$B/ncpc
-NCPD=$B/ncpd
-NCPFS=$B/ncpfs
 T=$(mktemp -d /tmp/ncpfs-e2e.XXXXXX)
 pid=""; fspids=()
 mounts=("$T/a" "$T/b" "$T/k")
@@ -48,18 +45,13 @@ cp "$T/users" "$T/root/etc/ncp-users"
 scripts/volume-layout.sh "$T/root"       # root 1777, /etc the admin's, private homes
 scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
 
-start_ncpd() {   # start_ncpd [PORT]
-    "$NCPD" --image "$T/vol.img" --port "${1:-0}" --quiet >"$T/port" 2>>"$T/ncpd.log" &
-    pid=$!
-    for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-}
 if [ "$TARGET" = kernel ]; then
     boot_kernel "$T/vol.img"
     qpid=$(pgrep -P "$pid" -f qemu-system | head -1)
     WTMO=30       # TCG is slow: the workloads get a long timeout, the stop test a short one
     FIO_SEQ=8M FIO_RAND=2M
 else
-    start_ncpd
+    start_ncpd "$T/vol.img"
     PORT=$(awk '{print $2}' "$T/port")
     SERVER=127.0.0.1:$PORT
     WTMO=5
@@ -246,7 +238,7 @@ if [ "$TARGET" != kernel ]; then
     else t1=$(now_ms); if grep -q "Input/output error" "$T/dd.err" && [ $((t1 - t0)) -le $((KTMO * 1000 + 2000)) ]; then ok killed_server_eio_within_timeout
          else bad killed_server_eio_within_timeout "$(cat "$T/dd.err"), $((t1 - t0)) ms"; fi; fi
     exec 4<&-
-    start_ncpd "$PORT"
+    start_ncpd "$T/vol.img" "$PORT"
     STOPPID=$pid
     back=0
     for _ in $(seq 40); do cmp -s "$T/big.bin" "$MK/big.bin" && back=1 && break; sleep 0.25; done
