@@ -61,9 +61,10 @@ static bool wait_until(pthread_cond_t *cv, pthread_mutex_t *mx, long long ms)
     return pthread_cond_timedwait(cv, mx, &ts) != ETIMEDOUT || now_ms() < ms;
 }
 
+/* ms 0: no limit; a deadline already passed still gets 1 ms, never "no limit". */
 static void set_sock_timeout(int fd, int opt, long long ms)
 {
-    if (ms < 1 && ms != 0) ms = 1;
+    if (ms < 0) ms = 1;
     struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
     setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
 }
@@ -158,7 +159,8 @@ static int login_new(struct ncpm *m, struct ncpc *nc, long long deadline)
     if (ncpc_connect_timeout(nc, m->host, m->o.port, (int)left)) return -1;
     int e = ncpc_negotiate(nc, m->o.want_frame);
     if (e == 0) {
-        set_sock_timeout(nc->fd, SO_RCVTIMEO, deadline - now_ms());
+        long long rest = deadline - now_ms();
+        set_sock_timeout(nc->fd, SO_RCVTIMEO, rest > 0 ? rest : 1);
         e = ncpc_login(nc, m->user, m->password);
     }
     if (e > 0) snprintf(nc->err, sizeof nc->err, "%s (%s)", ncp_strerror((unsigned)e), ncp_errname((unsigned)e));

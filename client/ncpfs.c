@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -159,10 +161,15 @@ int main(int argc, char **argv)
     rq.h.function = NCP_FN_STAT;
     rq.u.path.path = (struct ncp_str){ "/", 1 };
     struct ncpc_reply rp;
-    int e = ncpc_call(&g_fs.m.conns[0].c, &rq, &rp);
+    struct ncpc *c0 = &g_fs.m.conns[0].c;
+    struct timeval tv = { .tv_sec = (time_t)o->timeout, .tv_usec = (suseconds_t)((o->timeout - (time_t)o->timeout) * 1e6) };
+    struct timeval none = { 0, 0 };
+    setsockopt(c0->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);   /* no receiver thread yet: bound it here */
+    int e = ncpc_call(c0, &rq, &rp);
+    setsockopt(c0->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
     if (e) {
         fprintf(stderr, "ncpfs: stat of the volume root: %s\n",
-                e < 0 ? g_fs.m.conns[0].c.err : ncp_strerror((unsigned)e));
+                e < 0 ? c0->err : ncp_strerror((unsigned)e));
         ncpc_reply_free(&rp);
         return 1;
     }
