@@ -3,14 +3,17 @@
 #include "proto/ncp_auth.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static int fail(struct ncpc *c, const char *fmt, ...)
@@ -50,7 +53,36 @@ static bool buffers_for(struct ncpc *c, uint32_t max_frame)
     return ncp_reasm_init(&c->ra, c->rbuf, cap, max_frame);
 }
 
+/* connect() that gives up after timeout_ms (0: the system's own limit). */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+    if (timeout_ms <= 0) return connect(fd, sa, len);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
+    int r = connect(fd, sa, len);
+    if (r < 0 && errno == EINPROGRESS) {
+        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        do r = poll(&pfd, 1, timeout_ms); while (r < 0 && errno == EINTR);
+        if (r == 0) { errno = ETIMEDOUT; return -1; }
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0) {
+            if (soerr) { errno = soerr; return -1; }
+            r = 0;
+        } else {
+            r = -1;
+        }
+    }
+    if (r == 0 && fcntl(fd, F_SETFL, fl) < 0) return -1;
+    return r;
+}
+
 int ncpc_connect(struct ncpc *c, const char *host, int port)
+{
+    return ncpc_connect_timeout(c, host, port, 0);
+}
+
+int ncpc_connect_timeout(struct ncpc *c, const char *host, int port, int timeout_ms)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
@@ -63,7 +95,7 @@ int ncpc_connect(struct ncpc *c, const char *host, int port)
     for (p = ai; p; p = p->ai_next) {
         c->fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
         if (c->fd < 0) { last = errno; continue; }
-        if (connect(c->fd, p->ai_addr, p->ai_addrlen) == 0) break;
+        if (connect_within(c->fd, p->ai_addr, p->ai_addrlen, timeout_ms) == 0) break;
         last = errno;
         close(c->fd);
         c->fd = -1;
@@ -72,6 +104,13 @@ int ncpc_connect(struct ncpc *c, const char *host, int port)
     if (c->fd < 0) return fail(c, "cannot connect to %s:%d: %s", host, port, strerror(last));
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (timeout_ms > 0) {
+        /* Every send and receive gives up too: a server that stops answering
+         * (or reading) turns into an error, never a hang. */
+        struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     c->max_inflight = 1;
     if (!buffers_for(c, NCP_DEFAULT_MAX_FRAME)) return fail(c, "out of memory");
     return 0;
@@ -90,20 +129,26 @@ void ncpc_close(struct ncpc *c)
 
 uint32_t ncpc_send(struct ncpc *c, struct ncp_request *rq)
 {
-    if (c->fd < 0) { fail(c, "not connected"); return 0; }
     if (++c->next_tag == 0) c->next_tag = 1;      /* 0 means "none" */
     rq->h.tag = c->next_tag;
+    return ncpc_send_tagged(c, rq) ? 0 : rq->h.tag;
+}
+
+int ncpc_send_tagged(struct ncpc *c, struct ncp_request *rq)
+{
+    if (c->fd < 0) return fail(c, "not connected");
     rq->h.seq = ++c->seq;
     rq->h.conn = c->conn;
     size_t n = ncp_encode_request(c->sbuf, c->scap, rq);
-    if (!n) { fail(c, "request does not fit in a %u-byte frame", c->max_frame); return 0; }
+    if (!n) return fail(c, "request does not fit in a %u-byte frame", c->max_frame);
     for (size_t off = 0; off < n;) {
         ssize_t w = send(c->fd, c->sbuf + off, n - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) { fail(c, "connection lost while sending: %s", w < 0 ? strerror(errno) : "closed"); return 0; }
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return fail(c, "timed out sending to the server");
+        if (w <= 0) return fail(c, "connection lost while sending: %s", w < 0 ? strerror(errno) : "closed");
         off += (size_t)w;
     }
-    return rq->h.tag;
+    return 0;
 }
 
 static void stash_put(struct ncpc *c, uint32_t tag, const uint8_t *f, size_t len)
@@ -128,64 +173,69 @@ static int finish(struct ncpc *c, uint8_t *frame, size_t len, struct ncpc_reply 
     return out->rp.h.completion;
 }
 
+static bool take_stashed(struct ncpc *c, uint32_t tag, uint8_t **f, size_t *len)
+{
+    for (size_t i = 0; i < c->nstash; i++) {
+        if (c->stash[i].tag != tag) continue;
+        *f = c->stash[i].frame;
+        *len = c->stash[i].len;
+        c->stash[i] = c->stash[--c->nstash];
+        return true;
+    }
+    return false;
+}
+
+static void stash_frame(void *arg, const uint8_t *f, size_t len)
+{
+    struct ncpc *c = arg;
+    struct ncp_header h;
+    ncp_header_get(f + NCP_LEN_SIZE, &h);
+    stash_put(c, h.tag, f, len);
+}
+
 int ncpc_wait(struct ncpc *c, uint32_t tag, struct ncpc_reply *out)
 {
     out->frame = NULL;
-    for (size_t i = 0; i < c->nstash; i++) {
-        if (c->stash[i].tag != tag) continue;
-        uint8_t *f = c->stash[i].frame;
-        size_t len = c->stash[i].len;
-        c->stash[i] = c->stash[--c->nstash];
-        return finish(c, f, len, out);
-    }
-    uint8_t buf[64 * 1024];
     for (;;) {
-        const uint8_t *f;
-        size_t fl;
-        int r = ncp_reasm_frame(&c->ra, &f, &fl);
-        if (r == NCP_REASM_ERROR) return fail(c, "server sent a malformed frame length");
-        if (r == NCP_REASM_FRAME) {
-            struct ncp_header h;
-            ncp_header_get(f + NCP_LEN_SIZE, &h);
-            if (h.type == NCP_TYPE_BUSY) {
-                c->busy_seen++;
-            } else if (h.tag == tag || (h.tag == 0 && h.completion != NCP_OK)) {
-                /* tag 0 errors: the server could not read our header */
-                uint8_t *copy = malloc(fl);
-                memcpy(copy, f, fl);
-                ncp_reasm_consume(&c->ra);
-                return finish(c, copy, fl, out);
-            } else {
-                stash_put(c, h.tag, f, fl);
-            }
-            ncp_reasm_consume(&c->ra);
-            continue;
-        }
-        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return fail(c, "connection closed by server%s%s", n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
-        size_t used = 0;
-        while (used < (size_t)n) {
-            size_t k = ncp_reasm_feed(&c->ra, buf + used, (size_t)n - used);
-            if (k == 0) {
-                /* A frame is complete: take it before feeding more. */
-                const uint8_t *ff;
-                size_t ffl;
-                int rr = ncp_reasm_frame(&c->ra, &ff, &ffl);
-                if (rr == NCP_REASM_ERROR) return fail(c, "server sent a malformed frame length");
-                struct ncp_header h;
-                ncp_header_get(ff + NCP_LEN_SIZE, &h);
-                if (h.type == NCP_TYPE_BUSY) c->busy_seen++;
-                else stash_put(c, h.tag, ff, ffl);
-                ncp_reasm_consume(&c->ra);
-                continue;
-            }
-            used += k;
-        }
-        /* Anything just stashed may be ours. */
-        for (size_t i = 0; i < c->nstash; i++)
-            if (c->stash[i].tag == tag) return ncpc_wait(c, tag, out);
+        uint8_t *f;
+        size_t len;
+        /* tag 0 errors: the server could not read our header */
+        if (take_stashed(c, tag, &f, &len)) return finish(c, f, len, out);
+        if (take_stashed(c, 0, &f, &len)) return finish(c, f, len, out);
+        if (ncpc_pump(c, stash_frame, c) < 0) return -1;
     }
+}
+
+static int deliver(struct ncpc *c, void (*fn)(void *, const uint8_t *, size_t), void *arg)
+{
+    const uint8_t *f;
+    size_t fl;
+    int r;
+    while ((r = ncp_reasm_frame(&c->ra, &f, &fl)) == NCP_REASM_FRAME) {
+        struct ncp_header h;
+        ncp_header_get(f + NCP_LEN_SIZE, &h);
+        if (h.type == NCP_TYPE_BUSY) c->busy_seen++;
+        else fn(arg, f, fl);
+        ncp_reasm_consume(&c->ra);
+    }
+    return r == NCP_REASM_ERROR ? fail(c, "server sent a malformed frame length") : 0;
+}
+
+int ncpc_pump(struct ncpc *c, void (*fn)(void *arg, const uint8_t *frame, size_t len), void *arg)
+{
+    uint8_t buf[64 * 1024];
+    if (deliver(c, fn, arg)) return -1;
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) return 0;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return fail(c, "timed out waiting for the server");
+    if (n <= 0) return fail(c, "connection closed by server%s%s", n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+    size_t used = 0;
+    while (used < (size_t)n) {
+        size_t k = ncp_reasm_feed(&c->ra, buf + used, (size_t)n - used);
+        if (k == 0 && deliver(c, fn, arg)) return -1;     /* a frame is complete: take it before feeding more */
+        used += k;
+    }
+    return deliver(c, fn, arg);
 }
 
 void ncpc_reply_free(struct ncpc_reply *r)

@@ -38,6 +38,9 @@ struct ncpc_reply {
 };
 
 int  ncpc_connect(struct ncpc *c, const char *host, int port);
+/* The same, but connecting, and then every send and receive on the socket,
+ * fail after timeout_ms without progress (0: no limit). */
+int  ncpc_connect_timeout(struct ncpc *c, const char *host, int port, int timeout_ms);
 void ncpc_close(struct ncpc *c);
 /* NEGOTIATE asking for want_frame; then c->max_frame etc. are set. */
 int  ncpc_negotiate(struct ncpc *c, uint32_t want_frame);
@@ -48,6 +51,12 @@ int  ncpc_login(struct ncpc *c, const char *user, const char *password);
 
 /* Sends rq (tag and seq assigned); returns the tag, 0 on failure. */
 uint32_t ncpc_send(struct ncpc *c, struct ncp_request *rq);
+/* Sends rq with the tag the caller put in rq->h.tag (seq and conn filled in);
+ * 0 or -1.  For callers that track their own tags (client/ncp_mux.c). */
+int  ncpc_send_tagged(struct ncpc *c, struct ncp_request *rq);
+/* One blocking recv(): every reply frame that completes is handed to fn
+ * (BUSY frames are only counted).  0, or -1 on a transport or framing error. */
+int  ncpc_pump(struct ncpc *c, void (*fn)(void *arg, const uint8_t *frame, size_t len), void *arg);
 /* Waits for the reply to `tag`; returns its completion code or -1.
  * Free out->frame with ncpc_reply_free. */
 int  ncpc_wait(struct ncpc *c, uint32_t tag, struct ncpc_reply *out);

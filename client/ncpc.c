@@ -7,6 +7,7 @@
  * Exit status: 0 success, 1 failure (message on stderr), 2 usage.
  */
 #include "client/ncpc.h"
+#include "client/cli_common.h"
 #include "client/progress.h"
 
 #include <errno.h>
@@ -59,32 +60,7 @@ int report(struct ncpc *c, int code, const char *what, const char *path)
 
 const char *get_password(void)
 {
-    static char buf[256];
-    const char *env = getenv("NCP_PASSWORD");
-    if (env) return env;
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "ncpc: no password: set NCP_PASSWORD or run on a terminal\n");
-        return NULL;
-    }
-    struct termios old, quiet;
-    bool have_term = tcgetattr(fd, &old) == 0;
-    if (have_term) {
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-        tcsetattr(fd, TCSAFLUSH, &quiet);
-    }
-    char prompt[128];
-    int n = snprintf(prompt, sizeof prompt, "Password for %s@%s: ", g_opts.user, g_opts.host);
-    if (write(fd, prompt, (size_t)n) < 0) { /* the read below still works */ }
-    size_t len = 0;
-    char ch;
-    while (len + 1 < sizeof buf && read(fd, &ch, 1) == 1 && ch != '\n') buf[len++] = ch;
-    buf[len] = '\0';
-    if (have_term) tcsetattr(fd, TCSAFLUSH, &old);
-    if (write(fd, "\n", 1) < 0) { /* cosmetic */ }
-    close(fd);
-    return buf;
+    return cli_password("ncpc", g_opts.user, g_opts.host);
 }
 
 int session_open(struct ncpc *c, uint32_t want_frame)
@@ -391,21 +367,11 @@ static int cmd_shutdown(struct ncpc *c)
 static void parse_server(const char *s)
 {
     static char host[256];
-    const char *colon = strrchr(s, ':');
-    if (colon && colon != s) {
-        size_t n = (size_t)(colon - s);
-        if (n >= sizeof host) n = sizeof host - 1;
-        memcpy(host, s, n);
-        host[n] = '\0';
-        g_opts.host = host;
-        g_opts.port = atoi(colon + 1);
-    } else {
-        g_opts.host = s;
-    }
-    if (g_opts.port <= 0 || g_opts.port > 65535) {
+    if (cli_parse_server(s, host, sizeof host, &g_opts.port)) {
         fprintf(stderr, "ncpc: bad server address '%s' (want HOST:PORT)\n", s);
         exit(2);
     }
+    g_opts.host = host;
 }
 
 int main(int argc, char **argv)

@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHUNK_MAX (256u * 1024u)
@@ -116,14 +118,19 @@ static int fetch(struct ncpc *c, const char *path, int fd, const char *label, bo
     return rc;
 }
 
-/* Copies local fd into remote `path` (created or truncated). */
-static int store(struct ncpc *c, int fd, const char *local, const char *path, bool bar)
+/* Ctrl-C (or SIGTERM) during a put: stop sending, remove the temporary file. */
+static volatile sig_atomic_t g_interrupted;
+
+static void on_interrupt(int sig)
 {
-    struct stat lst;
-    if (fstat(fd, &lst) < 0) { fprintf(stderr, "ncpc: put %s: %s\n", local, strerror(errno)); return 1; }
-    uint32_t h;
-    int e = remote_open(c, path, NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC, &h, NULL);
-    if (e) return report(c, e, "put", path);
+    (void)sig;
+    g_interrupted = 1;
+}
+
+/* Copies local fd into the open remote handle h: 0, a completion code, -1
+ * (transport: c->err), or -2 (local read error, already printed). */
+static int send_data(struct ncpc *c, int fd, const char *local, uint32_t h, uint64_t total, bool bar)
+{
     uint32_t chunk = c->max_frame - NCP_WRITE_REQ_OVERHEAD;
     if (chunk > CHUNK_MAX) chunk = CHUNK_MAX;
     uint32_t depth = depth_for(c), head = 0, n = 0;
@@ -131,15 +138,16 @@ static int store(struct ncpc *c, int fd, const char *local, const char *path, bo
     uint8_t *buf = malloc(chunk);
     uint64_t off = 0, done = 0;
     bool eof = false;
-    int code = 0, rc = 0;
+    int code = buf ? 0 : NCP_E_NOMEM;
     struct progress pr;
-    progress_start(&pr, local, (uint64_t)lst.st_size, bar);
+    progress_start(&pr, local, total, bar);
 
     while (n || (!eof && !code)) {
+        if (g_interrupted && !code) code = -3;
         if (!eof && !code && n < depth) {
             ssize_t got = read(fd, buf, chunk);
             if (got < 0 && errno == EINTR) continue;
-            if (got < 0) { fprintf(stderr, "ncpc: put: reading %s: %s\n", local, strerror(errno)); rc = 1; code = -2; continue; }
+            if (got < 0) { fprintf(stderr, "ncpc: put: reading %s: %s\n", local, strerror(errno)); code = -2; continue; }
             if (got == 0) { eof = true; continue; }
             struct ncp_request rq = ncpc_req(NCP_FN_WRITE);
             rq.u.write.handle = h;
@@ -147,7 +155,7 @@ static int store(struct ncpc *c, int fd, const char *local, const char *path, bo
             rq.u.write.data.ptr = buf;                /* encoded (copied) by send */
             rq.u.write.data.len = (uint32_t)got;
             uint32_t tag = ncpc_send(c, &rq);
-            if (!tag) { free(buf); progress_finish(&pr); return report(c, -1, "put", path); }
+            if (!tag) { code = -1; break; }
             q[(head + n) % DEPTH_MAX] = (struct pending){ tag, off, (uint32_t)got };
             n++;
             off += (uint64_t)got;
@@ -157,8 +165,8 @@ static int store(struct ncpc *c, int fd, const char *local, const char *path, bo
         head = (head + 1) % DEPTH_MAX;
         n--;
         struct ncpc_reply r;
-        e = ncpc_wait(c, p.tag, &r);
-        if (e < 0) { free(buf); progress_finish(&pr); return report(c, -1, "put", path); }
+        int e = ncpc_wait(c, p.tag, &r);
+        if (e < 0) { code = -1; break; }
         if (e && !code) code = e;
         if (!e && r.rp.u.write.written != p.len && !code) code = NCP_E_NOSPC;   /* short write */
         ncpc_reply_free(&r);
@@ -167,9 +175,106 @@ static int store(struct ncpc *c, int fd, const char *local, const char *path, bo
     }
     free(buf);
     progress_finish(&pr);
-    e = remote_close(c, h);
-    if (code > 0) return report(c, code, "put", path);
-    if (e && !rc) return report(c, e, "close", path);
+    return code;
+}
+
+static int remote_unlink(struct ncpc *c, const char *path)
+{
+    struct ncp_request rq = ncpc_req(NCP_FN_UNLINK);
+    rq.u.path.path = ncpc_str(path);
+    return ncpc_simple(c, &rq);
+}
+
+/* ".NAME.ncpc-XXXXXXXX" in the target's directory (NAME cut to fit a name). */
+static char *temp_name_for(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *name = path + dir_len;
+    size_t keep = strlen(name);
+    if (keep > NCP_NAME_MAX - 16) keep = NCP_NAME_MAX - 16;
+    unsigned rnd = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+    char *t;
+    if (asprintf(&t, "%.*s.%.*s.ncpc-%08x", (int)dir_len, path, (int)keep, name, rnd) < 0) abort();
+    return t;
+}
+
+/* Replaces remote `path` with local fd atomically: the data goes to a
+ * temporary file beside it, which is synced and renamed over `path` only once
+ * complete, so a put that fails (no space, lost connection, Ctrl-C) leaves
+ * the old file as it was, and removes the temporary one (after a lost
+ * connection, once it can log in again).  The new file keeps an existing
+ * file's permission bits; its owner is the user who put it. */
+static int store(struct ncpc *c, int fd, const char *local, const char *path, bool bar)
+{
+    struct stat lst;
+    if (fstat(fd, &lst) < 0) { fprintf(stderr, "ncpc: put %s: %s\n", local, strerror(errno)); return 1; }
+    struct ncp_stat old;
+    uint16_t mode = 0644;
+    int e = remote_stat(c, path, &old);
+    if (e == 0 && old.type == NCP_FT_DIR) return report(c, NCP_E_ISDIR, "put", path);
+    if (e == 0) mode = old.mode & 07777;
+    else if (e < 0) return report(c, e, "put", path);
+    /* Ctrl-C from here on removes the temporary file (a signal before it was
+     * created just ends ncpc). */
+    struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    char *tmp = temp_name_for(path);
+    uint32_t h = NCP_HANDLE_NONE;
+    struct ncp_request rq = ncpc_req(NCP_FN_CREATE);
+    struct ncpc_reply r;
+    rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_EXCL;
+    rq.u.open.mode = mode;
+    rq.u.open.path = ncpc_str(tmp);
+    e = ncpc_call(c, &rq, &r);
+    if (!e) h = r.rp.u.open.handle;
+    ncpc_reply_free(&r);
+    int code = e ? e : send_data(c, fd, local, h, (uint64_t)lst.st_size, bar);
+    if (e && e != -1 && !g_interrupted) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        free(tmp);
+        return report(c, e, "put", path);       /* nothing was created */
+    }
+    if (code == 0 && g_interrupted) code = -3;
+    if (code == 0) {
+        rq = ncpc_req(NCP_FN_FSYNC);                  /* the data is on disk before its name is */
+        rq.u.handle.handle = h;
+        code = ncpc_simple(c, &rq);
+    }
+    if (code != -1 && h != NCP_HANDLE_NONE) {
+        rq = ncpc_req(NCP_FN_CLOSE);
+        rq.u.handle.handle = h;
+        e = ncpc_simple(c, &rq);
+        if (!code) code = e;
+    }
+    if (code == 0) {
+        rq = ncpc_req(NCP_FN_RENAME);
+        rq.u.rename.from = ncpc_str(tmp);
+        rq.u.rename.to = ncpc_str(path);
+        code = ncpc_simple(c, &rq);
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (code == 0) { free(tmp); return 0; }
+
+    int rc;
+    if (code == -3) { fprintf(stderr, "ncpc: put %s: interrupted; %s left as it was\n", path, path); rc = 130; }
+    else if (code == -2) rc = 1;
+    else rc = report(c, code, "put", path);
+    if (code == -1) {                                 /* log in again just to clean up */
+        ncpc_close(c);
+        if (session_open(c, NCP_DEFAULT_MAX_FRAME)) {
+            fprintf(stderr, "ncpc: put: could not remove the temporary file %s\n", tmp);
+            free(tmp);
+            return rc;
+        }
+    }
+    e = remote_unlink(c, tmp);
+    if (e && e != NCP_E_NOENT) report(c, e, "put: removing the temporary file", tmp);
+    free(tmp);
     return rc;
 }
 
@@ -292,7 +397,7 @@ static int put_dir(struct ncpc *c, const char *local, const char *remote)
     if (!d) { fprintf(stderr, "ncpc: put: %s: %s\n", local, strerror(errno)); return 1; }
     int rc = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while ((de = readdir(d)) && !g_interrupted) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char *l = join(local, de->d_name), *r = join(remote, de->d_name);
         rc |= put_one(c, l, r, true);

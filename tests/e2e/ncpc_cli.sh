@@ -7,33 +7,13 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${1:-build}
-if ! make --no-print-directory BUILD="$B" "$B/ncpc" "$B/ncpd" >/tmp/ncpc_cli_build.$$ 2>&1; then
-    echo "FAIL build_ncpc_ncpd: $0: make failed:"
-    tail -20 /tmp/ncpc_cli_build.$$ | sed 's/^/    /'
-    rm -f /tmp/ncpc_cli_build.$$
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-rm -f /tmp/ncpc_cli_build.$$
-NCPC=$B/ncpc
-NCPD=$B/ncpd
+. tests/e2e/cli_lib.sh
+build_or_fail build_ncpc_ncpd "$B/ncpc" "$B/ncpd"
 T=$(mktemp -d /tmp/ncpc-e2e.XXXXXX)
-pass=0; fail=0; pid=""
+pid=""
 TARGET=${NCP_TARGET:-ncpd}
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-
-ok()   { echo "ok $1"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1: $0:${BASH_LINENO[1]} $2"; fail=$((fail + 1)); }
-# check NAME COMMAND...: passes when the command succeeds
-check() { local n=$1; shift; if "$@" >"$T/out" 2>"$T/err"; then ok "$n"; else bad "$n" "$(head -c 300 "$T/err")"; fi; }
-# check_fails NAME PATTERN COMMAND...: passes when it fails and stderr matches
-check_fails() {
-    local n=$1 pat=$2; shift 2
-    if "$@" >"$T/out" 2>"$T/err"; then bad "$n" "succeeded unexpectedly"
-    elif grep -q -- "$pat" "$T/err"; then ok "$n"
-    else bad "$n" "stderr lacks '$pat': $(head -c 300 "$T/err")"; fi
-}
 
 scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret alice wonderland
 mkdir -p "$T/root/etc" "$T/root/data/sub"
@@ -46,18 +26,8 @@ scripts/volume-layout.sh "$T/root"       # root 1777, /etc and the users file th
 if [ "$TARGET" = kernel ]; then
     scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
-    make --no-print-directory all >/dev/null 2>&1
-    base=$((20000 + RANDOM % 20000))
-    scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
-    pid=$!
-    export NCP_SERVER=127.0.0.1:$((base + 40)) NCP_PASSWORD=guest
-    up=0
-    for _ in $(seq 240); do "$NCPC" ping -c 1 >/dev/null 2>&1 && up=1 && break; sleep 0.5; done
-    if [ "$up" = 0 ]; then
-        echo "FAIL kernel_serves: no answer on $NCP_SERVER within 120 s; kernel log:"
-        tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
-        echo "0 passed, 1 failed"; exit 1
-    fi
+    boot_kernel "$T/vol.img"
+    export NCP_SERVER=$SERVER NCP_PASSWORD=guest
 elif command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ]; then
     scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
@@ -172,13 +142,8 @@ for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then bad server_exits "still running after shutdown"; else wait "$pid"; st=$?; pid=""
     if [ $st -eq 0 ]; then ok server_exits; else bad server_exits "exit status $st"; fi; fi
 if [ "${VOL[0]}" = --image ]; then
-    # e2fsck exits 0 on wrong superblock counts too: nothing but its pass lines may be printed
-    fsck_problems() {
-        PATH="$PATH:/usr/sbin" e2fsck -fn "$T/vol.img" 2>&1 | grep -vE '^(e2fsck [0-9]|Pass [1-5]: |$)' |
-            grep -vE ': [0-9]+/[0-9]+ files \([0-9.]+% non-contiguous\), [0-9]+/[0-9]+ blocks$'
-    }
     check volume_fsck_clean bash -c "PATH=\$PATH:/usr/sbin e2fsck -fn '$T/vol.img' >/dev/null 2>&1"
-    check volume_fsck_prints_no_problem test -z "$(fsck_problems)"
+    check volume_fsck_prints_no_problem test -z "$(fsck_problems "$T/vol.img")"
     check debugfs_shows_written_file bash -c "PATH=\$PATH:/usr/sbin debugfs -R 'cat /s4097' '$T/vol.img' 2>/dev/null | cmp - '$T/s4097'"
 fi
 echo "$pass passed, $fail failed"

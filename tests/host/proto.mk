@@ -1,11 +1,18 @@
 # proto.mk - wire codec and protocol engine: host tests, ncpc and ncpd.
-# (a) build/ncpc from client/*.c + proto/*.c, plain -O2 (no sanitizers);
+# (a) build/ncpc from client/ (ncpc*.c and the shared files) + proto/*.c, plain -O2
+#     (no sanitizers); build/ncpfs (the FUSE mount) from client/ncpfs*.c, the shared
+#     files and libfuse3;
 #     build/ncpd from server/linux/ (Linux main) + server/ + proto/ + fs/.
 # (b) codec / sha256 / fuzz / engine tests with $(HOST_CFLAGS) (ASan + UBSan).
 
 PROTO_SRC   := $(wildcard proto/*.c)
 PROTO_HDR   := include/ncp_proto.h $(wildcard proto/*.h)
-CLIENT_SRC  := $(wildcard client/*.c)
+# client/: ncpc*.c are ncpc's, ncpfs*.c the mount's, the rest shared by both.
+CLIENT_SHARED := $(filter-out client/ncpc%.c client/ncpfs%.c,$(wildcard client/*.c))
+CLIENT_SRC  := $(wildcard client/ncpc*.c) $(CLIENT_SHARED)
+NCPFS_SRC   := $(wildcard client/ncpfs*.c) $(CLIENT_SHARED)
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3 -lpthread)
 # The engine without the ext2 adapter (tests run it over the memory fs).
 ENGINE_SRC  := $(filter-out server/ncp_vfs_ext2.c,$(wildcard server/*.c))
 ENGINE_HDR  := $(wildcard server/*.h) fs/fs_port.h fs/fs_errno.h
@@ -16,8 +23,12 @@ $(BUILD)/ncpc: $(CLIENT_SRC) $(PROTO_SRC) $(PROTO_HDR) $(wildcard client/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) -o $@ $(CLIENT_SRC) $(PROTO_SRC) -lm
 
+$(BUILD)/ncpfs: $(NCPFS_SRC) $(PROTO_SRC) $(PROTO_HDR) $(wildcard client/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -pthread $(FUSE_CFLAGS) -o $@ $(NCPFS_SRC) $(PROTO_SRC) $(FUSE_LIBS)
+
 .PHONY: client
-client: $(BUILD)/ncpc
+client: $(BUILD)/ncpc $(BUILD)/ncpfs
 
 PROTO_UNIT_TESTS := $(BUILD)/host/test_proto_codec $(BUILD)/host/test_proto_sha256 \
                     $(BUILD)/host/test_proto_fuzz $(BUILD)/host/test_proto_reasm

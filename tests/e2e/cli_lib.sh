@@ -1,0 +1,69 @@
+# Shared by tests/e2e/ncpc_cli.sh, ncpfs_mount.sh and ncpc_put_atomic.sh (sourced, not run:
+# it is not executable).  The script sets B (the build directory) before sourcing it, and T
+# (its scratch directory) before the checks.
+NCPC=$B/ncpc
+NCPD=$B/ncpd
+NCPFS=$B/ncpfs
+# Output per docs/conventions.md: one "ok NAME" or "FAIL NAME: where why" line a check.
+pass=0; fail=0
+ok()   { echo "ok $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1: $0:${BASH_LINENO[1]} $2"; fail=$((fail + 1)); }
+# check NAME COMMAND...: passes when the command succeeds
+check() { local n=$1; shift; if "$@" >"$T/out" 2>"$T/err"; then ok "$n"; else bad "$n" "$(head -c 300 "$T/err")"; fi; }
+# check_fails NAME PATTERN COMMAND...: passes when it fails and stderr matches (grep's basic regex)
+check_fails() {
+    local n=$1 pat=$2; shift 2
+    if "$@" >"$T/out" 2>"$T/err"; then bad "$n" "succeeded unexpectedly"
+    elif grep -q -- "$pat" "$T/err"; then ok "$n"
+    else bad "$n" "stderr lacks '$pat': $(head -c 300 "$T/err")"; fi
+}
+
+# boot_kernel IMAGE: WorkToDo in QEMU (user networking, a loopback forward on a port of its
+# own) serving IMAGE; sets pid (scripts/run.sh's) and SERVER (HOST:PORT).  A kernel that
+# does not answer a PING as guest within 120 s ends the script with a FAIL line.
+boot_kernel() {
+    make --no-print-directory all >/dev/null 2>&1
+    local base=$((20000 + RANDOM % 20000))
+    scripts/run.sh --net user --port-base "$base" --disk "$1" </dev/null >"$T/kernel.log" 2>&1 &
+    pid=$!
+    SERVER=127.0.0.1:$((base + 40))
+    for _ in $(seq 240); do
+        NCP_PASSWORD=guest "$NCPC" -s "$SERVER" ping -c 1 >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    echo "FAIL kernel_serves: no answer on $SERVER within 120 s; kernel log:"
+    tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
+# fsck_problems IMAGE: what e2fsck -fn prints beyond its pass lines and summary (e2fsck
+# exits 0 on wrong superblock counts too, so its output is checked, not just its status).
+fsck_problems() {
+    PATH="$PATH:/usr/sbin" e2fsck -fn "$1" 2>&1 | grep -vE '^(e2fsck [0-9]|Pass [1-5]: |$)' |
+        grep -vE ': [0-9]+/[0-9]+ files \([0-9.]+% non-contiguous\), [0-9]+/[0-9]+ blocks$'
+}
+
+# build_or_fail NAME TARGET...: makes the targets (BUILD=$B) or ends the script with a FAIL line.
+build_or_fail() {
+    local name=$1 log
+    shift
+    log=$(mktemp)
+    if ! make --no-print-directory BUILD="$B" "$@" >"$log" 2>&1; then
+        echo "FAIL $name: $0: make failed:"
+        tail -20 "$log" | sed 's/^/    /'
+        rm -f "$log"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    rm -f "$log"
+}
+
+# start_ncpd IMAGE [PORT]: build/ncpd serving IMAGE on PORT (default: any free one, written
+# to $T/port as "port N"); sets pid.
+start_ncpd() {
+    rm -f "$T/port"
+    "$NCPD" --image "$1" --port "${2:-0}" --quiet >"$T/port" 2>>"$T/ncpd.log" &
+    pid=$!
+    for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+}
