@@ -35,7 +35,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 .PHONY: all iso run test debug bench bench-wtd deps clean host-tests kernel-tests
 all: $(BUILD)/worktodo.iso
 
--include tests/host/*.mk
+-include tests/host/*.mk tests/fuzz/*.mk
 -include $(KOBJ:.o=.d)
 
 $(BUILD)/k/%.o: %.c
