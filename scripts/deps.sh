@@ -8,13 +8,17 @@ cd "$here"
 
 need_cmds=(nasm:nasm qemu-system-x86_64:qemu-system-x86 grub-mkrescue:grub-common
            xorriso:xorriso mformat:mtools mke2fs:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs
-           dpkg-source:dpkg-dev ip:iproute2 gcc:gcc make:make sha256sum:coreutils gnuplot:gnuplot-nox)
+           dpkg-source:dpkg-dev ip:iproute2 gcc:gcc make:make sha256sum:coreutils gnuplot:gnuplot-nox
+           clang-14:clang-14)
 missing=()
 for pair in "${need_cmds[@]}"; do
     cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ -d /usr/lib/grub/i386-pc ] || missing+=(grub-pc-bin)
+# libFuzzer (the fuzz harnesses, tests/fuzz/): clang-14's runtime comes in its own package.
+compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    missing+=(libclang-rt-14-dev)
 apt_updated=0
 apt_install() {
     if [ "$(id -u)" != 0 ]; then

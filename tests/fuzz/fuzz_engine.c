@@ -132,11 +132,20 @@ static void fuzz_random(void *arg, uint8_t *buf, size_t n)
         buf[i] = rng_counter++;
 }
 
+/* FUZZ_TRACE=1 in the environment prints every reply (to see how far an input gets). */
+static int trace = -1;
+
 static void on_send(void *arg, const uint8_t *frame, size_t len)
 {
     struct peer *p = arg;
     struct ncp_reply rp;
     FUZZ_CHECK(ncp_decode_reply(frame, len, &rp) == NCP_OK);
+    if (trace < 0)
+        trace = getenv("FUZZ_TRACE") != NULL;
+    if (trace)
+        fprintf(stderr, "conn %u tag %u: %s fn 0x%02x %s\n", p->index, (unsigned)rp.h.tag,
+                rp.h.type == NCP_TYPE_BUSY ? "BUSY " : "reply", rp.h.function,
+                ncp_errname(rp.h.completion));
     FUZZ_CHECK(rp.h.conn == ncp_conn_number(p->c));
     uint32_t tag = rp.h.tag;
     FUZZ_CHECK(tag < ntags + 1);
