@@ -46,7 +46,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 .PHONY: all iso run test debug bench bench-wtd deps clean host-tests kernel-tests test-image layers
 all: layers $(BUILD)/worktodo.iso
 
--include tests/host/*.mk
+-include tests/host/*.mk tests/fuzz/*.mk
 -include $(KOBJ:.o=.d) $(KTEST_OBJ:.o=.d)
 
 $(BUILD)/k/%.o: %.c

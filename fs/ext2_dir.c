@@ -16,6 +16,16 @@ static uint32_t dir_nblocks(struct ext2_fs *fs, const struct ext2_inode *dir)
 	return dir->i_size / fs->block_size;
 }
 
+/* A name no path can spell (a NUL or '/' in it) is corruption: readdir would hand out a
+ * name whose strlen is not its length, and the protocol cannot encode it. */
+static bool name_chars_ok(const char *name, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (name[i] == '\0' || name[i] == '/')
+			return false;
+	return true;
+}
+
 static int check_block(struct ext2_fs *fs, uint8_t *p)
 {
 	bool ftype = (fs->sb->s_feature_incompat & EXT2_FEATURE_INCOMPAT_FILETYPE) != 0;
@@ -28,7 +38,8 @@ static int check_block(struct ext2_fs *fs, uint8_t *p)
 			return -FS_EUCLEAN;
 		if (de->inode) {
 			if (de->name_len == 0 || EXT2_DIR_ENTRY_HEADER + (uint32_t)de->name_len > rl ||
-			    de->inode > fs->inodes_count || (!ftype && de->file_type))
+			    de->inode > fs->inodes_count || (!ftype && de->file_type) ||
+			    !name_chars_ok(de->name, de->name_len))
 				return -FS_EUCLEAN;
 		}
 		off += rl;

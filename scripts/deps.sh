@@ -9,7 +9,7 @@ cd "$here"
 need_cmds=(nasm:nasm qemu-system-x86_64:qemu-system-x86 grub-mkrescue:grub-common
            xorriso:xorriso mformat:mtools mke2fs:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs
            dpkg-source:dpkg-dev ip:iproute2 gcc:gcc make:make sha256sum:coreutils gnuplot:gnuplot-nox
-           fusermount3:fuse3 pkg-config:pkg-config fio:fio)
+           fusermount3:fuse3 pkg-config:pkg-config fio:fio clang-14:clang-14)
 missing=()
 for pair in "${need_cmds[@]}"; do
     cmd=${pair%%:*} pkg=${pair#*:}
@@ -17,6 +17,9 @@ for pair in "${need_cmds[@]}"; do
 done
 [ -d /usr/lib/grub/i386-pc ] || missing+=(grub-pc-bin)
 [ -f /usr/include/fuse3/fuse_lowlevel.h ] || missing+=(libfuse3-dev)   # build/ncpfs
+# libFuzzer (the fuzz harnesses, tests/fuzz/): clang-14's runtime comes in its own package.
+compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    missing+=(libclang-rt-14-dev)
 apt_updated=0
 apt_install() {
     if [ "$(id -u)" != 0 ]; then

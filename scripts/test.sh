@@ -36,6 +36,8 @@ run_suite() {   # run_suite NAME COMMAND...
 for t in ${HOST_TESTS:-}; do
     run_suite "host-$(basename "$t")" "$t"
 done
+# The libFuzzer harnesses replay their committed corpus and crash reproducers.
+run_suite fuzz-replay scripts/fuzz-replay.sh
 run_suite kernel scripts/kernel-tests.sh
 # Each end-to-end suite is bounded (a server that stops answering must fail the suite, not
 # hang the run); the longest takes about a minute here.

@@ -1,0 +1,10 @@
+/* fuzz_port.h - what tests/fuzz/fuzz_port.c adds to the host port. */
+#ifndef FUZZ_PORT_H
+#define FUZZ_PORT_H
+
+#include "tests/host/fs_port_host.h"
+
+/* fs_alloc'ed blocks not yet fs_freed. */
+extern long fuzz_allocs_live;
+
+#endif

@@ -1,0 +1,96 @@
+/* Regression tests for corruptions the libFuzzer harness (tests/fuzz/fuzz_ext2.c) found;
+ * each reproducer also sits in tests/fuzz/ext2/crashes/ and is replayed by `make test`.
+ * A corrupt image may refuse with -EUCLEAN/-EIO but must never hand out nonsense. */
+#include "fs/ext2.h"
+#include "fs/ext2_format.h"
+#include "fs/fs_errno.h"
+#include "fs_port_host.h"
+#include "fs_test.h"
+#include "fs_testfs.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *tmpdir;
+static char img[600];
+
+/* Makes a 1 KiB-block image holding files `names`, then overwrites byte `at` of the first
+ * name's on-disk directory entry with `c`. Returns 0 on success. */
+static int image_with_bad_name(const char *name, size_t at, char c)
+{
+	char src[700], path[1400];
+	snprintf(src, sizeof src, "%s/src", tmpdir);
+	ft_rm_rf(src);
+	mkdir(src, 0755);
+	snprintf(path, sizeof path, "%s/%s", src, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	REQUIRE(fd >= 0 && write(fd, "x", 1) == 1, "write %s", path);
+	close(fd);
+	snprintf(path, sizeof path, "%s/other", src);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	close(fd);
+	snprintf(img, sizeof img, "%s/bad.img", tmpdir);
+	REQUIRE(ft_mkfs(img, src, 1024, 256, NULL) == 0, "mke2fs");
+	fd = open(img, O_RDWR);
+	struct stat st;
+	fstat(fd, &st);
+	uint8_t *p = malloc((size_t)st.st_size);
+	REQUIRE(read(fd, p, (size_t)st.st_size) == st.st_size, "read image");
+	/* the name's bytes follow an entry header whose name_len matches */
+	size_t n = strlen(name), hits = 0;
+	for (size_t off = 8; off + n <= (size_t)st.st_size; off++) {
+		if (memcmp(p + off, name, n) == 0 && p[off - 2] == n) {
+			p[off + at] = (uint8_t)c;
+			hits++;
+		}
+	}
+	REQUIRE(hits == 1, "found the name %zu times", hits);
+	REQUIRE(pwrite(fd, p, (size_t)st.st_size, 0) == st.st_size, "write image");
+	free(p);
+	close(fd);
+	return 0;
+}
+
+/* A directory entry whose name holds a NUL or a '/': readdir refuses the block rather than
+ * hand out a name whose strlen is not its length (found by fuzz_ext2). */
+static void check_bad_char(char c)
+{
+	struct fsimg m;
+	struct ext2_dirent de;
+	uint64_t cookie = 0;
+	uint32_t ino;
+	int r, seen = 0;
+	if (image_with_bad_name("abcdef", 2, c))
+		return;
+	CHECK_EQ(fsimg_open(&m, img, 32, EXT2_MOUNT_RDONLY), 0);
+	size_t bad_len = 0;
+	bool slash = false;
+	while ((r = ext2_readdir(m.fs, EXT2_ROOT_INO, &cookie, &de)) == 1 && seen++ < 100) {
+		if (de.name_len != strlen(de.name))
+			bad_len = strlen(de.name) + 1;
+		if (strchr(de.name, '/'))
+			slash = true;
+	}
+	int lr = ext2_lookup(m.fs, "/other", &ino);
+	fsimg_close(&m);
+	CHECK_MSG(!bad_len, "an entry's strlen is %zu, not its length", bad_len - 1);
+	CHECK_MSG(!slash, "an entry's name holds a '/'");
+	CHECK_EQ(r, -FS_EUCLEAN);
+	CHECK_EQ(lr, -FS_EUCLEAN);
+}
+
+static void test_dirent_name_with_nul(void) { check_bad_char('\0'); }
+static void test_dirent_name_with_slash(void) { check_bad_char('/'); }
+
+int main(void)
+{
+	tmpdir = ft_mkdtemp();
+	ft_run("ext2_dirent_name_with_nul", test_dirent_name_with_nul);
+	ft_run("ext2_dirent_name_with_slash", test_dirent_name_with_slash);
+	ft_rm_rf(tmpdir);
+	free(tmpdir);
+	return ft_summary();
+}
