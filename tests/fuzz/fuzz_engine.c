@@ -44,33 +44,38 @@ enum { OP_RAW, OP_REQUEST, OP_LOGIN, OP_RECONNECT, OP_RUN, OP_COUNT };
 #define RAW_MAX    2048
 
 /* ---- the users this harness logs in as ---- */
-struct fuzz_user { const char *name, *password; bool admin; };
+struct fuzz_user { const char *name, *password; bool admin; const char *ids; };
 static const struct fuzz_user users[] = {
-    { "user", "pw", false },
-    { "guest", "guest", false },
-    { "admin", "root", true },
+    { "user", "pw", false, "1000:100:300" },
+    { "guest", "guest", false, "1001:101:" },
+    { "admin", "root", true, "0:0:" },
 };
 #define NUSERS (sizeof users / sizeof users[0])
 #define ADMIN_USER 2
 
-/* Writes /etc/ncp-users for `users` (the one function that knows the file format).
- * Returns the ncp_memfs_put result. */
+/* Writes /etc/ncp-users for `users` (the one function that knows the file format:
+ * name:salthex:hashhex:uid:gid:groups:flags, and %group:gid lines), owned by the admin,
+ * mode 0600.  Returns the first error. */
 static int setup_users(struct ncp_memfs *fs)
 {
     static char text[2048];
     static size_t n;
     if (!n) {                                   /* the same text for every input */
-        n = (size_t)snprintf(text, sizeof text, "# fuzz users\n");
+        n = (size_t)snprintf(text, sizeof text, "# fuzz users\n%%staff:100\n%%guests:101\n%%proj:300\n");
         for (unsigned i = 0; i < NUSERS; i++) {
             uint8_t salt[4] = { 1, 2, 3, (uint8_t)i }, hash[NCP_HASH_SIZE];
             ncp_auth_stored_hash(salt, sizeof salt, users[i].password, strlen(users[i].password), hash);
             n += (size_t)snprintf(text + n, sizeof text - n, "%s:010203%02x:", users[i].name, i);
             for (int k = 0; k < NCP_HASH_SIZE; k++)
                 n += (size_t)snprintf(text + n, sizeof text - n, "%02x", hash[k]);
-            n += (size_t)snprintf(text + n, sizeof text - n, "%s\n", users[i].admin ? ":admin" : "");
+            n += (size_t)snprintf(text + n, sizeof text - n, ":%s:%s\n", users[i].ids,
+                                  users[i].admin ? "admin" : "");
         }
     }
-    return ncp_memfs_put(fs, "/etc/ncp-users", text, n);
+    int e = ncp_memfs_put(fs, "/etc/ncp-users", text, n);
+    if (!e)
+        e = ncp_memfs_chattr(fs, "/etc/ncp-users", 0600, 0, 0);
+    return e;
 }
 
 /* ---- the volume ---- */
@@ -93,6 +98,17 @@ static void setup_volume(struct ncp_memfs *fs)
     FUZZ_CHECK(ncp_memfs_put(fs, "/pub/a", "hello", 5) == 0);
     FUZZ_CHECK(ncp_memfs_put(fs, "/big", big, sizeof big) == 0);
     FUZZ_CHECK(setup_users(fs) == 0);
+    /* The demo layout and owners of every kind, so permission checks are reached both ways:
+     * a sticky world-writable root, /etc the admin's, /d user's (group-writable by staff),
+     * /d/sub private to user, /pub guest's and world-readable, /big the admin's 0640. */
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/", 01777, 0, 0) == 0);
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/etc", 0755, 0, 0) == 0);
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/d", 0775, 1000, 100) == 0);
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/d/f", 0664, 1000, 100) == 0);
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/d/sub", 0700, 1000, 100) == 0);
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/pub", 0755, 1001, 101) == 0);
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/pub/a", 0644, 1001, 101) == 0);
+    FUZZ_CHECK(ncp_memfs_chattr(fs, "/big", 0640, 0, 300) == 0);
 }
 
 /* ---- connections and what was said on them ---- */

@@ -16,6 +16,7 @@
 #include "proto/ncp_auth.h"
 #include "fuzz_check.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NAMES_MAX 8
@@ -46,10 +47,19 @@ static size_t format_user(const struct ncp_user *u, char *out, size_t cap)
         out[n++] = hex[u->hash[i] >> 4];
         out[n++] = hex[u->hash[i] & 15];
     }
-    if (u->admin) {
-        memcpy(out + n, ":admin", 6);
-        n += 6;
-    }
+    n += (size_t)snprintf(out + n, cap - n, ":%u:%u:", (unsigned)u->uid, (unsigned)u->gid);
+    for (unsigned i = 0; i < u->ngroups; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%u", i ? "," : "", (unsigned)u->groups[i]);
+    n += (size_t)snprintf(out + n, cap - n, ":%s", u->admin ? "admin" : "");
+    FUZZ_CHECK(n < cap);
+    return n;
+}
+
+/* One group line (no newline) for g, in the current format. */
+static size_t format_group(const struct ncp_group *g, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%%%s:%u", g->name, (unsigned)g->gid);
+    FUZZ_CHECK(n < cap);
     return n;
 }
 
@@ -57,7 +67,37 @@ static bool user_eq(const struct ncp_user *a, const struct ncp_user *b)
 {
     return strcmp(a->name, b->name) == 0 && a->salt_len == b->salt_len &&
            memcmp(a->salt, b->salt, a->salt_len) == 0 &&
-           memcmp(a->hash, b->hash, NCP_HASH_SIZE) == 0 && a->admin == b->admin;
+           memcmp(a->hash, b->hash, NCP_HASH_SIZE) == 0 && a->admin == b->admin &&
+           a->uid == b->uid && a->gid == b->gid && a->ngroups == b->ngroups &&
+           memcmp(a->groups, b->groups, sizeof a->groups[0] * a->ngroups) == 0;
+}
+
+/* Every line the file's splitter hands out parses to a user, a group or nothing; a user or
+ * group re-formatted parses back to the same, and a user line is found by its name. */
+static void check_lines(const char *text, size_t len)
+{
+    size_t pos = 0, n;
+    const char *line;
+    unsigned lines = 0;
+    while (ncp_users_next_line(text, len, &pos, &line, &n) && lines++ < 64) {
+        struct ncp_user u, v;
+        struct ncp_group g, h;
+        char out[512];
+        memset(&u, 0xA5, sizeof u);
+        memset(&g, 0xA5, sizeof g);
+        int k = ncp_users_parse_line(line, n, &u, &g);
+        FUZZ_CHECK(k == NCP_LINE_USER || k == NCP_LINE_GROUP || k == NCP_LINE_SKIP);
+        if (k == NCP_LINE_USER) {
+            FUZZ_CHECK(u.salt_len >= 1 && u.salt_len <= NCP_SALT_MAX && u.ngroups <= NCP_GROUPS_MAX);
+            size_t m = format_user(&u, out, sizeof out);
+            FUZZ_CHECK(ncp_users_parse_line(out, m, &v, &h) == NCP_LINE_USER && user_eq(&u, &v));
+        } else if (k == NCP_LINE_GROUP) {
+            FUZZ_CHECK(strlen(g.name) >= 1 && strlen(g.name) <= NCP_USER_MAX);
+            size_t m = format_group(&g, out, sizeof out);
+            FUZZ_CHECK(ncp_users_parse_line(out, m, &v, &h) == NCP_LINE_GROUP);
+            FUZZ_CHECK(strcmp(g.name, h.name) == 0 && g.gid == h.gid);
+        }
+    }
 }
 
 /* The protocol's rule for a user name (proto/ncp_codec.c user_ok). */
@@ -128,6 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *wrapped = wrap_text(text, text_len, &wlen);
     bool has_cr = memchr(text, '\r', text_len) != NULL;
     check_lookup(text, text_len, wrapped, wlen, has_cr, name, name_len);
+    check_lines(text, text_len);
     /* Every name a line starts with. */
     size_t pos = 0;
     unsigned names = 0;

@@ -121,13 +121,17 @@ frame() { be32 $((16 + $1)); rq 5; head -c "$1" /dev/zero; }
 { be16 100; b 01; be16 5; frame 3; be32 3; } | seed reasm under-min
 { be16 $((0x8000 | 300)); b 02; be16 $((0x8000 | 40)); be16 0; frame 500; frame 20; frame 300; } | seed reasm set-max
 { be16 100; b 00; frame 10; be32 60; rq 5; } | seed reasm partial
+# growing mode (k byte's top bit), then a budget in 4-byte units (0: none)
+{ be16 300; b 82; be16 7; be16 $((0x8000 | 200)); be16 0; frame 0; frame 100; frame 250; frame 20; } | seed reasm growing
+{ be16 $((0x8000 | 2000)); b 81; be16 50; be16 100; frame 1000; frame 10; } | seed reasm growing-budget
 
 # ---- users (u8 L, L name bytes, the users file text) ----
+# format: name:salthex:hashhex:uid:gid:groups:flags, and %group:gid lines
 H=$(printf '%064d' 0)
-{ b 04; printf user; printf '# c\nuser:01020304:%s\nadmin:0a0b:%s:admin\n' "$H" "$H"; } | seed users two
-{ b 05; printf admin; printf 'admin:0a0b:%s:admin\r\n' "$H"; } | seed users crlf
-{ b 03; printf bob; printf 'bob:zz:%s\nbob::%s\nbob:0102:%s:x:y\nbob:01:%s\n' "$H" "$H" "$H" "$H"; } | seed users malformed
-{ b 01; printf u; printf 'u:%s:%s' "$(printf '%064d' 1)" "$H"; } | seed users long-salt-no-newline
+{ b 04; printf user; printf '# c\n%%staff:100\nuser:01020304:%s:1000:100:300,301:\nadmin:0a0b:%s:0:0::admin\n' "$H" "$H"; } | seed users two
+{ b 05; printf admin; printf 'admin:0a0b:%s:0:0::admin\r\n%%wheel:0\r\n' "$H"; } | seed users crlf
+{ b 03; printf bob; printf 'bob:zz:%s:1:1::\nbob::%s:1:1::\nbob:0102:%s:x:y::\nbob:01:%s:1:1:1,,2:\nbob:01:%s\n%%:5\n%%g:\n' "$H" "$H" "$H" "$H" "$H"; } | seed users malformed
+{ b 01; printf u; printf 'u:%s:%s:4294967295:4294967295:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16:admin,x' "$(printf '%064d' 1)" "$H"; } | seed users long-salt-no-newline
 
 # ---- engine (ops: byte = conn | may_block<<1 | op<<2; see fuzz_engine.c) ----
 # ops: 0 raw, 1 request, 2 login, 3 reconnect, 4 run.  op byte for conn c, blocking: (op<<2)|2|c
