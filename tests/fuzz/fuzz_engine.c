@@ -78,6 +78,14 @@ static int setup_users(struct ncp_memfs *fs)
     return e;
 }
 
+/* ---- the engine's clock (intruder detection) ---- */
+static uint64_t fuzz_ms;
+static uint64_t fuzz_now(void *arg)
+{
+    (void)arg;
+    return fuzz_ms;
+}
+
 /* ---- the volume ---- */
 static const char *const paths[] = {
     "/", "/d", "/d/f", "/d/sub", "/pub", "/pub/a", "/big", "/new", "/d/new", "/etc",
@@ -567,9 +575,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vol = ncp_memfs_create(1u << 20, 64);
     FUZZ_CHECK(vol);
     setup_volume(vol);
+    /* Intruder detection with small numbers and a clock of the input's (each reconnect
+     * is two seconds later), so lockouts, their expiry and the table's evictions are reached. */
+    fuzz_ms = 1000000;
     struct ncp_server_config cfg = {
         .vfs = &ncp_memfs_ops, .vfs_ctx = vol, .max_conns = 3, .max_handles = 8,
-        .max_inflight = 6, .random = fuzz_random,
+        .max_inflight = 6, .random = fuzz_random, .now_ms = fuzz_now,
+        .intruder_attempts = 3, .intruder_window_s = 10, .intruder_lock_s = 5, .intruder_names = 4,
+        .max_locks_per_handle = 4, .max_locks_per_conn = 8, .max_locks = 12,
     };
     srv = ncp_server_create(&cfg);
     FUZZ_CHECK(srv);
@@ -584,7 +597,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case OP_RAW:       op_raw(&in, p, may_block); break;
         case OP_REQUEST:   op_request(&in, p, may_block); break;
         case OP_LOGIN:     login(p, fin_u8(&in) % (NUSERS + 2)); break;
-        case OP_RECONNECT: peer_close(p); peer_open(p, p->index, p->index == 0); break;
+        case OP_RECONNECT: peer_close(p); peer_open(p, p->index, p->index == 0); fuzz_ms += 2000; break;
         default:           run_queue(fin_u8(&in) + 1u); break;
         }
     }
@@ -598,8 +611,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool locked = false;
     for (uint32_t i = 0; i < ntags && !locked; i++)
         locked = tags[i].fn == NCP_FN_LOCK;
-    if (locked && !ncp_server_stopping(srv))
+    if (locked && !ncp_server_stopping(srv)) {
+        fuzz_ms += 60 * 1000;                   /* past any lockout the input caused */
         probe_locks_and_handles();
+    }
     ncp_server_destroy(srv);
     ncp_memfs_destroy(vol);
     FUZZ_CHECK(fuzz_allocs_live == allocs_before);
