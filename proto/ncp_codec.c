@@ -511,6 +511,10 @@ size_t ncp_encode_reply(uint8_t *buf, size_t cap, const struct ncp_reply *rp)
     case NCP_FN_NAMES:
         if (rp->u.names.count > NCP_NAMES_MAX) return 0;
         w16(&w, rp->u.names.count);
+        if (!rp->u.names.names) {                 /* a decoded reply: its raw entries */
+            wmem(&w, rp->u.names.raw.ptr, rp->u.names.raw.len);
+            break;
+        }
         for (uint16_t i = 0; i < rp->u.names.count; i++) {
             const struct ncp_name *n = &rp->u.names.names[i];
             if (n->kind > NCP_NAME_GROUP || n->len > NCP_USER_MAX) return 0;

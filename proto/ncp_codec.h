@@ -73,7 +73,7 @@ struct ncp_reply {
         } stats;
         struct {
             uint16_t count;
-            const struct ncp_name *names;       /* encode */
+            const struct ncp_name *names;       /* encode: count entries (NULL: raw instead) */
             struct ncp_bytes raw;               /* decode (see ncp_names_next) */
         } names;
     } u;

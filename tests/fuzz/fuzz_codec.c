@@ -113,6 +113,14 @@ static bool request_eq(const struct ncp_request *a, const struct ncp_request *b)
                a->u.lock.length == b->u.lock.length && a->u.lock.flags == b->u.lock.flags;
     case NCP_FN_STATS:
         return a->u.stats.first == b->u.stats.first;
+    case NCP_FN_SETATTR:
+        return a->u.setattr.mask == b->u.setattr.mask && a->u.setattr.handle == b->u.setattr.handle &&
+               str_eq(a->u.setattr.path, b->u.setattr.path) && a->u.setattr.mode == b->u.setattr.mode &&
+               a->u.setattr.uid == b->u.setattr.uid && a->u.setattr.gid == b->u.setattr.gid &&
+               a->u.setattr.size == b->u.setattr.size && a->u.setattr.atime == b->u.setattr.atime &&
+               a->u.setattr.mtime == b->u.setattr.mtime;
+    case NCP_FN_NAMES:
+        return a->u.names.count == b->u.names.count && bytes_eq(a->u.names.raw, b->u.names.raw);
     default:
         return true;            /* no payload */
     }
@@ -230,6 +238,14 @@ static void reply_collect(struct ncp_reply *rp, struct reply_parts *p)
         FUZZ_CHECK(k == rp->u.stats.count);
         FUZZ_CHECK(pos == rp->u.stats.raw.len);
         rp->u.stats.counters = p->ctrs;
+    } else if (rp->h.function == NCP_FN_NAMES) {
+        struct ncp_name nm;
+        while (k <= rp->u.names.count && ncp_names_next(rp->u.names.raw, &pos, &nm)) {
+            FUZZ_CHECK(nm.kind <= NCP_NAME_GROUP && nm.len <= NCP_USER_MAX);
+            k++;
+        }
+        FUZZ_CHECK(k == rp->u.names.count);
+        FUZZ_CHECK(pos == rp->u.names.raw.len);
     }
 }
 
@@ -263,7 +279,10 @@ static bool reply_eq(const struct ncp_reply *a, const struct ncp_reply *b)
         return a->u.write.written == b->u.write.written;
     case NCP_FN_STAT:
     case NCP_FN_FSTAT:
+    case NCP_FN_SETATTR:
         return stat_eq(&a->u.stat.st, &b->u.stat.st);
+    case NCP_FN_NAMES:
+        return a->u.names.count == b->u.names.count && bytes_eq(a->u.names.raw, b->u.names.raw);
     case NCP_FN_READDIR:
         return a->u.readdir.next_cookie == b->u.readdir.next_cookie &&
                a->u.readdir.eof == b->u.readdir.eof && a->u.readdir.count == b->u.readdir.count &&
