@@ -25,6 +25,30 @@ static void wmem(struct wr *w, const void *src, size_t n)
 }
 static void wstr(struct wr *w, struct ncp_str s) { w16(w, s.len); wmem(w, s.ptr, s.len); }
 
+/* NAMES entries (request and reply alike): count, then each entry; a decoded message has
+ * no array (names NULL) and is written from its validated raw entries.  False for an entry
+ * no decoder would accept. */
+static bool wnames(struct wr *w, uint16_t count, const struct ncp_name *names, struct ncp_bytes raw)
+{
+    if (count > NCP_NAMES_MAX)
+        return false;
+    w16(w, count);
+    if (!names) {
+        wmem(w, raw.ptr, raw.len);
+        return true;
+    }
+    for (uint16_t i = 0; i < count; i++) {
+        const struct ncp_name *n = &names[i];
+        if (n->kind > NCP_NAME_GROUP || n->len > NCP_USER_MAX)
+            return false;
+        w8(w, n->kind);
+        w32(w, n->id);
+        w8(w, n->len);
+        wmem(w, n->name, n->len);
+    }
+    return true;
+}
+
 struct rd { const uint8_t *p; size_t len, pos; bool bad; };
 
 static const uint8_t *rd_take(struct rd *r, size_t n)
@@ -251,17 +275,7 @@ size_t ncp_encode_request(uint8_t *buf, size_t cap, const struct ncp_request *rq
         w64(&w, rq->u.setattr.size); w32(&w, rq->u.setattr.atime); w32(&w, rq->u.setattr.mtime);
         break;
     case NCP_FN_NAMES:
-        if (rq->u.names.count > NCP_NAMES_MAX) return 0;
-        w16(&w, rq->u.names.count);
-        if (!rq->u.names.ids) {                   /* a decoded request: its raw entries */
-            wmem(&w, rq->u.names.raw.ptr, rq->u.names.raw.len);
-            break;
-        }
-        for (uint16_t i = 0; i < rq->u.names.count; i++) {
-            const struct ncp_name *n = &rq->u.names.ids[i];
-            if (n->kind > NCP_NAME_GROUP || n->len > NCP_USER_MAX) return 0;
-            w8(&w, n->kind); w32(&w, n->id); w8(&w, n->len); wmem(&w, n->name, n->len);
-        }
+        if (!wnames(&w, rq->u.names.count, rq->u.names.ids, rq->u.names.raw)) return 0;
         break;
     default:
         return 0;
@@ -509,17 +523,7 @@ size_t ncp_encode_reply(uint8_t *buf, size_t cap, const struct ncp_reply *rp)
     case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_SETATTR:
         wstat(&w, &rp->u.stat.st); break;
     case NCP_FN_NAMES:
-        if (rp->u.names.count > NCP_NAMES_MAX) return 0;
-        w16(&w, rp->u.names.count);
-        if (!rp->u.names.names) {                 /* a decoded reply: its raw entries */
-            wmem(&w, rp->u.names.raw.ptr, rp->u.names.raw.len);
-            break;
-        }
-        for (uint16_t i = 0; i < rp->u.names.count; i++) {
-            const struct ncp_name *n = &rp->u.names.names[i];
-            if (n->kind > NCP_NAME_GROUP || n->len > NCP_USER_MAX) return 0;
-            w8(&w, n->kind); w32(&w, n->id); w8(&w, n->len); wmem(&w, n->name, n->len);
-        }
+        if (!wnames(&w, rp->u.names.count, rp->u.names.names, rp->u.names.raw)) return 0;
         break;
     case NCP_FN_READDIR:
         w64(&w, rp->u.readdir.next_cookie); w8(&w, rp->u.readdir.eof ? 1 : 0);
