@@ -36,6 +36,7 @@ KOPT_U64("virtio_blk.inflight", opt_inflight, 1, 64, "virtio-blk requests in fli
 KOPT_U64("virtio_blk.queue", opt_queue, 8, VQ_MAX_SIZE, "virtio-blk queue entries at most (the device's size if smaller)");
 uint64_t vblk_timeout_ms_for_tests;     /* tests: nonzero overrides the timeout */
 volatile uint32_t vblk_test_drop_irqs;  /* tests: the handler ignores this many interrupts */
+volatile bool vblk_test_stall;          /* tests: completions are not looked at */
 
 #define VBLK_MAX_SEGS 64        /* data segments per request we build (docs/security.md) */
 #define MAX_RETRIES 3
@@ -91,6 +92,8 @@ static uint64_t timeout_ns(void)
 static void collect(struct vblk_disk *d)
 {
     ASSERT_IRQS_OFF();
+    if (unlikely(vblk_test_stall))
+        return;
     do {
         struct vblk_req *r;
         uint32_t len;

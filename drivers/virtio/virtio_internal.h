@@ -148,3 +148,10 @@ void virtio_register(struct virtio_dev *d);
 int virtio_count(void);
 struct virtio_dev *virtio_get(int i);
 extern bool virtio_opt_intx;
+
+/* Tests only (virtio_blk.c): a timeout that overrides virtio_blk.timeout_ms when nonzero;
+ * the handler drops this many interrupts (a lost completion); while `stall` is set the
+ * driver does not look at the used ring (a device that never answers). */
+extern uint64_t vblk_timeout_ms_for_tests;
+extern volatile uint32_t vblk_test_drop_irqs;
+extern volatile bool vblk_test_stall;
