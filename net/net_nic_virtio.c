@@ -61,6 +61,8 @@ static void print(void *dev)
             "no-memory %lu); checksums vouched by the device %lu; refilled %lu in %lu batches\n",
             s.rx_frames, s.rx_bytes, s.rx_merged, s.rx_dropped, s.rx_runt, s.rx_oversize, s.rx_bad_merge,
             s.rx_refused, s.rx_csum_trusted, s.rx_refills, s.rx_refill_batches);
+    kprintf("  device: oversize %lu runt %lu bad-merge %lu (frames the virtio-net driver refused)\n",
+            s.rx_oversize, s.rx_runt, s.rx_bad_merge);
     kprintf("  tx: %lu frames, %lu bytes; ring-full %lu, checksummed by the device %lu\n", s.tx_frames,
             s.tx_bytes, s.tx_ring_full, s.tx_csum);
 }
