@@ -7,7 +7,8 @@
 # --nic e1000 (default) | virtio: the network device (virtio-net-pci, modern-only behind a
 #     pcie-root-port).  --blk ahci (default) | virtio: the disk (virtio-blk-pci on pcie.0, a
 #     transitional device).  The kernel uses what it finds.  The environment variables
-#     WTD_NIC and WTD_BLK set the defaults (make test reruns suites with them set to virtio).
+#     WTD_NIC and WTD_BLK set the defaults (make test reruns suites with them set to virtio),
+#     and WTD_KARGS adds kernel options (e.g. virtio.intx) to every boot.
 #
 # The image: the test kernel (build/worktodo-test.elf, `make test-image`: the production
 # kernel plus tests/kernel/ and bench/) when the kernel options ask for tests or a benchmark
@@ -51,7 +52,7 @@ while [ $# -gt 0 ]; do
         *) echo "run.sh: unknown argument '$1'" >&2; exit 2;;
     esac
 done
-kargs="$*"
+kargs="$* ${WTD_KARGS:-}"
 [ -z "$disk" ] && [ -f "$here/build/demo.img" ] && disk="$here/build/demo.img"
 if [ -n "$disk" ] && [ ! -f "$disk" ]; then echo "run.sh: disk image '$disk' not found" >&2; exit 2; fi
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# storage_scratch.sh - the storage stack end to end on a scratch image made by
+# storage_scratch.sh - the storage stack end to end (on the AHCI disk, or on virtio-blk with
+# WTD_BLK=virtio: scripts/test.sh runs it both ways) on a scratch image made by
 # scripts/mkimage.sh: boot 1 runs every in-guest storage_* test (reads of known files,
 # the write workload, sync, the cache and WTD checks, and storage_persist_write);
 # then the host checks the image (e2fsck -fn must report nothing; debugfs must show the
@@ -41,7 +42,12 @@ boot() {
     grep -aE '^(ok|FAIL) ' "$log" | sed 's/^/    guest: /'
     line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
-    if [ "$rc" = 0 ] && [ -n "$line" ] && [ "$f" = 0 ] && [ "$p" -gt 0 ]; then ok "$name ($p guest tests)"
+    local drv=ahci
+    [ "${WTD_BLK:-ahci}" = virtio ] && drv=virtio-blk      # the disk the run asked for
+    if ! tr -d '\r' < "$log" | grep -qE "^storage: ext2 on .* \(driver $drv\) mounted"; then
+        bad "${name}_on_$drv" "the volume is not on $drv: $(tr -d '\r' < "$log" | grep -E '^storage: ' | head -2 | tr '\n' '|')"
+    fi
+    if [ "$rc" = 0 ] && [ -n "$line" ] && [ "$f" = 0 ] && [ "$p" -gt 0 ]; then ok "$name ($p guest tests on $drv)"
     else
         bad "$name" "run.sh exit $rc, guest summary '${line:-none}'; the log's end:"
         grep -avE '^(xorriso|Drive|Media|Added|ISO|Writ|libisofs)' "$log" | tail -25 | sed 's/^/    /'
