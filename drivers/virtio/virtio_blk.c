@@ -440,9 +440,11 @@ static int vblk_probe_one(struct pci_dev *p)
             vd->transitional ? ", transitional" : ", modern-only");
     return 0;
 fail:
-    /* the device stays reset and unused; its memory is kept (a boot-time, one-off cost) */
-    if (vd->common)
-        vd->common->device_status = VIRTIO_CONFIG_S_FAILED;
+    if (virtio_abandon(vd)) {
+        if (d->reqs)
+            pmm_free_pages((uint64_t)(uintptr_t)d->reqs, ALIGN_UP(sizeof(struct vblk_req) * 64, PAGE_SIZE) / PAGE_SIZE);
+        kfree(d);
+    }
     return r;
 }
 

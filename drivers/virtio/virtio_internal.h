@@ -114,6 +114,7 @@ struct virtio_dev {
     void (*on_config_irq)(struct virtio_dev *d);
     void *drv;                          /* the driver's device */
     struct virtq *queues[VIRTIO_MAX_QUEUES];
+    bool irqs_routed;                   /* handlers may hold d: it is never freed */
     uint64_t irqs, irqs_spurious, config_irqs;
 };
 
@@ -135,6 +136,9 @@ int virtio_setup_queue(struct virtio_dev *d, struct virtq *q, const char *name, 
  * INTx through the IOAPIC; every one a hooked source of `kind`.  Call after the queues
  * are set up and before virtio_driver_ok. */
 int virtio_setup_irqs(struct virtio_dev *d, int kind);
+/* A device the driver gives up on: reset (it lets go of every buffer), marked FAILED, its
+ * queues freed.  True if the caller may free d (no handler was routed to it). */
+bool virtio_abandon(struct virtio_dev *d);
 void virtio_driver_ok(struct virtio_dev *d);
 uint8_t virtio_cfg8(struct virtio_dev *d, uint32_t off);
 uint16_t virtio_cfg16(struct virtio_dev *d, uint32_t off);

@@ -54,6 +54,7 @@ struct vnet_dev {
     uint8_t **rx_pending;               /* taken off the ring, not yet given back */
     uint32_t rx_npending;
     struct tx_slot *slots, *free_slots;
+    uint32_t rxq_num_alloc, txq_num_alloc;      /* what the buffers were sized for */
     struct wtd wtd;
     void (*work)(struct vnet_dev *, void *);
     void *work_arg;
@@ -288,6 +289,8 @@ static int vnet_probe_one(struct pci_dev *p)
     if ((r = virtio_setup_queue(vd, &d->rxq, "rx", 0, (uint16_t)opt_rxq, 0)) < 0 ||
         (r = virtio_setup_queue(vd, &d->txq, "tx", 1, (uint16_t)opt_txq, TX_MAX_SEGS + 1)) < 0)
         goto fail;
+    d->rxq_num_alloc = d->rxq.num;
+    d->txq_num_alloc = d->txq.num;
     d->rx_bufs = kzalloc(d->rxq.num * sizeof(uint8_t *));
     d->rx_pending = kzalloc(d->rxq.num * sizeof(uint8_t *));
     d->slots = (struct tx_slot *)(uintptr_t)pmm_alloc_pages(ALIGN_UP(d->txq.num * sizeof(struct tx_slot), PAGE_SIZE) / PAGE_SIZE);
@@ -314,6 +317,9 @@ static int vnet_probe_one(struct pci_dev *p)
     vd->on_config_irq = on_config_irq;
     if ((r = virtio_setup_irqs(vd, IRQ_HOOKED_NET)) < 0)
         goto fail;
+    /* quiet until vnet_start: an unused device must not wake workers for frames */
+    vq_disable_intr(&d->rxq);
+    vq_disable_intr(&d->txq);
     virtio_driver_ok(vd);
     for (uint32_t i = 0; i < d->rxq.num; i++)
         rx_give(d, d->rx_bufs[i]);
@@ -328,8 +334,16 @@ static int vnet_probe_one(struct pci_dev *p)
             vd->transitional ? ", transitional" : ", modern-only", d->link_up ? "up" : "down");
     return 0;
 fail:
-    if (vd->common)
-        vd->common->device_status = VIRTIO_CONFIG_S_FAILED;
+    if (virtio_abandon(vd)) {
+        for (uint32_t i = 0; d->rx_bufs && i < d->rxq_num_alloc; i += 2)
+            if (d->rx_bufs[i])
+                pmm_free_page((uint64_t)(uintptr_t)d->rx_bufs[i]);
+        if (d->slots)
+            pmm_free_pages((uint64_t)(uintptr_t)d->slots, ALIGN_UP(d->txq_num_alloc * sizeof(struct tx_slot), PAGE_SIZE) / PAGE_SIZE);
+        kfree(d->rx_bufs);
+        kfree(d->rx_pending);
+        kfree(d);
+    }
     return r;
 }
 

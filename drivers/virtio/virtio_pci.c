@@ -342,16 +342,15 @@ static int setup_msix(struct virtio_dev *d, int slot, int kind)
 
 int virtio_setup_irqs(struct virtio_dev *d, int kind)
 {
-    int slot = -1;
-    for (int i = 0; i < nregistry; i++)
-        if (registry[i] == d)
-            slot = i;
-    if (slot < 0) {
-        virtio_register(d);
-        slot = nregistry - 1;
+    if (nregistry >= MAX_VIRTIO) {
+        kprintf("%s: more than %d virtio devices: skipped\n", d->name, MAX_VIRTIO);
+        return -28;
     }
+    int slot = nregistry;
+    d->irqs_routed = true;          /* from here on handlers may point at d */
     if (!virtio_opt_intx && d->msix_cap && setup_msix(d, slot, kind) == 0) {
         enable_queues(d);
+        virtio_register(d);
         return 0;
     }
     /* INTx: no vectors in the device (NO_VECTOR), the ISR byte says what happened */
@@ -369,7 +368,24 @@ int virtio_setup_irqs(struct virtio_dev *d, int kind)
         return -19;
     }
     enable_queues(d);
+    virtio_register(d);
     return 0;
+}
+
+bool virtio_abandon(struct virtio_dev *d)
+{
+    if (d->common) {
+        virtio_reset(d);
+        d->common->device_status = VIRTIO_CONFIG_S_FAILED;
+    }
+    if (d->irqs_routed)
+        return false;               /* queues stay too: a late interrupt may look at them */
+    for (int i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+        if (d->queues[i])
+            vq_free(d->queues[i]);
+        d->queues[i] = NULL;
+    }
+    return true;
 }
 
 void virtio_driver_ok(struct virtio_dev *d)

@@ -206,7 +206,8 @@ void vq_disable_intr(struct virtq *q)
 {
     if (!q->event_idx)
         WRITE_ONCE(q->avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
-    /* with EVENT_IDX, used_event stays where it is: one more interrupt at most */
+    else    /* the device ignores the flag: ask for an interrupt only 65535 entries on */
+        WRITE_ONCE(vq_used_event(q), (uint16_t)(q->last_used - 1));
 }
 
 void vq_drain_pending(struct virtq *q, void (*fn)(void *cookie, void *arg), void *arg)

@@ -210,6 +210,9 @@ KTEST(virtio_ring_event_idx_suppresses_notifications)
     KT_ASSERT(vq_get_used(&q, NULL) != NULL);
     KT_ASSERT(!vq_enable_intr(&q));
     KT_EQ(vq_used_event(&q), 1);
+    vq_disable_intr(&q);                /* no interrupt until the index wraps round */
+    KT_EQ(vq_used_event(&q), 0);
+    KT_ASSERT(!vring_need_event(vq_used_event(&q), 2, 1));
     vq_free(&q);
 }
 
