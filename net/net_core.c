@@ -38,16 +38,17 @@ static struct nic *pick_nic(void)
     bool want_virtio = opt_nic && strcmp(opt_nic, "virtio") == 0;
     if (opt_nic && !want_virtio && strcmp(opt_nic, "e1000") != 0)
         kprintf("net: net.nic=%s is neither e1000 nor virtio: using what is there\n", opt_nic);
-    struct nic e, v;
-    bool have_e = net_nic_e1000_get(&e), have_v = net_nic_virtio_get(&v);
-    if (have_v && (want_virtio || !have_e))
-        the_nic = v;
-    else if (have_e)
-        the_nic = e;
-    else
+    void *e = net_nic_e1000_ops.find(), *v = net_nic_virtio_ops.find();
+    const struct nic_ops *ops = v && (want_virtio || !e) ? &net_nic_virtio_ops : e ? &net_nic_e1000_ops : NULL;
+    if (!ops)
         return NULL;
-    if (want_virtio && !have_v)
+    if (want_virtio && !v)
         kprintf("net: net.nic=virtio but there is no usable virtio-net device: using the e1000\n");
+    the_nic.ops = ops;
+    the_nic.dev = ops == &net_nic_virtio_ops ? v : e;
+    ops->mac(the_nic.dev, the_nic.mac);
+    the_nic.tx_csum = ops->offloads_tx_csum(the_nic.dev);
+    the_nic.rx_csum = ops->vouches_rx_csum(the_nic.dev);
     return &the_nic;
 }
 

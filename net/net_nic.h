@@ -15,6 +15,10 @@ struct net_csum { uint8_t start, offset; };
 
 struct nic_ops {
     const char *driver;                                  /* "e1000", "virtio-net" */
+    void *(*find)(void);                                 /* the probed device, or NULL */
+    void (*mac)(void *dev, uint8_t out[6]);
+    bool (*offloads_tx_csum)(void *dev);                 /* -> nic.tx_csum */
+    bool (*vouches_rx_csum)(void *dev);                  /* -> nic.rx_csum */
     bool (*link_up)(void *dev);
     bool (*link_changed)(void *dev);                     /* the WTD: a link change to report */
     uint32_t (*rx_poll)(void *dev, uint32_t budget, struct netif *nif);
@@ -41,8 +45,7 @@ struct nic {
 
 /* The NIC chosen at boot (net.nic=), or NULL if there is none. */
 struct nic *net_nic(void);
-bool net_nic_e1000_get(struct nic *out);
-bool net_nic_virtio_get(struct nic *out);
+extern const struct nic_ops net_nic_e1000_ops, net_nic_virtio_ops;
 
 /* net_netif.c: one received frame, as pieces, into lwIP; csum_ok: the device checked it. */
 struct vnet_piece;

@@ -5,6 +5,13 @@
 #include "printf.h"
 #include "string.h"
 
+/* the driver's WTD calls this with the netif e1000_start was given */
+static void work(struct e1000_dev *d, void *nif) { net_netif_work(net_nic(), nif); }
+static int start(void *dev, struct netif *nif) { return e1000_start(dev, work, nif); }
+static void *find(void) { return e1000_get(); }
+static void mac(void *dev, uint8_t out[6]) { memcpy(out, ((struct e1000_dev *)dev)->mac, 6); }
+static bool yes(void *dev) { return true; }
+static bool no(void *dev) { return false; }
 static bool link_up(void *dev) { return ((struct e1000_dev *)dev)->link_up; }
 
 static bool link_changed(void *dev)
@@ -35,7 +42,6 @@ static uint32_t tx_reclaim(void *dev, void (*done)(void *, void *), void *arg) {
 /* a context descriptor and the one slot that always stays free */
 static uint32_t tx_max_segs(void *dev) { return ((struct e1000_dev *)dev)->tx.n - 3; }
 static void reschedule(void *dev) { wtd_schedule(&((struct e1000_dev *)dev)->wtd); }
-static bool rearm(void *dev) { return false; }
 static void hw_stats(void *dev) { e1000_hw_stats_update(dev); }
 
 static uint64_t rx_drops(void *dev)
@@ -64,23 +70,7 @@ static void print(void *dev)
             s.irq_tx, s.irq_lsc, s.irq_overrun, s.irqs_spurious);
 }
 
-static void work(struct e1000_dev *d, void *arg) { net_netif_work(net_nic(), arg); }
-static int start(void *dev, struct netif *nif) { return e1000_start(dev, work, nif); }
-
-static const struct nic_ops e1000_ops = {
-    "e1000", link_up, link_changed, rx_poll, tx_queue, tx_kick, tx_reclaim, tx_max_segs, reschedule, rearm,
-    hw_stats, rx_drops, print, start,
+const struct nic_ops net_nic_e1000_ops = {
+    "e1000", find, mac, yes, no, link_up, link_changed, rx_poll, tx_queue, tx_kick, tx_reclaim, tx_max_segs,
+    reschedule, no, hw_stats, rx_drops, print, start,
 };
-
-bool net_nic_e1000_get(struct nic *out)
-{
-    struct e1000_dev *d = e1000_get();
-    if (!d)
-        return false;
-    out->ops = &e1000_ops;
-    out->dev = d;
-    memcpy(out->mac, d->mac, 6);
-    out->tx_csum = true;
-    out->rx_csum = false;
-    return true;
-}

@@ -5,6 +5,10 @@
 #include "printf.h"
 #include "string.h"
 
+static void *find(void) { return vnet_get(); }
+static void mac(void *dev, uint8_t out[6]) { vnet_mac(dev, out); }
+static bool offloads_tx_csum(void *dev) { return vnet_tx_csum(dev); }
+static bool vouches_rx_csum(void *dev) { return vnet_rx_csum(dev); }
 static bool link_up(void *dev) { return vnet_link_up(dev); }
 static bool link_changed(void *dev) { return vnet_link_check(dev); }
 
@@ -67,23 +71,17 @@ static void print(void *dev)
             s.tx_bytes, s.tx_ring_full, s.tx_csum);
 }
 
-static void work(struct vnet_dev *d, void *arg) { net_netif_work(net_nic(), arg); }
-static int start(void *dev, struct netif *nif) { return vnet_start(dev, work, nif); }
+static void work(struct vnet_dev *d, void *nif) { net_netif_work(net_nic(), nif); }
 
-static const struct nic_ops virtio_ops = {
-    "virtio-net", link_up, link_changed, rx_poll, tx_queue, tx_kick, tx_reclaim, tx_max_segs, reschedule, rearm,
-    hw_stats, rx_drops, print, start,
-};
-
-bool net_nic_virtio_get(struct nic *out)
+static int start(void *dev, struct netif *nif)
 {
-    struct vnet_dev *d = vnet_get();
-    if (!d)
-        return false;
-    out->ops = &virtio_ops;
-    out->dev = d;
-    vnet_mac(d, out->mac);
-    out->tx_csum = vnet_tx_csum(d);
-    out->rx_csum = vnet_rx_csum(d);
-    return true;
+    return vnet_start(dev, work, nif);      /* the driver's WTD calls work(dev, nif) */
 }
+
+const struct nic_ops net_nic_virtio_ops = {
+    .driver = "virtio-net", .find = find, .mac = mac, .offloads_tx_csum = offloads_tx_csum,
+    .vouches_rx_csum = vouches_rx_csum, .link_up = link_up, .link_changed = link_changed, .rx_poll = rx_poll,
+    .tx_queue = tx_queue, .tx_kick = tx_kick, .tx_reclaim = tx_reclaim, .tx_max_segs = tx_max_segs,
+    .reschedule = reschedule, .rearm = rearm, .hw_stats = hw_stats, .rx_drops = rx_drops, .print = print,
+    .start = start,
+};

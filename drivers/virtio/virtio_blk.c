@@ -73,10 +73,9 @@ struct vblk_disk {
 static struct vblk_disk *disks[MAX_DISKS];
 static int ndisks;
 
-int vblk_count(void) { return ndisks; }
-struct vblk_disk *vblk_get_disk(int i) { return i >= 0 && i < ndisks ? disks[i] : NULL; }
-void vblk_get_info(struct vblk_disk *d, struct vblk_info *out) { *out = d->info; }
-void vblk_get_stats(struct vblk_disk *d, struct vblk_stats *out)
+struct vblk_disk *vblk_disk(int i) { return i >= 0 && i < ndisks ? disks[i] : NULL; }
+const struct vblk_info *vblk_info(struct vblk_disk *d) { return &d->info; }
+void vblk_read_stats(struct vblk_disk *d, struct vblk_stats *out)
 {
     uint64_t f = irq_save();
     *out = d->st;
@@ -132,33 +131,33 @@ static void on_queue_irq(struct virtio_dev *vd, int queue)
     wtd_schedule(&d->done_wtd);
 }
 
-static int get_slot(struct vblk_disk *d)
+static uint64_t slot_mask(struct vblk_disk *d)
 {
-    uint64_t f = irq_save();
-    uint64_t all = d->info.max_in_flight == 64 ? ~0ULL : (1ULL << d->info.max_in_flight) - 1;
-    int i;
-    for (;;) {
-        uint64_t free = ~d->busy & all;
-        if (free) {
-            i = __builtin_ctzll(free);
-            break;
-        }
+    return d->info.max_in_flight == 64 ? ~0ULL : (1ULL << d->info.max_in_flight) - 1;
+}
+
+/* A request slot of our own (sleeps while all are taken). */
+static struct vblk_req *req_get(struct vblk_disk *d)
+{
+    uint64_t f = irq_save(), free;
+    while (!(free = ~d->busy & slot_mask(d))) {
         d->st.slot_waits++;
         waitq_wait(&d->slot_wq);
     }
-    d->busy |= 1ULL << i;
-    d->reqs[i].state = REQ_BUILDING;
+    struct vblk_req *r = &d->reqs[__builtin_ctzll(free)];
+    d->busy |= 1ULL << (r - d->reqs);
+    r->state = REQ_BUILDING;
     irq_restore(f);
-    return i;
+    return r;
 }
 
-static void put_slot(struct vblk_disk *d, int i)
+static void req_put(struct vblk_disk *d, struct vblk_req *r)
 {
     uint64_t f = irq_save();
-    d->busy &= ~(1ULL << i);
-    d->reqs[i].state = REQ_FREE;
+    r->state = REQ_FREE;
+    d->busy &= ~(1ULL << (r - d->reqs));
     irq_restore(f);
-    waitq_wake_one(&d->slot_wq);
+    waitq_wake_one(&d->slot_wq);        /* a requester waiting for a slot */
 }
 
 /* irqs off.  Puts r on the ring and rings the doorbell (when the device wants it). */
@@ -302,8 +301,7 @@ static int rw(struct vblk_disk *d, uint64_t lba, uint32_t count, void *buf, bool
         return -VBLK_EINVAL;
     if (write && d->info.read_only)
         return -VBLK_EROFS;
-    int i = get_slot(d);
-    struct vblk_req *r = &d->reqs[i];
+    struct vblk_req *r = req_get(d);
     uintptr_t va = (uintptr_t)buf;
     uint64_t left = sectors * 512;
     int res = 0;
@@ -337,7 +335,7 @@ static int rw(struct vblk_disk *d, uint64_t lba, uint32_t count, void *buf, bool
         va += got;
         left -= got;
     }
-    put_slot(d, i);
+    req_put(d, r);
     return res;
 }
 
@@ -351,8 +349,7 @@ int vblk_flush(struct vblk_disk *d)
 {
     if (!d->info.flush)
         return 0;           /* no write cache to flush: QEMU writes through without FLUSH */
-    int i = get_slot(d);
-    struct vblk_req *r = &d->reqs[i];
+    struct vblk_req *r = req_get(d);
     r->hdr.type = VIRTIO_BLK_T_FLUSH;
     r->hdr.ioprio = 0;
     r->hdr.sector = 0;
@@ -366,7 +363,7 @@ int vblk_flush(struct vblk_disk *d)
         d->st.flushes++;
         irq_restore(f);
     }
-    put_slot(d, i);
+    req_put(d, r);
     return res;
 }
 

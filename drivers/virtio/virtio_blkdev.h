@@ -36,13 +36,14 @@ struct vblk_stats {
     uint32_t in_flight, peak_in_flight;
 };
 
-int vblk_count(void);
-struct vblk_disk *vblk_get_disk(int i);         /* NULL if there is no such disk */
-void vblk_get_info(struct vblk_disk *d, struct vblk_info *out);
-void vblk_get_stats(struct vblk_disk *d, struct vblk_stats *out);
 /* lba and count in sector_size units; buf any kernel memory (the driver translates). */
 int vblk_read(struct vblk_disk *d, uint64_t lba, uint32_t count, void *buf);
 int vblk_write(struct vblk_disk *d, uint64_t lba, uint32_t count, const void *buf);
 /* Makes written data durable: VIRTIO_BLK_T_FLUSH (0 at once if the device did not offer
  * FLUSH: QEMU then writes through). */
 int vblk_flush(struct vblk_disk *d);
+
+/* The usable disks in probe order: NULL past the last one. */
+struct vblk_disk *vblk_disk(int i);
+const struct vblk_info *vblk_info(struct vblk_disk *d);
+void vblk_read_stats(struct vblk_disk *d, struct vblk_stats *out);

@@ -137,6 +137,17 @@ static const char *feature_name(uint32_t type, int bit)
     return "?";
 }
 
+/* Writes the driver's features and FEATURES_OK; false if the device does not keep it. */
+static bool write_features(volatile struct virtio_pci_common_cfg *cc, uint64_t f)
+{
+    cc->guest_feature_select = 0;
+    cc->guest_feature = (uint32_t)f;
+    cc->guest_feature_select = 1;
+    cc->guest_feature = (uint32_t)(f >> 32);
+    cc->device_status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+    return cc->device_status & VIRTIO_CONFIG_S_FEATURES_OK;
+}
+
 int virtio_negotiate(struct virtio_dev *d, uint64_t wanted, uint64_t required)
 {
     volatile struct virtio_pci_common_cfg *cc = d->common;
@@ -160,12 +171,7 @@ int virtio_negotiate(struct virtio_dev *d, uint64_t wanted, uint64_t required)
         cc->device_status = VIRTIO_CONFIG_S_FAILED;
         return -95;
     }
-    cc->guest_feature_select = 0;
-    cc->guest_feature = (uint32_t)f;
-    cc->guest_feature_select = 1;
-    cc->guest_feature = (uint32_t)(f >> 32);
-    cc->device_status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
-    if (!(cc->device_status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+    if (!write_features(cc, f)) {
         kprintf("%s: the device refused features %lx (FEATURES_OK not kept): skipped\n", d->name, f);
         cc->device_status = VIRTIO_CONFIG_S_FAILED;
         return -95;
@@ -173,6 +179,19 @@ int virtio_negotiate(struct virtio_dev *d, uint64_t wanted, uint64_t required)
     d->features = f;
     d->num_queues = cc->num_queues;
     return 0;
+}
+
+/* The selected queue's size and ring addresses. */
+static void program_queue(volatile struct virtio_pci_common_cfg *cc, struct virtq *q)
+{
+    uint64_t da = (uintptr_t)q->desc, aa = (uintptr_t)q->avail, ua = (uintptr_t)q->used;
+    cc->queue_size = q->num;
+    cc->queue_desc_lo = (uint32_t)da;
+    cc->queue_desc_hi = (uint32_t)(da >> 32);
+    cc->queue_avail_lo = (uint32_t)aa;
+    cc->queue_avail_hi = (uint32_t)(aa >> 32);
+    cc->queue_used_lo = (uint32_t)ua;
+    cc->queue_used_hi = (uint32_t)(ua >> 32);
 }
 
 int virtio_setup_queue(struct virtio_dev *d, struct virtq *q, const char *name, uint16_t index,
@@ -202,14 +221,7 @@ int virtio_setup_queue(struct virtio_dev *d, struct virtq *q, const char *name, 
     q->event_idx = virtio_has(d, VIRTIO_RING_F_EVENT_IDX);
     q->indirect = have_ind && ind_max > 1;
     q->msix_vector = -1;
-    cc->queue_size = num;
-    uint64_t da = (uintptr_t)q->desc, aa = (uintptr_t)q->avail, ua = (uintptr_t)q->used;
-    cc->queue_desc_lo = (uint32_t)da;
-    cc->queue_desc_hi = (uint32_t)(da >> 32);
-    cc->queue_avail_lo = (uint32_t)aa;
-    cc->queue_avail_hi = (uint32_t)(aa >> 32);
-    cc->queue_used_lo = (uint32_t)ua;
-    cc->queue_used_hi = (uint32_t)(ua >> 32);
+    program_queue(cc, q);
     q->notify = (volatile uint16_t *)(d->notify_base + (uintptr_t)cc->queue_notify_off * d->notify_mult);
     d->queues[index] = q;
     return 0;
@@ -400,12 +412,7 @@ int virtio_reinit(struct virtio_dev *d)
     virtio_reset(d);
     cc->device_status = VIRTIO_CONFIG_S_ACKNOWLEDGE;
     cc->device_status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-    cc->guest_feature_select = 0;
-    cc->guest_feature = (uint32_t)d->features;
-    cc->guest_feature_select = 1;
-    cc->guest_feature = (uint32_t)(d->features >> 32);
-    cc->device_status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
-    if (!(cc->device_status & VIRTIO_CONFIG_S_FEATURES_OK))
+    if (!write_features(cc, d->features))
         return -5;
     int entry = 1;
     if (d->msix)
@@ -416,14 +423,7 @@ int virtio_reinit(struct virtio_dev *d)
             continue;
         vq_reset(q);
         cc->queue_select = i;
-        cc->queue_size = q->num;
-        uint64_t da = (uintptr_t)q->desc, aa = (uintptr_t)q->avail, ua = (uintptr_t)q->used;
-        cc->queue_desc_lo = (uint32_t)da;
-        cc->queue_desc_hi = (uint32_t)(da >> 32);
-        cc->queue_avail_lo = (uint32_t)aa;
-        cc->queue_avail_hi = (uint32_t)(aa >> 32);
-        cc->queue_used_lo = (uint32_t)ua;
-        cc->queue_used_hi = (uint32_t)(ua >> 32);
+        program_queue(cc, q);
         cc->queue_msix_vector = d->msix ? (uint16_t)entry++ : VIRTIO_MSI_NO_VECTOR;
         cc->queue_enable = 1;
     }

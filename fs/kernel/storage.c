@@ -115,17 +115,16 @@ static bool pick_disk(char *where, size_t n, bool *read_only)
     if (opt_blk && !want_virtio && strcmp(opt_blk, "ahci") != 0)
         kprintf("storage: storage.blk=%s is neither ahci nor virtio: using what is there\n", opt_blk);
     struct ahci_disk *a = ahci_get_disk(0);
-    struct vblk_disk *v = vblk_get_disk(0);
+    struct vblk_disk *v = vblk_disk(0);
     if (v && (want_virtio || !a)) {
-        struct vblk_info in;
-        vblk_get_info(v, &in);
-        blockdev.sector_size = in.sector_size;
-        blockdev.sectors = in.sectors;
+        const struct vblk_info *vi = vblk_info(v);
+        blockdev.sector_size = vi->sector_size;
+        blockdev.sectors = vi->sectors;
         blockdev.priv = v;
         on_virtio = true;
         driver_name = "virtio-blk";
-        *read_only = in.read_only;
-        ksnprintf(where, n, "%s", in.name);
+        *read_only = vi->read_only;     /* VIRTIO_BLK_F_RO: ext2 is mounted read-only */
+        ksnprintf(where, n, "%s", vi->name);
         return true;
     }
     if (!a)

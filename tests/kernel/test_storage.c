@@ -288,7 +288,7 @@ KTEST_TIMEOUT(storage_write_workload, 300000)
 static int disk_read(uint64_t lba, uint32_t count, void *buf)
 {
     if (strcmp(storage_driver(), "virtio-blk") == 0)
-        return vblk_read(vblk_get_disk(0), lba, count, buf);
+        return vblk_read(vblk_disk(0), lba, count, buf);
     return ahci_read(ahci_get_disk(0), lba, count, buf);
 }
 
@@ -296,7 +296,7 @@ static uint64_t device_flushes(void)
 {
     if (strcmp(storage_driver(), "virtio-blk") == 0) {
         struct vblk_stats v;
-        vblk_get_stats(vblk_get_disk(0), &v);
+        vblk_read_stats(vblk_disk(0), &v);
         return v.flushes;
     }
     struct ahci_stats a;
