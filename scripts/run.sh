@@ -6,7 +6,8 @@
 #
 # --nic e1000 (default) | virtio: the network device (virtio-net-pci, modern-only behind a
 #     pcie-root-port).  --blk ahci (default) | virtio: the disk (virtio-blk-pci on pcie.0, a
-#     transitional device).  The kernel uses what it finds.  The environment variables
+#     transitional device).  The kernel uses what it finds.  --disk-readonly (virtio only):
+#     the device is read-only (VIRTIO_BLK_F_RO) and the volume is mounted read-only.  The environment variables
 #     WTD_NIC and WTD_BLK set the defaults (make test reruns suites with them set to virtio),
 #     and WTD_KARGS adds kernel options (e.g. virtio.intx) to every boot.
 #
@@ -30,7 +31,7 @@
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf=""
+disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
         --port-base) port_base=$2; shift 2;;
         --netns) netns=$2; shift 2;;
         --disk) disk=$2; shift 2;;
+        --disk-readonly) disk_ro=1; shift;;
         --debug) debug=1; shift;;
         --test) test=1; shift;;
         --icount) icount=1; shift;;
@@ -93,7 +95,10 @@ case "$blk" in
     virtio) diskdev=(-device virtio-blk-pci,drive=disk0,addr=0x6);;
     *) echo "run.sh: --blk must be ahci or virtio" >&2; exit 2;;
 esac
-[ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw" "${diskdev[@]}")
+if [ "$disk_ro" = 1 ] && [ "$blk" != virtio ]; then echo "run.sh: --disk-readonly needs --blk virtio" >&2; exit 2; fi
+ro=""
+[ "$disk_ro" = 1 ] && ro=,readonly=on
+[ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw$ro" "${diskdev[@]}")
 [ "$icount" = 1 ] && q+=(-icount shift=0,sleep=off)
 case "$net" in
     user) b=$port_base

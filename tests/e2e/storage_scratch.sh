@@ -36,7 +36,7 @@ else bad storage_e2e_mkimage "$(tail -3 "$T/mk.log")"; finish; fi
 # boot: NAME PATTERN -> the guest's own ok/FAIL lines, counted here
 boot() {
     local name=$1 pattern=$2 log=$T/$1.log
-    scripts/run.sh --test --net none --disk "$img" --timeout 600 --log "$log" -- "test=$pattern" >/dev/null 2>&1
+    scripts/run.sh --test --net none --disk "$img" ${3:+"$3"} --timeout 600 --log "$log" -- "test=$pattern" >/dev/null 2>&1
     local rc=$?
     local line p f
     grep -aE '^(ok|FAIL) ' "$log" | sed 's/^/    guest: /'
@@ -81,4 +81,17 @@ fi
 
 boot storage_e2e_boot2_persist_check 'storage_persist_check'
 fsck_clean storage_e2e_fsck_after_boot2
+
+# virtio-blk only: the same image on a read-only device is mounted read-only and left as it was
+if [ "${WTD_BLK:-ahci}" = virtio ]; then
+    sum_before=$(sha256sum < "$img")
+    boot storage_e2e_boot3_read_only_device 'storage_read_only_disk' --disk-readonly
+    if tr -d '\r' < "$T/storage_e2e_boot3_read_only_device.log" | grep -qE '^storage: ext2 on .* mounted READ-ONLY'; then
+        ok storage_e2e_read_only_mount
+    else
+        bad storage_e2e_read_only_mount "no 'mounted READ-ONLY' in the boot log"
+    fi
+    if [ "$(sha256sum < "$img")" = "$sum_before" ]; then ok storage_e2e_read_only_image_unchanged
+    else bad storage_e2e_read_only_image_unchanged "the image changed on a read-only device"; fi
+fi
 finish

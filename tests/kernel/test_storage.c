@@ -66,6 +66,26 @@ KTEST(storage_volume_mounted)
     KT_GE(sf.blocks, 1);
 }
 
+/* On a read-only virtio-blk disk (VIRTIO_BLK_F_RO; tests/e2e/storage_scratch.sh boots one
+ * with WTD_BLK=virtio): the volume is mounted read-only, changes are refused with EROFS and
+ * sync has nothing to write (the script checks the image did not change by a byte).  Only
+ * run by name: on a writable disk it fails by design. */
+KTEST_EXPLICIT(storage_read_only_disk, 30000)
+{
+    struct ext2_fs *fs = storage_volume();
+    KT_ASSERT(fs != NULL);
+    struct ext2_statfs sf;
+    KT_EQ(ext2_statfs(fs, &sf), 0);
+    KT_ASSERT(sf.read_only);
+    uint32_t ino;
+    KT_EQ(ext2_create(fs, "/refused.txt", 0644, &ino), -30);
+    KT_EQ(ext2_mkdir(fs, "/refused", 0755), -30);
+    char buf[64];
+    memset(buf, 0, sizeof buf);
+    KT_EQ(read_file(fs, "/hello.txt", buf, sizeof buf - 1), 21);
+    KT_EQ(storage_sync(), 0);
+}
+
 KTEST(storage_read_known_text)
 {
     SETTLE_ON_RETURN;
