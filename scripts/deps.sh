@@ -15,6 +15,8 @@ for pair in "${need_cmds[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ -d /usr/lib/grub/i386-pc ] || missing+=(grub-pc-bin)
+# drivers/virtio includes the virtio spec's layouts from Linux's uapi headers
+[ -f /usr/include/linux/virtio_ring.h ] && [ -f /usr/include/linux/virtio_pci.h ] || missing+=(linux-libc-dev)
 apt_updated=0
 apt_install() {
     if [ "$(id -u)" != 0 ]; then
