@@ -47,12 +47,23 @@ if [ "$TARGET" = kernel ]; then
     scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")
     make --no-print-directory all >/dev/null 2>&1
-    base=$((20000 + RANDOM % 20000))
-    scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
-    pid=$!
-    export NCP_SERVER=127.0.0.1:$((base + 40)) NCP_PASSWORD=guest
-    up=0
-    for _ in $(seq 240); do "$NCPC" ping -c 1 >/dev/null 2>&1 && up=1 && break; sleep 0.5; done
+    # A forward port another process holds (the ephemeral range is shared with every client
+    # on the machine) stops QEMU at once: try again on other ports.
+    for _ in 1 2 3; do
+        base=$((20000 + RANDOM % 20000))
+        scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
+        pid=$!
+        export NCP_SERVER=127.0.0.1:$((base + 40)) NCP_PASSWORD=guest
+        up=0
+        for _ in $(seq 240); do
+            "$NCPC" ping -c 1 >/dev/null 2>&1 && up=1 && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        [ "$up" = 1 ] && break
+        wait "$pid" 2>/dev/null
+        grep -q 'Could not set up host forwarding' "$T/kernel.log" || break
+    done
     if [ "$up" = 0 ]; then
         echo "FAIL kernel_serves: no answer on $NCP_SERVER within 120 s; kernel log:"
         tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
