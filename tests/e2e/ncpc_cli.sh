@@ -48,19 +48,21 @@ if [ "$TARGET" = kernel ]; then
     VOL=(--image "$T/vol.img")
     make --no-print-directory all >/dev/null 2>&1
     # A forward port another process holds (the ephemeral range is shared with every client
-    # on the machine) stops QEMU at once: try again on other ports.
-    for _ in 1 2 3; do
-        base=$((20000 + RANDOM % 20000))
-        scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
-        pid=$!
-        export NCP_SERVER=127.0.0.1:$((base + 40)) NCP_PASSWORD=guest
-        up=0
-        for _ in $(seq 240); do
-            "$NCPC" ping -c 1 >/dev/null 2>&1 && up=1 && break
-            kill -0 "$pid" 2>/dev/null || break
+    # on the machine) stops QEMU at once: then boot again on other ports.
+    serving() {  # serving PID: up to 120 s for the kernel to answer a ping, while QEMU lives
+        local n=0
+        until "$NCPC" ping -c 1 >/dev/null 2>&1; do
+            kill -0 "$1" 2>/dev/null && [ $((n += 1)) -le 240 ] || return 1
             sleep 0.5
         done
-        [ "$up" = 1 ] && break
+    }
+    up=0
+    for attempt in 1 2 3; do
+        base=$((20000 + RANDOM % 20000))
+        export NCP_SERVER=127.0.0.1:$((base + 40)) NCP_PASSWORD=guest
+        scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" </dev/null >"$T/kernel.log" 2>&1 &
+        pid=$!
+        if serving "$pid"; then up=1; break; fi
         wait "$pid" 2>/dev/null
         grep -q 'Could not set up host forwarding' "$T/kernel.log" || break
     done
