@@ -4,8 +4,8 @@
 #
 # Besides the e1000 and the AHCI disk, the boot has the virtio devices
 # tests/kernel/test_virtio_dev.c expects: a blank 16 MiB virtio-blk scratch disk behind a
-# pcie-root-port (modern-only), a read-only one on pcie.0 (transitional), two the driver
-# must skip (a 4-entry queue, a legacy-only device) -- the log must say so by name -- and a
+# pcie-root-port (modern-only), a read-only one on pcie.0 (transitional), an 8 MiB one whose
+# sector 64 fails to read (QEMU's blkdebug), two the driver must skip (a 4-entry queue, a legacy-only device) -- the log must say so by name -- and a
 # virtio-net device on its own isolated user network.
 #
 # The tests write to the disk (ext2 workloads through AHCI), so they get a scratch copy of
@@ -26,7 +26,10 @@ scratch=$(mktemp "$here/build/kernel-test.XXXXXX.img")   # parallel runs must no
 vdir=$(mktemp -d "$here/build/kernel-test-virtio.XXXXXX")
 trap 'rm -f "$scratch"; rm -rf "$vdir"' EXIT
 for n in rw ro small legacy; do truncate -s 16M "$vdir/$n.img"; done
+truncate -s 8M "$vdir/err.img"
 printf 'WTD-RO-DISK' | dd of="$vdir/ro.img" conv=notrunc status=none
+# QEMU's blkdebug fails reads of sector 64 of the 8 MiB disk with EIO, reported to the guest
+printf '[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "64"\n' > "$vdir/err.conf"
 virtio=(--qemu -device --qemu pcie-root-port,id=ktrp,chassis=9
         --qemu -drive --qemu "file=$vdir/rw.img,if=none,id=kvd0,format=raw"
         --qemu -device --qemu virtio-blk-pci,drive=kvd0,bus=ktrp
@@ -36,6 +39,8 @@ virtio=(--qemu -device --qemu pcie-root-port,id=ktrp,chassis=9
         --qemu -device --qemu virtio-blk-pci,drive=kvd2,queue-size=4
         --qemu -drive --qemu "file=$vdir/legacy.img,if=none,id=kvd3,format=raw"
         --qemu -device --qemu virtio-blk-pci,drive=kvd3,disable-modern=on,disable-legacy=off
+        --qemu -drive --qemu "file=blkdebug:$vdir/err.conf:$vdir/err.img,if=none,id=kvd4,format=raw,rerror=report,werror=report"
+        --qemu -device --qemu virtio-blk-pci,drive=kvd4
         --qemu -netdev --qemu user,id=kn1,restrict=on
         --qemu -device --qemu virtio-net-pci,netdev=kn1,mac=52:54:00:12:34:57)
 disk=()

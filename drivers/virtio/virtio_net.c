@@ -269,6 +269,13 @@ int vnet_start(struct vnet_dev *d, void (*work)(struct vnet_dev *, void *), void
     return 0;
 }
 
+void vnet_stop(struct vnet_dev *d)
+{
+    vq_disable_intr(&d->rxq);
+    vq_disable_intr(&d->txq);
+    d->work = NULL;
+}
+
 static int vnet_probe_one(struct pci_dev *p)
 {
     struct vnet_dev *d = kzalloc(sizeof *d);

@@ -38,6 +38,8 @@ bool vnet_rx_csum(struct vnet_dev *d);
 void vnet_get_stats(struct vnet_dev *d, struct vnet_stats *out);
 /* Enables interrupts; from then on the device's WTD calls work(dev, arg). */
 int vnet_start(struct vnet_dev *d, void (*work)(struct vnet_dev *, void *), void *arg);
+/* Interrupts off and the WTD idle again (a device its user lets go of). */
+void vnet_stop(struct vnet_dev *d);
 /* Queues the device's WTD again (more work than one budget). */
 void vnet_reschedule(struct vnet_dev *d);
 /* Reads the link status after a configuration interrupt; true if it changed. */

@@ -2,7 +2,8 @@
  * The virtio drivers on QEMU's devices.  scripts/kernel-tests.sh attaches, besides the
  * e1000 and the AHCI disk the other tests use: a blank virtio-blk scratch disk behind a
  * pcie-root-port (modern-only), a read-only virtio-blk disk on pcie.0 (transitional) whose
- * first bytes are "WTD-RO-DISK", two virtio-blk devices the driver must skip (a 4-entry
+ * first bytes are "WTD-RO-DISK", an 8 MiB virtio-blk disk whose sector 64 QEMU fails with EIO
+ * (blkdebug), two virtio-blk devices the driver must skip (a 4-entry
  * queue, a legacy-only device), and a virtio-net device on pcie.0 on an isolated user
  * network.  A boot without them says so and the tests fail: the suite expects them.
  */
@@ -18,10 +19,11 @@
 #include "string.h"
 #include "printf.h"
 
+/* The 16 MiB writable or read-only disk (the 8 MiB one is for device errors). */
 static struct vblk_disk *find_disk(bool read_only)
 {
     for (int i = 0; vblk_disk(i); i++)
-        if (vblk_info(vblk_disk(i))->read_only == read_only)
+        if (vblk_info(vblk_disk(i))->read_only == read_only && vblk_info(vblk_disk(i))->sectors == 16u << 11)
             return vblk_disk(i);
     kprintf("  no %s virtio-blk disk (scripts/kernel-tests.sh attaches one)\n", read_only ? "read-only" : "writable");
     return NULL;
@@ -37,17 +39,17 @@ static struct virtio_dev *vdev_of(const char *kind, bool modern_only)
     return NULL;
 }
 
-/* Two usable disks; the 4-entry queue and the legacy-only device are skipped, not used. */
+/* Three usable disks; the 4-entry queue and the legacy-only device are skipped, not used. */
 KTEST(virtio_blk_probe_skips_unusable)
 {
-    KT_ASSERT(vblk_disk(1) != NULL);
-    KT_ASSERT(vblk_disk(2) == NULL);
+    KT_ASSERT(vblk_disk(2) != NULL);
+    KT_ASSERT(vblk_disk(3) == NULL);
     int seen = 0;
     for (int i = 0; i < pci_count(); i++) {
         struct pci_dev *p = pci_get(i);
         seen += p->vendor == VIRTIO_VENDOR && (p->device == 0x1001 || p->device == 0x1042);
     }
-    KT_EQ(seen, 4);
+    KT_EQ(seen, 5);
 }
 
 KTEST(virtio_blk_features_and_placements)
@@ -151,6 +153,27 @@ KTEST(virtio_blk_read_only_device)
     KT_EQ(vblk_read(d, 0, 1, buf), 0);
     KT_EQ(memcmp(buf, "WTD-RO-DISK", 11), 0);
     KT_EQ(vblk_write(d, 0, 1, buf), -VBLK_EROFS);
+}
+
+/* The device reports an I/O error (VIRTIO_BLK_S_IOERR): EIO, counted; the disk goes on. */
+KTEST(virtio_blk_device_error_is_eio)
+{
+    struct vblk_disk *d = NULL;
+    for (int i = 0; vblk_disk(i); i++)
+        if (vblk_info(vblk_disk(i))->sectors == 8u << 11)
+            d = vblk_disk(i);
+    KT_ASSERT(d != NULL);
+    struct vblk_stats before, after;
+    vblk_read_stats(d, &before);
+    uint8_t buf[4096];
+    KT_EQ(vblk_read(d, 64, 1, buf), -VBLK_EIO);
+    KT_EQ(vblk_read(d, 60, 8, buf), -VBLK_EIO);        /* a transfer that covers it */
+    KT_EQ(vblk_read(d, 0, 8, buf), 0);                 /* the rest of the disk still reads */
+    KT_EQ(vblk_read(d, 72, 8, buf), 0);
+    vblk_read_stats(d, &after);
+    KT_EQ(after.errors, before.errors + 2);
+    KT_EQ(after.resets, before.resets);                /* an answered error needs no reset */
+    KT_EQ(after.in_flight, 0);
 }
 
 #define WORKERS 16
@@ -305,6 +328,7 @@ KTEST_TIMEOUT(virtio_net_arp_round_trip, 30000)
         for (int i = 0; i < 100 && !arp_replies; i++)
             thread_sleep_ms(10);
     }
+    vnet_stop(d);                       /* quiet again for the tests after this one */
     KT_GE(arp_replies, 1);
     KT_GE(vd->queues[0]->st.irqs, irqs_before + 1);     /* the reply came by interrupt */
     struct vnet_stats st;
