@@ -40,21 +40,13 @@ static void rate(const char *what, uint64_t bytes, uint64_t ns)
 /* Waits until no read-ahead job or disk command started by a test is still going, so no
  * background WTD of ours runs into the tests after these (the WTD engine's tests count
  * every item).  Gives up after two seconds. */
-static void settle(void)
+static bool cache_busy(void)
 {
-    int quiet = 0;
-    for (int i = 0; i < 200 && quiet < 3; i++) {
-        struct wtd_stats w;
-        struct bcache_stats b;
-        wtd_get_stats(&w);
-        bcache_get_stats(storage_cache(), &b);
-        quiet = (w.pending == 0 && w.sleeping == 0 && b.io_in_flight == 0 && b.dirty == 0) ? quiet + 1 : 0;
-        thread_sleep_ms(10);
-    }
+    struct bcache_stats b;
+    bcache_get_stats(storage_cache(), &b);
+    return b.io_in_flight != 0 || b.dirty != 0;
 }
-struct settle_guard { int unused; };
-static void settle_at_exit(struct settle_guard *g) { (void)g; settle(); }   /* runs on every return */
-#define SETTLE_ON_RETURN struct settle_guard _sg __attribute__((cleanup(settle_at_exit))) = { 0 }; (void)_sg
+#define SETTLE_ON_RETURN KT_SETTLE_ON_RETURN(cache_busy)
 
 KTEST(storage_volume_mounted)
 {

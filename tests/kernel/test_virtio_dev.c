@@ -79,6 +79,7 @@ KTEST(virtio_blk_features_and_placements)
 /* A stack buffer (outside the identity map, across a page) written and read back. */
 KTEST(virtio_blk_write_read_stack_buffer)
 {
+    KT_SETTLE_ON_RETURN(NULL);
     struct vblk_disk *d = find_disk(false);
     KT_ASSERT(d != NULL);
     uint8_t stackbuf[4096 + 1024];
@@ -106,6 +107,7 @@ KTEST(virtio_blk_write_read_stack_buffer)
 /* 6 MiB at once: more than one request carries (4 MiB), so it is split, and comes back. */
 KTEST(virtio_blk_large_transfer)
 {
+    KT_SETTLE_ON_RETURN(NULL);
     struct vblk_disk *d = find_disk(false);
     KT_ASSERT(d != NULL);
     struct virtio_dev *m = vdev_of("virtio-blk", true);
@@ -158,6 +160,7 @@ KTEST(virtio_blk_read_only_device)
 /* The device reports an I/O error (VIRTIO_BLK_S_IOERR): EIO, counted; the disk goes on. */
 KTEST(virtio_blk_device_error_is_eio)
 {
+    KT_SETTLE_ON_RETURN(NULL);
     struct vblk_disk *d = NULL;
     for (int i = 0; vblk_disk(i); i++)
         if (vblk_info(vblk_disk(i))->sectors == 8u << 11)
@@ -210,6 +213,7 @@ static void many_worker(void *arg)
 /* Sixteen threads at once: requests overlap in the queue and every one comes back right. */
 KTEST_TIMEOUT(virtio_blk_many_in_flight, 60000)
 {
+    KT_SETTLE_ON_RETURN(NULL);
     many_disk = find_disk(false);
     KT_ASSERT(many_disk != NULL);
     many_errors = 0;
@@ -230,6 +234,7 @@ KTEST_TIMEOUT(virtio_blk_many_in_flight, 60000)
 /* A lost interrupt: the request still completes, found when its timeout looks. */
 KTEST(virtio_blk_lost_interrupt_recovered)
 {
+    KT_SETTLE_ON_RETURN(NULL);
     struct vblk_disk *d = find_disk(false);
     KT_ASSERT(d != NULL);
     struct vblk_stats before, after;
@@ -249,6 +254,7 @@ KTEST(virtio_blk_lost_interrupt_recovered)
 /* A device that never answers: -ETIMEDOUT, the device is reset, and then works again. */
 KTEST(virtio_blk_stalled_device_reset)
 {
+    KT_SETTLE_ON_RETURN(NULL);
     struct vblk_disk *d = find_disk(false);
     KT_ASSERT(d != NULL);
     struct vblk_stats before, after;
@@ -294,6 +300,7 @@ static void test_work(struct vnet_dev *d, void *arg)
 
 KTEST_TIMEOUT(virtio_net_arp_round_trip, 30000)
 {
+    KT_SETTLE_ON_RETURN(NULL);
     struct vnet_dev *d = vnet_get();
     KT_ASSERT(d != NULL);
     if (!e1000_get()) {
