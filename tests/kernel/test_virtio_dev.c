@@ -231,6 +231,21 @@ KTEST_TIMEOUT(virtio_blk_many_in_flight, 60000)
     KT_EQ(st.in_flight, 0);
 }
 
+/* One read of sector 100 with a 300 ms timeout under a fault: a lost interrupt (drop) or a
+ * device that never answers (stall); the counters from before are in *before. */
+static int read_under_fault(struct vblk_disk *d, bool drop, bool stall, struct vblk_stats *before, uint8_t *buf)
+{
+    vblk_read_stats(d, before);
+    vblk_timeout_ms_for_tests = 300;
+    vblk_test_drop_irqs = drop;
+    vblk_test_stall = stall;
+    int r = vblk_read(d, 100, 1, buf);
+    vblk_test_stall = false;
+    vblk_test_drop_irqs = 0;
+    vblk_timeout_ms_for_tests = 0;
+    return r;
+}
+
 /* A lost interrupt: the request still completes, found when its timeout looks. */
 KTEST(virtio_blk_lost_interrupt_recovered)
 {
@@ -238,14 +253,8 @@ KTEST(virtio_blk_lost_interrupt_recovered)
     struct vblk_disk *d = find_disk(false);
     KT_ASSERT(d != NULL);
     struct vblk_stats before, after;
-    vblk_read_stats(d, &before);
     uint8_t buf[512];
-    vblk_timeout_ms_for_tests = 300;
-    vblk_test_drop_irqs = 1;
-    int r = vblk_read(d, 100, 1, buf);
-    vblk_timeout_ms_for_tests = 0;
-    vblk_test_drop_irqs = 0;
-    KT_EQ(r, 0);
+    KT_EQ(read_under_fault(d, true, false, &before, buf), 0);
     vblk_read_stats(d, &after);
     KT_EQ(after.timeouts, before.timeouts + 1);
     KT_EQ(after.resets, before.resets);          /* the completion was there: no reset */
@@ -258,14 +267,8 @@ KTEST(virtio_blk_stalled_device_reset)
     struct vblk_disk *d = find_disk(false);
     KT_ASSERT(d != NULL);
     struct vblk_stats before, after;
-    vblk_read_stats(d, &before);
     uint8_t buf[512], again[512];
-    vblk_timeout_ms_for_tests = 300;
-    vblk_test_stall = true;
-    int r = vblk_read(d, 100, 1, buf);
-    vblk_test_stall = false;
-    vblk_timeout_ms_for_tests = 0;
-    KT_EQ(r, -VBLK_ETIMEDOUT);
+    KT_EQ(read_under_fault(d, false, true, &before, buf), -VBLK_ETIMEDOUT);
     vblk_read_stats(d, &after);
     KT_EQ(after.resets, before.resets + 1);
     KT_EQ(vblk_read(d, 100, 1, again), 0);       /* the re-initialised device serves */
