@@ -83,10 +83,11 @@ iso: $(BUILD)/worktodo.iso
 deps:
 	@scripts/deps.sh
 
-# ARGS= adds kernel command-line options; DISK= picks the ext2 image; NET=tap uses a namespace.
+# ARGS= adds kernel command-line options; DISK= picks the ext2 image; NET=tap uses a namespace;
+# NIC=e1000|virtio and BLK=ahci|virtio pick the devices (e1000 and AHCI by default).
 run: deps
 	@$(MAKE) --no-print-directory all client
-	@scripts/run.sh $(if $(NET),--net $(NET)) $(if $(DISK),--disk $(DISK)) -- $(ARGS)
+	@scripts/run.sh $(if $(NET),--net $(NET)) $(if $(NIC),--nic $(NIC)) $(if $(BLK),--blk $(BLK)) $(if $(DISK),--disk $(DISK)) -- $(ARGS)
 
 debug: deps
 	@$(MAKE) --no-print-directory all test-image

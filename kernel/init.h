@@ -11,7 +11,8 @@
  *                 (fs/kernel/fs_port_kernel.c)
  *   INIT_BUS      bus enumeration: PCI (kernel/pci.c)
  *   INIT_DRIVER   device drivers, which find their devices on the bus: AHCI
- *                 (drivers/ahci/ahci_hba.c), e1000 (drivers/e1000/e1000.c)
+ *                 (drivers/ahci/ahci_hba.c), e1000 (drivers/e1000/e1000.c), virtio-blk
+ *                 and virtio-net (drivers/virtio/virtio_blk.c, virtio_net.c)
  *   INIT_FS       the volume over a disk driver: block cache, ext2 mount, flusher
  *                 (fs/kernel/storage.c)
  *   INIT_NET      the network stack over a NIC driver: lwIP, the interface, DHCP, the

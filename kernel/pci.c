@@ -44,6 +44,23 @@ static int q35_gsi(uint8_t slot, uint8_t pin)
     return 16 + 4 + ((slot + pin - 1) & 3);
 }
 
+/* INTx behind PCI(e) bridges: a device's pin is swizzled by its slot at each bridge on
+ * the way up (PCI-to-PCI bridge spec 9.1; QEMU's pcie-root-port does the same), and the
+ * bridge's own slot on bus 0 picks the chipset line.  -1 if no bridge leads to the bus. */
+static int bridge_gsi(uint8_t bus, uint8_t slot, uint8_t pin, int depth)
+{
+    if (pin == 0 || depth > 8)
+        return -1;
+    if (bus == 0)
+        return q35_gsi(slot, pin);
+    for (int i = 0; i < ndevs; i++) {
+        struct pci_dev *b = &devs[i];
+        if (b->secondary_bus == bus && b->secondary_bus != 0)
+            return bridge_gsi(b->bus, b->slot, (uint8_t)(((pin - 1 + slot) & 3) + 1), depth + 1);
+    }
+    return -1;
+}
+
 static void probe_bars(struct pci_dev *d)
 {
     for (int i = 0; i < 6; i++) {
@@ -110,12 +127,18 @@ static int pci_init(void)
                     d->class_code = cls >> 24; d->subclass = cls >> 16; d->prog_if = cls >> 8;
                     d->irq_pin = (cfg_read(bus, slot, func, 0x3C) >> 8) & 0xFF;
                     d->gsi = bus == 0 ? q35_gsi(slot, d->irq_pin) : -1;
-                    probe_bars(d);
+                    if (((cfg_read(bus, slot, func, 0x0C) >> 16) & 0x7F) == 1)     /* a bridge */
+                        d->secondary_bus = (cfg_read(bus, slot, func, 0x18) >> 8) & 0xFF;
+                    else
+                        probe_bars(d);
                     find_msi(d);
                 }
                 if (func == 0 && !(cfg_read(bus, slot, 0, 0x0C) & 0x800000))
                     break;                  /* not multi-function */
             }
+    for (int i = 0; i < ndevs; i++)
+        if (devs[i].bus != 0)
+            devs[i].gsi = bridge_gsi(devs[i].bus, devs[i].slot, devs[i].irq_pin, 0);
     kprintf("pci: %d devices\n", ndevs);
     return 0;
 }

@@ -7,7 +7,8 @@ struct pci_dev {
     uint16_t vendor, device;
     uint8_t class_code, subclass, prog_if;
     uint8_t irq_pin;                 /* 1 = INTA .. 4 = INTD, 0 = none */
-    int gsi;                         /* IOAPIC input for INTx, -1 if none */
+    int gsi;                         /* IOAPIC input for INTx (through bridges), -1 if none */
+    uint8_t secondary_bus;           /* a bridge's bus behind it, 0 if not a bridge */
     uint8_t msi_cap;                 /* config offset of the MSI capability, 0 if none */
     uint64_t bar[6], bar_size[6];
     bool bar_is_io[6];

@@ -1,10 +1,11 @@
 /*
  * lwIP's platform side and bring-up: the core lock, sys_now(), the timer WTD, and
- * net_init (INIT_NET initcall): lwIP, the e1000 interface, DHCP or a static address
- * (ip=ADDR/PREFIX gw=ADDR), then the services.
+ * net_init (INIT_NET initcall): lwIP, the interface over the NIC (net.nic= picks the e1000
+ * or virtio-net when both are present), DHCP or a static address (ip=ADDR/PREFIX gw=ADDR),
+ * then the services.
  */
 #include "net_priv.h"
-#include "drivers/e1000/e1000.h"
+#include "net_nic.h"
 #include "sched.h"
 #include "wtd.h"
 #include "time.h"
@@ -24,6 +25,32 @@ static uint64_t opt_tick_ms = 10;
 KOPT_STR("ip", opt_ip, "static IPv4 address ADDR/PREFIX (default: DHCP)");
 KOPT_STR("gw", opt_gw, "IPv4 gateway with ip=");
 KOPT_U64("net.tick_ms", opt_tick_ms, 1, 1000, "period of the lwIP timer WTD");
+static const char *opt_nic;
+KOPT_STR("net.nic", opt_nic, "network driver when both kinds are present: e1000 (default) or virtio");
+
+static struct nic the_nic;
+static struct nic *chosen;
+struct nic *net_nic(void) { return chosen; }
+
+/* The e1000 unless net.nic=virtio (or there is no e1000). */
+static struct nic *pick_nic(void)
+{
+    bool want_virtio = opt_nic && strcmp(opt_nic, "virtio") == 0;
+    if (opt_nic && !want_virtio && strcmp(opt_nic, "e1000") != 0)
+        kprintf("net: net.nic=%s is neither e1000 nor virtio: using what is there\n", opt_nic);
+    void *e = net_nic_e1000_ops.find(), *v = net_nic_virtio_ops.find();
+    const struct nic_ops *ops = v && (want_virtio || !e) ? &net_nic_virtio_ops : e ? &net_nic_e1000_ops : NULL;
+    if (!ops)
+        return NULL;
+    if (want_virtio && !v)
+        kprintf("net: net.nic=virtio but there is no usable virtio-net device: using the e1000\n");
+    the_nic.ops = ops;
+    the_nic.dev = ops == &net_nic_virtio_ops ? v : e;
+    ops->mac(the_nic.dev, the_nic.mac);
+    the_nic.tx_csum = ops->offloads_tx_csum(the_nic.dev);
+    the_nic.rx_csum = ops->vouches_rx_csum(the_nic.dev);
+    return &the_nic;
+}
 
 /* ---- the core lock ---- */
 static struct mutex core_lock = MUTEX_INIT("net-core");
@@ -56,12 +83,12 @@ static uint64_t last_hw_stats_ns;
 
 static uint32_t net_timer_wtd(struct wtd *w)
 {
-    struct e1000_dev *d = w->context;
+    struct nic *nic = w->context;
     net_core_lock();
     sys_check_timeouts();
     uint64_t now = now_ns();
-    if (d && now - last_hw_stats_ns > 1000000000ULL) {
-        e1000_hw_stats_update(d);
+    if (nic && now - last_hw_stats_ns > 1000000000ULL) {
+        nic->ops->hw_stats(nic->dev);
         last_hw_stats_ns = now;
     }
     net_core_unlock();
@@ -126,11 +153,15 @@ static void status_changed(struct netif *nif)
 
 static int net_init(void)
 {
-    struct e1000_dev *d = e1000_get();
+    struct nic *d = pick_nic();
     if (!d) {
-        kprintf("net: no e1000 device, networking off\n");
+        kprintf("net: no network device, networking off\n");
         return 0;
     }
+    chosen = d;
+    kprintf("net: driver %s, mac %02x:%02x:%02x:%02x:%02x:%02x, checksum offload tx %s rx %s\n", d->ops->driver,
+            d->mac[0], d->mac[1], d->mac[2], d->mac[3], d->mac[4], d->mac[5], d->tx_csum ? "yes" : "no",
+            d->rx_csum ? "yes" : "no");
     ip4_addr_t addr, mask, gw;
     ip4_addr_set_zero(&addr);
     ip4_addr_set_zero(&mask);
@@ -160,7 +191,7 @@ static int net_init(void)
     net_core_unlock();
 
     wtd_init(&timer_wtd, net_timer_wtd, d);
-    if (e1000_start(d, net_netif_work, &net_if) < 0)
+    if (d->ops->start(d->dev, &net_if) < 0)
         return -1;
     struct thread *t = thread_create("net-timer", net_timer_thread, NULL);
     if (!t)

@@ -3,13 +3,11 @@
 #include "net.h"
 #include "lwip/netif.h"
 
-struct e1000_dev;
 extern struct netif net_if;
 
-/* net_netif.c */
-err_t net_netif_init(struct netif *nif);          /* netif_add() init callback; state = e1000_dev */
-void net_netif_work(struct e1000_dev *d, void *arg);   /* the e1000 WTD's work, takes the lock */
-struct net_tx_stats { uint64_t queued, queue_peak, dropped, linearized, csum_offloaded; uint32_t queue_len; };
+/* net_netif.c (net_netif_work and net_netif_input: net_nic.h) */
+err_t net_netif_init(struct netif *nif);          /* netif_add() init callback; state = struct nic */
+struct net_tx_stats { uint64_t queued, queue_peak, dropped, linearized, csum_offloaded, rx_csum_bad; uint32_t queue_len; };
 void net_netif_tx_stats(struct net_tx_stats *s);
 void net_netif_tx_flush(void);       /* net_core_unlock: one TDT write per burst */
 

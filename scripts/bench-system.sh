@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench-system.sh SYSTEM - boots one system on a scratch copy of the benchmark image, once per
 # phase, and runs scripts/bench-workloads.sh against it; prints BENCH lines.
-#   SYSTEM: worktodo | linux-epoll | linux-threads
+#   SYSTEM: worktodo | linux-epoll | linux-threads (e1000 and AHCI) |
+#           worktodo-virtio | linux-epoll-virtio (virtio-net and virtio-blk, the same QEMU
+#           placement for both: scripts/run.sh --nic virtio --blk virtio)
 #   boot 1 (main): default caches;  boot 2 (miss): a 32 MiB file cache (WorkToDo
 #   bcache.mb=32; Linux: ncpd --cache-mb 32 with the page cache squeezed to ~16 MiB);
 #   boot 3 (scale): default caches again, 5000 and 10000 connections (when the connection
@@ -35,9 +37,10 @@ shutdown_cmd() {  # what ends a boot: the admin SHUTDOWN of the protocol
     echo "ip netns exec $1 env NCP_PASSWORD=admin $here/build/ncpc -s $2:524 -u admin shutdown >/dev/null 2>&1"
 }
 
-boot_linux() {  # boot_linux MODE PHASE
+boot_linux() {  # boot_linux MODE PHASE [DEVICES]: DEVICES virtio boots on virtio-net and virtio-blk
     local mode=$1 phase=$2 extra=()
-    [ "$phase" = miss ] && extra=(--cache-mb "$cache_mb" --pagecache-mb 16)
+    [ "${3:-}" = virtio ] && extra+=(--nic virtio --blk virtio)
+    [ "$phase" = miss ] && extra+=(--cache-mb "$cache_mb" --pagecache-mb 16)
     cp --sparse=always "$here/build/bench/bench.img" "$img"
     "$here/scripts/linux-guest/run.sh" --mode "$mode" --disk "$img" --ns "wtdlinux-$$" \
         --boot-timeout 120 --timeout 1800 --log "$logdir/$sys.$phase.console.log" "${extra[@]}" -- \
@@ -46,9 +49,10 @@ boot_linux() {  # boot_linux MODE PHASE
     return 0
 }
 
-boot_worktodo() {  # boot_worktodo PHASE: scripts/run.sh --net tap (guest 10.77.0.2)
-    local phase=$1
-    local kopts=(ip=10.77.0.2/24) log=$logdir/worktodo.$phase.console.log pid up=0
+boot_worktodo() {  # boot_worktodo PHASE [DEVICES]: scripts/run.sh --net tap (guest 10.77.0.2)
+    local phase=$1 devs=()
+    [ "${2:-}" = virtio ] && devs=(--nic virtio --blk virtio)
+    local kopts=(ip=10.77.0.2/24) log=$logdir/$sys.$phase.console.log pid up=0
     [ "$phase" = miss ] && kopts+=("bcache.mb=$cache_mb")
     if [ ! -f "$here/build/worktodo.elf" ]; then unavailable "$phase"; return 0; fi
     cp --sparse=always "$here/build/bench/bench.img" "$img"
@@ -65,7 +69,7 @@ boot_worktodo() {  # boot_worktodo PHASE: scripts/run.sh --net tap (guest 10.77.
             [ "$waited" -ge "${BENCH_NS_WAIT:-300}" ] && break 2
             sleep 1
         done
-        "$here/scripts/run.sh" --net tap "${nsopt[@]}" --test --timeout 1800 --disk "$img" -- "${kopts[@]}" > "$log" 2>&1 &
+        "$here/scripts/run.sh" --net tap "${devs[@]}" "${nsopt[@]}" --test --timeout 1800 --disk "$img" -- "${kopts[@]}" > "$log" 2>&1 &
         pid=$!
         for _ in $(seq 90); do      # up to 45 s to boot and answer on 524
             kill -0 "$pid" 2>/dev/null || break
@@ -77,10 +81,10 @@ boot_worktodo() {  # boot_worktodo PHASE: scripts/run.sh --net tap (guest 10.77.
         grep -q 'Cannot create namespace' "$log" || break
     done
     if [ "$up" = 1 ]; then
-        "$here/scripts/bench-workloads.sh" worktodo "$ns" 10.77.0.2 "$phase"
+        "$here/scripts/bench-workloads.sh" "$sys" "$ns" 10.77.0.2 "$phase"
         eval "$(shutdown_cmd "$ns" 10.77.0.2)"
     else
-        echo "bench-system: worktodo did not serve on 10.77.0.2:524 (console: $log)" >&2
+        echo "bench-system: $sys did not serve on 10.77.0.2:524 (console: $log)" >&2
         unavailable "$phase"
     fi
     # run.sh removes its namespace when QEMU ends; end QEMU (run.sh's children) if it lingers.
@@ -96,12 +100,13 @@ boot_worktodo() {  # boot_worktodo PHASE: scripts/run.sh --net tap (guest 10.77.
 wtd_down=0
 for phase in ${BENCH_PHASES:-$default_phases}; do
     case "$sys" in
-        worktodo)
+        worktodo|worktodo-virtio)
             # A WorkToDo that did not come up once is not booted again (saves a minute).
             if [ "$wtd_down" = 1 ]; then unavailable "$phase"; continue; fi
-            boot_worktodo "$phase" | tee "$logdir/worktodo.$phase.bench.txt"
-            grep -q 'error unavailable' "$logdir/worktodo.$phase.bench.txt" && wtd_down=1;;
+            boot_worktodo "$phase" "${sys#worktodo-}" | tee "$logdir/$sys.$phase.bench.txt"
+            grep -q 'error unavailable' "$logdir/$sys.$phase.bench.txt" && wtd_down=1;;
         linux-epoll) boot_linux epoll "$phase";;
+        linux-epoll-virtio) boot_linux epoll "$phase" virtio;;
         linux-threads) boot_linux threads "$phase";;
         *) echo "bench-system: unknown system '$sys'" >&2; exit 2;;
     esac

@@ -93,7 +93,7 @@ server_counter() {
 # meminfo from its counters service (port 8; WorkToDo has none there, which is fine).
 snapshot() {
     { in_ns timeout 10 "$ncpc" -s "$ip:524" stats 2>/dev/null
-      [ "$sys" != worktodo ] && in_ns timeout 3 bash -c "exec 3<>/dev/tcp/$ip/8 && cat <&3" 2>/dev/null
+      case "$sys" in worktodo*) ;; *) in_ns timeout 3 bash -c "exec 3<>/dev/tcp/$ip/8 && cat <&3" 2>/dev/null;; esac
     } | awk -v when="$2" 'NF >= 2 { print when, $1, $2 }' >> "$1"
 }
 
@@ -173,8 +173,8 @@ if [ "$phase" = miss ]; then
         emit "miss$pct" set_mb $((k * 4))
     done
     # Block-device reads in the Linux guest (its counters service), to show the page cache
-    # below ncpd's cache was squeezed: sectors read from /dev/sda so far.
-    c=$(in_ns timeout 5 bash -c "exec 3<>/dev/tcp/$ip/8 && cat <&3" 2>/dev/null | awk '$1 == "sda" {print $4}')
+    # below ncpd's cache was squeezed: sectors read from its disk (/dev/sda, or /dev/vda on virtio) so far.
+    c=$(in_ns timeout 5 bash -c "exec 3<>/dev/tcp/$ip/8 && cat <&3" 2>/dev/null | awk '$1 == "sda" || $1 == "vda" {print $4}')
     [ -n "$c" ] && emit miss_all disk_read_mb "$((c / 2048))"
 fi
 exit 0

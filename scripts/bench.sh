@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every benchmark, one "BENCH <system> <workload> <metric> <value>" line per figure.
 #   1. the WTD engine in guest instructions (scripts/bench-wtd.sh);
-#   2. the file server on each system in turn -- worktodo, linux-epoll, linux-threads -- booted
+#   2. the file server on each system in turn -- worktodo, linux-epoll, linux-threads on the
+#      e1000 and AHCI, worktodo-virtio and linux-epoll-virtio on virtio-net and virtio-blk -- booted
 #      by scripts/bench-system.sh on the same emulated hardware and driven by ncpc bench from
 #      inside its network namespace (scripts/bench-workloads.sh);
 #   3. scripts/bench-report.sh: build/bench/results.json, PNG plots, docs/benchmarks.md.
@@ -16,7 +17,7 @@ results=$out/results.txt
 # APPEND=1 keeps the figures of the systems not run this time (re-running one system).
 if [ "${APPEND:-0}" = 1 ] && [ -f "$results" ]; then
     keep=$(mktemp)
-    awk -v sys="${SYSTEMS:-worktodo linux-epoll linux-threads}" -v wtd="${SKIP_WTD:-0}" '
+    awk -v sys="${SYSTEMS:-worktodo linux-epoll linux-threads worktodo-virtio linux-epoll-virtio}" -v wtd="${SKIP_WTD:-0}" '
         BEGIN { n = split(sys, a, " "); for (i = 1; i <= n; i++) drop[a[i]] = 1 }
         $1 == "BENCH" && $4 == "instructions" { if (wtd == 1) print; next }
         $1 == "BENCH" && !($2 in drop)' "$results" > "$keep"
@@ -44,7 +45,7 @@ ulimit -Hn 65536 2>/dev/null; ulimit -n 65536 2>/dev/null
 # REPEAT=N: N rounds over the systems in turn (so a burst of load elsewhere on the host hits
 # one round rather than one system); the report takes medians.
 for round in $(seq "${REPEAT:-1}"); do
-    for sys in ${SYSTEMS:-worktodo linux-epoll linux-threads}; do
+    for sys in ${SYSTEMS:-worktodo linux-epoll linux-threads worktodo-virtio linux-epoll-virtio}; do
         echo "bench: $sys (round $round)" >&2
         scripts/bench-system.sh "$sys" | tee -a "$results"
     done

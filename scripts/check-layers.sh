@@ -17,9 +17,9 @@ allowed() {
         boot)          echo "kernel";;
         kernel)        echo "";;
         drivers/*)     echo "kernel";;
-        net)           echo "kernel drivers/e1000 lwip";;
+        net)           echo "kernel drivers/e1000 drivers/virtio lwip";;
         fs)            echo "";;
-        fs/kernel)     echo "fs kernel drivers/ahci";;
+        fs/kernel)     echo "fs kernel drivers/ahci drivers/virtio";;
         proto)         echo "include";;
         server)        echo "proto include fs";;
         server/kernel) echo "server proto include fs fs/kernel net kernel lwip";;
@@ -27,7 +27,7 @@ allowed() {
         client)        echo "proto include";;
     esac
 }
-LAYERS="boot kernel drivers/e1000 drivers/ahci net fs fs/kernel proto server server/kernel server/linux client"
+LAYERS="boot kernel drivers/e1000 drivers/ahci drivers/virtio net fs fs/kernel proto server server/kernel server/linux client"
 
 # layer_of PATH (relative to the root): the layer directory a header belongs to.
 layer_of() {

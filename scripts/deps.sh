@@ -20,6 +20,8 @@ done
 # libFuzzer (the fuzz harnesses, tests/fuzz/): clang-14's runtime comes in its own package.
 compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
     missing+=(libclang-rt-14-dev)
+# drivers/virtio includes the virtio spec's layouts from Linux's uapi headers
+[ -f /usr/include/linux/virtio_ring.h ] && [ -f /usr/include/linux/virtio_pci.h ] || missing+=(linux-libc-dev)
 apt_updated=0
 apt_install() {
     if [ "$(id -u)" != 0 ]; then

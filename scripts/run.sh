@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
 #
-#   run.sh [--net user|tap|none] [--disk IMG] [--debug] [--test] [--icount]
-#          [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE] -- [kernel options...]
+#   run.sh [--net user|tap|none] [--nic e1000|virtio] [--blk ahci|virtio] [--disk IMG] [--debug] [--test]
+#          [--icount] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE] -- [kernel options...]
+#
+# --nic e1000 (default) | virtio: the network device (virtio-net-pci, modern-only behind a
+#     pcie-root-port).  --blk ahci (default) | virtio: the disk (virtio-blk-pci on pcie.0, a
+#     transitional device).  The kernel uses what it finds.  --disk-readonly (virtio only):
+#     the device is read-only (VIRTIO_BLK_F_RO) and the volume is mounted read-only.  The environment variables
+#     WTD_NIC and WTD_BLK set the defaults (make test reruns suites with them set to virtio),
+#     and WTD_KARGS adds kernel options (e.g. virtio.intx) to every boot.
 #
 # The image: the test kernel (build/worktodo-test.elf, `make test-image`: the production
 # kernel plus tests/kernel/ and bench/) when the kernel options ask for tests or a benchmark
@@ -24,13 +31,16 @@
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-net=user port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf=""
+disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
+        --nic) nic=$2; shift 2;;
+        --blk) blk=$2; shift 2;;
         --port-base) port_base=$2; shift 2;;
         --netns) netns=$2; shift 2;;
         --disk) disk=$2; shift 2;;
+        --disk-readonly) disk_ro=1; shift;;
         --debug) debug=1; shift;;
         --test) test=1; shift;;
         --icount) icount=1; shift;;
@@ -44,7 +54,7 @@ while [ $# -gt 0 ]; do
         *) echo "run.sh: unknown argument '$1'" >&2; exit 2;;
     esac
 done
-kargs="$*"
+kargs="$* ${WTD_KARGS:-}"
 [ -z "$disk" ] && [ -f "$here/build/demo.img" ] && disk="$here/build/demo.img"
 if [ -n "$disk" ] && [ ! -f "$disk" ]; then echo "run.sh: disk image '$disk' not found" >&2; exit 2; fi
 
@@ -74,14 +84,28 @@ iso="$work/worktodo.iso"
 q=(qemu-system-x86_64 -M q35 -accel tcg -cpu "$cpu" -m "$mem" -smp 1 -no-reboot -boot d
    -drive "file=$iso,media=cdrom,if=none,id=cd0,readonly=on" -device ide-cd,drive=cd0,bus=ide.1
    -device isa-debug-exit,iobase=0xf4,iosize=0x04)
-[ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw" -device ide-hd,drive=disk0,bus=ide.0)
+case "$nic" in
+    e1000) nicdev=(-device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+    virtio) nicdev=(-device pcie-root-port,id=rp0,chassis=1,slot=1,bus=pcie.0,addr=0x5
+                    -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bus=rp0);;
+    *) echo "run.sh: --nic must be e1000 or virtio" >&2; exit 2;;
+esac
+case "$blk" in
+    ahci) diskdev=(-device ide-hd,drive=disk0,bus=ide.0);;
+    virtio) diskdev=(-device virtio-blk-pci,drive=disk0,addr=0x6);;
+    *) echo "run.sh: --blk must be ahci or virtio" >&2; exit 2;;
+esac
+if [ "$disk_ro" = 1 ] && [ "$blk" != virtio ]; then echo "run.sh: --disk-readonly needs --blk virtio" >&2; exit 2; fi
+ro=""
+[ "$disk_ro" = 1 ] && ro=,readonly=on
+[ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw$ro" "${diskdev[@]}")
 [ "$icount" = 1 ] && q+=(-icount shift=0,sleep=off)
 case "$net" in
     user) b=$port_base
           q+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$((b+40))-:524,hostfwd=tcp:127.0.0.1:$((b+7))-:7,hostfwd=tcp:127.0.0.1:$((b+9))-:9,hostfwd=tcp:127.0.0.1:$((b+19))-:19"
-              -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
-    isolated) q+=(-netdev user,id=n0,restrict=on -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
-    tap)  q+=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+              "${nicdev[@]}");;
+    isolated) q+=(-netdev user,id=n0,restrict=on "${nicdev[@]}");;
+    tap)  q+=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no "${nicdev[@]}");;
     none) q+=(-nic none);;
     *) echo "run.sh: --net must be user, isolated, tap or none" >&2; exit 2;;
 esac

@@ -46,6 +46,15 @@ for t in tests/e2e/*.sh; do
     run_suite "e2e-$(basename "$t" .sh)" timeout -k 10 "${E2E_TIMEOUT:-900}" "$t"
 done
 
+# The same suites again on virtio devices (scripts/run.sh reads WTD_NIC/WTD_BLK/WTD_KARGS):
+# the kernel file service on virtio-net and virtio-blk with INTx (modern-only and
+# transitional placements), the tap network suite on virtio-net with MSI-X and the
+# checksum offloads a tap offers, and the storage suite on virtio-blk (ends with e2fsck).
+run_suite e2e-ncp_kernel-virtio env WTD_NIC=virtio WTD_BLK=virtio WTD_KARGS=virtio.intx \
+    timeout -k 10 "${E2E_TIMEOUT:-900}" tests/e2e/ncp_kernel.sh
+run_suite e2e-net_tap-virtio env WTD_NIC=virtio timeout -k 10 "${E2E_TIMEOUT:-900}" tests/e2e/net_tap.sh
+run_suite e2e-storage_scratch-virtio env WTD_BLK=virtio timeout -k 10 "${E2E_TIMEOUT:-900}" tests/e2e/storage_scratch.sh
+
 echo
 echo "=== summary"
 printf '%s\n' "${summary[@]}"

@@ -1,5 +1,6 @@
 /*
- * Storage at boot: the first AHCI disk becomes a struct fs_blockdev, the block cache goes
+ * Storage at boot: the first AHCI disk, or the first virtio-blk disk (storage.blk= picks
+ * when there are both; AHCI by default), becomes a struct fs_blockdev, the block cache goes
  * on top (bcache.mb= MiB of 4 KiB buffers) and the ext2 volume is mounted.  A flusher
  * thread writes dirty buffers back every storage.flush_ms; `sync` and the shutdown hook
  * make everything durable.  No disk, or a disk without a usable ext2 file system, is
@@ -9,6 +10,8 @@
 #include "fs/bcache.h"
 #include "fs/ext2.h"
 #include "drivers/ahci/ahci.h"
+#include "drivers/virtio/virtio_blkdev.h"
+#include "string.h"
 #include "sched.h"
 #include "time.h"
 #include "kopt.h"
@@ -19,6 +22,8 @@
 static uint64_t opt_cache_mb = 128, opt_flush_ms = 2000;
 KOPT_U64("bcache.mb", opt_cache_mb, 1, 3072, "block cache size in MiB (4 KiB buffers)");
 KOPT_U64("storage.flush_ms", opt_flush_ms, 10, 3600000, "interval of the dirty-buffer flusher");
+static const char *opt_blk;
+KOPT_STR("storage.blk", opt_blk, "disk driver when both kinds are present: ahci (default) or virtio");
 
 static struct fs_blockdev blockdev;
 static struct bcache *cache;
@@ -29,12 +34,18 @@ struct ext2_fs *storage_volume(void) { return volume; }
 struct bcache *storage_cache(void) { return cache; }
 void storage_get_stats(struct storage_stats *out) { *out = sst; }
 
-/* ---- the block device: AHCI calls that sleep the calling thread or worker ---- */
+/* ---- the block device: driver calls that sleep the calling thread or worker ---- */
+
+static const char *driver_name = "none";
+static bool on_virtio;
+const char *storage_driver(void) { return driver_name; }
 
 static int bd_read(struct fs_blockdev *dev, uint64_t lba, uint32_t count, void *buf)
 {
     if (lba + count > dev->sectors || lba + count < lba)
         return -22;
+    if (on_virtio)
+        return vblk_read(dev->priv, lba, count, buf);
     return ahci_read(dev->priv, lba, count, buf);
 }
 
@@ -42,12 +53,16 @@ static int bd_write(struct fs_blockdev *dev, uint64_t lba, uint32_t count, const
 {
     if (lba + count > dev->sectors || lba + count < lba)
         return -22;
+    if (on_virtio)
+        return vblk_write(dev->priv, lba, count, buf);
     return ahci_write(dev->priv, lba, count, buf);
 }
 
 static int bd_flush(struct fs_blockdev *dev)
 {
     __atomic_fetch_add(&sst.dev_flushes, 1, __ATOMIC_RELAXED);
+    if (on_virtio)
+        return vblk_flush(dev->priv);
     return ahci_flush(dev->priv);
 }
 
@@ -93,21 +108,51 @@ static void storage_shutdown(void)
     kprintf("storage: %s\n", r == 0 ? "synced" : "sync FAILED");
 }
 
+/* The disk: AHCI's first unless storage.blk=virtio (or there is no AHCI disk). */
+static bool pick_disk(char *where, size_t n, bool *read_only)
+{
+    bool want_virtio = opt_blk && strcmp(opt_blk, "virtio") == 0;
+    if (opt_blk && !want_virtio && strcmp(opt_blk, "ahci") != 0)
+        kprintf("storage: storage.blk=%s is neither ahci nor virtio: using what is there\n", opt_blk);
+    struct ahci_disk *a = ahci_get_disk(0);
+    struct vblk_disk *v = vblk_disk(0);
+    if (v && (want_virtio || !a)) {
+        const struct vblk_info *vi = vblk_info(v);
+        blockdev.sector_size = vi->sector_size;
+        blockdev.sectors = vi->sectors;
+        blockdev.priv = v;
+        on_virtio = true;
+        driver_name = "virtio-blk";
+        *read_only = vi->read_only;     /* VIRTIO_BLK_F_RO: ext2 is mounted read-only */
+        ksnprintf(where, n, "%s", vi->name);
+        return true;
+    }
+    if (!a)
+        return false;
+    if (want_virtio)
+        kprintf("storage: storage.blk=virtio but there is no virtio-blk disk: using AHCI\n");
+    struct ahci_disk_info in;
+    ahci_get_info(a, &in);
+    blockdev.sector_size = in.sector_size;
+    blockdev.sectors = in.sectors;
+    blockdev.priv = a;
+    driver_name = "ahci";
+    *read_only = false;
+    ksnprintf(where, n, "ahci port %d", in.port);
+    return true;
+}
+
 static int storage_init(void)
 {
-    struct ahci_disk *d = ahci_get_disk(0);
-    if (!d) {
+    char where[32];
+    bool read_only;
+    if (!pick_disk(where, sizeof where, &read_only)) {
         kprintf("storage: no disk: the file service will answer errors\n");
         return 0;
     }
-    struct ahci_disk_info in;
-    ahci_get_info(d, &in);
-    blockdev.sector_size = in.sector_size;
-    blockdev.sectors = in.sectors;
     blockdev.read = bd_read;
     blockdev.write = bd_write;
     blockdev.flush = bd_flush;
-    blockdev.priv = d;
     uint64_t nbuf = opt_cache_mb * 256;
     cache = bcache_init(&blockdev, (uint32_t)nbuf);
     if (!cache) {
@@ -116,11 +161,11 @@ static int storage_init(void)
     }
     power_register_shutdown_hook(storage_shutdown);
     thread_detach(thread_create("flusher", flusher, NULL));
-    int r = ext2_mount(cache, 0, &volume);
+    int r = ext2_mount(cache, read_only ? EXT2_MOUNT_RDONLY : 0, &volume);
     if (r < 0) {
         volume = NULL;
-        kprintf("storage: the disk on port %d holds no usable ext2 file system (error %d): "
-                "the file service will answer errors\n", in.port, r);
+        kprintf("storage: the disk (%s) holds no usable ext2 file system (error %d): "
+                "the file service will answer errors\n", where, r);
         return 0;
     }
     /* Write the mount's superblock change (state "not clean") now, so the flusher has
@@ -129,8 +174,8 @@ static int storage_init(void)
         kprintf("storage: sync after mount failed (%d)\n", r);
     struct ext2_statfs sf;
     ext2_statfs(volume, &sf);
-    kprintf("storage: ext2 on port %d mounted%s: %lu MiB, %lu MiB free, %lu/%lu inodes free; cache %lu MiB\n",
-            in.port, sf.read_only ? " READ-ONLY" : "", sf.blocks * sf.block_size >> 20,
+    kprintf("storage: ext2 on %s (driver %s) mounted%s: %lu MiB, %lu MiB free, %lu/%lu inodes free; cache %lu MiB\n",
+            where, driver_name, sf.read_only ? " READ-ONLY" : "", sf.blocks * sf.block_size >> 20,
             sf.free_blocks * sf.block_size >> 20, sf.free_inodes, sf.inodes, opt_cache_mb);
     return 0;
 }

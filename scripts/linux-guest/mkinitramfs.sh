@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs build/linux-guest/initramfs.cpio.gz for the Linux baseline guest: busybox-static,
 # the static ncpd (build-ncpd.sh), the init script and its small services, and the modules
-# Debian builds as modules that the q35 guest needs (e1000; ahci and sd_mod with their
+# Debian builds as modules that the q35 guest needs (e1000, or virtio_pci with virtio_net and
+# virtio_blk for run.sh --nic/--blk virtio; ahci and sd_mod with their
 # dependencies, resolved from modules.dep), decompressed, with their load order.
 # Also links build/linux-guest/vmlinuz to the matching /boot kernel.
 set -euo pipefail
@@ -36,7 +37,7 @@ add_module() {  # add_module PATH-RELATIVE-TO-MODDIR
     for ((i = ${#deps[@]} - 1; i >= 0; i--)); do add_module "${deps[$i]}"; done
     order+=("$m")
 }
-for want in e1000 ahci sd_mod crct10dif_generic; do
+for want in e1000 ahci sd_mod crct10dif_generic virtio_pci virtio_blk virtio_net; do
     p=$(grep -oE "^[^:]*/$want\.ko(\.xz|\.zst|\.gz)?:" "$moddir/modules.dep" | head -1)
     [ -n "$p" ] || { echo "mkinitramfs: module $want not found (built in?)" >&2; continue; }
     add_module "${p%:}"

@@ -5,9 +5,12 @@
 # namespace this script creates (default 'wtdlinux': tap0 10.78.0.1/24, guest 10.78.0.2) and
 # always deletes; nothing is configured in the root namespace.  Never uses KVM.
 #
-#   run.sh [--mode epoll|threads] [--disk IMG] [--ns NAME] [--net 10.78.0] [--mem MB]
+#   run.sh [--mode epoll|threads] [--nic e1000|virtio] [--blk ahci|virtio] [--disk IMG] [--ns NAME] [--net 10.78.0] [--mem MB]
 #          [--cache-mb N] [--pagecache-mb N] [--boot-timeout S] [--timeout S] [--log FILE]
 #          [--append "kernel options"] [-- COMMAND ARGS...]
+#
+# --nic/--blk: the devices, placed as scripts/run.sh places them (virtio-net behind a
+# pcie-root-port, virtio-blk on pcie.0); the defaults come from WTD_NIC/WTD_BLK, else e1000/AHCI.
 #
 # Without COMMAND the guest console is on this terminal (Ctrl-A X quits).  With COMMAND, QEMU
 # runs in the background (console to --log), COMMAND runs on the host once ncpd answers on
@@ -17,10 +20,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 mode=epoll disk="" ns=wtdlinux net=10.78.0 mem=512 cache_mb=64 pagecache_mb="" boot_timeout=180
-timeout=0 log="" append=""
+timeout=0 log="" append="" nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci}
 while [ $# -gt 0 ]; do
     case "$1" in
         --mode) mode=$2; shift 2;;
+        --nic) nic=$2; shift 2;;
+        --blk) blk=$2; shift 2;;
         --disk) disk=$2; shift 2;;
         --ns) ns=$2; shift 2;;
         --net) net=$2; shift 2;;
@@ -49,8 +54,18 @@ kargs="console=ttyS0 loglevel=4 panic=-1 wtd_ip=$guest/24 ncpd_mode=$mode ncpd_c
 # shellcheck disable=SC2054  # the commas are QEMU option syntax
 q=(qemu-system-x86_64 -M q35 -accel tcg -m "$mem" -smp 1 -no-reboot
    -kernel "$kernel" -initrd "$initrd" -append "$kargs"
-   -drive "file=$disk,if=none,id=disk0,format=raw" -device ide-hd,drive=disk0,bus=ide.0
-   -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0,mac=52:54:00:12:34:56)
+   -drive "file=$disk,if=none,id=disk0,format=raw" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no)
+case "$blk" in
+    ahci) q+=(-device ide-hd,drive=disk0,bus=ide.0);;
+    virtio) q+=(-device virtio-blk-pci,drive=disk0,addr=0x6);;
+    *) echo "linux-guest/run.sh: --blk must be ahci or virtio" >&2; exit 2;;
+esac
+case "$nic" in
+    e1000) q+=(-device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+    virtio) q+=(-device pcie-root-port,id=rp0,chassis=1,slot=1,bus=pcie.0,addr=0x5
+                -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bus=rp0);;
+    *) echo "linux-guest/run.sh: --nic must be e1000 or virtio" >&2; exit 2;;
+esac
 
 ns_made=0 qpid="" tmplog=""
 cleanup() {

@@ -19,17 +19,26 @@ check_fails() {
 }
 
 # boot_kernel IMAGE: WorkToDo in QEMU (user networking, a loopback forward on a port of its
-# own) serving IMAGE; sets pid (scripts/run.sh's) and SERVER (HOST:PORT).  A kernel that
-# does not answer a PING as guest within 120 s ends the script with a FAIL line.
+# own) serving IMAGE; sets pid (scripts/run.sh's) and SERVER (HOST:PORT).  A forward port
+# another process holds (the ephemeral range is shared with every client on the machine)
+# stops QEMU at once: then it boots again on other ports.  A kernel that does not answer a
+# PING as guest within 120 s ends the script with a FAIL line.
 boot_kernel() {
     make --no-print-directory all >/dev/null 2>&1
-    local base=$((20000 + RANDOM % 20000))
-    scripts/run.sh --net user --port-base "$base" --disk "$1" </dev/null >"$T/kernel.log" 2>&1 &
-    pid=$!
-    SERVER=127.0.0.1:$((base + 40))
-    for _ in $(seq 240); do
-        NCP_PASSWORD=guest "$NCPC" -s "$SERVER" ping -c 1 >/dev/null 2>&1 && return 0
-        sleep 0.5
+    local attempt base n
+    for attempt in 1 2 3; do
+        base=$((20000 + RANDOM % 20000))
+        scripts/run.sh --net user --port-base "$base" --disk "$1" </dev/null >"$T/kernel.log" 2>&1 &
+        pid=$!
+        SERVER=127.0.0.1:$((base + 40))
+        n=0
+        while kill -0 "$pid" 2>/dev/null && [ $((n += 1)) -le 240 ]; do
+            NCP_PASSWORD=guest "$NCPC" -s "$SERVER" ping -c 1 >/dev/null 2>&1 && return 0
+            sleep 0.5
+        done
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        grep -q 'Could not set up host forwarding' "$T/kernel.log" || break
     done
     echo "FAIL kernel_serves: no answer on $SERVER within 120 s; kernel log:"
     tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'

@@ -67,6 +67,16 @@ else
     echo "FAIL linux_guest_powers_off: run.sh status $rc; console tail: $(tr -d '\r' < "$T/console.log" | tail -5 | tr '\n' '|')"
     echo fail >> "$T/tally"
 fi
+# the devices the run asked for (WTD_NIC/WTD_BLK, as scripts/run.sh): Linux's drivers for them
+want_disk=sda want_nic=e1000
+[ "${WTD_BLK:-ahci}" = virtio ] && want_disk=vda
+[ "${WTD_NIC:-e1000}" = virtio ] && want_nic=virtio_net
+if tr -d '\r' < "$T/console.log" | grep -aq "^linux-guest: disk /dev/$want_disk, eth0 driver $want_nic\$"; then
+    echo "ok linux_devices_${want_disk}_$want_nic"; echo pass >> "$T/tally"
+else
+    echo "FAIL linux_devices_${want_disk}_$want_nic: $(tr -d '\r' < "$T/console.log" | grep -a '^linux-guest: disk' | head -1)"
+    echo fail >> "$T/tally"
+fi
 if PATH=$PATH:/usr/sbin:/sbin e2fsck -fn "$T/disk.img" >"$T/fsck.log" 2>&1; then
     echo "ok linux_image_fsck_clean"; echo pass >> "$T/tally"
 else

@@ -28,6 +28,23 @@ if [ "$TARGET" = kernel ]; then
     VOL=(--image "$T/vol.img")
     boot_kernel "$T/vol.img"
     export NCP_SERVER=$SERVER NCP_PASSWORD=guest
+    # the devices the run asked for (WTD_NIC/WTD_BLK, run.sh's defaults) are the ones in use
+    nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci}
+    [ "$nic" = virtio ] && nic=virtio-net
+    [ "$blk" = virtio ] && blk=virtio-blk
+    klog=$(tr -d '\000\r' < "$T/kernel.log")
+    if grep -qE "^net: driver $nic," <<<"$klog" && grep -qE "^storage: ext2 on .* \(driver $blk\) mounted" <<<"$klog"; then
+        ok "kernel_drivers_${nic}_$blk"
+    else
+        bad "kernel_drivers_${nic}_$blk" "$(grep -E '^(net: driver|storage: )' <<<"$klog" | tr '\n' '|')"
+    fi
+    case " ${WTD_KARGS:-} " in *" virtio.intx "*)
+        if grep -qE "^virtio-net: .*, INTx, modern-only" <<<"$klog" && grep -qE "^virtio-blk: .*, INTx, transitional" <<<"$klog"; then
+            ok kernel_virtio_intx_both_placements
+        else
+            bad kernel_virtio_intx_both_placements "$(grep -E '^virtio-' <<<"$klog" | tr '\n' '|')"
+        fi;;
+    esac
 elif command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ]; then
     scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
     VOL=(--image "$T/vol.img")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# storage_scratch.sh - the storage stack end to end on a scratch image made by
+# storage_scratch.sh - the storage stack end to end (on the AHCI disk, or on virtio-blk with
+# WTD_BLK=virtio: scripts/test.sh runs it both ways) on a scratch image made by
 # scripts/mkimage.sh: boot 1 runs every in-guest storage_* test (reads of known files,
 # the write workload, sync, the cache and WTD checks, and storage_persist_write);
 # then the host checks the image (e2fsck -fn must report nothing; debugfs must show the
@@ -35,13 +36,18 @@ else bad storage_e2e_mkimage "$(tail -3 "$T/mk.log")"; finish; fi
 # boot: NAME PATTERN -> the guest's own ok/FAIL lines, counted here
 boot() {
     local name=$1 pattern=$2 log=$T/$1.log
-    scripts/run.sh --test --net none --disk "$img" --timeout 600 --log "$log" -- "test=$pattern" >/dev/null 2>&1
+    scripts/run.sh --test --net none --disk "$img" ${3:+"$3"} --timeout 600 --log "$log" -- "test=$pattern" >/dev/null 2>&1
     local rc=$?
     local line p f
     grep -aE '^(ok|FAIL) ' "$log" | sed 's/^/    guest: /'
     line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
-    if [ "$rc" = 0 ] && [ -n "$line" ] && [ "$f" = 0 ] && [ "$p" -gt 0 ]; then ok "$name ($p guest tests)"
+    local drv=ahci
+    [ "${WTD_BLK:-ahci}" = virtio ] && drv=virtio-blk      # the disk the run asked for
+    if ! tr -d '\r' < "$log" | grep -qE "^storage: ext2 on .* \(driver $drv\) mounted"; then
+        bad "${name}_on_$drv" "the volume is not on $drv: $(tr -d '\r' < "$log" | grep -E '^storage: ' | head -2 | tr '\n' '|')"
+    fi
+    if [ "$rc" = 0 ] && [ -n "$line" ] && [ "$f" = 0 ] && [ "$p" -gt 0 ]; then ok "$name ($p guest tests on $drv)"
     else
         bad "$name" "run.sh exit $rc, guest summary '${line:-none}'; the log's end:"
         grep -avE '^(xorriso|Drive|Media|Added|ISO|Writ|libisofs)' "$log" | tail -25 | sed 's/^/    /'
@@ -75,4 +81,17 @@ fi
 
 boot storage_e2e_boot2_persist_check 'storage_persist_check'
 fsck_clean storage_e2e_fsck_after_boot2
+
+# virtio-blk only: the same image on a read-only device is mounted read-only and left as it was
+if [ "${WTD_BLK:-ahci}" = virtio ]; then
+    sum_before=$(sha256sum < "$img")
+    boot storage_e2e_boot3_read_only_device 'storage_read_only_disk' --disk-readonly
+    if tr -d '\r' < "$T/storage_e2e_boot3_read_only_device.log" | grep -qE '^storage: ext2 on .* mounted READ-ONLY'; then
+        ok storage_e2e_read_only_mount
+    else
+        bad storage_e2e_read_only_mount "no 'mounted READ-ONLY' in the boot log"
+    fi
+    if [ "$(sha256sum < "$img")" = "$sum_before" ]; then ok storage_e2e_read_only_image_unchanged
+    else bad storage_e2e_read_only_image_unchanged "the image changed on a read-only device"; fi
+fi
 finish

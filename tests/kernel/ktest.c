@@ -6,6 +6,7 @@
  * ends QEMU, so the harness never hangs.
  */
 #include "ktest.h"
+#include "wtd.h"
 #include "printf.h"
 #include "power.h"
 #include "panic.h"
@@ -114,6 +115,9 @@ static void run_all(const char *pattern)
                              : pattern && !glob_match(pattern, t->name))
             continue;
         selected++;
+        /* a fresh time slice for every test: one that counts context switches must not be
+         * preempted because the tests before it ran long without sleeping */
+        thread_sleep_ms(1);
         cur_failed = false;
         deadline_ns = now_ns() + t->timeout_ms * 1000000ULL;
         running = t;
@@ -141,3 +145,16 @@ static int ktest_boot(void)
     return 0;
 }
 INITCALL(INIT_LATE, ktest_boot);
+
+void ktest_settle(bool (*busy)(void))
+{
+    int quiet = 0;
+    for (int i = 0; i < 200 && quiet < 3; i++) {
+        struct wtd_stats w;
+        wtd_get_stats(&w);
+        quiet = (w.pending == 0 && w.sleeping == 0 && !(busy && busy())) ? quiet + 1 : 0;
+        thread_sleep_ms(10);
+    }
+}
+
+void ktest_settle_at_exit(struct ktest_settle_guard *g) { ktest_settle(g->busy); }

@@ -41,3 +41,13 @@ void ktest_fail(const char *file, int line, const char *fmt, ...) __attribute__(
 #define KT_LE(a, b) do { uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b); if (!(_a <= _b)) { \
     ktest_fail(__FILE__, __LINE__, "%s <= %s: %lu > %lu", #a, #b, _a, _b); return; } } while (0)
 #define KT_GE(a, b) KT_LE(b, a)
+
+/* Waits (at most 2 s) until the WTD list has been empty with no worker asleep, and busy()
+ * (may be NULL) false, for three checks 10 ms apart: a test's background work must not
+ * run into the next test (tests that count context switches or pages). */
+void ktest_settle(bool (*busy)(void));
+/* ktest_settle(busy) on every return from the enclosing function. */
+struct ktest_settle_guard { bool (*busy)(void); };
+void ktest_settle_at_exit(struct ktest_settle_guard *g);
+#define KT_SETTLE_ON_RETURN(busyfn) \
+    struct ktest_settle_guard _ktsg __attribute__((cleanup(ktest_settle_at_exit))) = { busyfn }; (void)_ktsg
