@@ -3,6 +3,9 @@
 # (default 300; FUZZ_S_NAME overrides it for one harness), one after the other, then prints
 # executions, exec/s, coverage (libFuzzer's cov = edges and ft = features, both counted in
 # the code under test only) and findings per harness.  `make fuzz` calls it.
+#   FUZZ_RUNS=N   each harness stops after N executions instead (FUZZ_S still caps the time);
+#                 the summary says whether a harness reached N.
+#   FUZZ_JOBS=N   runs up to N harnesses at once (default 1; one core each).
 #   corpus:   build/fuzz/NAME/corpus (kept between runs; new inputs go there), plus the
 #             committed seeds and reproducers in tests/fuzz/NAME/{corpus,crashes} (read only)
 #   findings: build/fuzz/NAME/crashes/{crash,leak,timeout,oom}-*  (commit each one to
@@ -23,26 +26,32 @@ max_len() {
     esac
 }
 
-status=0
-rows=()
-for h in "$@"; do
+runs=${FUZZ_RUNS:-}
+jobs_max=${FUZZ_JOBS:-1}
+mkdir -p build/fuzz
+
+# fuzz_one NAME: runs one harness; its summary row goes to build/fuzz/NAME/row, its exit
+# status is the script's (non-zero on a build failure or a finding).
+fuzz_one() {
+    local h=$1 status=0
+    local bin dir var secs before start seeds rc execs done_line cov ft eps corp found took short
     bin=build/fuzz/bin/fuzz_$h
     dir=build/fuzz/$h
     mkdir -p "$dir/corpus" "$dir/crashes"
-    if ! make --no-print-directory -s "$bin" >"$dir/build.log" 2>&1; then
-        rows+=("$(printf '%-8s does not build (see %s)' "$h" "$dir/build.log")")
-        status=1
-        continue
+    if [ ! -x "$bin" ]; then
+        printf '%-8s does not build (see %s)\n' "$h" "$dir/build.log" >"$dir/row"
+        return 1
     fi
     var=FUZZ_S_$h
     secs=${!var:-${FUZZ_S:-300}}
     before=$(ls "$dir/crashes" | wc -l)
+    start=$(date +%s)
     seeds=()
     for d in "tests/fuzz/$h/corpus" "tests/fuzz/$h/crashes"; do
         [ -d "$d" ] && seeds+=("$d")
     done
-    echo "=== fuzz_$h: ${secs}s"
-    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$h")" \
+    echo "=== fuzz_$h: ${secs}s${runs:+ or $runs executions}"
+    "$bin" -max_total_time="$secs" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$h")" \
         -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
         "$dir/corpus" "${seeds[@]}" >"$dir/fuzz.log" 2>&1
     rc=$?
@@ -57,13 +66,41 @@ for h in "$@"; do
         status=1
         grep -aE 'ERROR: libFuzzer|SUMMARY|FUZZ_CHECK|Test unit written' "$dir/fuzz.log" | head -5
     fi
-    rows+=("$(printf '%-8s %5ss  execs %10s  exec/s %7s  cov %5s  ft %6s  corpus %5s  findings %s%s' \
-        "$h" "$secs" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$corp" "$found" \
-        "$([ "$rc" != 0 ] && echo " (libFuzzer exit $rc)")")")
-    echo "${rows[-1]}"
+    took=$(( $(date +%s) - start ))
+    short=""
+    if [ -n "$runs" ] && [ "${execs:-0}" -lt "$runs" ]; then
+        short=" (short of $runs)"
+        status=1
+    fi
+    printf '%-8s %5ss  execs %10s%s  exec/s %7s  cov %5s  ft %6s  corpus %5s  findings %s%s\n' \
+        "$h" "$took" "${execs:-?}" "$short" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$corp" "$found" \
+        "$([ "$rc" != 0 ] && echo " (libFuzzer exit $rc)")" >"$dir/row"
+    cat "$dir/row"
+    return $status
+}
+
+# Build first, one after the other (the harnesses share objects).
+for h in "$@"; do
+    mkdir -p "build/fuzz/$h"
+    make --no-print-directory -s "build/fuzz/bin/fuzz_$h" >"build/fuzz/$h/build.log" 2>&1 ||
+        rm -f "build/fuzz/bin/fuzz_$h"
+done
+
+# Each harness runs in its own subshell and leaves its exit status in build/fuzz/NAME/rc.
+for h in "$@"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n
+    done
+    rm -f "build/fuzz/$h/rc" "build/fuzz/$h/row"
+    ( fuzz_one "$h"; echo $? >"build/fuzz/$h/rc" ) &
+done
+wait
+status=0
+for h in "$@"; do
+    [ "$(cat "build/fuzz/$h/rc" 2>/dev/null)" = 0 ] || status=1
 done
 {
-    echo "=== fuzz summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(clang-14 --version | head -1))"
-    printf '%s\n' "${rows[@]}"
+    echo "=== fuzz summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(clang-14 --version | head -1)${runs:+, FUZZ_RUNS=$runs}, FUZZ_JOBS=$jobs_max)"
+    for h in "$@"; do cat "build/fuzz/$h/row"; done
 } | tee build/fuzz/summary.txt
 exit $status

@@ -3,6 +3,8 @@
 #       harness FUZZ_S seconds (FUZZ_S_<name> for one of them) on a corpus kept in
 #       build/fuzz/<name>/corpus (seeded from tests/fuzz/<name>/corpus); crashes land in
 #       build/fuzz/<name>/crashes.  scripts/fuzz.sh does the running.
+#       FUZZ_RUNS=N stops each after N executions (FUZZ_S then only caps the time);
+#       FUZZ_JOBS=N runs N harnesses at once.
 #   make fuzz-build                                    builds them all.
 # `make test` replays the committed corpus and reproducers (scripts/fuzz-replay.sh).
 #
