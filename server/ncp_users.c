@@ -9,6 +9,7 @@
  * covers changes made behind the engine's back. */
 #include "server/ncp_server_internal.h"
 #include "fs/fs_errno.h"
+#include "proto/ncp_mem.h"
 
 #define USERS_FILE_MAX (64u * 1024u)
 
@@ -105,8 +106,11 @@ static int refresh(struct ncp_server *s)
     /* Past the limit only whole lines count: the line the limit cuts could read as
      * another (an "admin" flag cut to "adm" is harmless, a uid cut short is not). */
     if (got > 0 && st.size > size) {
-        while (got > 0 && text[got - 1] != '\n')
-            got--;
+        int64_t whole = 0;
+        const char *nl;
+        while ((nl = memchr(text + whole, '\n', (size_t)(got - whole))) != NULL)
+            whole = nl - text + 1;
+        got = whole;
     }
     int r = got < 0 ? ncp_completion_from_errno((int)got) : parse(uc, text, (size_t)got);
     fs_free(text);

@@ -56,3 +56,15 @@ KTEST(memmove_overlapping_both_ways)
             KT_EQ(memcmp(dst, want, sizeof dst), 0);
         }
 }
+
+/* memchr finds the first match inside the span and nothing past it (the users file scanner
+ * relies on both). */
+KTEST(memchr_first_match_within_span)
+{
+    static const char text[] = "ab\ncd\n";
+    KT_EQ((const char *)memchr(text, '\n', 6) - text, 2);
+    KT_EQ((const char *)memchr(text + 3, '\n', 3) - text, 5);
+    KT_EQ(memchr(text, '\n', 2) == NULL, 1);
+    KT_EQ(memchr(text, 'x', sizeof text) == NULL, 1);
+    KT_EQ((const char *)memchr(text, 0x100 + 'c', 6) - text, 3);
+}
