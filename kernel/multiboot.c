@@ -8,8 +8,12 @@ struct mb_tag { uint32_t type, size; };
 
 void multiboot_parse(uint32_t magic, uint64_t info)
 {
-    if (magic != 0x36D76289)
-        panic("not booted by a Multiboot2 loader (magic %x)", magic);
+    if (magic == PVH_MAGIC) {
+        pvh_parse(info);
+        return;
+    }
+    if (magic != MULTIBOOT2_MAGIC)
+        panic("not booted by a Multiboot2 or PVH loader (magic %x)", magic);
     uint32_t total = *(uint32_t *)info;
     boot_info.info_start = info;
     boot_info.info_end = info + total;

@@ -1,4 +1,5 @@
-/* What the kernel keeps from GRUB's Multiboot2 information. */
+/* What the kernel keeps from its loader: GRUB's Multiboot2 information, or a PVH
+ * loader's start info (QEMU -kernel, kernel/pvh.c). */
 #pragma once
 #include "types.h"
 
@@ -18,4 +19,9 @@ struct boot_info {
 };
 
 extern struct boot_info boot_info;
+#define MULTIBOOT2_MAGIC 0x36D76289
+#define PVH_MAGIC        0x336ec578
+
+/* Fills boot_info from whichever loader the magic names; panics on any other. */
 void multiboot_parse(uint32_t magic, uint64_t info);
+void pvh_parse(uint64_t info);

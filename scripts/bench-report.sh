@@ -179,6 +179,13 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         line = "| 4 KiB writes, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_c16", "p99_us") " |"; print line
         line = "| 4 KiB writes + fsync, req/s |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_fsync_c16", "req_per_s") " |"; print line
         line = "| 4 KiB writes + fsync, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_fsync_c16", "p99_us") " |"; print line
+        line = "| boot to serving, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot", "serving_ms"] / 1000) : "—") " |"; print line
+        line = "| boot to serving via GRUB ISO, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot_iso", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot_iso", "serving_ms"] / 1000) : "—") " |"; print line
+        print ""
+        print "Boot to serving: wall time from starting QEMU to the first answered PING of the file"
+        print "protocol, polled every 50 ms.  WorkToDo boots through its PVH entry (QEMU `-kernel`, no"
+        print "GRUB, no NIC option ROM: the tests'"'"' and benchmarks'"'"' path); the ISO row is `make run`'"'"'s"
+        print "path.  The Linux guest boots Debian'"'"'s kernel with `-kernel` and an initramfs."
         print ""
         print "Plots: `build/bench/read4k_rps.png`, `build/bench/read4k_p99.png`, `build/bench/miss_rps.png`"
         print "(copies of this run in `docs/img/`)."

@@ -4,7 +4,8 @@
 #   SYSTEM: worktodo | linux-epoll | linux-threads (e1000 and AHCI) |
 #           worktodo-virtio | linux-epoll-virtio (virtio-net and virtio-blk, the same QEMU
 #           placement for both: scripts/run.sh --nic virtio --blk virtio)
-#   boot 1 (main): default caches;  boot 2 (miss): a 32 MiB file cache (WorkToDo
+#   boot 0 (boot, WorkToDo only): through the GRUB ISO, only timed (boot_iso);
+#   boot 1 (main): default caches, boot to serving timed (boot);  boot 2 (miss): a 32 MiB file cache (WorkToDo
 #   bcache.mb=32; Linux: ncpd --cache-mb 32 with the page cache squeezed to ~16 MiB);
 #   boot 3 (scale): default caches again, 5000 and 10000 connections (when the connection
 #   list has counts above 1000), on a fresh boot so that memory the other runs filled
@@ -26,13 +27,32 @@ miss_workloads="miss0 miss10 miss20 miss50"
 scale_workloads="read4k_scale"
 unavailable() {  # unavailable PHASE
     local w
-    case "$1" in main) w=$main_workloads;; miss) w=$miss_workloads;; *) w=$scale_workloads;; esac
+    case "$1" in main) w="boot $main_workloads";; miss) w=$miss_workloads;; boot) w=boot_iso;; *) w=$scale_workloads;; esac
     for x in $w; do echo "BENCH $sys $x error unavailable"; done
 }
 # The scale boot only when some connection count is above 1000 (not in QUICK's list).
-default_phases="main miss"
+default_phases="boot main miss"
 if [ "${QUICK:-0}" = 1 ]; then conns=${BENCH_CONNS:-1000}; else conns=${BENCH_CONNS:-10000}; fi
-for c in $conns; do [ "$c" -gt 1000 ] && { default_phases="main miss scale"; break; }; done
+for c in $conns; do [ "$c" -gt 1000 ] && { default_phases="boot main miss scale"; break; }; done
+# Boot to serving: wall time from starting QEMU to the first answered request (a PING over
+# the file protocol, after logging in as guest), polled every 50 ms, for every system on its main boot.  WorkToDo boots
+# through PVH (scripts/run.sh --boot pvh, as the tests do); one extra boot through the GRUB
+# ISO (`make run`'s path) is timed too, as boot_iso.
+now_ns() { date +%s%N; }
+# serving_ms NS IP T0 LIMIT_S: waits (bounded) until the server answers PING; prints the ms
+# since T0 (from now_ns), or nothing and status 1 if it did not within LIMIT_S.
+serving_ms() {
+    local ns=$1 ip=$2 t0=$3 limit=$4 t
+    for _ in $(seq $((limit * 20))); do
+        if ip netns exec "$ns" timeout 2 env NCP_PASSWORD=guest "$here/build/ncpc" -s "$ip:524" -u guest ping -c 1 >/dev/null 2>&1; then
+            t=$(now_ns)
+            echo $(( (t - t0) / 1000000 ))
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
 shutdown_cmd() {  # what ends a boot: the admin SHUTDOWN of the protocol
     echo "ip netns exec $1 env NCP_PASSWORD=admin $here/build/ncpc -s $2:524 -u admin shutdown >/dev/null 2>&1"
 }
@@ -42,9 +62,13 @@ boot_linux() {  # boot_linux MODE PHASE [DEVICES]: DEVICES virtio boots on virti
     [ "${3:-}" = virtio ] && extra+=(--nic virtio --blk virtio)
     [ "$phase" = miss ] && extra+=(--cache-mb "$cache_mb" --pagecache-mb 16)
     cp --sparse=always "$here/build/bench/bench.img" "$img"
+    # The command starts once the guest's run.sh saw port 524 open (it polls every 50 ms);
+    # its first PING then times boot to serving from just before the launch.
+    local boot=""
+    [ "$phase" = main ] && boot="ms=\$(serving_ms \$LINUX_GUEST_NS \$LINUX_GUEST_IP $(now_ns) 5) && echo \"BENCH $sys boot serving_ms \$ms\"; "
     "$here/scripts/linux-guest/run.sh" --mode "$mode" --disk "$img" --ns "wtdlinux-$$" \
         --boot-timeout 120 --timeout 1800 --log "$logdir/$sys.$phase.console.log" "${extra[@]}" -- \
-        bash -c "'$here/scripts/bench-workloads.sh' $sys \$LINUX_GUEST_NS \$LINUX_GUEST_IP $phase; $(shutdown_cmd '$LINUX_GUEST_NS' '$LINUX_GUEST_IP')"
+        bash -c "$(declare -f serving_ms now_ns); here='$here'; $boot'$here/scripts/bench-workloads.sh' $sys \$LINUX_GUEST_NS \$LINUX_GUEST_IP $phase; $(shutdown_cmd '$LINUX_GUEST_NS' '$LINUX_GUEST_IP')"
     [ $? = 3 ] && unavailable "$phase"
     return 0
 }
@@ -56,6 +80,8 @@ boot_worktodo() {  # boot_worktodo PHASE [DEVICES]: scripts/run.sh --net tap (gu
     [ "$phase" = miss ] && kopts+=("bcache.mb=$cache_mb")
     if [ ! -f "$here/build/worktodo.elf" ]; then unavailable "$phase"; return 0; fi
     cp --sparse=always "$here/build/bench/bench.img" "$img"
+    local boot=pvh t0 ms
+    [ "$phase" = boot ] && boot=iso
     # scripts/run.sh --net tap makes the namespace; with --netns (newer run.sh) a private one,
     # otherwise the fixed 'worktodo', which other runs (tests) take too: then wait up to
     # $BENCH_NS_WAIT seconds for it to be free, and try again if another run grabbed it
@@ -69,19 +95,21 @@ boot_worktodo() {  # boot_worktodo PHASE [DEVICES]: scripts/run.sh --net tap (gu
             [ "$waited" -ge "${BENCH_NS_WAIT:-300}" ] && break 2
             sleep 1
         done
-        "$here/scripts/run.sh" --net tap "${devs[@]}" "${nsopt[@]}" --test --timeout 1800 --disk "$img" -- "${kopts[@]}" > "$log" 2>&1 &
+        t0=$(now_ns)
+        "$here/scripts/run.sh" --boot "$boot" --net tap "${devs[@]}" "${nsopt[@]}" --test --timeout 1800 --disk "$img" -- "${kopts[@]}" > "$log" 2>&1 &
         pid=$!
-        for _ in $(seq 90); do      # up to 45 s to boot and answer on 524
+        for _ in $(seq 45); do       # up to about 45 s to boot and answer
             kill -0 "$pid" 2>/dev/null || break
-            if ip netns exec "$ns" timeout 2 bash -c 'exec 3<>/dev/tcp/10.77.0.2/524' 2>/dev/null; then up=1; break; fi
-            sleep 0.5
+            if ms=$(serving_ms "$ns" 10.77.0.2 "$t0" 1); then up=1; break; fi
         done
+        [ "$up" = 1 ] && [ "$phase" = main ] && echo "BENCH $sys boot serving_ms $ms"
+        [ "$up" = 1 ] && [ "$phase" = boot ] && echo "BENCH $sys boot_iso serving_ms $ms"
         [ "$up" = 1 ] && break
         wait "$pid" 2>/dev/null
         grep -q 'Cannot create namespace' "$log" || break
     done
     if [ "$up" = 1 ]; then
-        "$here/scripts/bench-workloads.sh" "$sys" "$ns" 10.77.0.2 "$phase"
+        [ "$phase" = boot ] || "$here/scripts/bench-workloads.sh" "$sys" "$ns" 10.77.0.2 "$phase"
         eval "$(shutdown_cmd "$ns" 10.77.0.2)"
     else
         echo "bench-system: $sys did not serve on 10.77.0.2:524 (console: $log)" >&2
@@ -104,7 +132,9 @@ for phase in ${BENCH_PHASES:-$default_phases}; do
             # A WorkToDo that did not come up once is not booted again (saves a minute).
             if [ "$wtd_down" = 1 ]; then unavailable "$phase"; continue; fi
             boot_worktodo "$phase" "${sys#worktodo-}" | tee "$logdir/$sys.$phase.bench.txt"
+            [ "$phase" = boot ] && continue
             grep -q 'error unavailable' "$logdir/$sys.$phase.bench.txt" && wtd_down=1;;
+        linux-*) [ "$phase" = boot ] && continue ;;&
         linux-epoll) boot_linux epoll "$phase";;
         linux-epoll-virtio) boot_linux epoll "$phase" virtio;;
         linux-threads) boot_linux threads "$phase";;

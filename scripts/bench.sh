@@ -11,6 +11,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here" || exit 2
+# WorkToDo boots through PVH (scripts/run.sh --boot pvh); bench-system.sh also times one ISO boot.
+export WTD_BOOT=${WTD_BOOT:-pvh}
 out=build/bench
 mkdir -p "$out/logs"
 results=$out/results.txt

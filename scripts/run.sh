@@ -2,7 +2,14 @@
 # Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
 #
 #   run.sh [--net user|tap|none] [--nic e1000|virtio] [--blk ahci|virtio] [--disk IMG] [--debug] [--test]
-#          [--icount] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE] -- [kernel options...]
+#          [--icount] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE]
+#          [--boot iso|pvh] -- [kernel options...]
+#
+# --boot iso (default): SeaBIOS boots a GRUB rescue ISO that loads the kernel through
+#     Multiboot2, as a user's machine would.  --boot pvh: QEMU's -kernel loads the ELF itself
+#     through its PVH entry note (boot/pvh.asm), no GRUB and no ISO to build: the fast path of
+#     tests and benchmarks.  WTD_BOOT sets the default.  Either way the NIC carries no option
+#     ROM (nothing boots from the network), which saves its start-up time.
 #
 # --nic e1000 (default) | virtio: the network device (virtio-net-pci, modern-only behind a
 #     pcie-root-port).  --blk ahci (default) | virtio: the disk (virtio-blk-pci on pcie.0, a
@@ -31,7 +38,7 @@
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf=""
+disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf="" boot=${WTD_BOOT:-iso}
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
@@ -50,6 +57,7 @@ while [ $# -gt 0 ]; do
         --cpu) cpu=$2; shift 2;;
         --qemu) extra_qemu+=("$2"); shift 2;;
         --elf) elf=$2; shift 2;;
+        --boot) boot=$2; shift 2;;
         --) shift; break;;
         *) echo "run.sh: unknown argument '$1'" >&2; exit 2;;
     esac
@@ -78,16 +86,19 @@ if [ ! -f "$elf" ]; then
     echo "run.sh: $elf not found (\`make\` builds worktodo.elf, \`make test-image\` worktodo-test.elf)" >&2
     exit 2
 fi
-iso="$work/worktodo.iso"
-"$here/scripts/mkiso.sh" "$elf" "$iso" $kargs
-
-q=(qemu-system-x86_64 -M q35 -accel tcg -cpu "$cpu" -m "$mem" -smp 1 -no-reboot -boot d
-   -drive "file=$iso,media=cdrom,if=none,id=cd0,readonly=on" -device ide-cd,drive=cd0,bus=ide.1
+q=(qemu-system-x86_64 -M q35 -accel tcg -cpu "$cpu" -m "$mem" -smp 1 -no-reboot
    -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+case "$boot" in
+    iso) iso="$work/worktodo.iso"
+         "$here/scripts/mkiso.sh" "$elf" "$iso" $kargs
+         q+=(-boot d -drive "file=$iso,media=cdrom,if=none,id=cd0,readonly=on" -device ide-cd,drive=cd0,bus=ide.1);;
+    pvh) q+=(-kernel "$elf" -initrd "$elf" -append "$kargs");;   # the module: symbols (kernel/pvh.c)
+    *) echo "run.sh: --boot must be iso or pvh" >&2; exit 2;;
+esac
 case "$nic" in
-    e1000) nicdev=(-device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+    e1000) nicdev=(-device e1000,netdev=n0,mac=52:54:00:12:34:56,romfile=);;
     virtio) nicdev=(-device pcie-root-port,id=rp0,chassis=1,slot=1,bus=pcie.0,addr=0x5
-                    -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bus=rp0);;
+                    -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bus=rp0,romfile=);;
     *) echo "run.sh: --nic must be e1000 or virtio" >&2; exit 2;;
 esac
 case "$blk" in

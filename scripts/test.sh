@@ -7,6 +7,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 mkdir -p build/logs
+# Guests boot through the PVH fast path (QEMU -kernel, no GRUB: 0.3 s instead of 2.7 s a
+# boot here); the suite "kernel-iso" boots the in-guest tests the way `make run` does.
+export WTD_BOOT=${WTD_BOOT:-pvh}
 total_pass=0 total_fail=0
 summary=()
 
@@ -39,6 +42,7 @@ done
 # The libFuzzer harnesses replay their committed corpus and crash reproducers.
 run_suite fuzz-replay scripts/fuzz-replay.sh
 run_suite kernel scripts/kernel-tests.sh
+run_suite kernel-iso env WTD_BOOT=iso scripts/kernel-tests.sh
 # Each end-to-end suite is bounded (a server that stops answering must fail the suite, not
 # hang the run); the longest takes about a minute here.
 for t in tests/e2e/*.sh; do

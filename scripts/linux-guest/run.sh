@@ -109,13 +109,13 @@ ip netns exec "$ns" "${q[@]}" -display none -monitor none -serial "file:$log" < 
 qpid=$!
 
 up=0
-for _ in $(seq $((boot_timeout * 2))); do
+for _ in $(seq $((boot_timeout * 20))); do     # every 50 ms: bench-system.sh times boot to serving
     kill -0 "$qpid" 2>/dev/null || break
     if grep -aq 'linux-guest: ready' "$log" &&
        ip netns exec "$ns" timeout 2 bash -c "exec 3<>/dev/tcp/$guest/524" 2>/dev/null; then
         up=1; break
     fi
-    sleep 0.5
+    sleep 0.05
 done
 if [ "$up" = 0 ]; then
     echo "linux-guest/run.sh: the guest did not serve on $guest:524 within ${boot_timeout}s; console:" >&2
