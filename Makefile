@@ -87,7 +87,7 @@ deps:
 # NIC=e1000|virtio and BLK=ahci|virtio pick the devices (e1000 and AHCI by default).
 run: deps
 	@$(MAKE) --no-print-directory all client
-	@scripts/run.sh $(if $(NET),--net $(NET)) $(if $(NIC),--nic $(NIC)) $(if $(BLK),--blk $(BLK)) $(if $(DISK),--disk $(DISK)) -- $(ARGS)
+	@scripts/run.sh $(if $(NET),--net $(NET)) $(if $(NIC),--nic $(NIC)) $(if $(BLK),--blk $(BLK)) $(if $(BOOT),--boot $(BOOT)) $(if $(DISK),--disk $(DISK)) -- $(ARGS)
 
 debug: deps
 	@$(MAKE) --no-print-directory all test-image
