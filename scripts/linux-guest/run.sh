@@ -61,9 +61,9 @@ case "$blk" in
     *) echo "linux-guest/run.sh: --blk must be ahci or virtio" >&2; exit 2;;
 esac
 case "$nic" in
-    e1000) q+=(-device e1000,netdev=n0,mac=52:54:00:12:34:56);;
+    e1000) q+=(-device e1000,netdev=n0,mac=52:54:00:12:34:56,romfile=);;
     virtio) q+=(-device pcie-root-port,id=rp0,chassis=1,slot=1,bus=pcie.0,addr=0x5
-                -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bus=rp0);;
+                -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bus=rp0,romfile=);;
     *) echo "linux-guest/run.sh: --nic must be e1000 or virtio" >&2; exit 2;;
 esac
 
