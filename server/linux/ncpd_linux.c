@@ -134,7 +134,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         all[21].v = es.fsyncs; all[22].v = es.fsync_blocks; all[23].v = es.fsync_last_blocks;
         all[24].v = es.sync_last_blocks; all[25].v = es.unclean_mount; all[26].v = es.mount_count;
     }
-    unsigned n = 0, total = cache ? 21 : 16;
+    unsigned n = 0, total = volume ? 27 : cache ? 21 : 16;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
     return n;
 }
