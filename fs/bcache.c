@@ -756,6 +756,7 @@ int bcache_sync_counted(struct bcache *c, uint32_t *written)
 	fs_mutex_lock(&c->lock);
 	uint64_t stamp = ++c->epoch;
 	c->st.syncs++;
+	c->st.sync_last_dirty = c->st.dirty;    /* what this sync may write, at most */
 	int err = write_stamped(c, stamp, NULL, 0, &n);
 	c->st.sync_blocks += n;
 	fs_mutex_unlock(&c->lock);
@@ -892,6 +893,7 @@ void bcache_get_stats(struct bcache *c, struct bcache_stats *st)
 	LOAD_ST(dev_flushes);
 	LOAD_ST(syncs);
 	LOAD_ST(sync_blocks);
+	LOAD_ST(sync_last_dirty);
 	LOAD_ST(set_blocks);
 	LOAD_ST(nbuffers);
 	LOAD_ST(dirty);

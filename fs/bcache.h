@@ -45,6 +45,7 @@ struct bcache_stats {
 	uint64_t dev_flushes;   /* device flush calls (bcache_sync, bcache_flush) */
 	uint64_t syncs;         /* bcache_sync calls */
 	uint64_t sync_blocks;   /* blocks written by bcache_sync */
+	uint64_t sync_last_dirty; /* buffers dirty when the last bcache_sync took its stamp */
 	uint64_t set_blocks;    /* blocks written by bcache_write_set (file fsyncs) */
 	uint32_t nbuffers;
 	uint32_t dirty;         /* buffers holding unwritten data now */

@@ -30,7 +30,11 @@
  */
 #include "ext2_internal.h"
 
-/* A growing list of cache block numbers. */
+/* A growing list of cache block numbers, of at most FSYNC_MAX_BLOCKS (512 KiB of
+ * them): a client's FSYNC must not make the server hold memory in proportion
+ * to the volume.  A larger file (over 256 MiB of blocks) is synced with the
+ * volume instead (bounded as well; counted as fsync_fallbacks). */
+#define FSYNC_MAX_BLOCKS 65536u
 struct blist {
 	uint64_t *v;
 	uint32_t n, cap;
@@ -40,6 +44,8 @@ static int blist_add(struct blist *l, uint64_t blk)
 {
 	if (l->n && l->v[l->n - 1] == blk)
 		return 0;               /* 1 KiB blocks: four in a row share a cache block */
+	if (l->n == FSYNC_MAX_BLOCKS)
+		return -FS_ENOBUFS;
 	if (l->n == l->cap) {
 		uint32_t cap = l->cap ? l->cap * 2 : 64;
 		uint64_t *v = fs_alloc(sizeof *v * cap);
@@ -229,6 +235,10 @@ int ext2_fsync(struct ext2_fs *fs, uint32_t ino)
 	bool nothing = fs->read_only;   /* a read-only volume has nothing to write */
 	int r = nothing ? 0 : collect(fs, ino, ph, &gen, &fallback);
 	fs_mutex_unlock(&fs->lock);
+	if (r == -FS_ENOBUFS) {
+		r = 0;
+		fallback = true;        /* too many blocks to list */
+	}
 	if (r == 0 && fallback) {
 		__atomic_fetch_add(&fs->st.fsync_fallbacks, 1, __ATOMIC_RELAXED);
 		r = ext2_sync(fs);
