@@ -1497,8 +1497,9 @@ static void test_fsync_under_writer(void)
     CHECK_EQ(rp.h.completion, NCP_OK);
     int64_t blocks = stat_value(f, "fs.fsync_last_blocks");
     CHECK_EQ(stat_value(f, "fs.fsyncs"), before + 1);
-    /* 38 data and indirect blocks, the inode's, the directory's and its inode's */
-    CHECK(blocks >= 38 && blocks <= 48);
+    /* at most 38 data and indirect blocks, the inode's, the directory's and its inode's
+     * (fewer if the flusher wrote some already); a volume sync would write the writer's */
+    CHECK(blocks >= 0 && blocks <= 48);
     printf("# fsync of 150 KiB under a writer: %lld blocks written, answered in %llu ms; "
            "%lld buffers dirty before, %llu writes of 60 KiB during\n", (long long)blocks,
            (unsigned long long)ms, (long long)dirty, (unsigned long long)(after_reply - at_fsync));
