@@ -18,7 +18,9 @@ struct ext2_fs {
 	struct bcache *bc;
 	struct fs_mutex lock;           /* serializes every change */
 	uint32_t seq;                   /* odd while a change is in progress */
-	bool read_only;
+	bool read_only;                 /* set at mount; ext2_shutdown sets it under fs->lock.
+					 * Changes test it without the lock; one that passed the
+					 * test before shutdown finds `stopped` in change_begin */
 	bool was_clean;                 /* s_state had VALID_FS at mount */
 	uint16_t mount_state;           /* s_state found at mount (back at clean unmount) */
 
