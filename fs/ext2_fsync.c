@@ -38,10 +38,14 @@
 struct blist {
 	uint64_t *v;
 	uint32_t n, cap;
+	uint32_t visits;        /* pointers followed: a corrupt map repeating one block
+				 * adds nothing to the list but must still end */
 };
 
 static int blist_add(struct blist *l, uint64_t blk)
 {
+	if (++l->visits > 4 * FSYNC_MAX_BLOCKS)
+		return -FS_ENOBUFS;
 	if (l->n && l->v[l->n - 1] == blk)
 		return 0;               /* 1 KiB blocks: four in a row share a cache block */
 	if (l->n == FSYNC_MAX_BLOCKS)
