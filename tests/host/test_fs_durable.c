@@ -347,6 +347,43 @@ static void test_fsync_forgotten_new_file_syncs_volume(void)
 	CHECK_FSCK(img);
 }
 
+/* A corrupt map: the triple-indirect block points at a block full of pointers
+ * to itself (2^30 paths to one block).  FSYNC must still end (its walk counts
+ * the pointers it follows), answering by a volume sync. */
+static void test_fsync_corrupt_map_ends(void)
+{
+	char img[700];
+	snprintf(img, sizeof img, "%s/loop.img", tmpdir);
+	CHECK(ft_mkfs(img, NULL, 4096, 8 * 1024, NULL) == 0);
+	char *out = NULL;
+	CHECK(ft_sh(&out, "printf 'x' > '%s/x' && %s -w -R 'write %s/x f' '%s'", tmpdir,
+		    ft_tool("debugfs"), tmpdir, img) == 0);
+	free(out);
+	uint64_t blk[4];
+	CHECK_EQ(debugfs_blocks(img, "/f", blk, 4), 1);
+	/* the loop block: the file's one data block, now full of its own number */
+	uint32_t self[1024];
+	for (int i = 0; i < 1024; i++)
+		self[i] = (uint32_t)blk[0];
+	int fd = open(img, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pwrite(fd, self, sizeof self, (off_t)(blk[0] * 4096)), (ssize_t)sizeof self);
+	close(fd);
+	out = NULL;
+	CHECK(ft_sh(&out, "%s -w -R 'sif /f block[TIND] %llu' '%s'", ft_tool("debugfs"),
+		    (unsigned long long)blk[0], img) == 0);
+	free(out);
+	struct fsimg m;
+	CHECK_EQ(fsimg_open(&m, img, 256, 0), 0);
+	uint32_t ino;
+	CHECK_EQ(ext2_lookup(m.fs, "/f", &ino), 0);
+	CHECK_EQ(ext2_fsync(m.fs, ino), 0);
+	struct ext2_stats es;
+	ext2_get_stats(m.fs, &es);
+	CHECK_EQ(es.fsync_fallbacks, 1);
+	CHECK_EQ(fsimg_close(&m), 0);
+}
+
 struct writer {
 	struct ext2_fs *fs;
 	uint32_t ino;
@@ -495,6 +532,7 @@ int main(void)
 	ft_run("fsync_writes_only_the_file_in_order", test_fsync_writes_only_the_file);
 	ft_run("fsync_again_writes_little", test_fsync_again_writes_little);
 	ft_run("fsync_forgotten_new_file_syncs_volume", test_fsync_forgotten_new_file_syncs_volume);
+	ft_run("fsync_corrupt_map_ends", test_fsync_corrupt_map_ends);
 	ft_run("sync_bounded_under_writer", test_sync_bounded_under_writer);
 	ft_run("clean_flag_mount_shutdown_crash_ro", test_clean_flag);
 	ft_rm_rf(tmpdir);
