@@ -111,7 +111,8 @@ kernel_half() {
     sum0=$(md5sum < "$img")
     boot_kernel "$img" --blk virtio --disk-readonly
     klog=$(tr -d '\000\r' < "$T/kernel.log")
-    grep -q "mounted READ-ONLY" <<<"$klog" || bad kernel_ro_mounted_read_only "$(grep -m1 '^storage: ext2' <<<"$klog")"
+    grep -q "mounted READ-ONLY" <<<"$klog" && ok kernel_ro_mounted_read_only ||
+        bad kernel_ro_mounted_read_only "$(grep -m1 '^storage: ext2' <<<"$klog")"
     NCP_PASSWORD=s3cret "$NCPC" -s "$SERVER" -u admin shutdown >/dev/null 2>&1
     wait_gone 60 || { kill "$pid"; wait_gone 10; }
     sum1=$(md5sum < "$img")
