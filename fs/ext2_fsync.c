@@ -17,9 +17,11 @@
  * one with these blocks (other inodes of the inode table block, other files'
  * 1 KiB blocks) is written too.
  *
- * Known limit (plain ext2, issue 15 item 4): the write-back flusher and
- * eviction write in no particular order, and the inode block written in
- * phase 2 carries the other inodes in it as they are in memory.
+ * Known limits (plain ext2, issue 15 item 4): the write-back flusher and
+ * eviction write in no particular order; the inode block written in phase 2
+ * carries the other inodes in it as they are in memory; and a write to the
+ * same file while its FSYNC runs may reach the inode (phase 2) with a
+ * pointer to a block allocated after phase 1 was listed.
  * A journal would replace ext2_write_ordered by a commit.
  *
  * New files: ext2_create notes (ino, parent) in a small ring; a volume sync
