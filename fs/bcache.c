@@ -31,6 +31,14 @@
  *            dirty buffer; it writes a batch of old dirty buffers first.
  * c->cond is broadcast when READING or WRITING ends or a read-ahead job ends.
  *
+ * Epochs (bounded syncs): c->epoch only grows.  A buffer that becomes dirty
+ * gets dirty_epoch = c->epoch; a write-back copies it to write_epoch.  A
+ * sync (or a write of a set of blocks, for a file's fsync) first takes a
+ * stamp S = ++c->epoch, then writes only buffers with dirty_epoch < S and
+ * waits only for writes with write_epoch < S.  Whatever is dirtied after
+ * the stamp has an epoch >= S, so the sync writes each buffer at most once
+ * and ends however fast other threads dirty buffers.
+ *
  * Non-blocking lookup (bcache_lookup_nb) uses fs_mutex_trylock and gives up
  * (-EWOULDBLOCK) if the lock is busy or the block is not valid in memory;
  * it never sleeps and never starts I/O itself.
@@ -80,6 +88,8 @@ struct bcache {
 	struct fs_mutex lock;
 	struct fs_cond cond;
 	uint32_t waiters;               /* threads sleeping on cond */
+	uint64_t epoch;                 /* c->lock; see "Epochs" above */
+	uint64_t flushed_upto;          /* atomic: blocks_written known flushed */
 
 	struct bcache_buf *bufs;
 	uint32_t nbuf;
@@ -184,7 +194,21 @@ static void set_dirty(struct bcache *c, struct bcache_buf *b)
 {
 	if (!(b->flags & B_DIRTY)) {
 		b->flags |= B_DIRTY;
+		b->dirty_epoch = c->epoch;
 		c->st.dirty++;
+	}
+}
+
+/* A write of b failed: it is dirty again with the epoch of the data that did
+ * not reach the device (older than any modification made meanwhile). */
+static void redirty_failed(struct bcache *c, struct bcache_buf *b)
+{
+	if (!(b->flags & B_DIRTY)) {
+		b->flags |= B_DIRTY;
+		c->st.dirty++;
+		b->dirty_epoch = b->write_epoch;
+	} else if (b->write_epoch < b->dirty_epoch) {
+		b->dirty_epoch = b->write_epoch;
 	}
 }
 
@@ -278,6 +302,7 @@ static int write_batch(struct bcache *c, struct bcache_buf **v, uint32_t n)
 		struct bcache_buf *b = v[i];
 		get_ref(b);
 		b->flags = (b->flags | B_WRITING) & ~B_DIRTY;
+		b->write_epoch = b->dirty_epoch;
 		c->st.dirty--;
 	}
 	sort_by_block(v, n);
@@ -300,9 +325,9 @@ static int write_batch(struct bcache *c, struct bcache_buf **v, uint32_t n)
 		struct bcache_buf *b = v[i];
 		b->flags &= ~B_WRITING;
 		if (failed[i])
-			set_dirty(c, b);
+			redirty_failed(c, b);
 		else
-			c->st.blocks_written++;
+			__atomic_fetch_add(&c->st.blocks_written, 1, __ATOMIC_RELEASE);
 		put_ref(b);
 	}
 	wake_all(c);
@@ -633,43 +658,146 @@ int bcache_flush_some(struct bcache *c, uint32_t max)
 	return err ? err : (int)done;
 }
 
-int bcache_sync(struct bcache *c)
+/* b holds data from before stamp S that is not on the device and no write of
+ * it is running: the sync writes it. */
+static bool needs_write(struct bcache_buf *b, uint64_t stamp)
+{
+	return (b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY && b->dirty_epoch < stamp;
+}
+
+/* A write of b is running and b holds data from before S (in that write, or
+ * dirty behind it): the sync waits for it and looks again. */
+static bool must_wait(struct bcache_buf *b, uint64_t stamp)
+{
+	if (!(b->flags & B_WRITING))
+		return false;
+	return b->write_epoch < stamp || ((b->flags & B_DIRTY) && b->dirty_epoch < stamp);
+}
+
+static bool in_batch(struct bcache_buf **v, uint32_t n, struct bcache_buf *b)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] == b)
+			return true;
+	return false;
+}
+
+/* Writes every buffer holding data from before stamp: all buffers
+ * (blocks == NULL) or those of blocks[0..n).  c->lock held (dropped during
+ * I/O).  A cursor walks the buffers once; only the buffers that had to be
+ * waited for make it walk again, and those are finitely many (their epochs
+ * are older than the stamp).  Adds the blocks written to *written. */
+static int write_stamped(struct bcache *c, uint64_t stamp, const uint64_t *blocks, uint32_t n,
+			 uint32_t *written)
 {
 	struct bcache_buf *v[WRITE_BATCH];
-	int err = 0;
+	uint32_t total = blocks ? n : c->nbuf;
+	uint32_t i = 0;
+	bool wait = false;
 
-	fs_mutex_lock(&c->lock);
 	for (;;) {
-		uint32_t n = 0;
-		bool writing = false;
-		for (uint32_t i = 0; i < c->nbuf && n < WRITE_BATCH; i++) {
-			struct bcache_buf *b = &c->bufs[i];
-			if (b->flags & B_WRITING)
-				writing = true;
-			else if (b->flags & B_DIRTY)
-				v[n++] = b;
+		uint32_t k = 0;
+		for (; i < total && k < WRITE_BATCH; i++) {
+			struct bcache_buf *b = blocks ? hash_find(c, blocks[i]) : &c->bufs[i];
+			if (!b)
+				continue;
+			if (needs_write(b, stamp) && !in_batch(v, k, b))
+				v[k++] = b;
+			else if (must_wait(b, stamp))
+				wait = true;
 		}
-		if (n) {
-			int r = write_batch(c, v, n);
-			if (r < 0) {
-				err = r;
-				break;
-			}
+		if (k) {
+			int r = write_batch(c, v, k);
+			if (r < 0)
+				return r;
+			*written += k;
 			continue;
 		}
-		if (!writing)
-			break;
-		wait_locked(c);         /* somebody else's write must finish too */
+		if (!wait)
+			return 0;
+		wait_locked(c);         /* somebody else's write of old data must finish */
+		i = 0;
+		wait = false;
 	}
+}
+
+/* flushed_upto only moves after a flush returned, to the count of writes that
+ * had completed before that flush was issued: a flush still running covers
+ * nothing yet. */
+int bcache_flush(struct bcache *c)
+{
+	if (!c->dev->flush)
+		return 0;
+	uint64_t done = __atomic_load_n(&c->st.blocks_written, __ATOMIC_ACQUIRE);
+	__atomic_fetch_add(&c->st.dev_flushes, 1, __ATOMIC_RELAXED);
+	int r = c->dev->flush(c->dev);
+	if (r)
+		return r > 0 ? -FS_EIO : r;
+	uint64_t old = __atomic_load_n(&c->flushed_upto, __ATOMIC_RELAXED);
+	while (old < done &&
+	       !__atomic_compare_exchange_n(&c->flushed_upto, &old, done, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED))
+		;
+	return 0;
+}
+
+bool bcache_unflushed(struct bcache *c)
+{
+	if (!c->dev->flush)
+		return false;
+	return __atomic_load_n(&c->st.blocks_written, __ATOMIC_ACQUIRE) !=
+	       __atomic_load_n(&c->flushed_upto, __ATOMIC_ACQUIRE);
+}
+
+int bcache_sync_counted(struct bcache *c, uint32_t *written)
+{
+	uint32_t n = 0;
+
+	fs_mutex_lock(&c->lock);
+	uint64_t stamp = ++c->epoch;
+	c->st.syncs++;
+	c->st.sync_last_dirty = c->st.dirty;    /* what this sync may write, at most */
+	int err = write_stamped(c, stamp, NULL, 0, &n);
+	c->st.sync_blocks += n;
 	fs_mutex_unlock(&c->lock);
+	if (written)
+		*written = n;
 	if (err)
 		return err;
-	if (c->dev->flush) {
-		int r = c->dev->flush(c->dev);
-		if (r)
-			return r > 0 ? -FS_EIO : r;
+	return bcache_flush(c);
+}
+
+int bcache_sync(struct bcache *c)
+{
+	return bcache_sync_counted(c, NULL);
+}
+
+int bcache_write_set(struct bcache *c, const uint64_t *blocks, uint32_t n, uint32_t *written)
+{
+	uint32_t w = 0;
+
+	fs_mutex_lock(&c->lock);
+	uint64_t stamp = ++c->epoch;
+	int err = write_stamped(c, stamp, blocks, n, &w);
+	c->st.set_blocks += w;
+	fs_mutex_unlock(&c->lock);
+	if (written)
+		*written = w;
+	return err;
+}
+
+uint32_t bcache_count_dirty(struct bcache *c, const uint64_t *blocks, uint32_t n)
+{
+	uint32_t k = 0;
+
+	fs_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct bcache_buf *b = hash_find(c, blocks[i]);
+		if (b && (b->flags & (B_DIRTY | B_WRITING)))
+			k++;
 	}
-	return 0;
+	fs_mutex_unlock(&c->lock);
+	return k;
 }
 
 /* ---- setup and stats -------------------------------------------------------- */
@@ -686,6 +814,7 @@ struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers)
 	c->dev = dev;
 	c->sectors_per_block = BCACHE_BLOCK_SIZE / dev->sector_size;
 	c->nblocks = (dev->sectors + c->sectors_per_block - 1) / c->sectors_per_block;
+	c->epoch = 1;
 	fs_mutex_init(&c->lock);
 	fs_cond_init(&c->cond);
 
@@ -761,6 +890,11 @@ void bcache_get_stats(struct bcache *c, struct bcache_stats *st)
 	LOAD_ST(dev_writes);
 	LOAD_ST(blocks_written);
 	LOAD_ST(io_errors);
+	LOAD_ST(dev_flushes);
+	LOAD_ST(syncs);
+	LOAD_ST(sync_blocks);
+	LOAD_ST(sync_last_dirty);
+	LOAD_ST(set_blocks);
 	LOAD_ST(nbuffers);
 	LOAD_ST(dirty);
 	LOAD_ST(io_in_flight);

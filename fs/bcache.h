@@ -27,6 +27,8 @@ struct bcache_buf {
 	struct bcache_buf *lru_prev, *lru_next;
 	uint32_t refs;
 	uint32_t flags;
+	uint64_t dirty_epoch;               /* c->epoch when it last became dirty */
+	uint64_t write_epoch;               /* dirty_epoch of the data being written */
 };
 
 struct bcache_stats {
@@ -40,6 +42,11 @@ struct bcache_stats {
 	uint64_t dev_writes;    /* device write calls */
 	uint64_t blocks_written;
 	uint64_t io_errors;
+	uint64_t dev_flushes;   /* device flush calls (bcache_sync, bcache_flush) */
+	uint64_t syncs;         /* bcache_sync calls */
+	uint64_t sync_blocks;   /* blocks written by bcache_sync */
+	uint64_t sync_last_dirty; /* buffers dirty when the last bcache_sync took its stamp */
+	uint64_t set_blocks;    /* blocks written by bcache_write_set (file fsyncs) */
 	uint32_t nbuffers;
 	uint32_t dirty;         /* buffers holding unwritten data now */
 	uint32_t io_in_flight;  /* device calls running now */
@@ -77,9 +84,28 @@ void bcache_mark_dirty(struct bcache_buf *b);   /* caller holds a reference */
  * Returns the number written or a negative errno. */
 int bcache_flush_some(struct bcache *c, uint32_t max);
 
-/* Returns after every buffer dirty at call time (and any dirtied meanwhile)
- * is written and dev->flush succeeded. */
+/* Returns after every buffer dirty at call time is written and dev->flush
+ * succeeded.  Buffers dirtied after the call started are not waited for (an
+ * epoch stamp tells them apart), so a sync ends however fast others write:
+ * it writes at most the buffers dirty at its start.  *written (may be NULL)
+ * gets the number of blocks this call wrote. */
 int bcache_sync(struct bcache *c);
+int bcache_sync_counted(struct bcache *c, uint32_t *written);
+
+/* Makes the contents the blocks blocks[0..n) had at call time reach the
+ * device: writes those that are dirty, waits for writes of them already
+ * running.  No device flush (see bcache_flush).  Duplicates are allowed;
+ * blocks not in the cache are skipped.  Like bcache_sync it never waits for
+ * data dirtied after it started.  *written (may be NULL) counts the blocks
+ * this call wrote. */
+int bcache_write_set(struct bcache *c, const uint64_t *blocks, uint32_t n, uint32_t *written);
+/* How many of blocks[0..n) are dirty or being written now. */
+uint32_t bcache_count_dirty(struct bcache *c, const uint64_t *blocks, uint32_t n);
+/* dev->flush: what was written so far is durable on return. */
+int bcache_flush(struct bcache *c);
+/* True if some write completed that no finished flush covers yet (false
+ * for a device without flush). */
+bool bcache_unflushed(struct bcache *c);
 
 /* Running counters, read without the lock and without a scan (callable anywhere). */
 void bcache_get_stats(struct bcache *c, struct bcache_stats *st);

@@ -74,10 +74,38 @@ struct ext2_ref {
 	uint32_t len;
 };
 
-/* Mount / unmount. */
+/* Mount / unmount.  A writable mount marks the superblock "not clean",
+ * counts the mount (s_mnt_count, s_mtime) and writes it at once; a volume
+ * found not clean is logged and counted (ext2_stats.unclean_mount).
+ * ext2_shutdown marks it clean again (s_state, s_wtime; unless it was not
+ * clean at mount, as Linux does) and syncs; the volume is read-only from
+ * then on but stays usable for reading.  ext2_unmount = shutdown + free. */
 int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out);
-int ext2_unmount(struct ext2_fs *fs);           /* syncs, then frees fs */
-int ext2_sync(struct ext2_fs *fs);              /* all data durable on return */
+int ext2_unmount(struct ext2_fs *fs);           /* shuts down, then frees fs */
+int ext2_shutdown(struct ext2_fs *fs);
+/* Everything dirty when it is called is durable on return (not what others
+ * write meanwhile: the sync ends however fast they write). */
+int ext2_sync(struct ext2_fs *fs);
+/* One file durable: its data, the indirect blocks mapping it, its inode, and
+ * for a file created since the last volume sync its directory entry and the
+ * parent directory's inode, in that order with device flushes between, then
+ * a flush.  Other files' dirty blocks are not written (except those sharing
+ * a cache block with what must be written). */
+int ext2_fsync(struct ext2_fs *fs, uint32_t ino);
+
+/* Counters (atomic; read without a lock). */
+struct ext2_stats {
+	uint64_t fsyncs;                /* ext2_fsync calls */
+	uint64_t fsync_blocks;          /* cache blocks written by them */
+	uint64_t fsync_last_blocks;     /* ... by the last one */
+	uint64_t fsync_fallbacks;       /* fsyncs that synced the volume instead */
+	uint64_t syncs;                 /* ext2_sync calls */
+	uint64_t sync_blocks;           /* cache blocks written by them */
+	uint64_t sync_last_blocks;      /* ... by the last one */
+	uint64_t unclean_mount;         /* 1: the volume was not clean at mount */
+	uint64_t mount_count;           /* s_mnt_count after this mount */
+};
+void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st);
 int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st);
 bool ext2_is_read_only(struct ext2_fs *fs);
 uint32_t ext2_block_size(struct ext2_fs *fs);   /* bytes per fs block; never sleeps */

@@ -21,6 +21,7 @@
 
 #define EXT2_VALID_FS           1
 #define EXT2_ERROR_FS           2
+#define EXT2_DFL_MAX_MNT_COUNT  20      /* Linux's, set when s_max_mnt_count is 0 */
 
 /* features */
 #define EXT2_FEATURE_COMPAT_EXT_ATTR        0x0008

@@ -13,6 +13,13 @@ static int inode_loc(struct ext2_fs *fs, uint32_t ino, uint32_t *blk, uint32_t *
 	return 0;
 }
 
+/* The fs block holding inode ino (for fsync). */
+int ext2_inode_block(struct ext2_fs *fs, uint32_t ino, uint32_t *blk)
+{
+	uint32_t off;
+	return inode_loc(fs, ino, blk, &off);
+}
+
 static int iget(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, bool nonblock)
 {
 	uint32_t blk, off;

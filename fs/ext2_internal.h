@@ -6,12 +6,23 @@
 #include "ext2_format.h"
 #include "fs_errno.h"
 
+/* A file created since the last volume sync: its FSYNC also writes the entry
+ * in parent and the parent's inode (ext2_fsync.c). */
+struct ext2_new_file {
+	uint32_t ino, parent;
+	uint32_t sync_gen;              /* fs->sync_gen when it was created */
+};
+#define EXT2_NEW_FILES 64
+
 struct ext2_fs {
 	struct bcache *bc;
 	struct fs_mutex lock;           /* serializes every change */
 	uint32_t seq;                   /* odd while a change is in progress */
-	bool read_only;
+	bool read_only;                 /* set at mount; ext2_shutdown sets it under fs->lock.
+					 * Changes test it without the lock; one that passed the
+					 * test before shutdown finds `stopped` in change_begin */
 	bool was_clean;                 /* s_state had VALID_FS at mount */
+	uint16_t mount_state;           /* s_state found at mount (back at clean unmount) */
 
 	uint32_t block_size, ptrs_per_block;
 	uint32_t blocks_count, inodes_count, first_data_block;
@@ -26,6 +37,16 @@ struct ext2_fs {
 	struct bcache_buf **gdt_bufs;   /* pinned cache blocks holding them */
 	uint32_t gdt_nbufs;
 	uint32_t alloc_group_hint;
+	bool stopped;                   /* fs->lock: ext2_shutdown marked it clean */
+
+	/* ext2_fsync.c, all under fs->lock */
+	struct ext2_new_file new_files[EXT2_NEW_FILES];
+	uint32_t new_files_next;        /* slot the next one takes (a ring) */
+	bool new_files_lost;            /* one was pushed out before a volume sync */
+	uint32_t new_files_lost_gen;    /* the sync_gen when that happened */
+	uint32_t sync_gen;              /* volume syncs started */
+
+	struct ext2_stats st;           /* atomic counters */
 };
 
 /* A fs block held in the cache: p points at it inside buf. */
@@ -38,9 +59,16 @@ struct ext2_blk {
 struct ext2_group_desc *ext2_gd(struct ext2_fs *fs, uint32_t group);
 void ext2_gd_dirty(struct ext2_fs *fs, uint32_t group);
 void ext2_sb_dirty(struct ext2_fs *fs);
+void ext2_super_mark_mounted(struct ext2_fs *fs);
+void ext2_super_mark_clean(struct ext2_fs *fs);
 void ext2_change_begin(struct ext2_fs *fs);
 void ext2_change_end(struct ext2_fs *fs);
 uint32_t ext2_seq_read(struct ext2_fs *fs);
+
+/* ext2_fsync.c */
+void ext2_fsync_note_new(struct ext2_fs *fs, uint32_t ino, uint32_t parent);
+void ext2_fsync_volume_synced(struct ext2_fs *fs, uint32_t gen);
+int ext2_inode_block(struct ext2_fs *fs, uint32_t ino, uint32_t *blk);
 
 /* ext2_block.c: fs-block access */
 int ext2_bread(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);

@@ -71,6 +71,8 @@ static int create_locked(struct ext2_fs *fs, const char *path, uint16_t mode, bo
 		pin.i_links_count++;            /* the new ".." */
 		r = ext2_iput(fs, parent, &pin);
 	}
+	if (r == 0 && !dir)
+		ext2_fsync_note_new(fs, ino, parent);   /* its FSYNC writes the entry too */
 	if (r == 0 && out)
 		*out = ino;
 out:

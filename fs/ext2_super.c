@@ -1,5 +1,12 @@
 /* ext2_super.c - mount (superblock and group descriptor checks), unmount,
- * sync, statfs, and the fs-wide change lock. */
+ * sync, statfs, and the fs-wide change lock.
+ *
+ * Clean flag, as Linux keeps it: a writable mount clears EXT2_VALID_FS in
+ * s_state on disk (written before anything else), counts the mount and
+ * stamps s_mtime; a clean shutdown puts back the state found at mount
+ * (VALID_FS if it was clean) with s_wtime.  So a volume not cleanly
+ * unmounted stays "not clean" until e2fsck checks it.  Read-only mounts
+ * never write the superblock. */
 #include "ext2_internal.h"
 
 static int fail(const char *why)
@@ -199,15 +206,17 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 		fs_free(fs);
 		return r;
 	}
+	fs->mount_state = fs->sb->s_state;
 	fs->was_clean = (fs->sb->s_state & EXT2_VALID_FS) != 0;
+	fs->st.unclean_mount = !fs->was_clean;
 	if (!fs->was_clean)
 		fs_log("ext2: file system was not cleanly unmounted; run e2fsck\n");
+	else if (fs->sb->s_state & EXT2_ERROR_FS)
+		fs_log("ext2: mounting a file system with errors; run e2fsck\n");
+	fs->st.mount_count = fs->sb->s_mnt_count;
 	if (!fs->read_only) {
 		fs_mutex_lock(&fs->lock);
-		fs->sb->s_mnt_count++;
-		fs->sb->s_mtime = fs_time_now();
-		fs->sb->s_state &= (uint16_t)~EXT2_VALID_FS;
-		ext2_sb_dirty(fs);
+		ext2_super_mark_mounted(fs);
 		fs_mutex_unlock(&fs->lock);
 		r = bcache_sync(bc);    /* the "in use" mark must reach the disk */
 		if (r) {
@@ -220,28 +229,73 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 	return 0;
 }
 
+/* A writable mount begins: the superblock says "in use".  fs->lock held. */
+void ext2_super_mark_mounted(struct ext2_fs *fs)
+{
+	struct ext2_super *sb = fs->sb;
+	/* only warnings, as in Linux: the mount goes ahead */
+	if (sb->s_max_mnt_count > 0 && sb->s_mnt_count >= (uint16_t)sb->s_max_mnt_count)
+		fs_log("ext2: maximal mount count reached, running e2fsck is recommended\n");
+	else if (sb->s_checkinterval && sb->s_lastcheck + sb->s_checkinterval <= fs_time_now())
+		fs_log("ext2: checktime reached, running e2fsck is recommended\n");
+	if (sb->s_max_mnt_count == 0)
+		sb->s_max_mnt_count = EXT2_DFL_MAX_MNT_COUNT;   /* as Linux sets it */
+	sb->s_mnt_count++;
+	sb->s_mtime = fs_time_now();
+	sb->s_state &= (uint16_t)~EXT2_VALID_FS;
+	fs->st.mount_count = sb->s_mnt_count;
+	ext2_sb_dirty(fs);
+}
+
+/* A clean unmount: the state found at mount comes back (VALID_FS only if it
+ * was clean then) and s_wtime says when.  fs->lock held. */
+void ext2_super_mark_clean(struct ext2_fs *fs)
+{
+	fs->sb->s_state = fs->mount_state;
+	fs->sb->s_wtime = fs_time_now();
+	ext2_sb_dirty(fs);
+}
+
 int ext2_sync(struct ext2_fs *fs)
 {
+	uint32_t gen;
+	uint32_t written = 0;
+	fs_mutex_lock(&fs->lock);
 	if (!fs->read_only) {
-		fs_mutex_lock(&fs->lock);
 		fs->sb->s_wtime = fs_time_now();
 		ext2_sb_dirty(fs);
-		fs_mutex_unlock(&fs->lock);
 	}
-	return bcache_sync(fs->bc);
+	gen = ++fs->sync_gen;
+	fs_mutex_unlock(&fs->lock);
+	int r = bcache_sync_counted(fs->bc, &written);
+	__atomic_fetch_add(&fs->st.syncs, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&fs->st.sync_blocks, written, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->st.sync_last_blocks, written, __ATOMIC_RELAXED);
+	if (r == 0)
+		ext2_fsync_volume_synced(fs, gen);
+	return r;
+}
+
+/* Changes that already passed their read-only check finish first (they hold
+ * fs->lock); later ones get -EROFS.  A change that slips in anyway (it read
+ * read_only before this and took the lock after) marks the superblock not
+ * clean again in ext2_change_begin. */
+int ext2_shutdown(struct ext2_fs *fs)
+{
+	fs_mutex_lock(&fs->lock);
+	bool was_writable = !fs->read_only;
+	if (was_writable && !fs->stopped) {
+		ext2_super_mark_clean(fs);
+		fs->stopped = true;
+	}
+	fs->read_only = true;
+	fs_mutex_unlock(&fs->lock);
+	return was_writable ? ext2_sync(fs) : 0;
 }
 
 int ext2_unmount(struct ext2_fs *fs)
 {
-	int r = 0;
-	if (!fs->read_only) {
-		fs_mutex_lock(&fs->lock);
-		if (fs->was_clean)
-			fs->sb->s_state |= EXT2_VALID_FS;
-		ext2_sb_dirty(fs);
-		fs_mutex_unlock(&fs->lock);
-		r = ext2_sync(fs);
-	}
+	int r = ext2_shutdown(fs);
 	release_pins(fs);
 	fs_free(fs);
 	return r;
@@ -278,6 +332,11 @@ void ext2_change_begin(struct ext2_fs *fs)
 {
 	fs_mutex_lock(&fs->lock);
 	__atomic_add_fetch(&fs->seq, 1, __ATOMIC_ACQ_REL);
+	if (fs->stopped) {
+		/* a change after ext2_shutdown: the volume is in use again */
+		fs->sb->s_state &= (uint16_t)~EXT2_VALID_FS;
+		ext2_sb_dirty(fs);
+	}
 }
 
 void ext2_change_end(struct ext2_fs *fs)

@@ -794,12 +794,13 @@ static int do_fsync(struct ctx *x)
     if (!x->may_block) return NCP_RET_BLOCK;
     ctr_add(x->s, CTR_FSYNCS, 1);                  /* counted here, once: the fast path only defers */
     uint32_t h = x->rq->u.handle.handle;
-    if (h != NCP_HANDLE_NONE) {
-        struct ncp_open *o = open_get(x->c, h);
-        if (!o) return NCP_E_BADF;
-        ncp_open_put(o);
-    }
-    return ncp_completion_from_errno(x->vfs->sync(x->fs));   /* ext2 syncs per volume */
+    if (h == NCP_HANDLE_NONE)
+        return ncp_completion_from_errno(x->vfs->sync(x->fs));
+    struct ncp_open *o = open_get(x->c, h);     /* only a handle of this connection */
+    if (!o) return NCP_E_BADF;
+    int e = x->vfs->fsync ? x->vfs->fsync(x->fs, o->ino) : x->vfs->sync(x->fs);
+    ncp_open_put(o);
+    return ncp_completion_from_errno(e);
 }
 
 static int do_statfs(struct ctx *x)

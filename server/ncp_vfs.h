@@ -67,7 +67,10 @@ struct ncp_vfs_ops {
     int     (*unlink)(void *fs, const char *path);
     int     (*rmdir)(void *fs, const char *path);
     int     (*rename)(void *fs, const char *from, const char *to);
-    int     (*sync)(void *fs);
+    int     (*sync)(void *fs);      /* the volume: what was dirty when asked is durable */
+    /* Optional (NULL: sync): file ino durable, its data, the metadata mapping it and,
+     * for a new file, its directory entry; need not write the rest of the volume. */
+    int     (*fsync)(void *fs, uint32_t ino);
     int     (*statfs)(void *fs, struct ncp_statfs *st);
 };
 

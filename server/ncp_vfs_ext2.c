@@ -126,6 +126,7 @@ static int e_unlink(void *fs, const char *p) { return ext2_unlink(fs, p); }
 static int e_rmdir(void *fs, const char *p) { return ext2_rmdir(fs, p); }
 static int e_rename(void *fs, const char *a, const char *b) { return ext2_rename(fs, a, b); }
 static int e_sync(void *fs) { return ext2_sync(fs); }
+static int e_fsync(void *fs, uint32_t ino) { return ext2_fsync(fs, ino); }
 
 static uint32_t e_ref_span(void *fs) { return ext2_block_size(fs); }
 
@@ -150,5 +151,5 @@ const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
     .ref_release = e_ref_release, .write = e_write, .truncate = e_truncate,
     .ref_span = e_ref_span,
     .create = e_create, .mkdir = e_mkdir, .unlink = e_unlink, .rmdir = e_rmdir,
-    .rename = e_rename, .sync = e_sync, .statfs = e_statfs,
+    .rename = e_rename, .sync = e_sync, .fsync = e_fsync, .statfs = e_statfs,
 };

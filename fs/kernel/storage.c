@@ -98,14 +98,24 @@ int storage_sync(void)
     return cache ? bcache_sync(cache) : -19;
 }
 
-/* Runs before power-off.  Sync rather than unmount: a request still running in a worker
- * may hold the volume, and freeing it under that request could crash the power-off. */
+/* Runs before power-off.  ext2_shutdown rather than unmount: a request still running in
+ * a worker may hold the volume, and freeing it under that request could crash the
+ * power-off.  The volume turns read-only, the superblock is marked clean, all is synced. */
 static void storage_shutdown(void)
 {
     if (!cache)
         return;
-    int r = storage_sync();
-    kprintf("storage: %s\n", r == 0 ? "synced" : "sync FAILED");
+    if (!volume) {
+        int r = bcache_sync(cache);
+        kprintf("storage: %s\n", r == 0 ? "synced" : "sync FAILED");
+        return;
+    }
+    bool ro = ext2_is_read_only(volume);
+    int r = ext2_shutdown(volume);
+    if (r)
+        kprintf("storage: sync FAILED (%d): the volume is not marked clean on disk\n", r);
+    else
+        kprintf("storage: synced%s\n", ro ? " (read-only: superblock untouched)" : ", volume marked clean");
 }
 
 /* The disk: AHCI's first unless storage.blk=virtio (or there is no AHCI disk). */
@@ -172,11 +182,15 @@ static int storage_init(void)
      * nothing to do until somebody writes: background I/O stays tied to real work. */
     if (!ext2_is_read_only(volume) && (r = ext2_sync(volume)) != 0)
         kprintf("storage: sync after mount failed (%d)\n", r);
+    struct ext2_stats es;
+    ext2_get_stats(volume, &es);
+    if (es.unclean_mount)
+        kprintf("storage: the volume was not cleanly unmounted (no journal): run e2fsck on it\n");
     struct ext2_statfs sf;
     ext2_statfs(volume, &sf);
-    kprintf("storage: ext2 on %s (driver %s) mounted%s: %lu MiB, %lu MiB free, %lu/%lu inodes free; cache %lu MiB\n",
+    kprintf("storage: ext2 on %s (driver %s) mounted%s: %lu MiB, %lu MiB free, %lu/%lu inodes free; cache %lu MiB; mount count %lu\n",
             where, driver_name, sf.read_only ? " READ-ONLY" : "", sf.blocks * sf.block_size >> 20,
-            sf.free_blocks * sf.block_size >> 20, sf.free_inodes, sf.inodes, opt_cache_mb);
+            sf.free_blocks * sf.block_size >> 20, sf.free_inodes, sf.inodes, opt_cache_mb, es.mount_count);
     return 0;
 }
 INITCALL(INIT_FS, storage_init);

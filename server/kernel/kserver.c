@@ -66,6 +66,7 @@
 #include "random.h"
 #include "fs/kernel/storage.h"
 #include "fs/bcache.h"
+#include "fs/ext2.h"
 #include "wtd.h"
 #include "sched.h"
 #include "mm.h"
@@ -895,6 +896,16 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         out[n++] = (struct ncp_counter){ "cache.ra_hits", b.ra_hits };
         out[n++] = (struct ncp_counter){ "cache.evictions", b.evictions };
         out[n++] = (struct ncp_counter){ "cache.dirty", b.dirty };
+    }
+    if (storage_volume() && n + 6 <= max) {
+        struct ext2_stats e;
+        ext2_get_stats(storage_volume(), &e);
+        out[n++] = (struct ncp_counter){ "fs.fsyncs", e.fsyncs };
+        out[n++] = (struct ncp_counter){ "fs.fsync_blocks", e.fsync_blocks };
+        out[n++] = (struct ncp_counter){ "fs.fsync_last_blocks", e.fsync_last_blocks };
+        out[n++] = (struct ncp_counter){ "fs.sync_last_blocks", e.sync_last_blocks };
+        out[n++] = (struct ncp_counter){ "fs.unclean_mount", e.unclean_mount };
+        out[n++] = (struct ncp_counter){ "fs.mount_count", e.mount_count };
     }
     return n;
 }

@@ -97,6 +97,14 @@ static void on_shutdown(void *arg)
 }
 
 static struct bcache *cache;
+static struct ext2_fs *volume;      /* for STATS: the ext2 image served, or NULL */
+
+/* SIGTERM, SIGINT: stop serving; main then unmounts (the superblock says clean). */
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    ncpd_stop = 1;
+}
 
 static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
 {
@@ -112,13 +120,21 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "conn.login_timeout_s", ncpd_login_timeout_s }, { "conn.frame_timeout_s", ncpd_frame_timeout_s },
         { "cache.hits", 0 }, { "cache.misses", 0 }, { "cache.nb_misses", 0 },
         { "cache.evictions", 0 }, { "cache.dirty", 0 },
+        { "fs.fsyncs", 0 }, { "fs.fsync_blocks", 0 }, { "fs.fsync_last_blocks", 0 },
+        { "fs.sync_last_blocks", 0 }, { "fs.unclean_mount", 0 }, { "fs.mount_count", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
         all[16].v = bs.hits; all[17].v = bs.misses; all[18].v = bs.nb_misses;
         all[19].v = bs.evictions; all[20].v = bs.dirty;
     }
-    unsigned n = 0, total = cache ? 21 : 16;
+    if (volume) {
+        struct ext2_stats es;
+        ext2_get_stats(volume, &es);
+        all[21].v = es.fsyncs; all[22].v = es.fsync_blocks; all[23].v = es.fsync_last_blocks;
+        all[24].v = es.sync_last_blocks; all[25].v = es.unclean_mount; all[26].v = es.mount_count;
+    }
+    unsigned n = 0, total = volume ? 27 : cache ? 21 : 16;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
     return n;
 }
@@ -214,6 +230,10 @@ int main(int argc, char **argv)
     ncpd_login_timeout_s = o.login_timeout_s;
     ncpd_frame_timeout_s = o.frame_timeout_s;
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction stop = { .sa_handler = on_stop_signal };
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGTERM, &stop, NULL);
+    sigaction(SIGINT, &stop, NULL);
 
     /* Many connections need many descriptors. */
     struct rlimit rl;
@@ -236,6 +256,11 @@ int main(int argc, char **argv)
         cache = bcache_init(&dev, cache_mb * 256);
         int e = cache ? ext2_mount(cache, ro ? EXT2_MOUNT_RDONLY : 0, &ext2) : -FS_ENOMEM;
         if (e) { fprintf(stderr, "ncpd: cannot mount %s: error %d\n", image, e); return 1; }
+        volume = ext2;
+        struct ext2_stats es;
+        ext2_get_stats(ext2, &es);
+        if (es.unclean_mount)
+            fprintf(stderr, "ncpd: %s was not cleanly unmounted (no journal): run e2fsck on it\n", image);
         cfg.vfs = &ncp_vfs_ext2_ops;
         cfg.vfs_ctx = ext2;
     } else {
@@ -278,9 +303,11 @@ int main(int argc, char **argv)
     int rc = o.threads ? ncpd_serve_threads(srv, lfd, &o) : ncpd_serve_epoll(srv, lfd, &o);
     close(lfd);
     if (ext2) {
-        int e = ext2_unmount(ext2);
+        /* Thread mode may still have connection threads inside the volume: shut it down
+         * (read-only, marked clean, synced) without freeing it. */
+        int e = o.threads ? ext2_shutdown(ext2) : ext2_unmount(ext2);
         if (e) { fprintf(stderr, "ncpd: unmount failed: %d\n", e); rc = 1; }
-        if (!o.threads) bcache_destroy(cache);   /* thread mode may still have readers */
+        if (!o.threads) { volume = NULL; bcache_destroy(cache); }
     }
     if (!o.threads) {
         ncp_server_destroy(srv);

@@ -18,17 +18,18 @@ check_fails() {
     else bad "$n" "stderr lacks '$pat': $(head -c 300 "$T/err")"; fi
 }
 
-# boot_kernel IMAGE: WorkToDo in QEMU (user networking, a loopback forward on a port of its
+# boot_kernel IMAGE [RUN.SH ARGS...]: WorkToDo in QEMU (user networking, a loopback forward on a port of its
 # own) serving IMAGE; sets pid (scripts/run.sh's) and SERVER (HOST:PORT).  A forward port
 # another process holds (the ephemeral range is shared with every client on the machine)
 # stops QEMU at once: then it boots again on other ports.  A kernel that does not answer a
-# PING as guest within 120 s ends the script with a FAIL line.
+# PING as guest within 120 s ends the script with a FAIL line.  More arguments go to
+# scripts/run.sh after --disk IMAGE (e.g. --blk virtio -- storage.flush_ms=60000).
 boot_kernel() {
     make --no-print-directory all >/dev/null 2>&1
     local attempt base n
     for attempt in 1 2 3; do
         base=$((20000 + RANDOM % 20000))
-        scripts/run.sh --net user --port-base "$base" --disk "$1" </dev/null >"$T/kernel.log" 2>&1 &
+        scripts/run.sh --net user --port-base "$base" --disk "$1" "${@:2}" </dev/null >"$T/kernel.log" 2>&1 &
         pid=$!
         SERVER=127.0.0.1:$((base + 40))
         n=0

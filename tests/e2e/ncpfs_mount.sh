@@ -198,7 +198,7 @@ fi
 
 # --- a server that stops answering: EIO within the timeout, then back again (every call
 # that could hang runs under timeout(1), so a hang is a FAIL, not a stuck suite)
-sync "$MA/shared.txt"                      # FSYNC: the volume is on disk before the server is stopped
+sync "$MA"             # fsync of a directory is a volume FSYNC: all is on disk before the server is stopped
 check mount_short_timeout mount_fs "$T/k" guest guest "$KTMO"
 MK=$T/k
 STOPPID=$pid

@@ -215,7 +215,10 @@ static void run_script(struct ext2_fs *fs, struct fuzz_in *in)
             break;
         }
         case 12:
-            (void)ext2_sync(fs);
+            if (fin_u8(in) & 1)
+                (void)ext2_fsync(fs, fin_u16(in));     /* any inode number, valid or not */
+            else
+                (void)ext2_sync(fs);
             break;
         case 13: {
             struct ext2_statfs sf;

@@ -33,8 +33,15 @@ static int td_write(struct fs_blockdev *dev, uint64_t lba, uint32_t count, const
 	pthread_mutex_lock(&td->lock);
 	td->writes++;
 	td->sectors_written += count;
+	if (td->log && td->log_n < td->log_cap)
+		td->log[td->log_n] = (struct testdev_op){ lba, count, 0 };
+	if (td->log)
+		td->log_n++;
 	int fail = td->fail_writes;
+	unsigned delay = td->write_delay_us;
 	pthread_mutex_unlock(&td->lock);
+	if (delay)
+		usleep((useconds_t)delay * (count * dev->sector_size / 4096 + 1));
 	if (fail || lba + count > dev->sectors)
 		return -FS_EIO;
 	size_t len = (size_t)count * dev->sector_size;
@@ -47,6 +54,10 @@ static int td_flush(struct fs_blockdev *dev)
 	struct testdev *td = dev->priv;
 	pthread_mutex_lock(&td->lock);
 	td->flushes++;
+	if (td->log && td->log_n < td->log_cap)
+		td->log[td->log_n] = (struct testdev_op){ 0, 0, 1 };
+	if (td->log)
+		td->log_n++;
 	pthread_mutex_unlock(&td->lock);
 	return fsync(td->fd) ? -FS_EIO : 0;
 }

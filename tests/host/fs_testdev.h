@@ -6,6 +6,13 @@
 #include "fs/blockdev.h"
 #include <pthread.h>
 
+/* One device call in the log: a write of count sectors at lba, or a flush. */
+struct testdev_op {
+	uint64_t lba;
+	uint32_t count;
+	int flush;
+};
+
 struct testdev {
 	struct fs_blockdev dev;
 	int fd;
@@ -17,6 +24,9 @@ struct testdev {
 	int fail_reads;
 	uint64_t count_lba;                     /* reads covering this lba ... */
 	uint64_t count_lba_hits;                /* ... are counted here */
+	unsigned write_delay_us;                /* per 4 KiB written */
+	struct testdev_op *log;                 /* when set, writes and flushes are logged */
+	uint32_t log_cap, log_n;                /* (past log_cap only counted in log_n) */
 };
 
 int testdev_open(struct testdev *td, const char *path, uint32_t sector_size);

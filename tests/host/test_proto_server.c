@@ -104,6 +104,8 @@ static void users_text(char *out, size_t cap, const char *extra)
              hx[0], hx[1], hx[2], extra);
 }
 
+static const struct ncp_vfs_ops *setup_vfs = &ncp_memfs_ops;   /* a test may wrap it */
+
 static void setup(uint32_t max_handles, uint32_t max_inflight, uint32_t max_conns)
 {
     fs = ncp_memfs_create(64 << 20, 4096);
@@ -115,7 +117,7 @@ static void setup(uint32_t max_handles, uint32_t max_inflight, uint32_t max_conn
     ncp_memfs_chattr(fs, "/etc", 0755, 0, 0);
     ncp_memfs_chattr(fs, "/etc/ncp-users", 0600, 0, 0);
     struct ncp_server_config cfg = {
-        .vfs = &ncp_memfs_ops, .vfs_ctx = fs, .max_conns = max_conns, .max_handles = max_handles,
+        .vfs = setup_vfs, .vfs_ctx = fs, .max_conns = max_conns, .max_handles = max_handles,
         .max_inflight = max_inflight, .random = fake_random, .shutdown = fake_shutdown,
         .extra_counters = extra,
         .max_locks_per_handle = tweak.max_locks_per_handle, .max_locks_per_conn = tweak.max_locks_per_conn,
@@ -524,6 +526,45 @@ static void test_bad_frames_answered(void)
     rq = R(0x66); n = ncp_encode_request(buf, sizeof buf, &rq);
     CHECK_EQ(n, 0);
     peer_close(&a); teardown();
+}
+
+/* FSYNC of a handle goes to the vfs's fsync with that handle's file (not the volume
+ * sync), FSYNC of NCP_HANDLE_NONE to sync, a handle of another connection is BADF, and
+ * a vfs without fsync gets sync. */
+static int syncs_seen, fsyncs_seen;
+static uint32_t fsync_ino;
+static int counting_sync(void *v) { syncs_seen++; return ncp_memfs_ops.sync(v); }
+static int counting_fsync(void *v, uint32_t ino) { fsyncs_seen++; fsync_ino = ino; return 0; }
+
+static void test_fsync_goes_to_the_file(void)
+{
+    static struct ncp_vfs_ops ops;
+    ops = ncp_memfs_ops;
+    ops.sync = counting_sync;
+    ops.fsync = counting_fsync;
+    setup_vfs = &ops;
+    syncs_seen = fsyncs_seen = 0;
+    struct peer a, b; struct ncp_request rq; struct ncp_reply rp; uint32_t h, ino;
+    setup(0, 0, 0); peer_open(&a); peer_open(&b);
+    CHECK_EQ(login(&a, "user", "pw"), NCP_OK); CHECK_EQ(login(&b, "other", "pw2"), NCP_OK);
+    CHECK_EQ(open_file(&a, "/s.txt", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+    CHECK_EQ(ncp_memfs_ops.lookup(fs, "/s.txt", &ino), 0);
+    rq = R(NCP_FN_FSYNC); rq.u.handle.handle = h; CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    CHECK_EQ(fsyncs_seen, 1); CHECK_EQ(fsync_ino, ino); CHECK_EQ(syncs_seen, 0);
+    CHECK_EQ(call(&b, &rq, &rp), NCP_E_BADF);             /* not b's handle */
+    CHECK_EQ(fsyncs_seen, 1);
+    rq.u.handle.handle = NCP_HANDLE_NONE; CHECK_EQ(call(&b, &rq, &rp), NCP_OK);
+    CHECK_EQ(syncs_seen, 1); CHECK_EQ(fsyncs_seen, 1);
+    peer_close(&a); peer_close(&b); teardown();
+    ops.fsync = NULL;                                     /* no per-file sync: the volume's */
+    setup(0, 0, 0); peer_open(&a); login(&a, "user", "pw");
+    CHECK_EQ(open_file(&a, "/s.txt", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &h), NCP_OK);
+    rq = R(NCP_FN_FSYNC); rq.u.handle.handle = h; CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    CHECK_EQ(syncs_seen, 2);
+    rq.u.handle.handle = h + 1; CHECK_EQ(call(&a, &rq, &rp), NCP_E_BADF);
+    CHECK_EQ(syncs_seen, 2);
+    peer_close(&a); teardown();
+    setup_vfs = &ncp_memfs_ops;
 }
 
 static void test_stats_and_shutdown(void)
@@ -1756,6 +1797,7 @@ int main(void)
 {
     RUN(test_login_required_and_checked);
     RUN(test_file_roundtrip);
+    RUN(test_fsync_goes_to_the_file);
     RUN(test_namespace_errors);
     RUN(test_readdir_resumes);
     RUN(test_handles_are_per_connection);
