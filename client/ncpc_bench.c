@@ -580,9 +580,11 @@ static void refill(struct bconn *b, double now, bool stopping)
 }
 
 /* --rate: sched_dispatch's sender (the intended time is the arrival's). */
-static bool send_queued(void *ctx, uint32_t conn, double intended)
+static int send_queued(void *ctx, uint32_t conn, double intended)
 {
     struct bconn *b = &g_bc[conn];
+    if (b->dead || !b->nfree)
+        return -1;                                 /* lost since it joined the ring */
     queue_request(b, intended);
     flush(b);
     return !b->dead && b->nfree > 0;

@@ -123,9 +123,12 @@ uint32_t sched_dispatch(struct sched_fifo *q, struct sched_ring *ready, sched_se
     uint32_t sent = 0;
     uint32_t conn;
     while (q->len && sched_ring_pop(ready, &conn)) {
-        double t = sched_fifo_pop(q);
+        int r = send(ctx, conn, q->t[q->head]);
+        if (r < 0)
+            continue;           /* a lost connection: the request stays first in line */
+        sched_fifo_pop(q);
         sent++;
-        if (send(ctx, conn, t))
+        if (r > 0)
             sched_ring_push(ready, conn);
     }
     return sent;

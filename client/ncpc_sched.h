@@ -55,10 +55,11 @@ void sched_ring_free(struct sched_ring *r);
 void sched_ring_push(struct sched_ring *r, uint32_t conn);      /* no-op if already in */
 bool sched_ring_pop(struct sched_ring *r, uint32_t *conn);
 
-/* Sends queued requests while both a request and a connection wait.  send() sends one
- * request with that intended time on conn and returns whether conn still has a free slot.
- * Returns how many were sent. */
-typedef bool (*sched_send_fn)(void *ctx, uint32_t conn, double intended);
+/* Sends queued requests while both a request and a connection wait.  send() sends the
+ * oldest request (its intended time) on conn and returns 1 if conn still has a free slot,
+ * 0 if it is full now; or -1 without sending if conn cannot take requests any more (lost):
+ * conn leaves the ring and the request waits for the next one.  Returns how many were sent. */
+typedef int (*sched_send_fn)(void *ctx, uint32_t conn, double intended);
 uint32_t sched_dispatch(struct sched_fifo *q, struct sched_ring *ready, sched_send_fn send, void *ctx);
 
 /* Users ordered by the time their next request is due. */

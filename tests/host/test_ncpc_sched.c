@@ -103,7 +103,7 @@ struct fake {
 };
 static struct fake fk;
 
-static bool fake_send(void *ctx, uint32_t conn, double intended)
+static int fake_send(void *ctx, uint32_t conn, double intended)
 {
     struct fake *f = ctx;
     int free_slots = 0;
@@ -177,11 +177,46 @@ static void test_stall_shows_in_tail(void)
     sched_ring_free(&ready);
 }
 
+/* A connection lost while it waits in the ring takes no request: the next one does. */
+static uint32_t got_conn[8], ngot;
+static int lossy_send(void *ctx, uint32_t conn, double intended)
+{
+    if (conn == 1)
+        return -1;
+    got_conn[ngot++] = conn;
+    return 0;
+}
+static void test_lost_conn_skipped(void)
+{
+    struct sched_fifo q;
+    struct sched_ring ready;
+    CHECK_EQ(sched_fifo_init(&q, 8), 0);
+    CHECK_EQ(sched_ring_init(&ready, 3), 0);
+    sched_ring_push(&ready, 1);
+    sched_ring_push(&ready, 2);
+    sched_ring_push(&ready, 2);           /* at most once in the ring */
+    sched_fifo_push(&q, 1.0);
+    sched_fifo_push(&q, 2.0);
+    CHECK_EQ(sched_dispatch(&q, &ready, lossy_send, NULL), 1);
+    CHECK_EQ(ngot, 1);
+    CHECK_EQ(got_conn[0], 2);
+    CHECK_EQ(q.len, 1);                   /* the second waits: no connection is free */
+    CHECK(q.t[q.head] == 2.0);
+    CHECK_EQ(ready.len, 0);               /* 1 was dropped, 2 is full */
+    sched_ring_push(&ready, 0);
+    CHECK_EQ(sched_dispatch(&q, &ready, lossy_send, NULL), 1);
+    CHECK_EQ(got_conn[1], 0);
+    CHECK_EQ(q.len, 0);
+    sched_fifo_free(&q);
+    sched_ring_free(&ready);
+}
+
 int main(void)
 {
     RUN(test_poisson_rate_and_dispersion);
     RUN(test_fifo_bounded);
     RUN(test_heap_orders_users);
     RUN(test_stall_shows_in_tail);
+    RUN(test_lost_conn_skipped);
     DONE();
 }
