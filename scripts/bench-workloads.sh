@@ -4,9 +4,9 @@
 #   PHASE main: raw TCP ceiling (source service, port 19), 4 KiB cached reads against
 #               connections and the null-RPC ceiling at the same counts (port 5241: 16 bytes
 #               in, 4 KiB out; read4k_cN ceiling_pct is the read rate as a share of it),
-#               sequential 64 MiB reads (cold, then warm), small writes (without, then with
-#               fsync), and open-loop users: $BENCH_USERS (5000; QUICK 1000) logged-in users,
-#               one connection each, one request a second each (exponential think time)
+#               sequential 64 MiB reads (cold, then warm; seq64m_warm ceiling_pct: as a share
+#               of the raw TCP source), small writes (without, then with fsync), and
+#               open-loop users: $BENCH_USERS (5000; QUICK 1000) logged-in users, one connection each, one request a second each (exponential think time)
 #               with the mix read=70,stat=15,readdir=10,write=5 (p50/p90/p99/p99.9/max,
 #               errors, per-kind p99).
 #   PHASE miss: 4 KiB random reads over file sets 0.75x..2x a 32 MiB cache (the cache
@@ -141,8 +141,10 @@ if [ "$phase" = main ]; then
         t0=\$(date +%s.%N); echo $bytes >&3; n=\$(cat <&3 | wc -c); t1=\$(date +%s.%N)
         echo \$n \$t0 \$t1" 2>/dev/null)
     read -r n t0 t1 <<< "$out"
+    ceil_lines=""
     if [ "${n:-0}" = "$bytes" ]; then
-        emit tcp_source mb_per_s "$(echo "$t0 $t1" | awk -v b="$bytes" '{printf "%.2f", b / ($2 - $1) / 1e6}')"
+        ceil_lines=$(emit tcp_source mb_per_s "$(echo "$t0 $t1" | awk -v b="$bytes" '{printf "%.2f", b / ($2 - $1) / 1e6}')")
+        echo "$ceil_lines"
     else
         emit tcp_source error "got_${n:-0}_of_${bytes}_bytes"
     fi
@@ -167,6 +169,11 @@ if [ "$phase" = main ]; then
     s=$(get_file /seq/random64.bin)
     if [ -n "$s" ]; then emit seq64m_warm mb_per_s "$(awk -v s="$s" 'BEGIN {printf "%.2f", 67108864 / s / 1e6}')"
     else emit seq64m_warm error get_failed; fi
+    # The ceiling of streams is the raw TCP source above: warm sequential reads as a share of it.
+    tcp=$(awk -v s="$sys" '$2 == s && $3 == "tcp_source" && $4 == "mb_per_s" {print $5}' <<<"$ceil_lines")
+    if [ -n "$s" ] && [ -n "$tcp" ]; then
+        emit seq64m_warm ceiling_pct "$(awk -v s="$s" -v t="$tcp" 'BEGIN {if (t > 0) printf "%.1f", 100 * 67108864 / s / 1e6 / t}')"
+    fi
 
     # Small writes: 4 KiB at random 4 KiB-aligned offsets of a 1 MiB scratch file per connection.
     bench_run write4k_c16 --conns 16 --depth 1 --write-pct 100 --read-size 4096
