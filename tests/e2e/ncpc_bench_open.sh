@@ -112,9 +112,12 @@ stall_run() {   # stall_run JSON ARGS...: a 5 s run, ncpd stopped from 1.5 s to 
 }
 serve
 stall_run "$T/s.json" --conns 2 --rate 100
-mx=$(jf "$T/s.json" max) p999=$(jf "$T/s.json" p999)
-if ge "$mx" 1000000 && ge "$p999" 1000000; then ok "open_loop_shows_stall (p99.9 $p999 us, max $mx us)"
-else bad open_loop_shows_stall "p99.9 ${p999:-none} max ${mx:-none} us after a 1.5 s stop: $(head -c 200 "$T/err")"; fi
+# About 50 of the ~500 requests arrived in the first 0.5 s of the stop and waited over 1 s:
+# p99 is among them.  (Counted from the actual send, only the 2 in flight would be: p99.9
+# and max would still show the stop, p99 would not.)
+mx=$(jf "$T/s.json" max) p99=$(jf "$T/s.json" p99) p999=$(jf "$T/s.json" p999)
+if ge "$mx" 1000000 && ge "$p999" 1000000 && ge "$p99" 1000000; then ok "open_loop_shows_stall (p99 $p99 us, p99.9 $p999 us, max $mx us)"
+else bad open_loop_shows_stall "p99 ${p99:-none} p99.9 ${p999:-none} max ${mx:-none} us after a 1.5 s stop: $(head -c 200 "$T/err")"; fi
 # at 100/s about 150 requests arrived during the stop: p90 is in it too
 if ge "$(jf "$T/s.json" p90)" 100000 && [ "$(jf "$T/s.json" errors)" = 0 ]; then ok open_loop_stall_in_p90
 else bad open_loop_stall_in_p90 "$(head -c 300 "$T/s.json")"; fi
@@ -140,6 +143,10 @@ if cc -std=c11 -O2 -Wall -I. -o "$T/nullrpc" scripts/linux-guest/nullrpc.c 2>"$T
     if ge "$(jf "$T/zr.json" arrivals)" 700 && le "$(jf "$T/zr.json" arrivals)" 1300 &&
        [ "$(jf "$T/zr.json" completed)" = "$(jf "$T/zr.json" arrivals)" ]; then ok nullrpc_rate_report
     else bad nullrpc_rate_report "$(head -c 300 "$T/zr.json")"; fi
+    # the service itself: every reply byte, a request split 15 + 1, end of stream
+    if cc -O2 -Wall -I. -o "$T/net_tool" tests/e2e/net_tool.c 2>"$T/err" && out=$("$T/net_tool" nullrpc 127.0.0.1 "$np" 2000); then
+        ok "nullrpc_linux_service ($out)"
+    else bad nullrpc_linux_service "${out:-$(head -c 300 "$T/err")}"; fi
     # a server that answers with the wrong bytes is caught (ncpd is no null-RPC server)
     check_fails nullrpc_checks_bytes "null-rpc:" timeout 30 "$NCPC" bench --null-rpc --conns 1 --count 10 --duration 5
 else
