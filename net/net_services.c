@@ -40,6 +40,7 @@ void net_services_start(void)
     svc_echo_start();
     svc_discard_start();
     svc_source_start();
+    svc_nullrpc_start();
 }
 
 void *svc_accept(struct tcp_pcb *pcb, size_t ctx_size, tcp_recv_fn recv, tcp_sent_fn sent,

@@ -1,4 +1,4 @@
-/* Helpers shared by the measurement services (echo, discard, source). */
+/* Helpers shared by the measurement services (echo, discard, source, null RPC). */
 #pragma once
 #include "net_priv.h"
 #include "lwip/tcp.h"
@@ -18,3 +18,4 @@ void *svc_accept(struct tcp_pcb *pcb, size_t ctx_size, tcp_recv_fn recv, tcp_sen
 void svc_echo_start(void);
 void svc_discard_start(void);
 void svc_source_start(void);
+void svc_nullrpc_start(void);

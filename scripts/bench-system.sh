@@ -22,7 +22,7 @@ mkdir -p "$logdir"
 img=$(mktemp "${TMPDIR:-/tmp}/wtd-bench-img.XXXXXX")
 trap 'rm -f "$img"' EXIT
 
-main_workloads="tcp_source read4k seq64m write4k_c16 write4k_fsync_c16"
+main_workloads="tcp_source read4k nullrpc seq64m write4k_c16 write4k_fsync_c16 users_mix"
 miss_workloads="miss0 miss10 miss20 miss50"
 scale_workloads="read4k_scale"
 unavailable() {  # unavailable PHASE

@@ -2,8 +2,13 @@
 # bench-workloads.sh SYSTEM NS IP PHASE - drives one running file server with build/ncpc from
 # inside its network namespace and prints "BENCH SYSTEM WORKLOAD METRIC VALUE" lines.
 #   PHASE main: raw TCP ceiling (source service, port 19), 4 KiB cached reads against
-#               connections, sequential 64 MiB reads (cold, then warm), small writes
-#               (without, then with fsync).
+#               connections and the null-RPC ceiling at the same counts (port 5241: 16 bytes
+#               in, 4 KiB out; read4k_cN ceiling_pct is the read rate as a share of it),
+#               sequential 64 MiB reads (cold, then warm; seq64m_warm ceiling_pct: as a share
+#               of the raw TCP source), small writes (without, then with fsync), and
+#               open-loop users: $BENCH_USERS (5000; QUICK 1000) logged-in users, one connection each, one request a second each (exponential think time)
+#               with the mix read=70,stat=15,readdir=10,write=5 (p50/p90/p99/p99.9/max,
+#               errors, per-kind p99).
 #   PHASE miss: 4 KiB random reads over file sets 0.75x..2x a 32 MiB cache (the cache
 #               itself is set up by bench-system.sh).
 #   PHASE scale: 4 KiB cached reads at the connection counts above 1000.
@@ -21,6 +26,9 @@ else
     dur=${BENCH_DURATION:-10} conns_list=${BENCH_CONNS:-"1 16 64 256 1000 5000 10000"} tcp_mb=128
 fi
 max_count=2000000                      # a second bound beside --duration
+if [ "$quick" = 1 ]; then users=${BENCH_USERS:-1000}; else users=${BENCH_USERS:-5000}; fi
+users_think_ms=${BENCH_THINK_MS:-1000}
+mix=read=70,stat=15,readdir=10,write=5
 ncpc=$here/build/ncpc
 export NCP_PASSWORD=guest
 # 10000 client sockets in one process; ncpc raises its soft limit up to this hard limit.
@@ -33,6 +41,7 @@ now() { date +%s.%N; }
 alive() { in_ns timeout 3 bash -c "exec 3<>/dev/tcp/$ip/524" 2>/dev/null; }
 
 # bench_run WORKLOAD NCPC-BENCH-ARGS...: one ncpc bench run, figures from its JSON.
+# svc_port=5241 bench_run ... drives the null-RPC service instead of the file service.
 bench_run() {
     local w=$1; shift
     alive || { emit "$w" error server_down; return 1; }
@@ -49,7 +58,7 @@ bench_run() {
         snap_pid=$!
     fi
     # Setup (connect + login + opens) of thousands of connections takes a while under TCG.
-    timeout -k 5 $((dur + 60 + ${conns:-1} / 50)) ip netns exec "$ns" "$ncpc" -s "$ip:524" bench \
+    timeout -k 5 $((dur + 60 + ${conns:-1} / 50)) ip netns exec "$ns" "$ncpc" -s "$ip:${svc_port:-524}" bench \
         --duration "$dur" --count "$max_count" --json "$json" "$@" > "$log" 2>&1
     local rc=$?
     if [ -n "$snap_pid" ]; then
@@ -82,7 +91,24 @@ bench_run() {
     emit "$w" errors "$(field errors)"
     emit "$w" conns_live "$(field conns)"
     [ "$(field transport_errors)" = 0 ] || emit "$w" transport_errors "$(field transport_errors)"
+    # open-loop runs: the tail, and the figures of each request kind
+    if echo "$j" | grep -q '"mode":"\(rate\|users\)"'; then
+        emit "$w" p90_us "$(field p90)"
+        emit "$w" p999_us "$(field p999)"
+        emit "$w" max_us "$(field max)"
+        emit "$w" completed "$(field completed)"
+        local k kj
+        for k in read stat readdir write; do
+            kj=$(echo "$j" | grep -o "\"$k\":{\"sent\":[^}]*")
+            [ -n "$kj" ] || continue
+            emit "$w" "${k}_p99_us" "$(echo "$kj" | grep -o '"p99":[0-9.]*' | cut -d: -f2)"
+            emit "$w" "${k}_errors" "$(echo "$kj" | grep -o '"errors":[0-9]*' | cut -d: -f2)"
+        done
+    fi
 }
+
+# rps WORKLOAD: req_per_s of a run bench_run made ("" if none).
+rps() { grep -o '"req_per_s":[0-9.]*' "$logdir/$sys.$1.json" 2>/dev/null | cut -d: -f2; }
 
 # server_counter NAME: one counter from `ncpc stats` (cache.hits, cache.misses, ...).
 server_counter() {
@@ -115,8 +141,10 @@ if [ "$phase" = main ]; then
         t0=\$(date +%s.%N); echo $bytes >&3; n=\$(cat <&3 | wc -c); t1=\$(date +%s.%N)
         echo \$n \$t0 \$t1" 2>/dev/null)
     read -r n t0 t1 <<< "$out"
+    ceil_lines=""
     if [ "${n:-0}" = "$bytes" ]; then
-        emit tcp_source mb_per_s "$(echo "$t0 $t1" | awk -v b="$bytes" '{printf "%.2f", b / ($2 - $1) / 1e6}')"
+        ceil_lines=$(emit tcp_source mb_per_s "$(echo "$t0 $t1" | awk -v b="$bytes" '{printf "%.2f", b / ($2 - $1) / 1e6}')")
+        echo "$ceil_lines"
     else
         emit tcp_source error "got_${n:-0}_of_${bytes}_bytes"
     fi
@@ -126,6 +154,14 @@ if [ "$phase" = main ]; then
     for c in $conns_list; do
         [ "$c" -le 1000 ] && bench_run "read4k_c$c" --conns "$c" --depth 1 --files /hot/h16.bin --read-size 4096
     done
+    # The ceiling of those reads in the same guest: the null-RPC service answers a 16-byte
+    # request with 4 KiB from a static buffer, over the same connections, the same depth.
+    for c in $conns_list; do
+        [ "$c" -le 1000 ] || continue
+        svc_port=5241 bench_run "nullrpc_c$c" --null-rpc --conns "$c" --depth 1
+        r=$(rps "read4k_c$c") n=$(rps "nullrpc_c$c")
+        [ -n "$r" ] && [ -n "$n" ] && emit "read4k_c$c" ceiling_pct "$(awk -v r="$r" -v n="$n" 'BEGIN {if (n > 0) printf "%.1f", 100 * r / n}')"
+    done
 
     s=$(get_file /seq/random64.bin)
     if [ -n "$s" ]; then emit seq64m_cold mb_per_s "$(awk -v s="$s" 'BEGIN {printf "%.2f", 67108864 / s / 1e6}')"
@@ -133,11 +169,24 @@ if [ "$phase" = main ]; then
     s=$(get_file /seq/random64.bin)
     if [ -n "$s" ]; then emit seq64m_warm mb_per_s "$(awk -v s="$s" 'BEGIN {printf "%.2f", 67108864 / s / 1e6}')"
     else emit seq64m_warm error get_failed; fi
+    # The ceiling of streams is the raw TCP source above: warm sequential reads as a share of it.
+    tcp=$(awk -v s="$sys" '$2 == s && $3 == "tcp_source" && $4 == "mb_per_s" {print $5}' <<<"$ceil_lines")
+    if [ -n "$s" ] && [ -n "$tcp" ]; then
+        emit seq64m_warm ceiling_pct "$(awk -v s="$s" -v t="$tcp" 'BEGIN {if (t > 0) printf "%.1f", 100 * 67108864 / s / 1e6 / t}')"
+    fi
 
     # Small writes: 4 KiB at random 4 KiB-aligned offsets of a 1 MiB scratch file per connection.
     bench_run write4k_c16 --conns 16 --depth 1 --write-pct 100 --read-size 4096
     # The same writes, each followed by an FSYNC of its file: a request ends when it is durable.
     bench_run write4k_fsync_c16 --conns 16 --depth 1 --write-pct 100 --read-size 4096 --fsync
+
+    # Users as they feel it (open loop): each user has one request outstanding and thinks
+    # for an exponentially distributed second after each reply; latency counts from when the
+    # user meant to send.  Files: 8 of the 4 MiB set (cached), reads of 4..64 KiB.
+    for f in $(seq -f '/set/f%02g.bin' 0 7); do get_file "$f" >/dev/null; done
+    emit users_mix users "$users"
+    bench_run users_mix --users "$users" --conns "$users" --think "$users_think_ms" --mix "$mix" \
+        --files "$(seq -f '/set/f%02g.bin' 0 7 | paste -sd,)"
 fi
 
 if [ "$phase" = scale ]; then

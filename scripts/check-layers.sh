@@ -17,7 +17,7 @@ allowed() {
         boot)          echo "kernel";;
         kernel)        echo "";;
         drivers/*)     echo "kernel";;
-        net)           echo "kernel drivers/e1000 drivers/virtio lwip";;
+        net)           echo "kernel drivers/e1000 drivers/virtio lwip include";;   # include/null_rpc.h
         fs)            echo "";;
         fs/kernel)     echo "fs kernel drivers/ahci drivers/virtio";;
         proto)         echo "include";;

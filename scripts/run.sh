@@ -28,8 +28,9 @@
 #     --cpu qemu64 boots a CPU without RDRAND (the kernel then seeds from timing jitter only).
 #
 # --net user (default): QEMU user networking with loopback port forwards
-#     127.0.0.1:5240->524 (file service), 5207->7 (echo), 5209->9 (discard), 5219->19 (source).
-#     --port-base B moves them to B+40, B+7, B+9, B+19 (default 5200), so parallel runs
+#     127.0.0.1:5240->524 (file service), 5207->7 (echo), 5209->9 (discard), 5219->19 (source),
+#     5241->5241 (null RPC, include/null_rpc.h).
+#     --port-base B moves them to B+40, B+7, B+9, B+19, B+41 (default 5200), so parallel runs
 #     (tests) do not collide.
 # --net isolated: user networking without any forward (in-guest tests).
 # --net tap: a network namespace 'worktodo' (--netns NAME for another) holding tap0 (10.77.0.1/24) for the host side;
@@ -113,7 +114,7 @@ ro=""
 [ "$icount" = 1 ] && q+=(-icount shift=0,sleep=off)
 case "$net" in
     user) b=$port_base
-          q+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$((b+40))-:524,hostfwd=tcp:127.0.0.1:$((b+7))-:7,hostfwd=tcp:127.0.0.1:$((b+9))-:9,hostfwd=tcp:127.0.0.1:$((b+19))-:19"
+          q+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$((b+40))-:524,hostfwd=tcp:127.0.0.1:$((b+7))-:7,hostfwd=tcp:127.0.0.1:$((b+9))-:9,hostfwd=tcp:127.0.0.1:$((b+19))-:19,hostfwd=tcp:127.0.0.1:$((b+41))-:5241"
               "${nicdev[@]}");;
     isolated) q+=(-netdev user,id=n0,restrict=on "${nicdev[@]}");;
     tap)  q+=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no "${nicdev[@]}");;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs build/linux-guest/initramfs.cpio.gz for the Linux baseline guest: busybox-static,
-# the static ncpd (build-ncpd.sh), the init script and its small services, and the modules
+# the static ncpd (build-ncpd.sh), the static null-RPC service (nullrpc.c), the init script and its small services, and the modules
 # Debian builds as modules that the q35 guest needs (e1000, or virtio_pci with virtio_net and
 # virtio_blk for run.sh --nic/--blk virtio; ahci and sd_mod with their
 # dependencies, resolved from modules.dep), decompressed, with their load order.
@@ -16,7 +16,13 @@ kver=$(ls /lib/modules | sort -V | tail -1)
 [ -f "/boot/vmlinuz-$kver" ] || { echo "mkinitramfs: no /boot/vmlinuz-$kver" >&2; exit 1; }
 ln -sf "/boot/vmlinuz-$kver" build/linux-guest/vmlinuz
 
-inputs=(build/linux-guest/ncpd /bin/busybox scripts/linux-guest/init scripts/linux-guest/source
+# the null-RPC service (include/null_rpc.h): a small static C program
+mkdir -p build/linux-guest
+if [ ! -x build/linux-guest/nullrpc ] || [ scripts/linux-guest/nullrpc.c -nt build/linux-guest/nullrpc ] ||
+   [ include/null_rpc.h -nt build/linux-guest/nullrpc ]; then
+    gcc -std=c11 -O2 -Wall -Wextra -I. -static -o build/linux-guest/nullrpc scripts/linux-guest/nullrpc.c
+fi
+inputs=(build/linux-guest/ncpd build/linux-guest/nullrpc /bin/busybox scripts/linux-guest/init scripts/linux-guest/source
         scripts/linux-guest/discard scripts/linux-guest/counters "$0" "/lib/modules/$kver/modules.dep")
 if [ -f "$out" ]; then
     stale=0
@@ -49,6 +55,8 @@ mkdir -p "$stage"/{bin,dev,proc,sys,etc,lib/modules,tmp}
 cp /bin/busybox "$stage/bin/busybox"
 cp build/linux-guest/ncpd "$stage/bin/ncpd"
 strip "$stage/bin/ncpd"
+cp build/linux-guest/nullrpc "$stage/bin/nullrpc"
+strip "$stage/bin/nullrpc"
 cp scripts/linux-guest/init "$stage/init"
 cp scripts/linux-guest/{source,discard,counters} "$stage/bin/"
 ln -s busybox "$stage/bin/sh"

@@ -23,7 +23,7 @@ trap 'exit 130' INT TERM
 
 build_tool() {
     mkdir -p "$here/build/e2e"
-    cc -O2 -Wall -o "$tool" "$here/tests/e2e/net_tool.c"
+    cc -O2 -Wall -I"$here" -o "$tool" "$here/tests/e2e/net_tool.c"
 }
 
 # A free loopback TCP port: the preferred one if nobody listens there, else one above 20000.

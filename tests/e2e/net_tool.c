@@ -5,6 +5,10 @@
  *   net_tool echo HOST PORT BYTES            random bytes through the echo service, compared
  *   net_tool source HOST PORT BYTES          ask the source service for BYTES, check the count
  *   net_tool discard HOST PORT BYTES         push BYTES into the discard service
+ *   net_tool nullrpc HOST PORT N             N null RPCs (include/null_rpc.h), 32 in flight:
+ *                                            every reply byte checked; then a request split
+ *                                            15 + 1 bytes is answered only when complete,
+ *                                            and the end of stream closes the connection
  *   net_tool conns HOST PORT N OK            open N connections: expect OK accepted and the
  *                                            rest refused, then every accepted one still echoes
  *   net_tool ping HOST N                     N ICMP echo requests, each answered within 2 s
@@ -35,6 +39,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "include/null_rpc.h"
 
 static double now(void)
 {
@@ -172,6 +178,75 @@ static int do_source(const char *host, int port, unsigned long long n)
         return 1;
     }
     printf("source: %llu bytes in %.2f s (%.2f MB/s)\n", got, dt, got / dt / 1e6);
+    return 0;
+}
+
+/* Reads exactly n reply bytes starting at reply offset `pos` (mod NULL_RPC_REPLY), checked. */
+static int nullrpc_read(int fd, unsigned long long n, unsigned long long *pos)
+{
+    static uint8_t buf[1 << 16];
+    while (n) {
+        ssize_t r = read(fd, buf, n < sizeof buf ? n : sizeof buf);
+        if (r <= 0) {
+            printf("nullrpc: read: %s with %llu bytes still due\n", r ? strerror(errno) : "end of stream", n);
+            return 1;
+        }
+        for (ssize_t i = 0; i < r; i++, (*pos)++) {
+            uint8_t want = null_rpc_byte((uint32_t)(*pos % NULL_RPC_REPLY));
+            if (buf[i] != want) {
+                printf("nullrpc: reply byte %llu is %02x, want %02x\n", *pos, buf[i], want);
+                return 1;
+            }
+        }
+        n -= (unsigned long long)r;
+    }
+    return 0;
+}
+
+static int do_nullrpc(const char *host, int port, unsigned long n)
+{
+    int err;
+    int fd = tcp_connect(host, port, &err);
+    if (fd < 0) {
+        printf("nullrpc: connect: %s\n", strerror(err));
+        return 1;
+    }
+    uint8_t req[32 * NULL_RPC_REQ];
+    memset(req, 0xa5, sizeof req);
+    unsigned long long pos = 0;
+    double t0 = now();
+    for (unsigned long done = 0; done < n;) {
+        unsigned long k = n - done < 32 ? n - done : 32;
+        if (write(fd, req, k * NULL_RPC_REQ) != (ssize_t)(k * NULL_RPC_REQ)) {
+            printf("nullrpc: write: %s\n", strerror(errno));
+            return 1;
+        }
+        if (nullrpc_read(fd, k * NULL_RPC_REPLY, &pos))
+            return 1;
+        done += k;
+    }
+    double dt = now() - t0;
+    /* 15 bytes are no request yet: nothing comes back */
+    if (write(fd, req, NULL_RPC_REQ - 1) != NULL_RPC_REQ - 1)
+        return printf("nullrpc: write: %s\n", strerror(errno)), 1;
+    struct pollfd pf = { .fd = fd, .events = POLLIN };
+    if (poll(&pf, 1, 500) != 0) {
+        printf("nullrpc: an answer to a partial request (15 of 16 bytes)\n");
+        return 1;
+    }
+    /* the 16th byte completes it: one reply */
+    if (write(fd, req, 1) != 1 || nullrpc_read(fd, NULL_RPC_REPLY, &pos))
+        return 1;
+    /* end of our stream: the server closes, with nothing more */
+    shutdown(fd, SHUT_WR);
+    uint8_t extra;
+    ssize_t r = read(fd, &extra, 1);
+    if (r != 0) {
+        printf("nullrpc: after our end of stream: %s\n", r > 0 ? "more bytes" : strerror(errno));
+        return 1;
+    }
+    close(fd);
+    printf("nullrpc: %lu requests answered intact in %.2f s (%.0f/s, 32 in flight)\n", n, dt, n / dt);
     return 0;
 }
 
@@ -466,6 +541,8 @@ int main(int argc, char **argv)
         return do_echo(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
     if (argc >= 5 && !strcmp(argv[1], "source"))
         return do_source(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
+    if (argc >= 5 && !strcmp(argv[1], "nullrpc"))
+        return do_nullrpc(argv[2], atoi(argv[3]), strtoul(argv[4], NULL, 0));
     if (argc >= 5 && !strcmp(argv[1], "discard"))
         return do_discard(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
     if (argc >= 6 && !strcmp(argv[1], "conns"))

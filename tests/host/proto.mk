@@ -43,6 +43,15 @@ $(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(
 
 HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server
 
+# ncpc bench's latency histogram and open-loop schedule (client/hdr_hist.c, ncpc_sched.c).
+$(BUILD)/host/test_hdr_hist: tests/host/test_hdr_hist.c client/hdr_hist.c client/hdr_hist.h tests/host/test_proto_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< client/hdr_hist.c
+$(BUILD)/host/test_ncpc_sched: tests/host/test_ncpc_sched.c client/ncpc_sched.c client/ncpc_sched.h client/hdr_hist.c client/hdr_hist.h tests/host/test_proto_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< client/ncpc_sched.c client/hdr_hist.c -lm
+HOST_TESTS += $(BUILD)/host/test_hdr_hist $(BUILD)/host/test_ncpc_sched
+
 # ncpd: the engine + ext2 (fs/) + a Linux main; -O2, no sanitizers.
 NCPD_SRC := $(wildcard server/*.c server/linux/*.c) $(wildcard fs/*.c) tests/host/fs_port_host.c
 $(BUILD)/ncpd: $(NCPD_SRC) $(ENGINE_HDR) $(wildcard server/linux/*.h) $(PROTO_SRC) $(PROTO_HDR) $(wildcard fs/*.h)
