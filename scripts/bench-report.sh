@@ -59,9 +59,20 @@ table() {  # table PREFIX KEYS...: rows KEY, columns req/s and p99 ms of each sy
 }
 table read4k_c 1 16 64 256 1000 5000 10000 > "$out/conns.dat"
 table miss 0 10 20 50 > "$out/miss.dat"
+# rate.dat: the latency-against-load curve (offered rate; completed req/s and p99 ms per
+# system, in the order of $systems); rate.gp draws one plot per device kind.
+rates=$(awk '$1 == "BENCH" && $3 ~ /^rate_r[0-9]+$/ {sub("rate_r", "", $3); print $3}' "$res" | sort -n -u | paste -sd' ')
+table rate_r $rates > "$out/rate.dat"
 if command -v gnuplot >/dev/null 2>&1; then
     gnuplot -e "DATA='$out/conns.dat'; OUT='$out'" "$here/bench/plots/conns.gp" 2>"$out/gnuplot.log" || echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
     gnuplot -e "DATA='$out/miss.dat'; OUT='$out'" "$here/bench/plots/miss.gp" 2>>"$out/gnuplot.log" || echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
+    if [ -n "$rates" ]; then
+        for kind in e1000 virtio; do
+            pick=$(echo $systems | tr ' ' '\n' | awk -v k="$kind" '(k == "virtio") == ($0 ~ /virtio/) {printf "%s%d", sep, NR; sep = " "}')
+            gnuplot -e "DATA='$out/rate.dat'; OUT='$out'; SYSTEMS='$systems'; PICK='$pick'; KIND='$kind'" "$here/bench/plots/rate.gp" 2>>"$out/gnuplot.log" ||
+                echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
+        done
+    fi
 fi
 
 # The generated Markdown section.
@@ -187,7 +198,9 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "GRUB, no NIC option ROM: the tests'"'"' and benchmarks'"'"' path); the ISO row is `make run`'"'"'s"
         print "path.  The Linux guest boots Debian'"'"'s kernel with `-kernel` and an initramfs."
         print ""
-        print "Plots: `build/bench/read4k_rps.png`, `build/bench/read4k_p99.png`, `build/bench/miss_rps.png`"
+        print "Plots: `build/bench/read4k_rps.png`, `build/bench/read4k_p99.png`, `build/bench/miss_rps.png`,"
+        print "and p99 latency against offered load (the mix, open loop, 64 connections) per device kind:"
+        print "`build/bench/rate_p99_e1000.png`, `build/bench/rate_p99_virtio.png`"
         print "(copies of this run in `docs/img/`)."
     }' "$res" > "$section"
 
@@ -203,7 +216,7 @@ else
 fi
 # Small PNGs are worth keeping with the document.
 mkdir -p "$here/docs/img"
-for p in read4k_rps read4k_p99 miss_rps; do
+for p in read4k_rps read4k_p99 miss_rps rate_p99_e1000 rate_p99_virtio; do
     [ -f "$out/$p.png" ] && [ "$(stat -c %s "$out/$p.png")" -lt 204800 ] && cp "$out/$p.png" "$here/docs/img/bench-$p.png"
 done
 echo "bench-report: $out/results.json, plots in $out, results section in docs/benchmarks.md" >&2

@@ -29,6 +29,9 @@ max_count=2000000                      # a second bound beside --duration
 if [ "$quick" = 1 ]; then users=${BENCH_USERS:-1000}; else users=${BENCH_USERS:-5000}; fi
 users_think_ms=${BENCH_THINK_MS:-1000}
 mix=read=70,stat=15,readdir=10,write=5
+# Offered rates of the latency-against-load curve (requests/s, open loop, 64 connections).
+if [ "$quick" = 1 ]; then rate_list=${BENCH_RATES:-"250 500 1000 2000 4000 8000"}
+else rate_list=${BENCH_RATES:-"250 500 1000 2000 3000 4000 6000 8000 12000 16000"}; fi
 ncpc=$here/build/ncpc
 export NCP_PASSWORD=guest
 # 10000 client sockets in one process; ncpc raises its soft limit up to this hard limit.
@@ -184,6 +187,17 @@ if [ "$phase" = main ]; then
     # for an exponentially distributed second after each reply; latency counts from when the
     # user meant to send.  Files: 8 of the 4 MiB set (cached), reads of 4..64 KiB.
     for f in $(seq -f '/set/f%02g.bin' 0 7); do get_file "$f" >/dev/null; done
+    set_files=$(seq -f '/set/f%02g.bin' 0 7 | paste -sd,)
+    # Latency against offered load: the same mix at fixed Poisson rates over 64 connections,
+    # stepping up until the server falls behind (under 90% of the offered rate completed):
+    # that step, past saturation, is the last.
+    for r in $rate_list; do
+        bench_run "rate_r$r" --rate "$r" --conns 64 --depth 64 --mix "$mix" --files "$set_files" || break
+        emit "rate_r$r" offered "$r"
+        got=$(rps "rate_r$r")
+        [ -n "$got" ] || break
+        awk -v g="$got" -v r="$r" 'BEGIN {exit !(g < 0.9 * r)}' && break
+    done
     emit users_mix users "$users"
     bench_run users_mix --users "$users" --conns "$users" --think "$users_think_ms" --mix "$mix" \
         --files "$(seq -f '/set/f%02g.bin' 0 7 | paste -sd,)"
