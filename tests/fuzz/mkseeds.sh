@@ -99,6 +99,13 @@ rp() { hdr $((0x3333)) "$1" "${2:-0}"; }
 { b 02; rq 48; be16 3; } | seed codec rq-stats
 { b 02; rq 32; } | seed codec rq-statfs
 { b 00; be32 20; rq 21; be16 2; printf /x; } | seed codec rq-stat-prefixed
+{ b 02; rq 35; be16 8; printf ../a/b/c; be16 4; printf d/ln; } | seed codec rq-symlink
+{ b 02; rq 36; be16 4; printf d/ln; } | seed codec rq-readlink
+{ b 02; rq 37; be16 3; printf d/f; be16 3; printf d/g; } | seed codec rq-link
+{ b 02; rq 38; be16 4; printf d/ln; } | seed codec rq-lstat
+{ b 03; rp 36; be16 6; printf /a/../; } | seed codec rp-readlink
+{ b 03; rp 38; be32 14; b 03 00; be16 511; be32 1; be32 0; be32 0; be32 0; be32 6
+  be32 0; be32 0; be32 0; } | seed codec rp-lstat
 { b 03; rp 1; be16 1; be32 65600; be16 3; be32 256; be32 128; } | seed codec rp-negotiate
 { b 03; rp 2; b 04 01 02 03 04; head -c 16 /dev/zero; } | seed codec rp-challenge
 { b 03; rp 16; be32 1; be32 12; b 01 00; be16 420; be32 1; be32 0; be32 0; be32 0; be32 10
