@@ -197,7 +197,10 @@ static inline bool ncp_fn_needs_login(uint8_t fn)
 #define NCP_SA_MTIME          0x20
 #define NCP_SA_ATIME_NOW      0x40
 #define NCP_SA_MTIME_NOW      0x80
-#define NCP_SA_ALL            0xFF
+#define NCP_SA_NOFOLLOW       0x100     /* path: a final symlink is not followed (the
+                                           link's own owner and times; MODE and SIZE of a
+                                           symlink are INVAL) */
+#define NCP_SA_ALL            0x1FF
 
 /* NAMES kinds and limits. */
 #define NCP_NAME_USER         0

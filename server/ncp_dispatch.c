@@ -840,12 +840,14 @@ static int do_setattr(struct ctx *x)
     } else {
         char path[PATH_BUF];
         if ((r = canon(x, x->rq->u.setattr.path, path))) return r;
-        if ((r = ncp_walk(x->vfs, x->fs, &id, path, &ino, &st))) return r;
+        unsigned follow = (x->rq->u.setattr.mask & NCP_SA_NOFOLLOW) ? 0 : NCP_RESOLVE_FOLLOW;
+        if ((r = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st))) return r;
     }
     struct ncp_vfs_attr a = { x->rq->u.setattr.mask, x->rq->u.setattr.mode, x->rq->u.setattr.uid,
                               x->rq->u.setattr.gid, x->rq->u.setattr.atime, x->rq->u.setattr.mtime };
     fs_mutex_lock(&x->s->ns_lock);                /* check and change against other SETATTRs */
     r = ncp_completion_from_errno(x->vfs->stat(x->fs, ino, &st));
+    if (!r && st.type == NCP_FT_SYMLINK && (a.mask & (NCP_SA_MODE | NCP_SA_SIZE))) r = NCP_E_INVAL;
     if (!r) r = setattr_check(&id, &st, o, &a, &truncate);
     if (!r && truncate) r = ncp_completion_from_errno(x->vfs->truncate(x->fs, ino, x->rq->u.setattr.size));
     if (!r && a.mask) r = ncp_completion_from_errno(x->vfs->setattr(x->fs, ino, &a));

@@ -1081,6 +1081,16 @@ static void test_symlinks_follow_rules(void)
     CHECK_EQ(chmod_rq(g, "/lt/abs", 0600), NCP_OK);
     CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lt/f", &st), NCP_OK); CHECK_EQ(st.mode, 0600);
     CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt/abs", &st), NCP_OK); CHECK_EQ(st.mode, 0777);
+    /* with NOFOLLOW, SETATTR changes the link (its times), never the file; no mode for a link */
+    struct ncp_request srq = R(NCP_FN_SETATTR);
+    struct ncp_reply srp;
+    srq.u.setattr.mask = NCP_SA_NOFOLLOW | NCP_SA_MTIME; srq.u.setattr.handle = NCP_HANDLE_NONE;
+    srq.u.setattr.path = S("/lt/abs"); srq.u.setattr.mtime = 1234567;
+    CHECK_EQ(call(g, &srq, &srp), NCP_OK);
+    CHECK_EQ(srp.u.stat.st.type, NCP_FT_SYMLINK); CHECK_EQ(srp.u.stat.st.mtime, 1234567);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lt/f", &st), NCP_OK); CHECK(st.mtime != 1234567);
+    srq.u.setattr.mask = NCP_SA_NOFOLLOW | NCP_SA_MODE; srq.u.setattr.mode = 0600;
+    CHECK_EQ(call(g, &srq, &srp), NCP_E_INVAL);
     /* RENAME, RMDIR and UNLINK act on the link itself */
     CHECK_EQ(rename_rq(g, "/lt/abs", "/lt/abs2"), NCP_OK);
     CHECK_EQ(readlink_rq(g, "/lt/abs2", buf, sizeof buf), NCP_OK); CHECK(!strcmp(buf, "/lt/f"));

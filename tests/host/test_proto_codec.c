@@ -411,6 +411,10 @@ static void test_link_functions(void)
     CHECK(n > 0);
     buf[n - 2] = 0;
     CHECK_EQ(dec_rp(buf, n, &pout, &c), NCP_E_BADFRAME); free(c);
+    /* SETATTR's NOFOLLOW bit travels */
+    in = rq_of(NCP_FN_SETATTR); in.u.setattr.mask = NCP_SA_NOFOLLOW | NCP_SA_MTIME; in.u.setattr.handle = NCP_HANDLE_NONE;
+    in.u.setattr.path = S("l"); in.u.setattr.mtime = 5;
+    CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.setattr.mask, NCP_SA_NOFOLLOW | NCP_SA_MTIME); free(c);
     CHECK(strcmp(ncp_errname(NCP_E_LOOP), "ELOOP") == 0);
     CHECK(strcmp(ncp_errname(NCP_E_MLINK), "EMLINK") == 0);
     CHECK(strcmp(ncp_errname(NCP_E_PERM), "EPERM") == 0);
@@ -490,7 +494,7 @@ static void test_reject_bad_fields(void)
      * "none" id, a size past 2^63, a handle together with a path, a bad path. */
     static const struct { uint32_t mask; uint32_t handle; const char *path; uint16_t mode;
                           uint32_t id; uint64_t size; int want; } sa[] = {
-        { 0x100, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
+        { 0x200, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
         { NCP_SA_ATIME | NCP_SA_ATIME_NOW, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
         { NCP_SA_MTIME | NCP_SA_MTIME_NOW, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
         { NCP_SA_MODE, NCP_HANDLE_NONE, "f", 010000, 0, 0, NCP_E_INVAL },
