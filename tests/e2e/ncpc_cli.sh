@@ -87,6 +87,15 @@ check put_recursive "$NCPC" put -r "$T/root/data" /newdir/data
 check get_recursive "$NCPC" get -r /newdir/data "$T/data.back"
 check get_recursive_same diff -r "$T/root/data" "$T/data.back"
 check mv "$NCPC" mv /big.bin /newdir/moved.bin
+# links: ln -s stores the target as given, readlink prints it, reads follow it; ln makes a second name
+check ln_symlink "$NCPC" ln -s ../moved.bin /newdir/data/sym
+check readlink_prints_target bash -c "[ \"\$('$NCPC' readlink /newdir/data/sym)\" = ../moved.bin ]"
+check cat_through_symlink bash -c "'$NCPC' cat /newdir/data/sym | cmp - '$T/big.bin'"
+check ls_shows_symlink bash -c "'$NCPC' ls /newdir/data | grep -Eq '^l 0777 .* sym\$'"
+check ln_hard "$NCPC" ln /newdir/moved.bin /newdir/hard.bin
+check stat_two_links bash -c "'$NCPC' stat /newdir/hard.bin | grep -q 'Links: 2'"
+check_fails ln_dir_refused "operation not permitted (EPERM" "$NCPC" ln /newdir /newdir2
+check_fails readlink_of_file "invalid argument (EINVAL" "$NCPC" readlink /newdir/hard.bin
 check_fails get_missing "no such file or directory (ENOENT" "$NCPC" get /big.bin "$T/x"
 check_fails rmdir_not_empty "directory not empty (ENOTEMPTY" "$NCPC" rmdir /newdir
 check_fails rm_dir_needs_r "is a directory (EISDIR" "$NCPC" rm /newdir
