@@ -147,7 +147,7 @@ login() { OPB 2 "$1"; b "$(printf %02x "$2")"; }           # login CONN USER(0 u
 req() { OPB 1 "$1" "${3:-2}"; b "$2"; }                   # req CONN FNINDEX [mode]; params follow
 # function indexes (functions[] in fuzz_engine.c): 5 open, 6 create, 7 read, 8 write, 9 close,
 # 10 stat, 11 fstat, 12 readdir, 13 unlink, 14 rename, 15 mkdir, 17 truncate, 18 lock,
-# 19 unlock, 20 fsync, 21 statfs, 22 stats, 23 shutdown, 0 negotiate, 4 ping
+# 19 unlock, 20 fsync, 21 statfs, 22 stats, 23 shutdown, 0 negotiate, 4 ping (24..27: see the links seed)
 { login 0 0; req 0 15; } | seed engine login-statfs
 { login 0 0; req 0 05; b 03 00 02; req 0 07; b 00 00 20; req 0 08; b 00 05 08 61 62; req 0 09; b 00; } | seed engine open-read-write
 { login 0 0; login 1 1; req 0 05; b 03 00 02; req 1 05; b 01 00 02
@@ -161,4 +161,8 @@ req() { OPB 1 "$1" "${3:-2}"; b "$2"; }                   # req CONN FNINDEX [mo
 { login 0 0; req 0 05; b 01 00 06; OPB 1 0 0; b 07; b 00 00 f0 10 00; req 0 16; b 00; } | seed engine read-by-ref
 { OPB 0 0; be16 20; rq 5; be32 0; OPB 0 1; be16 16; rq 32; OPB 2 0; b 05; OPB 2 1; b 06; } | seed engine raw-and-bad-logins
 { login 0 0; req 0 00; b 01 ff 00 00 00 00 00 00 10 00; req 0 04; b 03 61 62 63; } | seed engine negotiate-ping
+# 24 symlink (target byte, path), 25 readlink, 26 link (two paths), 27 lstat; paths by input bytes (0x80 | len)
+{ login 0 0; req 0 18; b 00 89; printf /d/up-new; req 0 19; b 87; printf /pub/up; req 0 1b; b 86; printf /d/abs
+  req 0 0a; b 89; printf /pub/up/x; req 0 0a; b 85; printf /loop; req 0 1a; b 84; printf /d/f; b 85; printf /d/f2
+  req 0 05; b 01 86; printf /d/rel; } | seed engine links
 echo "seeds written under $out/*/corpus"
