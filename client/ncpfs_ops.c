@@ -845,7 +845,8 @@ static void op_readdir(fuse_req_t rq, fuse_ino_t ino, size_t size, off_t off, st
         struct stat st;
         memset(&st, 0, sizeof st);
         st.st_ino = d->ents[i].ino;
-        st.st_mode = d->ents[i].type == NCP_FT_DIR ? S_IFDIR : d->ents[i].type == NCP_FT_SYMLINK ? S_IFLNK : S_IFREG;
+        uint8_t t = d->ents[i].type;             /* d_type; DT_UNKNOWN makes programs stat */
+        st.st_mode = t == NCP_FT_DIR ? S_IFDIR : t == NCP_FT_SYMLINK ? S_IFLNK : t == NCP_FT_FILE ? S_IFREG : 0;
         size_t need = fuse_add_direntry(rq, buf + used, size - used, d->ents[i].name, &st, (off_t)(i + 1));
         if (need > size - used) break;
         used += need;

@@ -539,6 +539,8 @@ static int do_readdir(struct ctx *x)
         memcpy(names + name_used, d->name, d->name_len);
         o->ino = d->ino;
         o->type = d->type <= NCP_FT_OTHER ? d->type : NCP_FT_OTHER;
+        if (o->type == NCP_FT_UNKNOWN && es.ino == d->ino)
+            o->type = es.type;                    /* a volume without dirent types: the inode's */
         o->mode = es.mode;
         o->uid = es.uid;
         o->gid = es.gid;
