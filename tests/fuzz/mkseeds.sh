@@ -43,8 +43,13 @@ mksrc() {
         printf 'entry %s\n' "$i" > "$s/many/e$i"
     done
 }
-mkimg() {  # mkimg NAME BLOCK KIB INODES BIGBYTES [MKE2FS OPTIONS]
+mkimg() {  # mkimg NAME BLOCK KIB INODES BIGBYTES [MKE2FS OPTIONS]  (NAME *links*: with links)
     mksrc "$1" "$5"
+    if [[ "$1" == *links* ]]; then
+        ln -s a "$tmp/src$1/fast"                                   # in i_block
+        ln -s "$(printf '../%.0s' $(seq 40))a" "$tmp/src$1/d/slow"  # 120 bytes: a block
+        ln "$tmp/src$1/a" "$tmp/src$1/hard"
+    fi
     # (2>&1: mke2fs warns that 128-byte inodes are deprecated)
     find "$tmp/src$1" -exec touch -h -d @1700000000 {} +      # same bytes on every run
     E2FSPROGS_FAKE_TIME=1700000000 \
@@ -57,6 +62,7 @@ if [[ "$want" == *" ext2 "* ]]; then
 mkimg img64 1024 64 48 14000 "-O ^resize_inode -I 128"
 mkimg img128 1024 128 64 60000
 mkimg img256b4k 4096 256 64 20000       # 4 KiB blocks: a block is a cache buffer
+mkimg img64links 1024 64 48 4000 "-O ^resize_inode -I 128"
 
 # Scripts: op bytes and parameters per run_script() in fuzz_ext2.c (first byte: cache size
 # and read-only flag).
@@ -66,6 +72,8 @@ s_write() { b 03 07 07 05 00 10 00 07 05 f2 00 40 01 00 08 06 06 00 06 10; }
 s_ns() { b 05 08 09 07 0a 0b 07 09 0b 0c 01 09 08 0a 08 0a 0c 10; }
 s_nb() { b 0f 03 00 02 00 06 04 00 10 00 06 04 00 00 02 00 03 0e 00 0b 0f 05 04 0d 10; }
 s_ro() { b 84 00 03 01 00 02 05 00 00 01 10; }
+# ops 17 readlink (cap, inode), 18 symlink (length, path), 19 link (path, path)
+s_links() { b 06 10 11 00 40 00 0c 12 00 20 09 12 01 00 0a 13 03 0b 13 10 0a 10 09 10 09 11 09 12 10; }
 ext2_seed() {   # ext2_seed IMAGE SCRIPT
     "s_$2" > "$tmp/script"
     { be16 "$(stat -c %s "$tmp/script")"; cat "$tmp/script" "$tmp/$1.img"; } | seed ext2 "$1-$2"
@@ -74,6 +82,9 @@ for s in walk read write ns nb ro; do ext2_seed img64 "$s"; done
 ext2_seed img128 write
 ext2_seed img128 ns
 ext2_seed img256b4k read
+ext2_seed img64links walk
+ext2_seed img64links links
+ext2_seed img64links ns
 fi
 
 # ---- codec (flag byte: bit 0 reply, bit 1 the harness writes the length prefix) ----
