@@ -41,7 +41,11 @@ $(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
 
-HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server
+$(BUILD)/host/test_proto_resolve: tests/host/test_proto_resolve.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
+
+HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server $(BUILD)/host/test_proto_resolve
 
 # ncpd: the engine + ext2 (fs/) + a Linux main; -O2, no sanitizers.
 NCPD_SRC := $(wildcard server/*.c server/linux/*.c) $(wildcard fs/*.c) tests/host/fs_port_host.c
@@ -78,4 +82,4 @@ $(BUILD)/host/proto/freestanding.stamp: $(PROTO_SRC) $(wildcard server/*.c) $(PR
 
 .PHONY: proto-freestanding-check
 proto-freestanding-check: $(BUILD)/host/proto/freestanding.stamp
-$(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server: $(BUILD)/host/proto/freestanding.stamp
+$(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server $(BUILD)/host/test_proto_resolve: $(BUILD)/host/proto/freestanding.stamp
