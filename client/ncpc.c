@@ -32,6 +32,9 @@ static void usage(void)
         "  cat REMOTE...           print files to stdout\n"
         "  rm [-r] PATH...         remove files (directories with -r)\n"
         "  mv FROM TO              rename\n"
+        "  ln [-s] TARGET LINK     hard link LINK to the file TARGET (a symlink with -s:\n"
+        "                          TARGET is stored as given, resolved inside the volume)\n"
+        "  readlink PATH...        print symlink targets\n"
         "  mkdir PATH...  rmdir PATH...\n"
         "  chmod MODE PATH...      set permission bits (octal; owner or admin)\n"
         "  chown USER[:GROUP] PATH...  set owner (admin) and group\n"
@@ -253,6 +256,43 @@ static int cmd_mv(struct ncpc *c, int argc, char **argv)
     return e ? report(c, e, "mv", argv[0]) : 0;
 }
 
+static int cmd_ln(struct ncpc *c, int argc, char **argv)
+{
+    bool sym = argc && !strcmp(argv[0], "-s");
+    if (sym) { argc--; argv++; }
+    if (argc != 2) usage();
+    struct ncp_request rq = ncpc_req(sym ? NCP_FN_SYMLINK : NCP_FN_LINK);
+    if (sym) {
+        if (strlen(argv[0]) > NCP_SYMLINK_MAX) {
+            fprintf(stderr, "ncpc: ln: target longer than %u bytes\n", NCP_SYMLINK_MAX);
+            return 1;
+        }
+        rq.u.symlink.target = ncpc_str(argv[0]);
+        rq.u.symlink.path = ncpc_str(argv[1]);
+    } else {
+        rq.u.link.existing = ncpc_str(argv[0]);
+        rq.u.link.newpath = ncpc_str(argv[1]);
+    }
+    int e = ncpc_simple(c, &rq);
+    return e ? report(c, e, "ln", argv[1]) : 0;
+}
+
+static int cmd_readlink(struct ncpc *c, int argc, char **argv)
+{
+    int rc = 0;
+    if (!argc) usage();
+    for (int i = 0; i < argc; i++) {
+        struct ncp_request rq = ncpc_req(NCP_FN_READLINK);
+        struct ncpc_reply r;
+        rq.u.path.path = ncpc_str(argv[i]);
+        int e = ncpc_call(c, &rq, &r);
+        if (e) rc = report(c, e, "readlink", argv[i]);
+        else printf("%.*s\n", (int)r.rp.u.readlink.target.len, r.rp.u.readlink.target.ptr);
+        ncpc_reply_free(&r);
+    }
+    return rc;
+}
+
 static int cmd_lock(struct ncpc *c, int argc, char **argv)
 {
     uint8_t flags = NCP_LOCK_EXCLUSIVE;
@@ -392,7 +432,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return cmd_bench(n, args);
     bool bulk = !strcmp(cmd, "get") || !strcmp(cmd, "put") || !strcmp(cmd, "cat");
     static const char *const known[] = { "ls", "stat", "get", "put", "cat", "rm", "mv", "mkdir",
-        "rmdir", "lock", "df", "stats", "ping", "shutdown", "chmod", "chown", "chgrp", "touch" };
+        "rmdir", "lock", "df", "stats", "ping", "shutdown", "chmod", "chown", "chgrp", "touch", "ln", "readlink" };
     bool ok = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(cmd, known[k]);
     if (!ok) { fprintf(stderr, "ncpc: unknown command '%s'\n", cmd); usage(); }
@@ -407,6 +447,8 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "cat")) rc = cmd_cat(&c, n, args);
     else if (!strcmp(cmd, "rm")) rc = cmd_rm(&c, n, args);
     else if (!strcmp(cmd, "mv")) rc = cmd_mv(&c, n, args);
+    else if (!strcmp(cmd, "ln")) rc = cmd_ln(&c, n, args);
+    else if (!strcmp(cmd, "readlink")) rc = cmd_readlink(&c, n, args);
     else if (!strcmp(cmd, "mkdir")) rc = cmd_each(&c, n, args, NCP_FN_MKDIR, "mkdir");
     else if (!strcmp(cmd, "rmdir")) rc = cmd_each(&c, n, args, NCP_FN_RMDIR, "rmdir");
     else if (!strcmp(cmd, "lock")) rc = cmd_lock(&c, n, args);

@@ -56,6 +56,9 @@ int ncpfs_errno(int code)
     case NCP_E_DEADLK:       return EDEADLK;
     case NCP_E_BUSY:         return EBUSY;
     case NCP_E_NOMEM:        return ENOMEM;
+    case NCP_E_LOOP:         return ELOOP;
+    case NCP_E_MLINK:        return EMLINK;
+    case NCP_E_PERM:         return EPERM;
     default:                 return EIO;    /* BADF (a lost handle), IO, SHUTDOWN, ... */
     }
 }
@@ -77,10 +80,11 @@ static void to_stat(const struct ncp_stat *s, struct stat *st)
     st->st_ctim.tv_sec = s->ctime;
 }
 
-/* STAT path into *st: completion code or -errno. */
+/* LSTAT path into *st: completion code or -errno.  Never STAT: the kernel follows
+ * symlinks itself (readlink), so a symlink's inode must look like one. */
 static int stat_path(const char *path, struct ncp_stat *st)
 {
-    struct ncp_request rq = ncpc_req(NCP_FN_STAT);
+    struct ncp_request rq = ncpc_req(NCP_FN_LSTAT);
     struct ncpc_reply r;
     struct ncpm_target t = { -1, 0 };
     rq.u.path.path = ncpc_str(path);
@@ -374,6 +378,7 @@ static void op_setattr(fuse_req_t rq, fuse_ino_t ino, struct stat *attr, int to_
         struct ncpm_target t = { -1, 0 };
         e = nodes_path(&g_fs.nodes, ino, path, sizeof path);
         r.u.setattr.handle = NCP_HANDLE_NONE;
+        r.u.setattr.mask |= NCP_SA_NOFOLLOW;    /* the inode itself (lchown, lutimes) */
         r.u.setattr.path = ncpc_str(path);
         if (e == 0) e = ncpm_call(&g_fs.m, &t, &r, &rp);
         else rp.frame = NULL;
@@ -436,14 +441,75 @@ static void remove_entry(fuse_req_t rq, fuse_ino_t parent, const char *name, uin
 static void op_unlink(fuse_req_t rq, fuse_ino_t parent, const char *name) { remove_entry(rq, parent, name, NCP_FN_UNLINK); }
 static void op_rmdir(fuse_req_t rq, fuse_ino_t parent, const char *name) { remove_entry(rq, parent, name, NCP_FN_RMDIR); }
 
+/* SYMLINK and LINK answer with the new entry's stat, which becomes the kernel's entry. */
 static void op_symlink(fuse_req_t rq, const char *link, fuse_ino_t parent, const char *name)
 {
-    fuse_reply_err(rq, EPERM);                  /* the protocol has no SYMLINK yet */
+    char path[PATH_CAP];
+    struct ncpc_reply rp;
+    struct ncp_stat st;
+    size_t tlen = strlen(link);
+    if (tlen > NCP_SYMLINK_MAX) {
+        fuse_reply_err(rq, ENAMETOOLONG);
+        return;
+    }
+    int e = nodes_child_path(&g_fs.nodes, parent, name, path, sizeof path);
+    rp.frame = NULL;
+    if (e == 0) {
+        struct ncp_request r = ncpc_req(NCP_FN_SYMLINK);
+        struct ncpm_target t = { -1, 0 };
+        r.u.symlink.target.ptr = link;
+        r.u.symlink.target.len = (uint16_t)tlen;
+        r.u.symlink.path = ncpc_str(path);
+        e = ncpm_call(&g_fs.m, &t, &r, &rp);
+    }
+    if (e == 0) st = rp.rp.u.stat.st;
+    ncpc_reply_free(&rp);
+    if (e) fuse_reply_err(rq, ncpfs_errno(e));
+    else reply_entry(rq, parent, name, &st);
 }
 
+static void op_readlink(fuse_req_t rq, fuse_ino_t ino)
+{
+    char path[PATH_CAP], target[NCP_SYMLINK_MAX + 1];
+    struct ncpc_reply rp;
+    rp.frame = NULL;
+    int e = nodes_path(&g_fs.nodes, ino, path, sizeof path);
+    if (e == 0) {
+        struct ncp_request r = ncpc_req(NCP_FN_READLINK);
+        struct ncpm_target t = { -1, 0 };
+        r.u.path.path = ncpc_str(path);
+        e = ncpm_call(&g_fs.m, &t, &r, &rp);
+    }
+    if (e == 0) {
+        memcpy(target, rp.rp.u.readlink.target.ptr, rp.rp.u.readlink.target.len);   /* <= NCP_SYMLINK_MAX */
+        target[rp.rp.u.readlink.target.len] = '\0';
+    }
+    ncpc_reply_free(&rp);
+    if (e) fuse_reply_err(rq, ncpfs_errno(e));
+    else fuse_reply_readlink(rq, target);
+}
+
+/* The inode table keeps one name per inode: the new name becomes it (the old one still
+ * works through the kernel's dentry; should the new one go, the next use looks it up). */
 static void op_link(fuse_req_t rq, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
-    fuse_reply_err(rq, EPERM);                  /* the protocol has no LINK yet */
+    char from[PATH_CAP], to[PATH_CAP];
+    struct ncpc_reply rp;
+    struct ncp_stat st;
+    rp.frame = NULL;
+    int e = nodes_path(&g_fs.nodes, ino, from, sizeof from);
+    if (e == 0) e = nodes_child_path(&g_fs.nodes, parent, name, to, sizeof to);
+    if (e == 0) {
+        struct ncp_request r = ncpc_req(NCP_FN_LINK);
+        struct ncpm_target t = { -1, 0 };
+        r.u.link.existing = ncpc_str(from);
+        r.u.link.newpath = ncpc_str(to);
+        e = ncpm_call(&g_fs.m, &t, &r, &rp);
+    }
+    if (e == 0) st = rp.rp.u.stat.st;
+    ncpc_reply_free(&rp);
+    if (e) fuse_reply_err(rq, ncpfs_errno(e));
+    else reply_entry(rq, parent, name, &st);
 }
 
 static void op_rename(fuse_req_t rq, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -779,7 +845,8 @@ static void op_readdir(fuse_req_t rq, fuse_ino_t ino, size_t size, off_t off, st
         struct stat st;
         memset(&st, 0, sizeof st);
         st.st_ino = d->ents[i].ino;
-        st.st_mode = d->ents[i].type == NCP_FT_DIR ? S_IFDIR : d->ents[i].type == NCP_FT_SYMLINK ? S_IFLNK : S_IFREG;
+        uint8_t t = d->ents[i].type;             /* d_type; DT_UNKNOWN makes programs stat */
+        st.st_mode = t == NCP_FT_DIR ? S_IFDIR : t == NCP_FT_SYMLINK ? S_IFLNK : t == NCP_FT_FILE ? S_IFREG : 0;
         size_t need = fuse_add_direntry(rq, buf + used, size - used, d->ents[i].name, &st, (off_t)(i + 1));
         if (need > size - used) break;
         used += need;
@@ -844,6 +911,7 @@ const struct fuse_lowlevel_ops ncpfs_ops = {
     .unlink = op_unlink,
     .rmdir = op_rmdir,
     .symlink = op_symlink,
+    .readlink = op_readlink,
     .link = op_link,
     .rename = op_rename,
     .open = op_open,

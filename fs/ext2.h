@@ -2,7 +2,7 @@
  *
  * Paths are absolute ("/a/b"); "." is ignored and ".." is resolved
  * lexically (it may not climb above "/": -EINVAL).  Symbolic links are not
- * followed.  All functions return 0 (or a byte count) on success and a
+ * followed (the protocol engine resolves them, see server/ncp_resolve.c).  All functions return 0 (or a byte count) on success and a
  * negative errno (fs_errno.h) on failure; corrupt on-disk data gives
  * -EUCLEAN (or -EIO), never a crash.
  *
@@ -161,5 +161,16 @@ int ext2_setattr(struct ext2_fs *fs, uint32_t ino, const struct ext2_setattr *a)
 int ext2_unlink(struct ext2_fs *fs, const char *path);
 int ext2_rmdir(struct ext2_fs *fs, const char *path);
 int ext2_rename(struct ext2_fs *fs, const char *from, const char *to);
+
+/* Symbolic and hard links (ext2_symlink.c).  ext2_symlink_as makes path a symlink to
+ * target[0..len) (1..block_size - 1 bytes, no NUL; under 60 bytes it is stored in the inode),
+ * mode 0777, owned by uid, gid.  ext2_readlink copies the target of symlink ino into buf and
+ * returns its length (-EINVAL if ino is no symlink, -ENAMETOOLONG if cap is too small).
+ * ext2_link gives the file at `existing` (never a directory: -EPERM) a second name newpath;
+ * -EMLINK at EXT2_LINK_MAX links.  Paths are not followed through symlinks here either. */
+int ext2_symlink_as(struct ext2_fs *fs, const char *path, const char *target, uint32_t len, uint32_t uid,
+		    uint32_t gid, uint32_t *ino);
+int64_t ext2_readlink(struct ext2_fs *fs, uint32_t ino, char *buf, uint32_t cap);
+int ext2_link(struct ext2_fs *fs, const char *existing, const char *newpath);
 
 #endif

@@ -51,6 +51,9 @@
 #define NCP_HASH_SIZE         32        /* SHA-256 */
 #define NCP_PING_MAX          4096
 #define NCP_STAT_NAME_MAX     47        /* counter names */
+#define NCP_SYMLINK_MAX       1023      /* bytes in a symlink target (one 1 KiB ext2 block
+                                           with its NUL) */
+#define NCP_SYMLOOP_MAX       40        /* symlinks followed in one path resolution */
 #define NCP_HANDLE_NONE       0xFFFFFFFFu
 
 /* ---- header ------------------------------------------------------------ */
@@ -144,6 +147,15 @@ enum ncp_function {
                                  asking: len 0 asks the name of id, len > 0
                                  the id of name; answering: id and name, or
                                  id NCP_ID_NONE and len 0 when unknown */
+    NCP_FN_SYMLINK    = 0x23, /* req: str target (1..NCP_SYMLINK_MAX bytes, no NUL;
+                                      not a path the codec checks: any bytes),
+                                      str linkpath
+                                 rep: stat (of the new link) */
+    NCP_FN_READLINK   = 0x24, /* req: str path     rep: str target */
+    NCP_FN_LINK       = 0x25, /* req: str existing, str newpath
+                                 rep: stat (of the file, nlink counted) */
+    NCP_FN_LSTAT      = 0x26, /* req: str path     rep: stat (as STAT, but a final
+                                      symlink is not followed) */
     NCP_FN_STATS      = 0x30, /* req: u16 first
                                  rep: u16 total, u16 count,
                                       count x (u8 len, name[len], u64 value) */
@@ -185,7 +197,10 @@ static inline bool ncp_fn_needs_login(uint8_t fn)
 #define NCP_SA_MTIME          0x20
 #define NCP_SA_ATIME_NOW      0x40
 #define NCP_SA_MTIME_NOW      0x80
-#define NCP_SA_ALL            0xFF
+#define NCP_SA_NOFOLLOW       0x100     /* path: a final symlink is not followed (the
+                                           link's own owner and times; MODE and SIZE of a
+                                           symlink are INVAL) */
+#define NCP_SA_ALL            0x1FF
 
 /* NAMES kinds and limits. */
 #define NCP_NAME_USER         0
@@ -288,6 +303,10 @@ enum ncp_completion {
     NCP_E_TOOMANYLOCKS  = 27,  /* lock limit of the handle, connection or server */
     NCP_E_LOCKEDOUT     = 28,  /* intruder lockout: too many failed logins for
                                   this user name; try again later */
+    NCP_E_LOOP          = 29,  /* too many symlinks in a path resolution (ELOOP) */
+    NCP_E_MLINK         = 30,  /* too many links to the file (EMLINK) */
+    NCP_E_PERM          = 31,  /* operation not permitted (EPERM: a hard link to a
+                                  directory, or to a file the caller may not link) */
     NCP_E_COUNT
 };
 
@@ -306,6 +325,8 @@ static inline const char *ncp_strerror(unsigned code)
         "server is shutting down", "lock would deadlock", "resource busy",
         "server out of memory", "too many locks",
         "account locked: too many failed logins (intruder detection)",
+        "too many levels of symbolic links", "too many links",
+        "operation not permitted",
     };
     return code < NCP_E_COUNT ? msg[code] : "unknown completion code";
 }
@@ -319,7 +340,7 @@ static inline const char *ncp_errname(unsigned code)
         "ETOOMANYCONNS", "ETOOMANYFILES", "ETOOMANYREQS", "ENOTLOGGEDIN",
         "EBADFRAME", "ENOSYS", "EIO", "EBADLOGIN", "EFBIG", "EBADVERSION",
         "ESHUTDOWN", "EDEADLK", "EBUSY", "ENOMEM",
-        "ETOOMANYLOCKS", "ELOCKEDOUT",
+        "ETOOMANYLOCKS", "ELOCKEDOUT", "ELOOP", "EMLINK", "EPERM",
     };
     return code < NCP_E_COUNT ? name[code] : "E?";
 }

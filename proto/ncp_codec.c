@@ -173,6 +173,15 @@ int ncp_path_check(const char *p, size_t len)
     return NCP_OK;
 }
 
+int ncp_symlink_target_check(const char *t, size_t len)
+{
+    if (len == 0) return NCP_E_INVAL;
+    if (len > NCP_SYMLINK_MAX) return NCP_E_NAMETOOLONG;
+    for (size_t i = 0; i < len; i++)
+        if (t[i] == '\0') return NCP_E_INVAL;
+    return NCP_OK;
+}
+
 void ncp_path_iter_init(struct ncp_path_iter *it, const char *p, size_t len)
 {
     it->p = p; it->len = len; it->pos = 0;
@@ -251,8 +260,12 @@ size_t ncp_encode_request(uint8_t *buf, size_t cap, const struct ncp_request *rq
         w32(&w, rq->u.write.data.len); wmem(&w, rq->u.write.data.ptr, rq->u.write.data.len); break;
     case NCP_FN_CLOSE: case NCP_FN_FSTAT: case NCP_FN_FSYNC:
         w32(&w, rq->u.handle.handle); break;
-    case NCP_FN_STAT: case NCP_FN_UNLINK: case NCP_FN_RMDIR:
+    case NCP_FN_STAT: case NCP_FN_UNLINK: case NCP_FN_RMDIR: case NCP_FN_LSTAT: case NCP_FN_READLINK:
         wstr(&w, rq->u.path.path); break;
+    case NCP_FN_SYMLINK:
+        wstr(&w, rq->u.symlink.target); wstr(&w, rq->u.symlink.path); break;
+    case NCP_FN_LINK:
+        wstr(&w, rq->u.link.existing); wstr(&w, rq->u.link.newpath); break;
     case NCP_FN_READDIR:
         wstr(&w, rq->u.readdir.path); w64(&w, rq->u.readdir.cookie);
         w16(&w, rq->u.readdir.max_entries); break;
@@ -364,9 +377,24 @@ int ncp_decode_request(const uint8_t *frame, size_t len, struct ncp_request *rq)
         break;
     case NCP_FN_CLOSE: case NCP_FN_FSTAT: case NCP_FN_FSYNC:
         rq->u.handle.handle = r32(&r); break;
-    case NCP_FN_STAT: case NCP_FN_UNLINK: case NCP_FN_RMDIR:
+    case NCP_FN_STAT: case NCP_FN_UNLINK: case NCP_FN_RMDIR: case NCP_FN_LSTAT: case NCP_FN_READLINK:
         rq->u.path.path = rstr(&r);
         if (!r.bad && (e = path_field(rq, rq->u.path.path))) return e;
+        break;
+    case NCP_FN_SYMLINK:
+        rq->u.symlink.target = rstr(&r);
+        rq->u.symlink.path = rstr(&r);
+        if (r.bad) break;
+        e = ncp_symlink_target_check(rq->u.symlink.target.ptr, rq->u.symlink.target.len);
+        if (e) return bad(rq, e, "bad symlink target (empty, NUL or too long)");
+        if ((e = path_field(rq, rq->u.symlink.path))) return e;
+        break;
+    case NCP_FN_LINK:
+        rq->u.link.existing = rstr(&r);
+        rq->u.link.newpath = rstr(&r);
+        if (r.bad) break;
+        if ((e = path_field(rq, rq->u.link.existing))) return e;
+        if ((e = path_field(rq, rq->u.link.newpath))) return e;
         break;
     case NCP_FN_READDIR:
         rq->u.readdir.path = rstr(&r); rq->u.readdir.cookie = r64(&r);
@@ -520,8 +548,12 @@ size_t ncp_encode_reply(uint8_t *buf, size_t cap, const struct ncp_reply *rp)
         w32(&w, rp->u.read.data.len); wmem(&w, rp->u.read.data.ptr, rp->u.read.data.len); break;
     case NCP_FN_WRITE:
         w32(&w, rp->u.write.written); break;
-    case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_SETATTR:
+    case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_SETATTR: case NCP_FN_LSTAT:
+    case NCP_FN_SYMLINK: case NCP_FN_LINK:
         wstat(&w, &rp->u.stat.st); break;
+    case NCP_FN_READLINK:
+        if (ncp_symlink_target_check(rp->u.readlink.target.ptr, rp->u.readlink.target.len)) return 0;
+        wstr(&w, rp->u.readlink.target); break;
     case NCP_FN_NAMES:
         if (!wnames(&w, rp->u.names.count, rp->u.names.names, rp->u.names.raw)) return 0;
         break;
@@ -645,7 +677,13 @@ int ncp_decode_reply(const uint8_t *frame, size_t len, struct ncp_reply *rp)
         rp->u.read.data = rbytes32(&r); break;
     case NCP_FN_WRITE:
         rp->u.write.written = r32(&r); break;
-    case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_SETATTR:
+    case NCP_FN_READLINK:
+        rp->u.readlink.target = rstr(&r);
+        if (!r.bad && ncp_symlink_target_check(rp->u.readlink.target.ptr, rp->u.readlink.target.len))
+            return rbad(rp, NCP_E_BADFRAME, "bad symlink target");
+        break;
+    case NCP_FN_STAT: case NCP_FN_FSTAT: case NCP_FN_SETATTR: case NCP_FN_LSTAT:
+    case NCP_FN_SYMLINK: case NCP_FN_LINK:
         rstat(&r, &rp->u.stat.st);
         if (!r.bad && rp->u.stat.st.type > NCP_FT_OTHER) return rbad(rp, NCP_E_BADFRAME, "bad file type");
         break;

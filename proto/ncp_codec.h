@@ -28,9 +28,11 @@ struct ncp_request {
         struct { uint32_t handle; uint64_t offset; uint32_t count; } read;
         struct { uint32_t handle; uint64_t offset; struct ncp_bytes data; } write;
         struct { uint32_t handle; } handle;         /* CLOSE, FSTAT, FSYNC */
-        struct { struct ncp_str path; } path;       /* STAT, UNLINK, RMDIR */
+        struct { struct ncp_str path; } path;       /* STAT, LSTAT, READLINK, UNLINK, RMDIR */
         struct { struct ncp_str path; uint64_t cookie; uint16_t max_entries; } readdir;
         struct { struct ncp_str from, to; } rename;
+        struct { struct ncp_str target, path; } symlink;
+        struct { struct ncp_str existing, newpath; } link;
         struct { uint16_t mode; struct ncp_str path; } mkdir;
         struct { uint32_t handle; uint64_t size; } truncate;
         struct { uint32_t handle; uint64_t offset, length; uint8_t flags; } lock; /* LOCK, UNLOCK */
@@ -59,7 +61,8 @@ struct ncp_reply {
         struct { uint32_t handle; struct ncp_stat st; } open;   /* OPEN, CREATE */
         struct { struct ncp_bytes data; } read;
         struct { uint32_t written; } write;
-        struct { struct ncp_stat st; } stat;                    /* STAT, FSTAT */
+        struct { struct ncp_stat st; } stat;   /* STAT, LSTAT, FSTAT, SETATTR, SYMLINK, LINK */
+        struct { struct ncp_str target; } readlink;
         struct {
             uint64_t next_cookie; uint8_t eof; uint16_t count;
             const struct ncp_dirent *entries;   /* encode: count entries */
@@ -131,6 +134,11 @@ bool ncp_names_next(struct ncp_bytes raw, size_t *pos, struct ncp_name *out);
  * '/', repeated '/' and "." components are allowed and ignored.  The empty
  * path and "/" name the root.  Else NCP_E_INVAL or NCP_E_NAMETOOLONG. */
 int ncp_path_check(const char *p, size_t len);
+
+/* NCP_OK if t is an acceptable symlink target: 1..NCP_SYMLINK_MAX bytes, no NUL
+ * (anything else goes: "..", absolute, dangling; the server resolves it inside
+ * the volume).  Else NCP_E_INVAL or NCP_E_NAMETOOLONG. */
+int ncp_symlink_target_check(const char *t, size_t len);
 
 /* Component iterator: yields the non-empty, non-"." components in order. */
 struct ncp_path_iter { const char *p; size_t len, pos; };

@@ -241,32 +241,32 @@ static int do_ping(struct ctx *x)
 /* ---- files ------------------------------------------------------------- */
 
 /* OPEN with CREATE: the lookup, the permission check and the creation under
- * ns_lock, so no other client's change can come between them. */
+ * ns_lock, so no other client's change can come between them.  A final symlink is
+ * followed (a dangling one makes its target, as Linux), except with EXCL, where any
+ * entry, a symlink too, is "exists". */
 static int open_create(struct ctx *x, const struct ncp_ident *id, const char *path, uint32_t flags,
                        uint32_t *ino, bool *created)
 {
-    struct ncp_stat dst;
-    const char *name;
-    uint32_t dir, nlen;
     *created = false;
+    struct ncp_resolved *res = fs_alloc(sizeof *res);
+    if (!res) return NCP_E_NOMEM;
     fs_mutex_lock(&x->s->ns_lock);
-    int r = ncp_walk_parent(x->vfs, x->fs, id, path, &dir, &dst, &name, &nlen);
+    int r = ncp_resolve(x->vfs, x->fs, id, path, (flags & NCP_O_EXCL) ? 0 : NCP_RESOLVE_FOLLOW, res);
     if (r == NCP_OK) {
-        int e = x->vfs->lookup_at(x->fs, dir, name, nlen, ino);
-        if (e == 0) {
-            r = (flags & NCP_O_EXCL) ? NCP_E_EXIST : NCP_OK;
-        } else if (e != -FS_ENOENT) {
-            r = ncp_completion_from_errno(e);
-        } else if (!ncp_may(id, &dst, NCP_MAY_W | NCP_MAY_X)) {
+        r = (flags & NCP_O_EXCL) ? NCP_E_EXIST : NCP_OK;
+        *ino = res->ino;
+    } else if (r == NCP_E_NOENT && res->missing) {
+        if (!ncp_may(id, &res->dst, NCP_MAY_W | NCP_MAY_X)) {
             r = NCP_E_ACCES;
         } else {
             uint16_t mode = x->rq->u.open.mode ? x->rq->u.open.mode : 0644;
-            r = ncp_completion_from_errno(x->vfs->create(x->fs, path, mode, id->uid, id->gid, ino));
+            r = ncp_completion_from_errno(x->vfs->create(x->fs, res->path, mode, id->uid, id->gid, ino));
             *created = r == NCP_OK;
-            ncp_users_touch_path(x->s, path);
+            ncp_users_touch_path(x->s, res->path);
         }
     }
     fs_mutex_unlock(&x->s->ns_lock);
+    fs_free(res);
     return r;
 }
 
@@ -468,10 +468,11 @@ static int do_stat(struct ctx *x)
     struct ncp_ident id;
     struct ncp_stat st;
     uint32_t ino;
+    unsigned follow = x->rq->h.function == NCP_FN_LSTAT ? 0 : NCP_RESOLVE_FOLLOW;
     int e = canon(x, x->rq->u.path.path, path);
     if (e) return e;
     ident_get(x, &id);
-    if ((e = ncp_walk(x->vfs, x->fs, &id, path, &ino, &st))) return e;
+    if ((e = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st))) return e;
     return reply_stat(x, ino);
 }
 
@@ -538,6 +539,8 @@ static int do_readdir(struct ctx *x)
         memcpy(names + name_used, d->name, d->name_len);
         o->ino = d->ino;
         o->type = d->type <= NCP_FT_OTHER ? d->type : NCP_FT_OTHER;
+        if (o->type == NCP_FT_UNKNOWN && es.ino == d->ino)
+            o->type = es.type;                    /* a volume without dirent types: the inode's */
         o->mode = es.mode;
         o->uid = es.uid;
         o->gid = es.gid;
@@ -572,7 +575,7 @@ static int victim_of(struct ctx *x, uint32_t dir, const char *name, uint32_t len
 }
 
 /* UNLINK, RMDIR, MKDIR under ns_lock: checks, then the change. */
-static int path_op_locked(struct ctx *x, const struct ncp_ident *id, const char *path)
+static int path_op_locked(struct ctx *x, const struct ncp_ident *id, char *path)
 {
     struct ncp_stat dst, vst;
     const char *name;
@@ -614,7 +617,7 @@ static int do_path_op(struct ctx *x)
 /* RENAME under ns_lock.  Write+search on both parents; the sticky rule for
  * the moved entry and for an entry it replaces; a directory moving to another
  * parent needs write permission on itself (its ".." changes). */
-static int rename_locked(struct ctx *x, const struct ncp_ident *id, const char *from, const char *to)
+static int rename_locked(struct ctx *x, const struct ncp_ident *id, char *from, char *to)
 {
     struct ncp_stat sdst, ddst, sst, tst;
     const char *sname, *dname;
@@ -661,6 +664,117 @@ static int do_truncate(struct ctx *x)
     ncp_users_touch_ino(x->s, o->ino);
     ncp_open_put(o);
     return r;
+}
+
+/* ---- symbolic and hard links ------------------------------------------ */
+
+/* SYMLINK: write+search on the parent, as for a new file; the link is never followed
+ * (an existing entry of any kind, a dangling symlink too, is EXIST).  The target is
+ * stored as sent: it is only resolved, inside the volume, when a path walks through it. */
+static int do_symlink(struct ctx *x)
+{
+    if (!x->may_block) return NCP_RET_BLOCK;
+    char path[PATH_BUF];
+    struct ncp_ident id;
+    struct ncp_stat dst, vst;
+    const char *name;
+    uint32_t dir, nlen, ino = 0;
+    int e = canon(x, x->rq->u.symlink.path, path);
+    if (e) return e;
+    if (is_root(path)) return NCP_E_EXIST;
+    ident_get(x, &id);
+    fs_mutex_lock(&x->s->ns_lock);
+    e = ncp_walk_parent(x->vfs, x->fs, &id, path, &dir, &dst, &name, &nlen);
+    if (!e) {
+        e = victim_of(x, dir, name, nlen, &ino, &vst);
+        if (e == NCP_OK) {
+            e = NCP_E_EXIST;
+        } else if (e == NCP_E_NOENT) {
+            struct ncp_str t = x->rq->u.symlink.target;
+            e = ncp_may(&id, &dst, NCP_MAY_W | NCP_MAY_X)
+                ? ncp_completion_from_errno(x->vfs->symlink(x->fs, path, t.ptr, t.len, id.uid, id.gid, &ino))
+                : NCP_E_ACCES;
+            ncp_users_touch_path(x->s, path);
+        }
+    }
+    fs_mutex_unlock(&x->s->ns_lock);
+    return e ? e : reply_stat(x, ino);
+}
+
+/* READLINK: the final component is not followed; search permission on the way is all
+ * it takes (a symlink's own mode means nothing, as on Linux). */
+static int do_readlink(struct ctx *x)
+{
+    if (!x->may_block) return NCP_RET_BLOCK;
+    char path[PATH_BUF];
+    struct ncp_ident id;
+    struct ncp_stat st;
+    uint32_t ino;
+    int e = canon(x, x->rq->u.path.path, path);
+    if (e) return e;
+    ident_get(x, &id);
+    if ((e = ncp_walk_flags(x->vfs, x->fs, &id, path, 0, &ino, &st))) return e;
+    if (st.type != NCP_FT_SYMLINK) return NCP_E_INVAL;
+    size_t cap = NCP_LEN_SIZE + NCP_HDR_SIZE + 2 + NCP_SYMLINK_MAX;
+    uint8_t *frame = fs_alloc(cap);
+    char *target = fs_alloc(NCP_SYMLINK_MAX);
+    int r = NCP_E_NOMEM;
+    if (frame && target) {
+        int64_t n = x->vfs->readlink(x->fs, ino, target, NCP_SYMLINK_MAX);
+        if (n <= 0) {
+            r = n == 0 ? NCP_E_IO : ncp_completion_from_errno((int)n);
+        } else {
+            struct ncp_reply rp = reply_for(x);
+            rp.u.readlink.target.ptr = target;
+            rp.u.readlink.target.len = (uint16_t)n;
+            r = send_reply(x, &rp, frame, cap);
+        }
+    }
+    fs_free(target);
+    fs_free(frame);
+    return r;
+}
+
+/* LINK under ns_lock.  The source is not followed (a link to a symlink links the symlink,
+ * as Linux's link(2)); never a directory (EPERM); write+search on the new parent; and
+ * Linux's protected_hardlinks rule: a non-admin who does not own the source needs it to
+ * be a regular file, not setuid, not setgid-executable, that it may read and write (else
+ * EPERM), so nobody pins or re-homes a file they could not change anyway. */
+static int link_locked(struct ctx *x, const struct ncp_ident *id, char *existing, char *newpath, uint32_t *src)
+{
+    struct ncp_stat sdst, sst, ddst, tst;
+    const char *sname, *dname;
+    uint32_t sdir, slen, ddir, dlen, other;
+    int r = ncp_walk_parent(x->vfs, x->fs, id, existing, &sdir, &sdst, &sname, &slen);
+    if (r) return r;
+    if ((r = victim_of(x, sdir, sname, slen, src, &sst))) return r;
+    if (sst.type == NCP_FT_DIR) return NCP_E_PERM;
+    if (!ncp_may_hardlink(id, &sst)) return NCP_E_PERM;
+    if ((r = ncp_walk_parent(x->vfs, x->fs, id, newpath, &ddir, &ddst, &dname, &dlen))) return r;
+    int t = victim_of(x, ddir, dname, dlen, &other, &tst);
+    if (t == NCP_OK) return NCP_E_EXIST;
+    if (t != NCP_E_NOENT) return t;
+    if (!ncp_may(id, &ddst, NCP_MAY_W | NCP_MAY_X)) return NCP_E_ACCES;
+    return ncp_completion_from_errno(x->vfs->link(x->fs, existing, newpath));
+}
+
+static int do_link(struct ctx *x)
+{
+    if (!x->may_block) return NCP_RET_BLOCK;
+    char existing[PATH_BUF], newpath[PATH_BUF];
+    struct ncp_ident id;
+    uint32_t src = 0;
+    int e = canon(x, x->rq->u.link.existing, existing);
+    if (!e) e = canon(x, x->rq->u.link.newpath, newpath);
+    if (e) return e;
+    if (is_root(existing)) return NCP_E_PERM;
+    if (is_root(newpath)) return NCP_E_EXIST;
+    ident_get(x, &id);
+    fs_mutex_lock(&x->s->ns_lock);
+    e = link_locked(x, &id, existing, newpath, &src);
+    ncp_users_touch_path(x->s, newpath);
+    fs_mutex_unlock(&x->s->ns_lock);
+    return e ? e : reply_stat(x, src);
 }
 
 /* ---- attributes and names --------------------------------------------- */
@@ -728,12 +842,14 @@ static int do_setattr(struct ctx *x)
     } else {
         char path[PATH_BUF];
         if ((r = canon(x, x->rq->u.setattr.path, path))) return r;
-        if ((r = ncp_walk(x->vfs, x->fs, &id, path, &ino, &st))) return r;
+        unsigned follow = (x->rq->u.setattr.mask & NCP_SA_NOFOLLOW) ? 0 : NCP_RESOLVE_FOLLOW;
+        if ((r = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st))) return r;
     }
     struct ncp_vfs_attr a = { x->rq->u.setattr.mask, x->rq->u.setattr.mode, x->rq->u.setattr.uid,
                               x->rq->u.setattr.gid, x->rq->u.setattr.atime, x->rq->u.setattr.mtime };
     fs_mutex_lock(&x->s->ns_lock);                /* check and change against other SETATTRs */
     r = ncp_completion_from_errno(x->vfs->stat(x->fs, ino, &st));
+    if (!r && st.type == NCP_FT_SYMLINK && (a.mask & (NCP_SA_MODE | NCP_SA_SIZE))) r = NCP_E_INVAL;
     if (!r) r = setattr_check(&id, &st, o, &a, &truncate);
     if (!r && truncate) r = ncp_completion_from_errno(x->vfs->truncate(x->fs, ino, x->rq->u.setattr.size));
     if (!r && a.mask) r = ncp_completion_from_errno(x->vfs->setattr(x->fs, ino, &a));
@@ -907,7 +1023,11 @@ int ncp_dispatch(struct ncp_conn *c, const struct ncp_request *rq, bool may_bloc
     case NCP_FN_READ:      return do_read(&x);
     case NCP_FN_WRITE:     return do_write(&x);
     case NCP_FN_CLOSE:     return do_close(&x);
-    case NCP_FN_STAT:      return do_stat(&x);
+    case NCP_FN_STAT:
+    case NCP_FN_LSTAT:     return do_stat(&x);
+    case NCP_FN_SYMLINK:   return do_symlink(&x);
+    case NCP_FN_READLINK:  return do_readlink(&x);
+    case NCP_FN_LINK:      return do_link(&x);
     case NCP_FN_FSTAT:     return do_fstat(&x);
     case NCP_FN_READDIR:   return do_readdir(&x);
     case NCP_FN_UNLINK:

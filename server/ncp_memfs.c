@@ -263,6 +263,7 @@ static int64_t m_read(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t 
     struct mnode *n = node(m, ino);
     if (!n) r = -FS_ENOENT;
     else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
     else if (off >= n->size) r = 0;
     else {
         uint64_t k = n->size - off < len ? n->size - off : len;
@@ -296,6 +297,7 @@ static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_
     if (m->nonblock_misses > 0) { m->nonblock_misses--; r = -FS_EAGAIN; }
     else if (!n) r = -FS_ENOENT;
     else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
     else {
         uint64_t end = off >= n->size ? off : (n->size - off < len ? n->size : off + len);
         uint64_t pos = off;
@@ -357,6 +359,7 @@ static int64_t m_write(void *fs, uint32_t ino, uint64_t off, const void *buf, ui
     struct mnode *n = node(m, ino);
     if (!n) r = -FS_ENOENT;
     else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
     else if (off + len > (1ull << 40)) r = -FS_EFBIG;
     else if (len == 0) r = 0;                       /* nothing to store (data may be NULL) */
     else if ((r = reserve(m, n, off + len)) == 0) {
@@ -378,6 +381,7 @@ static int m_truncate(void *fs, uint32_t ino, uint64_t size)
     struct mnode *n = node(m, ino);
     if (!n) r = -FS_ENOENT;
     else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
     else if (size > (1ull << 40)) r = -FS_EFBIG;
     else if (size > n->size) r = reserve(m, n, size);
     if (!r && n) {
@@ -533,12 +537,77 @@ static uint32_t m_ref_span(void *fs)
     return __atomic_load_n(&m->block_size, __ATOMIC_RELAXED);   /* ref_span never sleeps */
 }
 
+/* ---- symbolic and hard links: a symlink's data is its target ---- */
+
+#define MEMFS_LINK_MAX 65000                        /* as ext2 */
+
+static int m_symlink(void *fs, const char *path, const char *target, uint32_t len, uint32_t uid, uint32_t gid,
+                     uint32_t *ino)
+{
+    struct ncp_memfs *m = fs;
+    uint32_t new_ino;
+    if (len == 0) return -FS_ENOENT;
+    if (len > NCP_SYMLINK_MAX) return -FS_ENAMETOOLONG;
+    fs_mutex_lock(&m->lock);
+    int e = make(m, path, NCP_FT_SYMLINK, 0777, uid, gid, &new_ino);
+    struct mnode *n = e ? NULL : node(m, new_ino);
+    if (n && (e = reserve(m, n, len)) == 0) {
+        memcpy(n->data, target, len);
+        n->size = len;
+    } else if (n) {
+        remove_path(m, path, false);                /* no room for the target: no link */
+    }
+    if (!e && ino) *ino = new_ino;
+    fs_mutex_unlock(&m->lock);
+    return e;
+}
+
+static int64_t m_readlink(void *fs, uint32_t ino, char *buf, uint32_t cap)
+{
+    struct ncp_memfs *m = fs;
+    int64_t r;
+    fs_mutex_lock(&m->lock);
+    struct mnode *n = node(m, ino);
+    if (!n) r = -FS_ENOENT;
+    else if (n->type != NCP_FT_SYMLINK) r = -FS_EINVAL;
+    else if (n->size > cap) r = -FS_ENAMETOOLONG;
+    else {
+        memcpy(buf, n->data, (size_t)n->size);
+        r = (int64_t)n->size;
+    }
+    fs_mutex_unlock(&m->lock);
+    return r;
+}
+
+static int m_link(void *fs, const char *existing, const char *newpath)
+{
+    struct ncp_memfs *m = fs;
+    uint32_t ino, dir;
+    const char *name;
+    size_t len;
+    fs_mutex_lock(&m->lock);
+    int e = walk(m, existing, strlen(existing), &ino);
+    struct mnode *n = e ? NULL : node(m, ino);
+    if (n && n->type == NCP_FT_DIR) e = -FS_EPERM;
+    else if (n && n->nlink >= MEMFS_LINK_MAX) e = -FS_EMLINK;
+    if (!e) e = parent_of(m, newpath, &dir, &name, &len);
+    if (!e && find_entry(node(m, dir), name, len)) e = -FS_EEXIST;
+    if (!e) e = add_entry(node(m, dir), name, len, ino);
+    if (!e) {
+        n->nlink++;
+        n->ctime = fs_time_now();
+    }
+    fs_mutex_unlock(&m->lock);
+    return e;
+}
+
 const struct ncp_vfs_ops ncp_memfs_ops = {
     .lookup = m_lookup, .lookup_at = m_lookup_at, .setattr = m_setattr, .stat = m_stat, .readdir = m_readdir, .read = m_read,
     .read_nonblock = m_read_nonblock, .read_ref_nonblock = m_read_ref_nonblock, .ref_release = m_ref_release, .write = m_write, .truncate = m_truncate,
     .create = m_create, .mkdir = m_mkdir, .unlink = m_unlink, .rmdir = m_rmdir,
     .rename = m_rename, .sync = m_sync, .statfs = m_statfs,
     .ref_span = m_ref_span,
+    .symlink = m_symlink, .readlink = m_readlink, .link = m_link,
 };
 
 int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_t len)

@@ -1,5 +1,5 @@
-/* ncp_perm.c - who may do what: POSIX permission bits, the sticky bit, and
- * the path walk that checks search permission on every directory.
+/* ncp_perm.c - who may do what: POSIX permission bits and the sticky bit (the path
+ * walk that checks search permission on every directory is ncp_resolve.c).
  *
  * The administrator passes every check (like root), including execute bits:
  * nothing is executed on this server, so root's "x only if some x bit is set"
@@ -44,61 +44,18 @@ bool ncp_may_delete(const struct ncp_ident *id, const struct ncp_stat *dir, cons
     return id->uid == victim->uid || id->uid == dir->uid;
 }
 
-/* Walks path[0..len) (canonical, "" = the root) from the root. */
-static int walk_len(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
-                    size_t len, uint32_t *ino, struct ncp_stat *st)
+/* Linux's protected_hardlinks: the owner (or the admin) may link anything but a directory;
+ * anyone else only a regular file that is not setuid, not setgid and group-executable, and
+ * that they may read and write. */
+bool ncp_may_hardlink(const struct ncp_ident *id, const struct ncp_stat *st)
 {
-    uint32_t cur;
-    int e = vfs->lookup(fs, "/", &cur);
-    if (!e)
-        e = vfs->stat(fs, cur, st);
-    if (e)
-        return ncp_completion_from_errno(e);
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && path[i] == '/')
-            i++;
-        size_t start = i;
-        while (i < len && path[i] != '/')
-            i++;
-        if (i == start)
-            break;
-        if (st->type != NCP_FT_DIR)
-            return NCP_E_NOTDIR;
-        if (!ncp_may(id, st, NCP_MAY_X))
-            return NCP_E_ACCES;
-        e = vfs->lookup_at(fs, cur, path + start, (uint32_t)(i - start), &cur);
-        if (!e)
-            e = vfs->stat(fs, cur, st);
-        if (e)
-            return ncp_completion_from_errno(e);
-    }
-    *ino = cur;
-    return NCP_OK;
-}
-
-int ncp_walk(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
-             uint32_t *ino, struct ncp_stat *st)
-{
-    return walk_len(vfs, fs, id, path, strlen(path), ino, st);
-}
-
-int ncp_walk_parent(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
-                    uint32_t *dir, struct ncp_stat *dst, const char **name, uint32_t *name_len)
-{
-    size_t len = strlen(path), slash = len;
-    while (slash > 0 && path[slash - 1] != '/')
-        slash--;
-    if (slash == len)
-        return NCP_E_INVAL;                     /* "/": no last component */
-    int e = walk_len(vfs, fs, id, path, slash, dir, dst);
-    if (e)
-        return e;
-    if (dst->type != NCP_FT_DIR)
-        return NCP_E_NOTDIR;
-    if (!ncp_may(id, dst, NCP_MAY_X))
-        return NCP_E_ACCES;
-    *name = path + slash;
-    *name_len = (uint32_t)(len - slash);
-    return NCP_OK;
+    if (id->admin || (id->uid != NCP_ID_NONE && id->uid == st->uid))
+        return true;
+    if (st->type != NCP_FT_FILE)
+        return false;
+    if (st->mode & 04000u)
+        return false;
+    if ((st->mode & 02010u) == 02010u)
+        return false;
+    return ncp_may(id, st, NCP_MAY_R | NCP_MAY_W);
 }

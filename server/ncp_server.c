@@ -345,12 +345,12 @@ uint8_t ncp_completion_from_errno(int e)
     case FS_EACCES:
     case FS_EPERM:        return NCP_E_ACCES;
     case FS_EBADF:        return NCP_E_BADF;
+    case FS_ELOOP:        return NCP_E_LOOP;
+    case FS_EMLINK:       return NCP_E_MLINK;
     case FS_EINVAL:
-    case FS_ELOOP:
     case FS_EXDEV:
     case FS_ENOTSUP:      return NCP_E_INVAL;
-    case FS_ENOSPC:
-    case FS_EMLINK:       return NCP_E_NOSPC;
+    case FS_ENOSPC:       return NCP_E_NOSPC;
     case FS_EROFS:        return NCP_E_ROFS;
     case FS_ENAMETOOLONG: return NCP_E_NAMETOOLONG;
     case FS_EAGAIN:       return NCP_E_LOCKED;

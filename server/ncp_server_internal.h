@@ -199,13 +199,39 @@ bool ncp_in_group(const struct ncp_ident *id, uint32_t gid);
 bool ncp_may(const struct ncp_ident *id, const struct ncp_stat *st, unsigned want);
 /* May id remove or rename `victim` out of `dir` (write+search on dir, and the sticky rule)? */
 bool ncp_may_delete(const struct ncp_ident *id, const struct ncp_stat *dir, const struct ncp_stat *victim);
-/* Canonical path -> inode and stat, one component at a time from the root,
- * with search permission on every directory passed.  A completion code. */
+/* May id give the (non-directory) st a new hard link?  Linux's protected_hardlinks rule. */
+bool ncp_may_hardlink(const struct ncp_ident *id, const struct ncp_stat *st);
+
+/* ncp_resolve.c: a client's canonical path -> inode, one component at a time from the
+ * root, with search permission on every directory the walk looks a name up in, following
+ * symlinks inside the volume only (absolute targets from the volume root, ".." stopping
+ * there, NCP_SYMLOOP_MAX of them per resolution, then NCP_E_LOOP). */
+#define NCP_RESOLVE_FOLLOW 1u           /* follow a final symlink too (STAT, not LSTAT) */
+struct ncp_resolved {
+    char path[NCP_PATH_MAX + 2];        /* the physical path: canonical, no symlink in it */
+    size_t path_len;
+    uint32_t ino;                       /* on NCP_OK: what the path names */
+    struct ncp_stat st;
+    bool missing;                       /* NCP_E_NOENT for the last component only: then */
+    uint32_t dir;                       /* the directory it would be in, */
+    struct ncp_stat dst;
+    const char *name;                   /* its name (in path, which names it) */
+    uint32_t name_len;
+};
+int  ncp_resolve(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
+                 unsigned flags, struct ncp_resolved *r);
+/* The same, only the inode and stat: ncp_walk follows a final symlink, ncp_walk_flags as
+ * flags say.  A completion code. */
 int  ncp_walk(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
               uint32_t *ino, struct ncp_stat *st);
-/* The same up to the parent of the last component (search permission on it
- * too); *name and *name_len point into path.  NCP_E_INVAL for the root. */
-int  ncp_walk_parent(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
+int  ncp_walk_flags(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, const char *path,
+                    unsigned flags, uint32_t *ino, struct ncp_stat *st);
+/* Resolves the parent of the last component (every symlink on the way followed, search
+ * permission on it too) and REWRITES path (a buffer of NCP_PATH_MAX + 2 bytes) into the
+ * physical path of that parent plus the last name, so the file system's path-based calls
+ * act on what was resolved; *name and *name_len point into path.  The last component is
+ * not looked up (never followed).  NCP_E_INVAL for the root. */
+int  ncp_walk_parent(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_ident *id, char *path,
                      uint32_t *dir, struct ncp_stat *dst, const char **name, uint32_t *name_len);
 
 /* ncp_intruder.c: NetWare's intruder detection (failed logins per account name) */

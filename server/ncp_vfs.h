@@ -72,6 +72,16 @@ struct ncp_vfs_ops {
      * for a new file, its directory entry; need not write the rest of the volume. */
     int     (*fsync)(void *fs, uint32_t ino);
     int     (*statfs)(void *fs, struct ncp_statfs *st);
+    /* Symbolic and hard links (the engine resolves symlinks itself, see ncp_resolve.c;
+     * these never follow one).  symlink: path becomes a symlink to target[0..len)
+     * (1..NCP_SYMLINK_MAX bytes, no NUL), owned by uid, gid.  readlink: the target of
+     * symlink ino into buf, its length returned (-EINVAL for no symlink).  link: the
+     * non-directory at `existing` gets the second name newpath (-EPERM for a directory,
+     * -EMLINK at the file system's link limit). */
+    int     (*symlink)(void *fs, const char *path, const char *target, uint32_t len, uint32_t uid, uint32_t gid,
+                       uint32_t *ino);
+    int64_t (*readlink)(void *fs, uint32_t ino, char *buf, uint32_t cap);
+    int     (*link)(void *fs, const char *existing, const char *newpath);
 };
 
 #endif /* NCP_VFS_H */

@@ -145,6 +145,15 @@ static int e_statfs(void *fs, struct ncp_statfs *st)
     return 0;
 }
 
+static int e_symlink(void *fs, const char *p, const char *target, uint32_t len, uint32_t uid, uint32_t gid,
+                     uint32_t *ino)
+{
+    return ext2_symlink_as(fs, p, target, len, uid, gid, ino);
+}
+
+static int64_t e_readlink(void *fs, uint32_t ino, char *buf, uint32_t cap) { return ext2_readlink(fs, ino, buf, cap); }
+static int e_link(void *fs, const char *existing, const char *newpath) { return ext2_link(fs, existing, newpath); }
+
 const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
     .lookup = e_lookup, .lookup_at = e_lookup_at, .setattr = e_setattr, .stat = e_stat, .readdir = e_readdir, .read = e_read,
     .read_nonblock = e_read_nonblock, .read_ref_nonblock = e_read_ref_nonblock,
@@ -152,4 +161,5 @@ const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
     .ref_span = e_ref_span,
     .create = e_create, .mkdir = e_mkdir, .unlink = e_unlink, .rmdir = e_rmdir,
     .rename = e_rename, .sync = e_sync, .fsync = e_fsync, .statfs = e_statfs,
+    .symlink = e_symlink, .readlink = e_readlink, .link = e_link,
 };

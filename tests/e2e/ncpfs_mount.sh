@@ -2,7 +2,7 @@
 # ncpfs_mount.sh [BUILD_DIR] - end-to-end tests of the FUSE mount (build/ncpfs) against
 # build/ncpd serving an ext2 image, or with NCP_TARGET=kernel against the WorkToDo kernel
 # in QEMU (user networking, a loopback forward on a port of its own) serving the same
-# image: cp -r and diff -r, tar both ways, make, fio with crc32c verification (verified
+# image: cp -r and diff -r, tar both ways, cp -a and tar of symlinks and hard links, make, fio with crc32c verification (verified
 # again through a second mount), two mounts (guest and alice) seeing each other's changes
 # after close, renames and big directories, permission denials for guest, fcntl locks
 # between the mounts (conflict, wait, partial unlock, downgrade, release), a server that
@@ -108,7 +108,49 @@ check rename_no_clobber_keeps_target bash -c "echo keep >'$MA/p' && echo other >
 check truncate_and_append bash -c "printf 0123456789 >'$MA/tr' && truncate -s 4 '$MA/tr' && echo -n ab >>'$MA/tr' && [ \"\$(cat '$MA/tr')\" = 0123ab ]"
 check chmod_own_file bash -c "chmod 640 '$MA/tr' && [ \$(stat -c %a '$MA/tr') = 640 ]"
 check df_statfs bash -c "df '$MA' | grep -q '$SERVER'"
-check symlink_refused_for_now bash -c "! ln -s x '$MA/sl' 2>/dev/null"
+
+# --- symbolic and hard links: cp -a and tar keep them (relative and absolute, fast and slow
+# symlinks, a dangling one, hard links), links stay links through the mount and back
+mkdir -p "$T/ltree/dir/sub"
+echo "link target" >"$T/ltree/dir/file"
+head -c 5000 /dev/urandom >"$T/ltree/data"
+ln -s file "$T/ltree/dir/rel"
+ln -s ../data "$T/ltree/dir/up"
+ln -s /nonexistent/absolute/target "$T/ltree/abs"
+SLOW=$(printf './%.0s' $(seq 60))file                       # 124 bytes: a slow symlink on ext2
+ln -s "$SLOW" "$T/ltree/dir/slow"
+ln -s sub "$T/ltree/dir/dirlink"
+ln "$T/ltree/dir/file" "$T/ltree/hard"
+ln "$T/ltree/data" "$T/ltree/dir/sub/data2"
+# links_are_links DIR: the links of ltree under DIR are links, the hard links one inode
+links_are_links() {
+    [ -L "$1/dir/rel" ] && [ "$(readlink "$1/dir/rel")" = file ] &&
+    [ -L "$1/dir/up" ] && [ "$(readlink "$1/dir/up")" = ../data ] &&
+    [ -L "$1/abs" ] && [ "$(readlink "$1/abs")" = /nonexistent/absolute/target ] &&
+    [ -L "$1/dir/slow" ] && [ "$(readlink "$1/dir/slow")" = "$SLOW" ] &&
+    [ -L "$1/dir/dirlink" ] && [ -d "$1/dir/dirlink" ] && [ ! -L "$1/dir/file" ] &&
+    [ "$(cat "$1/dir/rel")" = "link target" ] && [ "$(cat "$1/dir/slow")" = "link target" ] && cmp -s "$1/dir/up" "$1/data" &&
+    [ "$(stat -c %i "$1/dir/file")" = "$(stat -c %i "$1/hard")" ] && [ "$(stat -c %h "$1/hard")" = 2 ] &&
+    [ "$(stat -c %i "$1/data")" = "$(stat -c %i "$1/dir/sub/data2")" ] && [ "$(stat -c %h "$1/data")" = 2 ]
+}
+check links_source_tree_sane links_are_links "$T/ltree"
+check cp_a_links_into_mount cp -a --no-preserve=ownership "$T/ltree" "$MA/ltree"
+check cp_a_links_diff diff -r --no-dereference "$T/ltree" "$MA/ltree"
+check cp_a_links_are_links links_are_links "$MA/ltree"
+check readdir_dtype_symlink bash -c "find '$MA/ltree' -type l | wc -l | grep -qx 5"
+check cp_a_links_back bash -c "cp -a '$MA/ltree' '$T/ltree.back' && diff -r --no-dereference '$T/ltree' '$T/ltree.back'"
+check cp_a_links_back_are_links links_are_links "$T/ltree.back"
+check tar_c_links_from_mount bash -c "tar -C '$MA' -cf '$T/l.tar' ltree && mkdir '$T/luntar' && tar -C '$T/luntar' -xf '$T/l.tar' && diff -r --no-dereference '$T/ltree' '$T/luntar/ltree'"
+check tar_c_links_are_links links_are_links "$T/luntar/ltree"
+check tar_x_links_into_mount bash -c "mkdir '$MA/luntar' && tar -C '$MA/luntar' --no-same-owner -xf '$T/l.tar' && diff -r --no-dereference '$T/ltree' '$MA/luntar/ltree'"
+check tar_x_links_are_links links_are_links "$MA/luntar/ltree"
+check other_mount_sees_links links_are_links "$MB/ltree"
+check ln_s_and_readlink bash -c "ln -s nowhere '$MA/dangling' && [ \"\$(readlink '$MA/dangling')\" = nowhere ] && [ ! -e '$MA/dangling' ] && rm '$MA/dangling' && [ ! -L '$MA/dangling' ]"
+check_fails symlink_loop_eloop "Too many levels of symbolic links" bash -c "ln -s loop '$MA/loop' && cat '$MA/loop'"
+check_fails hard_link_to_dir_refused "ln: " ln "$MA/ltree/dir" "$MA/dirhard"
+check rm_one_hard_link_keeps_file bash -c "rm '$MA/luntar/ltree/hard' && [ \"\$(stat -c %h '$MA/luntar/ltree/dir/file')\" = 1 ] && grep -qx 'link target' '$MA/luntar/ltree/dir/file'"
+check_fails guest_cannot_hard_link_alice_file "Operation not permitted" ln "$MA/alice-note.txt" "$MA/stolen-note"
+check ncpc_sees_fuse_symlink bash -c "[ \"\$(${GUEST[*]} readlink /ltree/dir/slow)\" = '$SLOW' ]"
 
 # --- building a program with make
 mkdir -p "$MA/prog"
@@ -279,5 +321,9 @@ if kill -0 "$pid" 2>/dev/null; then bad server_exits "still running after shutdo
 check volume_fsck_clean bash -c "PATH=\$PATH:/usr/sbin e2fsck -fn '$T/vol.img' >/dev/null 2>&1"
 check volume_fsck_prints_no_problem test -z "$(fsck_problems "$T/vol.img")"
 check debugfs_sees_tree_file bash -c "PATH=\$PATH:/usr/sbin debugfs -R 'cat /tree/sub-4097.bin' '$T/vol.img' 2>/dev/null | cmp - '$T/tree/sub-4097.bin'"
+check debugfs_sees_fast_symlink bash -c "PATH=\$PATH:/usr/sbin debugfs -R 'stat /ltree/dir/rel' '$T/vol.img' 2>/dev/null | grep -q 'Fast link dest: \"file\"'"
+check debugfs_sees_slow_symlink bash -c "PATH=\$PATH:/usr/sbin debugfs -R 'stat /ltree/dir/slow' '$T/vol.img' 2>/dev/null | grep -q 'Type: symlink' &&
+    PATH=\$PATH:/usr/sbin debugfs -R 'stat /ltree/dir/slow' '$T/vol.img' 2>/dev/null | grep -q 'Size: ${#SLOW}'"
+check debugfs_sees_hard_link bash -c "PATH=\$PATH:/usr/sbin debugfs -R 'stat /ltree/hard' '$T/vol.img' 2>/dev/null | grep -q 'Links: 2'"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -927,6 +927,331 @@ static void test_cross_user_isolation(void)
     raw_close(g); raw_close(al);
 }
 
+/* ---- symbolic and hard links (issue 14 item 3) ---- */
+
+static int symlink_rq(struct raw *r, const char *target, const char *path, struct ncp_stat *st)
+{
+    struct ncp_request rq = R(NCP_FN_SYMLINK);
+    struct ncp_reply rp;
+    rq.u.symlink.target = S(target); rq.u.symlink.path = S(path);
+    int e = call(r, &rq, &rp);
+    if (!e && st) *st = rp.u.stat.st;
+    return e;
+}
+
+/* The target of the symlink at path into out (NUL terminated); a completion code. */
+static int readlink_rq(struct raw *r, const char *path, char *out, size_t cap)
+{
+    struct ncp_request rq = R(NCP_FN_READLINK);
+    struct ncp_reply rp;
+    rq.u.path.path = S(path);
+    int e = call(r, &rq, &rp);
+    out[0] = 0;
+    if (!e && rp.u.readlink.target.len < cap) {
+        memcpy(out, rp.u.readlink.target.ptr, rp.u.readlink.target.len);
+        out[rp.u.readlink.target.len] = 0;
+    }
+    return e;
+}
+
+static int link_rq(struct raw *r, const char *existing, const char *newpath, struct ncp_stat *st)
+{
+    struct ncp_request rq = R(NCP_FN_LINK);
+    struct ncp_reply rp;
+    rq.u.link.existing = S(existing); rq.u.link.newpath = S(newpath);
+    int e = call(r, &rq, &rp);
+    if (!e && st) *st = rp.u.stat.st;
+    return e;
+}
+
+/* STAT or LSTAT of path into *st. */
+static int stat_rq(struct raw *r, uint8_t fn, const char *path, struct ncp_stat *st)
+{
+    struct ncp_request rq = R(fn);
+    struct ncp_reply rp;
+    rq.u.path.path = S(path);
+    int e = call(r, &rq, &rp);
+    if (!e) *st = rp.u.stat.st;
+    return e;
+}
+
+/* The READDIR entry `name` of dir (type and inode); 0 if found. */
+static int dirent_of(struct raw *r, const char *dir, const char *name, uint8_t *type, uint32_t *ino)
+{
+    uint64_t cookie = 0;
+    for (int pages = 0; pages < 100; pages++) {
+        struct ncp_request rq = R(NCP_FN_READDIR);
+        struct ncp_reply rp;
+        rq.u.readdir.path = S(dir); rq.u.readdir.cookie = cookie;
+        if (call(r, &rq, &rp) != NCP_OK) return -1;
+        size_t pos = 0;
+        struct ncp_dirent d;
+        while (ncp_dirent_next(&rp, &pos, &d))
+            if (d.name_len == strlen(name) && !memcmp(d.name, name, d.name_len)) {
+                *type = d.type;
+                *ino = d.ino;
+                return 0;
+            }
+        if (rp.u.readdir.eof) return -1;
+        cookie = rp.u.readdir.next_cookie;
+    }
+    return -1;
+}
+
+/* Removes what the link tests made (any order of failure before). */
+static void links_cleanup(struct raw *r, const char *dir, const char *const *names)
+{
+    char p[256];
+    for (int i = 0; names[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        path_rq(r, NCP_FN_UNLINK, p);
+    }
+    path_rq(r, NCP_FN_RMDIR, dir);
+}
+
+/* SYMLINK, READLINK, LSTAT and which functions follow a final symlink: OPEN, CREATE, STAT,
+ * SETATTR and READDIR do; LSTAT, READLINK, UNLINK, RMDIR, RENAME and SYMLINK do not.
+ * Relative, absolute, fast-sized and slow-sized targets; READDIR reports d_type and ino. */
+static void test_symlinks_follow_rules(void)
+{
+    struct raw *g = session();
+    CHECK(g != NULL);
+    if (!g) return;
+    static const char *const names[] = { "rel", "abs", "abs2", "slow", "dirl", "dang", "nowhere", "new", "f", NULL };
+    links_cleanup(g, "/lt", names);
+    struct ncp_stat st, fst, lst;
+    char buf[NCP_SYMLINK_MAX + 1], slow[400];
+    CHECK_EQ(path_rq(g, NCP_FN_MKDIR, "/lt"), NCP_OK);
+    CHECK_EQ(put_text(g, "/lt/f", 0644, "hello"), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lt/f", &fst), NCP_OK);
+    CHECK_EQ(symlink_rq(g, "f", "/lt/rel", &st), NCP_OK);
+    CHECK_EQ(st.type, NCP_FT_SYMLINK); CHECK_EQ(st.size, 1); CHECK_EQ(st.mode, 0777); CHECK_EQ(st.uid, 1000);
+    CHECK_EQ(symlink_rq(g, "/lt/f", "/lt/abs", NULL), NCP_OK);
+    /* 300+ bytes: a slow symlink on ext2 (a block of its own) */
+    strcpy(slow, "/lt");
+    for (int i = 0; i < 150; i++) strcat(slow, "/.");
+    strcat(slow, "/f");
+    CHECK_EQ(symlink_rq(g, slow, "/lt/slow", NULL), NCP_OK);
+    CHECK_EQ(symlink_rq(g, "/lt", "/lt/dirl", NULL), NCP_OK);
+    CHECK_EQ(readlink_rq(g, "/lt/rel", buf, sizeof buf), NCP_OK); CHECK(!strcmp(buf, "f"));
+    CHECK_EQ(readlink_rq(g, "/lt/abs", buf, sizeof buf), NCP_OK); CHECK(!strcmp(buf, "/lt/f"));
+    CHECK_EQ(readlink_rq(g, "/lt/slow", buf, sizeof buf), NCP_OK); CHECK(!strcmp(buf, slow));
+    CHECK_EQ(readlink_rq(g, "/lt/f", buf, sizeof buf), NCP_E_INVAL);
+    CHECK_EQ(readlink_rq(g, "/lt/none", buf, sizeof buf), NCP_E_NOENT);
+    /* LSTAT sees the link, STAT and OPEN the file */
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt/slow", &lst), NCP_OK);
+    CHECK_EQ(lst.type, NCP_FT_SYMLINK); CHECK_EQ(lst.size, strlen(slow));
+    CHECK(lst.ino != fst.ino);
+    static const char *const via[] = { "/lt/rel", "/lt/abs", "/lt/slow", "/lt/dirl/f", "/lt/dirl/dirl/rel" };
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ(stat_rq(g, NCP_FN_STAT, via[i], &st), NCP_OK);
+        CHECK_EQ(st.ino, fst.ino); CHECK_EQ(st.type, NCP_FT_FILE);
+        CHECK_EQ(get_text(g, via[i], buf, sizeof buf), 5);
+        CHECK(!memcmp(buf, "hello", 5));
+    }
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt/dirl/rel", &st), NCP_OK);   /* only the last is not followed */
+    CHECK_EQ(st.type, NCP_FT_SYMLINK);
+    /* READDIR: d_type and the inode LSTAT gives; READDIR of a path through a link */
+    uint8_t type = 0;
+    uint32_t ino = 0;
+    CHECK_EQ(dirent_of(g, "/lt", "slow", &type, &ino), 0);
+    CHECK_EQ(type, NCP_FT_SYMLINK); CHECK_EQ(ino, lst.ino);
+    CHECK_EQ(dirent_of(g, "/lt/dirl", "f", &type, &ino), 0);
+    CHECK_EQ(type, NCP_FT_FILE); CHECK_EQ(ino, fst.ino);
+    /* creating through a directory link lands in the directory */
+    CHECK_EQ(put_text(g, "/lt/dirl/new", 0644, "n"), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt/new", &st), NCP_OK);
+    CHECK_EQ(st.type, NCP_FT_FILE);
+    /* a dangling link: STAT fails, LSTAT works, CREATE makes its target, EXCL does not */
+    CHECK_EQ(symlink_rq(g, "nowhere", "/lt/dang", NULL), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lt/dang", &st), NCP_E_NOENT);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt/dang", &st), NCP_OK);
+    uint32_t h;
+    CHECK_EQ(open_h(g, "/lt/dang", NCP_O_WRITE | NCP_O_CREATE | NCP_O_EXCL, &h), NCP_E_EXIST);
+    CHECK_EQ(put_text(g, "/lt/dang", 0644, "made"), NCP_OK);
+    CHECK_EQ(get_text(g, "/lt/nowhere", buf, sizeof buf), 4);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt/dang", &st), NCP_OK);
+    CHECK_EQ(st.type, NCP_FT_SYMLINK);
+    /* SYMLINK and MKDIR never follow: an existing name, a dangling link too, is EXIST */
+    CHECK_EQ(symlink_rq(g, "x", "/lt/f", NULL), NCP_E_EXIST);
+    CHECK_EQ(symlink_rq(g, "x", "/lt/rel", NULL), NCP_E_EXIST);
+    CHECK_EQ(path_rq(g, NCP_FN_MKDIR, "/lt/dang"), NCP_E_EXIST);
+    CHECK_EQ(symlink_rq(g, "x", "/", NULL), NCP_E_EXIST);
+    /* SETATTR follows: chmod through the link changes the file, not the link */
+    CHECK_EQ(chmod_rq(g, "/lt/abs", 0600), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lt/f", &st), NCP_OK); CHECK_EQ(st.mode, 0600);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt/abs", &st), NCP_OK); CHECK_EQ(st.mode, 0777);
+    /* with NOFOLLOW, SETATTR changes the link (its times), never the file; no mode for a link */
+    struct ncp_request srq = R(NCP_FN_SETATTR);
+    struct ncp_reply srp;
+    srq.u.setattr.mask = NCP_SA_NOFOLLOW | NCP_SA_MTIME; srq.u.setattr.handle = NCP_HANDLE_NONE;
+    srq.u.setattr.path = S("/lt/abs"); srq.u.setattr.mtime = 1234567;
+    CHECK_EQ(call(g, &srq, &srp), NCP_OK);
+    CHECK_EQ(srp.u.stat.st.type, NCP_FT_SYMLINK); CHECK_EQ(srp.u.stat.st.mtime, 1234567);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lt/f", &st), NCP_OK); CHECK(st.mtime != 1234567);
+    srq.u.setattr.mask = NCP_SA_NOFOLLOW | NCP_SA_MODE; srq.u.setattr.mode = 0600;
+    CHECK_EQ(call(g, &srq, &srp), NCP_E_INVAL);
+    /* RENAME, RMDIR and UNLINK act on the link itself */
+    CHECK_EQ(rename_rq(g, "/lt/abs", "/lt/abs2"), NCP_OK);
+    CHECK_EQ(readlink_rq(g, "/lt/abs2", buf, sizeof buf), NCP_OK); CHECK(!strcmp(buf, "/lt/f"));
+    CHECK_EQ(path_rq(g, NCP_FN_RMDIR, "/lt/dirl"), NCP_E_NOTDIR);
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/lt/dirl"), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lt", &st), NCP_OK);
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/lt/rel"), NCP_OK);
+    CHECK_EQ(get_text(g, "/lt/f", buf, sizeof buf), 5);
+    links_cleanup(g, "/lt", names);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lt", &st), NCP_E_NOENT);
+    raw_close(g);
+}
+
+/* No symlink reaches outside the volume (".." stops at the root, an absolute target starts
+ * there) or into a directory the caller may not search (alice's 0700 home); the caller's
+ * own credentials decide.  Loops end with ELOOP; 40 links in a row are followed, 41 not. */
+static void test_symlink_escape_loop_permission(void)
+{
+    struct raw *g = session(), *al = raw_open();
+    CHECK(g && al);
+    if (!g || !al || login(al, "alice", "wonderland") != NCP_OK) { CHECK(!"sessions"); raw_close(g); raw_close(al); return; }
+    static const char *const names[] = { "up", "up2", "rootup", "users", "spy", "spyd", "a", "b", "self", "deep",
+        "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14", "c15", "c16",
+        "c17", "c18", "c19", "c20", "c21", "c22", "c23", "c24", "c25", "c26", "c27", "c28", "c29", "c30", "c31",
+        "c32", "c33", "c34", "c35", "c36", "c37", "c38", "c39", "c40", "f", NULL };
+    links_cleanup(g, "/le", names);
+    struct ncp_stat st, etc, root;
+    char buf[256];
+    CHECK_EQ(path_rq(g, NCP_FN_MKDIR, "/le"), NCP_OK);
+    CHECK_EQ(put_text(g, "/le/f", 0644, "mine"), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/etc", &etc), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/", &root), NCP_OK);
+    /* ".." past the root stays at the root of the volume */
+    CHECK_EQ(symlink_rq(g, "../../../../../../../etc", "/le/up", NULL), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/up", &st), NCP_OK);
+    CHECK_EQ(st.ino, etc.ino);
+    CHECK_EQ(symlink_rq(g, "/../../..", "/le/rootup", NULL), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/rootup", &st), NCP_OK);
+    CHECK_EQ(st.ino, root.ino);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/rootup/le/f", &st), NCP_OK);
+    CHECK_EQ(symlink_rq(g, "../../../../../../../../../../le/../le/f", "/le/up2", NULL), NCP_OK);
+    CHECK_EQ(get_text(g, "/le/up2", buf, sizeof buf), 4);
+    /* a link does not lend permissions: the users file stays the admin's */
+    CHECK_EQ(symlink_rq(g, "/etc/ncp-users", "/le/users", NULL), NCP_OK);
+    CHECK_EQ(get_text(g, "/le/users", buf, sizeof buf), -1 - NCP_E_ACCES);
+    uint32_t h;
+    CHECK_EQ(open_h(g, "/le/users", NCP_O_WRITE | NCP_O_TRUNC, &h), NCP_E_ACCES);
+    CHECK_EQ(chmod_rq(g, "/le/users", 0666), NCP_E_ACCES);
+    /* nor search permission: alice's 0700 home, by absolute and relative links */
+    CHECK_EQ(put_text(al, "/home/alice/diary", 0644, "dear diary"), NCP_OK);
+    CHECK_EQ(symlink_rq(g, "/home/alice/diary", "/le/spy", NULL), NCP_OK);
+    CHECK_EQ(symlink_rq(g, "../home/alice", "/le/spyd", NULL), NCP_OK);
+    CHECK_EQ(get_text(g, "/le/spy", buf, sizeof buf), -1 - NCP_E_ACCES);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/spy", &st), NCP_E_ACCES);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/spyd/diary", &st), NCP_E_ACCES);
+    CHECK_EQ(put_text(g, "/le/spyd/planted", 0644, "x"), NCP_E_ACCES);
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/le/spyd/diary"), NCP_E_ACCES);
+    CHECK_EQ(rename_rq(g, "/le/spyd/diary", "/le/stolen"), NCP_E_ACCES);
+    CHECK_EQ(symlink_rq(g, "x", "/le/spyd/x", NULL), NCP_E_ACCES);
+    struct ncp_request rq = R(NCP_FN_READDIR);
+    struct ncp_reply rp;
+    rq.u.readdir.path = S("/le/spyd");
+    CHECK_EQ(call(g, &rq, &rp), NCP_E_ACCES);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/le/spy", &st), NCP_OK);       /* the link itself is guest's */
+    CHECK_EQ(get_text(al, "/le/spy", buf, sizeof buf), 10);           /* alice may: her credentials */
+    CHECK_EQ(path_rq(al, NCP_FN_UNLINK, "/home/alice/diary"), NCP_OK);
+    /* loops */
+    CHECK_EQ(symlink_rq(g, "b", "/le/a", NULL), NCP_OK);
+    CHECK_EQ(symlink_rq(g, "/le/a", "/le/b", NULL), NCP_OK);
+    CHECK_EQ(symlink_rq(g, "self/x", "/le/self", NULL), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/a", &st), NCP_E_LOOP);
+    CHECK_EQ(get_text(g, "/le/b", buf, sizeof buf), -1 - NCP_E_LOOP);
+    CHECK_EQ(put_text(g, "/le/a", 0644, "x"), NCP_E_LOOP);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/self", &st), NCP_E_LOOP);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/le/a", &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/a/x", &st), NCP_E_LOOP);
+    /* c0 -> c1 -> ... -> c40 -> f: 40 links from c1 resolve, 41 from c0 do not */
+    char p[32], t[32];
+    for (int i = 0; i <= 40; i++) {
+        snprintf(p, sizeof p, "/le/c%d", i);
+        if (i < 40) snprintf(t, sizeof t, "c%d", i + 1);
+        else strcpy(t, "f");
+        CHECK_EQ(symlink_rq(g, t, p, NULL), NCP_OK);
+    }
+    CHECK_EQ(get_text(g, "/le/c1", buf, sizeof buf), 4);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/le/c0", &st), NCP_E_LOOP);
+    links_cleanup(g, "/le", names);
+    raw_close(g); raw_close(al);
+}
+
+/* LINK: one file, two names, the count on the wire; never a directory; a link to a symlink
+ * links the symlink; Linux's protected_hardlinks rule for files of others. */
+static void test_hard_links(void)
+{
+    struct raw *g = session(), *al = raw_open(), *a = raw_open();
+    CHECK(g && al && a);
+    if (!g || !al || !a || login(al, "alice", "wonderland") != NCP_OK || login(a, "admin", "s3cret") != NCP_OK) {
+        CHECK(!"sessions"); raw_close(g); raw_close(al); raw_close(a); return;
+    }
+    static const char *const names[] = { "f", "g", "s", "s2", "stolen", "rw", "adm", "d", NULL };
+    links_cleanup(g, "/lh", names);
+    path_rq(al, NCP_FN_UNLINK, "/alice-pub");
+    path_rq(al, NCP_FN_UNLINK, "/alice-rw");
+    path_rq(al, NCP_FN_UNLINK, "/alice-own");
+    struct ncp_stat st, fst;
+    char buf[64];
+    CHECK_EQ(path_rq(g, NCP_FN_MKDIR, "/lh"), NCP_OK);
+    CHECK_EQ(put_text(g, "/lh/f", 0644, "one"), NCP_OK);
+    CHECK_EQ(link_rq(g, "/lh/f", "/lh/g", &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lh/f", &fst), NCP_OK);
+    CHECK_EQ(st.ino, fst.ino); CHECK_EQ(st.nlink, 2); CHECK_EQ(fst.nlink, 2);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lh/g", &st), NCP_OK);
+    CHECK_EQ(st.ino, fst.ino); CHECK_EQ(st.nlink, 2);
+    CHECK_EQ(put_text(g, "/lh/g", 0644, "two!"), NCP_OK);              /* one file */
+    CHECK_EQ(get_text(g, "/lh/f", buf, sizeof buf), 4);
+    CHECK(!memcmp(buf, "two!", 4));
+    CHECK_EQ(link_rq(g, "/lh", "/lh2", NULL), NCP_E_PERM);
+    CHECK_EQ(link_rq(g, "/", "/r", NULL), NCP_E_PERM);
+    CHECK_EQ(link_rq(g, "/lh/f", "/lh/g", NULL), NCP_E_EXIST);
+    CHECK_EQ(link_rq(g, "/lh/none", "/lh/x", NULL), NCP_E_NOENT);
+    CHECK_EQ(link_rq(g, "/lh/f", "/etc/f", NULL), NCP_E_ACCES);        /* no write on /etc */
+    CHECK_EQ(path_rq(g, NCP_FN_MKDIR, "/lh/d"), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lh/d", &st), NCP_OK);
+    uint32_t dlinks = st.nlink;
+    CHECK_EQ(link_rq(g, "/lh/d", "/lh/d2", NULL), NCP_E_PERM);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lh/d", &st), NCP_OK);
+    CHECK_EQ(st.nlink, dlinks);
+    /* a link to a symlink is a second symlink name (the source is not followed) */
+    CHECK_EQ(symlink_rq(g, "f", "/lh/s", NULL), NCP_OK);
+    CHECK_EQ(link_rq(g, "/lh/s", "/lh/s2", &st), NCP_OK);
+    CHECK_EQ(st.type, NCP_FT_SYMLINK); CHECK_EQ(st.nlink, 2);
+    CHECK_EQ(readlink_rq(g, "/lh/s2", buf, sizeof buf), NCP_OK); CHECK(!strcmp(buf, "f"));
+    /* removing one name keeps the file */
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/lh/f"), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, "/lh/g", &st), NCP_OK);
+    CHECK_EQ(st.nlink, 1);
+    CHECK_EQ(get_text(g, "/lh/g", buf, sizeof buf), 4);
+    /* protected_hardlinks: another's file needs read and write access (else EPERM) */
+    CHECK_EQ(put_text(al, "/alice-pub", 0644, "pub"), NCP_OK);
+    CHECK_EQ(put_text(al, "/alice-rw", 0666, "rw"), NCP_OK);
+    CHECK_EQ(link_rq(g, "/alice-pub", "/lh/stolen", NULL), NCP_E_PERM);
+    CHECK_EQ(stat_rq(g, NCP_FN_LSTAT, "/lh/stolen", &st), NCP_E_NOENT);
+    CHECK_EQ(link_rq(g, "/alice-rw", "/lh/rw", &st), NCP_OK);
+    CHECK_EQ(st.nlink, 2); CHECK_EQ(st.uid, 1001);
+    CHECK_EQ(link_rq(g, "/lh/s", "/lh/s3", NULL), NCP_OK);              /* its own symlink */
+    CHECK_EQ(path_rq(g, NCP_FN_UNLINK, "/lh/s3"), NCP_OK);
+    CHECK_EQ(link_rq(g, "/home/alice/x", "/lh/x", NULL), NCP_E_ACCES);  /* no search in her home */
+    CHECK_EQ(link_rq(a, "/alice-pub", "/lh/adm", &st), NCP_OK);        /* the admin may */
+    CHECK_EQ(st.nlink, 2);
+    CHECK_EQ(put_text(al, "/alice-own", 0600, "own"), NCP_OK);          /* the owner may */
+    CHECK_EQ(link_rq(al, "/alice-own", "/home/alice/own2", &st), NCP_OK);
+    CHECK_EQ(st.nlink, 2);
+    CHECK_EQ(path_rq(al, NCP_FN_UNLINK, "/home/alice/own2"), NCP_OK);
+    CHECK_EQ(path_rq(al, NCP_FN_UNLINK, "/alice-own"), NCP_OK);
+    CHECK_EQ(path_rq(al, NCP_FN_UNLINK, "/alice-pub"), NCP_OK);
+    CHECK_EQ(path_rq(al, NCP_FN_UNLINK, "/alice-rw"), NCP_OK);
+    path_rq(a, NCP_FN_UNLINK, "/lh/adm");
+    links_cleanup(g, "/lh", names);
+    raw_close(g); raw_close(al); raw_close(a);
+}
+
 /* ---- hostile clients: half frames, a pre-login NEGOTIATE flood, timeouts, the budget ---- */
 
 static uint64_t ms_now(void)
@@ -1538,6 +1863,9 @@ static void run_suite(const char *label)
     RUN_AS(test_thousands_of_malformed_frames, label);
     RUN_AS(test_rename_etc_attack_refused, label);
     RUN_AS(test_cross_user_isolation, label);
+    RUN_AS(test_symlinks_follow_rules, label);
+    RUN_AS(test_symlink_escape_loop_permission, label);
+    RUN_AS(test_hard_links, label);
     RUN_AS(test_half_frames_and_prelogin_flood, label);
     RUN_AS(test_prelogin_sender_that_never_reads, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);

@@ -103,6 +103,10 @@ static bool request_eq(const struct ncp_request *a, const struct ncp_request *b)
                a->u.readdir.max_entries == b->u.readdir.max_entries;
     case NCP_FN_RENAME:
         return str_eq(a->u.rename.from, b->u.rename.from) && str_eq(a->u.rename.to, b->u.rename.to);
+    case NCP_FN_SYMLINK:
+        return str_eq(a->u.symlink.target, b->u.symlink.target) && str_eq(a->u.symlink.path, b->u.symlink.path);
+    case NCP_FN_LINK:
+        return str_eq(a->u.link.existing, b->u.link.existing) && str_eq(a->u.link.newpath, b->u.link.newpath);
     case NCP_FN_MKDIR:
         return a->u.mkdir.mode == b->u.mkdir.mode && str_eq(a->u.mkdir.path, b->u.mkdir.path);
     case NCP_FN_TRUNCATE:
@@ -136,7 +140,19 @@ static void check_request_paths(const struct ncp_request *rq)
     case NCP_FN_STAT:
     case NCP_FN_UNLINK:
     case NCP_FN_RMDIR:
+    case NCP_FN_LSTAT:
+    case NCP_FN_READLINK:
         check_path(rq->u.path.path);
+        break;
+    case NCP_FN_SYMLINK:
+        /* a target is no path: only its length and the absence of NUL are promised */
+        FUZZ_CHECK(rq->u.symlink.target.len >= 1 && rq->u.symlink.target.len <= NCP_SYMLINK_MAX);
+        FUZZ_CHECK(memchr(rq->u.symlink.target.ptr, '\0', rq->u.symlink.target.len) == NULL);
+        check_path(rq->u.symlink.path);
+        break;
+    case NCP_FN_LINK:
+        check_path(rq->u.link.existing);
+        check_path(rq->u.link.newpath);
         break;
     case NCP_FN_READDIR:
         check_path(rq->u.readdir.path);
@@ -280,7 +296,14 @@ static bool reply_eq(const struct ncp_reply *a, const struct ncp_reply *b)
     case NCP_FN_STAT:
     case NCP_FN_FSTAT:
     case NCP_FN_SETATTR:
+    case NCP_FN_LSTAT:
+    case NCP_FN_SYMLINK:
+    case NCP_FN_LINK:
         return stat_eq(&a->u.stat.st, &b->u.stat.st);
+    case NCP_FN_READLINK:
+        FUZZ_CHECK(a->u.readlink.target.len >= 1 && a->u.readlink.target.len <= NCP_SYMLINK_MAX);
+        FUZZ_CHECK(memchr(a->u.readlink.target.ptr, '\0', a->u.readlink.target.len) == NULL);
+        return str_eq(a->u.readlink.target, b->u.readlink.target);
     case NCP_FN_NAMES:
         return a->u.names.count == b->u.names.count && bytes_eq(a->u.names.raw, b->u.names.raw);
     case NCP_FN_READDIR:

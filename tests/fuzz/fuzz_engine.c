@@ -117,7 +117,20 @@ static void setup_volume(struct ncp_memfs *fs)
     FUZZ_CHECK(ncp_memfs_chattr(fs, "/pub", 0755, 1001, 101) == 0);
     FUZZ_CHECK(ncp_memfs_chattr(fs, "/pub/a", 0644, 1001, 101) == 0);
     FUZZ_CHECK(ncp_memfs_chattr(fs, "/big", 0640, 0, 300) == 0);
+    /* symlinks the resolver must handle: into user's private /d/sub, past the root, to the
+     * users file, a loop, a dangling one */
+    static const char *const links[][2] = {
+        { "../../d/sub", "/pub/up" }, { "/../../etc/ncp-users", "/d/abs" }, { "loop", "/loop" },
+        { "nowhere/x", "/pub/dangling" }, { "f", "/d/rel" },
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        FUZZ_CHECK(ncp_memfs_ops.symlink(fs, links[i][1], links[i][0], (uint32_t)strlen(links[i][0]), 1001, 101,
+                                         NULL) == 0);
 }
+
+/* SYMLINK targets: a few that climb, point at private places or loop, else input bytes. */
+static const char *const targets[] = { "..", "../../..", "/etc/ncp-users", "/d/sub", "f", "loop", "/pub/up/x", "." };
+#define NTARGETS (sizeof targets / sizeof targets[0])
 
 /* ---- connections and what was said on them ---- */
 struct tag_info {
@@ -358,6 +371,7 @@ static const uint8_t functions[] = {
     NCP_FN_CREATE, NCP_FN_READ, NCP_FN_WRITE, NCP_FN_CLOSE, NCP_FN_STAT, NCP_FN_FSTAT,
     NCP_FN_READDIR, NCP_FN_UNLINK, NCP_FN_RENAME, NCP_FN_MKDIR, NCP_FN_RMDIR, NCP_FN_TRUNCATE,
     NCP_FN_LOCK, NCP_FN_UNLOCK, NCP_FN_FSYNC, NCP_FN_STATFS, NCP_FN_STATS, NCP_FN_SHUTDOWN,
+    NCP_FN_SYMLINK, NCP_FN_READLINK, NCP_FN_LINK, NCP_FN_LSTAT,
 };
 
 static void op_request(struct fuzz_in *in, struct peer *p, bool may_block)
@@ -414,7 +428,24 @@ static void op_request(struct fuzz_in *in, struct peer *p, bool may_block)
     case NCP_FN_STAT:
     case NCP_FN_UNLINK:
     case NCP_FN_RMDIR:
+    case NCP_FN_READLINK:
+    case NCP_FN_LSTAT:
         rq.u.path.path = take_path(in, 0);
+        break;
+    case NCP_FN_SYMLINK: {
+        uint8_t k = fin_u8(in);
+        if (k & 0x80) {
+            rq.u.symlink.target = take_path(in, 1);   /* any bytes (the codec decides) */
+        } else {
+            rq.u.symlink.target.ptr = targets[k % NTARGETS];
+            rq.u.symlink.target.len = (uint16_t)strlen(targets[k % NTARGETS]);
+        }
+        rq.u.symlink.path = take_path(in, 0);
+        break;
+    }
+    case NCP_FN_LINK:
+        rq.u.link.existing = take_path(in, 0);
+        rq.u.link.newpath = take_path(in, 1);
         break;
     case NCP_FN_READDIR:
         rq.u.readdir.path = take_path(in, 0);

@@ -9,7 +9,8 @@
  * top.  Script ops, each an op byte and parameters (zeros past the end of the script):
  *   lookup+stat, readdir (bounded), read, read_nonblock, read_nonblock_ref, write, truncate,
  *   create, mkdir, unlink, rmdir, rename, sync, statfs, stat of a raw inode number,
- *   lookup_at, and a bounded walk of the whole tree (also run once at the end).
+ *   lookup_at, a bounded walk of the whole tree (also run once at the end; it reads every
+ *   symlink too), readlink of a raw inode number, symlink (fast or slow target), link.
  * Paths come from a table of names the seed images have (and some they lack).
  *
  * A corrupt image may make any call fail; it must never crash, trip ASan/UBSan/LSan, or hang
@@ -61,6 +62,7 @@ static int md_flush(struct fs_blockdev *dev) { return 0; }
 static const char *const paths[] = {
     "/", "/a", "/d", "/d/f", "/d/sub", "/d/sub/g", "/big", "/many", "/many/e05", "/n",
     "/d/n", "/d/sub/n", "/lost+found", "/d/../a", "/d/f/x", "/many/e17",
+    "/fast", "/d/slow", "/hard",
 };
 #define NPATHS (sizeof paths / sizeof paths[0])
 
@@ -119,6 +121,8 @@ static void walk(struct ext2_fs *fs, uint32_t dir, int depth, int *entries)
         (void)ext2_lookup_at(fs, dir, de.name, de.name_len, &again);
         if ((st.mode & EXT2_S_IFMT) == EXT2_S_IFDIR)
             walk(fs, de.ino, depth + 1, entries);
+        else if ((st.mode & EXT2_S_IFMT) == EXT2_S_IFLNK)
+            FUZZ_CHECK(ext2_readlink(fs, de.ino, (char *)iobuf, 4096) <= 4096);
         else
             read_all(fs, de.ino);
     }
@@ -131,7 +135,7 @@ static void run_script(struct ext2_fs *fs, struct fuzz_in *in)
     int entries;
     while (fin_more(in)) {
         uint8_t op = fin_u8(in);
-        switch (op % 17) {
+        switch (op % 20) {
         case 0:
             (void)stat_path(fs, take_path(in), &ino, &st);
             break;
@@ -236,6 +240,25 @@ static void run_script(struct ext2_fs *fs, struct fuzz_in *in)
             name[2] = (char)('0' + n % 10);
             if (!ext2_lookup(fs, take_path(in), &ino))
                 (void)ext2_lookup_at(fs, ino, name, 3, &ino);
+            break;
+        }
+        case 17: {
+            uint32_t cap = fin_u16(in) % 4097;    /* any inode, any room: never past cap */
+            int64_t n = ext2_readlink(fs, fin_u16(in), (char *)iobuf, cap);
+            FUZZ_CHECK(n <= (int64_t)cap);
+            break;
+        }
+        case 18: {
+            uint32_t len = fin_u16(in) % 4200;    /* fast, slow, too long for the block */
+            memset(iobuf, 'a' + op % 26, len);
+            if (len > 2)
+                memcpy(iobuf, "../", 3);
+            (void)ext2_symlink_as(fs, take_path(in), (const char *)iobuf, len, 1000, 1000, &ino);
+            break;
+        }
+        case 19: {
+            const char *from = take_path(in);
+            (void)ext2_link(fs, from, take_path(in));
             break;
         }
         default:

@@ -43,8 +43,13 @@ mksrc() {
         printf 'entry %s\n' "$i" > "$s/many/e$i"
     done
 }
-mkimg() {  # mkimg NAME BLOCK KIB INODES BIGBYTES [MKE2FS OPTIONS]
+mkimg() {  # mkimg NAME BLOCK KIB INODES BIGBYTES [MKE2FS OPTIONS]  (NAME *links*: with links)
     mksrc "$1" "$5"
+    if [[ "$1" == *links* ]]; then
+        ln -s a "$tmp/src$1/fast"                                   # in i_block
+        ln -s "$(printf '../%.0s' $(seq 40))a" "$tmp/src$1/d/slow"  # 120 bytes: a block
+        ln "$tmp/src$1/a" "$tmp/src$1/hard"
+    fi
     # (2>&1: mke2fs warns that 128-byte inodes are deprecated)
     find "$tmp/src$1" -exec touch -h -d @1700000000 {} +      # same bytes on every run
     E2FSPROGS_FAKE_TIME=1700000000 \
@@ -57,6 +62,7 @@ if [[ "$want" == *" ext2 "* ]]; then
 mkimg img64 1024 64 48 14000 "-O ^resize_inode -I 128"
 mkimg img128 1024 128 64 60000
 mkimg img256b4k 4096 256 64 20000       # 4 KiB blocks: a block is a cache buffer
+mkimg img64links 1024 64 48 4000 "-O ^resize_inode -I 128"
 
 # Scripts: op bytes and parameters per run_script() in fuzz_ext2.c (first byte: cache size
 # and read-only flag).
@@ -66,6 +72,8 @@ s_write() { b 03 07 07 05 00 10 00 07 05 f2 00 40 01 00 08 06 06 00 06 10; }
 s_ns() { b 05 08 09 07 0a 0b 07 09 0b 0c 01 09 08 0a 08 0a 0c 10; }
 s_nb() { b 0f 03 00 02 00 06 04 00 10 00 06 04 00 00 02 00 03 0e 00 0b 0f 05 04 0d 10; }
 s_ro() { b 84 00 03 01 00 02 05 00 00 01 10; }
+# ops 17 readlink (cap, inode), 18 symlink (length, path), 19 link (path, path)
+s_links() { b 06 10 11 00 40 00 0c 12 00 20 09 12 01 00 0a 13 03 0b 13 10 0a 10 09 10 09 11 09 12 10; }
 ext2_seed() {   # ext2_seed IMAGE SCRIPT
     "s_$2" > "$tmp/script"
     { be16 "$(stat -c %s "$tmp/script")"; cat "$tmp/script" "$tmp/$1.img"; } | seed ext2 "$1-$2"
@@ -74,6 +82,9 @@ for s in walk read write ns nb ro; do ext2_seed img64 "$s"; done
 ext2_seed img128 write
 ext2_seed img128 ns
 ext2_seed img256b4k read
+ext2_seed img64links walk
+ext2_seed img64links links
+ext2_seed img64links ns
 fi
 
 # ---- codec (flag byte: bit 0 reply, bit 1 the harness writes the length prefix) ----
@@ -99,6 +110,13 @@ rp() { hdr $((0x3333)) "$1" "${2:-0}"; }
 { b 02; rq 48; be16 3; } | seed codec rq-stats
 { b 02; rq 32; } | seed codec rq-statfs
 { b 00; be32 20; rq 21; be16 2; printf /x; } | seed codec rq-stat-prefixed
+{ b 02; rq 35; be16 8; printf ../a/b/c; be16 4; printf d/ln; } | seed codec rq-symlink
+{ b 02; rq 36; be16 4; printf d/ln; } | seed codec rq-readlink
+{ b 02; rq 37; be16 3; printf d/f; be16 3; printf d/g; } | seed codec rq-link
+{ b 02; rq 38; be16 4; printf d/ln; } | seed codec rq-lstat
+{ b 03; rp 36; be16 6; printf /a/../; } | seed codec rp-readlink
+{ b 03; rp 38; be32 14; b 03 00; be16 511; be32 1; be32 0; be32 0; be32 0; be32 6
+  be32 0; be32 0; be32 0; } | seed codec rp-lstat
 { b 03; rp 1; be16 1; be32 65600; be16 3; be32 256; be32 128; } | seed codec rp-negotiate
 { b 03; rp 2; b 04 01 02 03 04; head -c 16 /dev/zero; } | seed codec rp-challenge
 { b 03; rp 16; be32 1; be32 12; b 01 00; be16 420; be32 1; be32 0; be32 0; be32 0; be32 10
@@ -140,7 +158,7 @@ login() { OPB 2 "$1"; b "$(printf %02x "$2")"; }           # login CONN USER(0 u
 req() { OPB 1 "$1" "${3:-2}"; b "$2"; }                   # req CONN FNINDEX [mode]; params follow
 # function indexes (functions[] in fuzz_engine.c): 5 open, 6 create, 7 read, 8 write, 9 close,
 # 10 stat, 11 fstat, 12 readdir, 13 unlink, 14 rename, 15 mkdir, 17 truncate, 18 lock,
-# 19 unlock, 20 fsync, 21 statfs, 22 stats, 23 shutdown, 0 negotiate, 4 ping
+# 19 unlock, 20 fsync, 21 statfs, 22 stats, 23 shutdown, 0 negotiate, 4 ping (24..27: see the links seed)
 { login 0 0; req 0 15; } | seed engine login-statfs
 { login 0 0; req 0 05; b 03 00 02; req 0 07; b 00 00 20; req 0 08; b 00 05 08 61 62; req 0 09; b 00; } | seed engine open-read-write
 { login 0 0; login 1 1; req 0 05; b 03 00 02; req 1 05; b 01 00 02
@@ -154,4 +172,8 @@ req() { OPB 1 "$1" "${3:-2}"; b "$2"; }                   # req CONN FNINDEX [mo
 { login 0 0; req 0 05; b 01 00 06; OPB 1 0 0; b 07; b 00 00 f0 10 00; req 0 16; b 00; } | seed engine read-by-ref
 { OPB 0 0; be16 20; rq 5; be32 0; OPB 0 1; be16 16; rq 32; OPB 2 0; b 05; OPB 2 1; b 06; } | seed engine raw-and-bad-logins
 { login 0 0; req 0 00; b 01 ff 00 00 00 00 00 00 10 00; req 0 04; b 03 61 62 63; } | seed engine negotiate-ping
+# 24 symlink (target byte, path), 25 readlink, 26 link (two paths), 27 lstat; paths by input bytes (0x80 | len)
+{ login 0 0; req 0 18; b 00 89; printf /d/up-new; req 0 19; b 87; printf /pub/up; req 0 1b; b 86; printf /d/abs
+  req 0 0a; b 89; printf /pub/up/x; req 0 0a; b 85; printf /loop; req 0 1a; b 84; printf /d/f; b 85; printf /d/f2
+  req 0 05; b 01 86; printf /d/rel; } | seed engine links
 echo "seeds written under $out/*/corpus"

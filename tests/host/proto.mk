@@ -41,7 +41,11 @@ $(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
 
-HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server
+$(BUILD)/host/test_proto_resolve: tests/host/test_proto_resolve.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
+
+HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server $(BUILD)/host/test_proto_resolve
 
 # ncpc bench's latency histogram and open-loop schedule (client/hdr_hist.c, ncpc_sched.c).
 $(BUILD)/host/test_hdr_hist: tests/host/test_hdr_hist.c client/hdr_hist.c client/hdr_hist.h tests/host/test_proto_check.h
@@ -87,4 +91,4 @@ $(BUILD)/host/proto/freestanding.stamp: $(PROTO_SRC) $(wildcard server/*.c) $(PR
 
 .PHONY: proto-freestanding-check
 proto-freestanding-check: $(BUILD)/host/proto/freestanding.stamp
-$(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server: $(BUILD)/host/proto/freestanding.stamp
+$(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server $(BUILD)/host/test_proto_resolve: $(BUILD)/host/proto/freestanding.stamp

@@ -345,6 +345,82 @@ static void test_read_reply_head_and_size(void)
     CHECK_EQ(ncp_read_reply_size(buf, n), 0);
 }
 
+/* SYMLINK, READLINK, LINK, LSTAT: round trips of requests and replies, and the target rules
+ * (a target is not a path: ".." and absolute targets travel; empty, NUL or too long do not). */
+static void test_link_functions(void)
+{
+    struct ncp_request in, out;
+    struct ncp_reply pin, pout;
+    uint8_t *c;
+    char big[NCP_SYMLINK_MAX + 2];
+
+    in = rq_of(NCP_FN_SYMLINK); in.u.symlink.target = S("../../etc/passwd"); in.u.symlink.path = S("d/l");
+    CHECK_EQ(round_rq(&in, &out, &c), 0);
+    CHECK(streq(out.u.symlink.target, "../../etc/passwd")); CHECK(streq(out.u.symlink.path, "d/l")); free(c);
+    in.u.symlink.target = S("/abs/olute");
+    CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK(streq(out.u.symlink.target, "/abs/olute")); free(c);
+    memset(big, 'x', sizeof big);
+    in.u.symlink.target.ptr = big; in.u.symlink.target.len = NCP_SYMLINK_MAX;
+    CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.symlink.target.len, NCP_SYMLINK_MAX); free(c);
+    in.u.symlink.target.len = NCP_SYMLINK_MAX + 1;
+    size_t n = ncp_encode_request(buf, sizeof buf, &in);
+    CHECK(n > 0);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_NAMETOOLONG); free(c);
+    in.u.symlink.target = S("");
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+    in.u.symlink.target.ptr = "a\0b"; in.u.symlink.target.len = 3;
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+    in.u.symlink.target = S("ok"); in.u.symlink.path = S("a/../b");
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+
+    in = rq_of(NCP_FN_LINK); in.u.link.existing = S("a/f"); in.u.link.newpath = S("b/g");
+    CHECK_EQ(round_rq(&in, &out, &c), 0);
+    CHECK(streq(out.u.link.existing, "a/f")); CHECK(streq(out.u.link.newpath, "b/g")); free(c);
+    in.u.link.newpath = S("../x");
+    n = ncp_encode_request(buf, sizeof buf, &in);
+    CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+
+    const uint8_t fns[] = { NCP_FN_READLINK, NCP_FN_LSTAT };
+    for (unsigned i = 0; i < sizeof fns; i++) {
+        in = rq_of(fns[i]); in.u.path.path = S("x/y");
+        CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK(streq(out.u.path.path, "x/y")); free(c);
+        in.u.path.path = S("x/../..");
+        n = ncp_encode_request(buf, sizeof buf, &in);
+        CHECK_EQ(dec_rq(buf, n, &out, &c), NCP_E_INVAL); free(c);
+    }
+
+    const uint8_t stat_fns[] = { NCP_FN_SYMLINK, NCP_FN_LINK, NCP_FN_LSTAT };
+    for (unsigned i = 0; i < sizeof stat_fns; i++) {
+        pin = rp_of(stat_fns[i]); pin.u.stat.st = sample_stat(); pin.u.stat.st.type = NCP_FT_SYMLINK;
+        CHECK_EQ(round_rp(&pin, &pout, &c), 0); CHECK(stat_eq(&pin.u.stat.st, &pout.u.stat.st)); free(c);
+    }
+    pin = rp_of(NCP_FN_READLINK); pin.u.readlink.target = S("../t");
+    CHECK_EQ(round_rp(&pin, &pout, &c), 0); CHECK(streq(pout.u.readlink.target, "../t")); free(c);
+    pin.u.readlink.target.ptr = big; pin.u.readlink.target.len = NCP_SYMLINK_MAX;
+    CHECK_EQ(round_rp(&pin, &pout, &c), 0); CHECK_EQ(pout.u.readlink.target.len, NCP_SYMLINK_MAX); free(c);
+    pin.u.readlink.target.len = NCP_SYMLINK_MAX + 1;              /* the encoder refuses it */
+    CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &pin), 0);
+    pin.u.readlink.target = S("");
+    CHECK_EQ(ncp_encode_reply(buf, sizeof buf, &pin), 0);
+    /* A reply that lies: a target with a NUL in it. */
+    pin.u.readlink.target = S("abc");
+    n = ncp_encode_reply(buf, sizeof buf, &pin);
+    CHECK(n > 0);
+    buf[n - 2] = 0;
+    CHECK_EQ(dec_rp(buf, n, &pout, &c), NCP_E_BADFRAME); free(c);
+    /* SETATTR's NOFOLLOW bit travels */
+    in = rq_of(NCP_FN_SETATTR); in.u.setattr.mask = NCP_SA_NOFOLLOW | NCP_SA_MTIME; in.u.setattr.handle = NCP_HANDLE_NONE;
+    in.u.setattr.path = S("l"); in.u.setattr.mtime = 5;
+    CHECK_EQ(round_rq(&in, &out, &c), 0); CHECK_EQ(out.u.setattr.mask, NCP_SA_NOFOLLOW | NCP_SA_MTIME); free(c);
+    CHECK(strcmp(ncp_errname(NCP_E_LOOP), "ELOOP") == 0);
+    CHECK(strcmp(ncp_errname(NCP_E_MLINK), "EMLINK") == 0);
+    CHECK(strcmp(ncp_errname(NCP_E_PERM), "EPERM") == 0);
+    CHECK(strcmp(ncp_strerror(NCP_E_PERM), "operation not permitted") == 0);
+}
+
 static void test_reject_truncated(void)
 {
     struct ncp_request in = rq_of(NCP_FN_WRITE), out;
@@ -418,7 +494,7 @@ static void test_reject_bad_fields(void)
      * "none" id, a size past 2^63, a handle together with a path, a bad path. */
     static const struct { uint32_t mask; uint32_t handle; const char *path; uint16_t mode;
                           uint32_t id; uint64_t size; int want; } sa[] = {
-        { 0x100, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
+        { 0x200, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
         { NCP_SA_ATIME | NCP_SA_ATIME_NOW, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
         { NCP_SA_MTIME | NCP_SA_MTIME_NOW, NCP_HANDLE_NONE, "f", 0, 0, 0, NCP_E_INVAL },
         { NCP_SA_MODE, NCP_HANDLE_NONE, "f", 010000, 0, 0, NCP_E_INVAL },
@@ -691,6 +767,7 @@ int main(void)
     RUN(test_reply_roundtrip_all);
     RUN(test_error_and_busy_replies);
     RUN(test_read_reply_head_and_size);
+    RUN(test_link_functions);
     RUN(test_reject_truncated);
     RUN(test_reject_bad_fields);
     RUN(test_reject_bad_counts);
