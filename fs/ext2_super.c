@@ -199,6 +199,8 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 		fs_free(fs);
 		return r;
 	}
+	if (r == 0)
+		(void)ext2_orphans_mount(fs);   /* a crash's unlinked-while-open files */
 	fs->was_clean = (fs->sb->s_state & EXT2_VALID_FS) != 0;
 	if (!fs->was_clean)
 		fs_log("ext2: file system was not cleanly unmounted; run e2fsck\n");
@@ -234,6 +236,7 @@ int ext2_sync(struct ext2_fs *fs)
 int ext2_unmount(struct ext2_fs *fs)
 {
 	int r = 0;
+	ext2_orphans_unmount(fs);
 	if (!fs->read_only) {
 		fs_mutex_lock(&fs->lock);
 		if (fs->was_clean)
