@@ -242,7 +242,10 @@ static void finish_open(fuse_req_t rq, uint64_t ino, struct fuse_file_info *fi, 
     of->ino = ino;
     of->sino = st->ino;
     fi->fh = (uintptr_t)of;
-    fi->direct_io = g_fs.o.direct_io ? 1 : 0;
+    /* O_APPEND: the server puts each write at the end (NCP_O_APPEND), wherever the
+     * kernel thinks the end is, so such a handle bypasses the page cache (the kernel
+     * would cache the bytes at its own guess of the offset). */
+    fi->direct_io = g_fs.o.direct_io || (flags & NCP_O_APPEND) ? 1 : 0;
     fi->keep_cache = nodes_keep_cache(&g_fs.nodes, ino, st->size, st->mtime, st->ctime) ? 1 : 0;
     /* Close-to-open for the size too: the kernel's cached attributes may be
      * older than this open (another client wrote the file); drop them (only

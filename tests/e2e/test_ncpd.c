@@ -29,6 +29,7 @@
 
 static const char *ncpd_path = "build/ncpd";
 static const char *mode_flag, *mode_value;   /* extra ncpd option (and its value) */
+static const char *image_path;               /* serve this ext2 image instead of a memory volume */
 static pid_t server_pid;
 static int port;
 static char users_file[64];
@@ -99,7 +100,9 @@ static int start_server(const char *const *extra)
         close(pfd[0]);
         const char *argv[32];
         int n = 0;
-        argv[n++] = ncpd_path; argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file;
+        argv[n++] = ncpd_path;
+        if (image_path) { argv[n++] = "--image"; argv[n++] = image_path; }
+        else { argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file; }
         argv[n++] = "--port"; argv[n++] = "0"; argv[n++] = "--quiet";
         argv[n++] = "--intruder-attempts"; argv[n++] = INTRUDER_ATTEMPTS;
         argv[n++] = "--intruder-lock-s"; argv[n++] = INTRUDER_LOCK_S;
@@ -843,6 +846,8 @@ static int get_text(struct raw *r, const char *path, char *out, size_t cap)
     return n;
 }
 
+#include "tests/e2e/test_ncpd_posix.c"
+
 /* The attack of issue 11, step by step, as guest: read the users file, move /etc out of
  * the way, write or rename a planted users file into place, unlink it.  Each step gets
  * EACCES from the permission rules (root 1777, /etc the admin's 0755, the file 0600);
@@ -1429,6 +1434,7 @@ static void run_suite(const char *label)
     RUN_AS(test_thousands_of_malformed_frames, label);
     RUN_AS(test_rename_etc_attack_refused, label);
     RUN_AS(test_cross_user_isolation, label);
+    run_posix_tests(label);
     RUN_AS(test_half_frames_and_prelogin_flood, label);
     RUN_AS(test_prelogin_sender_that_never_reads, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);
@@ -1479,6 +1485,20 @@ int main(int argc, char **argv)
     run_suite("inline");
     mode_flag = "--threads"; mode_value = NULL;
     run_suite("threads");
+    /* NCP_TEST_EXT2_IMAGE: the POSIX tests once more against ncpd serving that ext2 image
+     * (ncpd_protocol.sh makes it with the kernel suite's users and layout, and checks it
+     * with e2fsck afterwards); the run ends with an admin shutdown, so ncpd unmounts. */
+    image_path = getenv("NCP_TEST_EXT2_IMAGE");
+    if (image_path) {
+        mode_flag = NULL; mode_value = NULL;
+        if (start_server(NULL)) { printf("FAIL start_ncpd_ext2: cannot start %s on %s\n", ncpd_path, image_path); tp_fail++; }
+        else {
+            run_posix_tests("ext2");
+            RUN_AS(test_admin_shutdown_exits_cleanly, "ext2");
+        }
+    } else {
+        printf("# skip ncpd_ext2: NCP_TEST_EXT2_IMAGE not set (ncpd_protocol.sh sets it)\n");
+    }
     unlink(users_file);
     DONE();
 }
