@@ -297,6 +297,20 @@ static void test_rename_rules(void)
 	CHECK_EQ(ext2_stat(fs, f1, &st), -FS_ENOENT);
 	CHECK_EQ(fsimg_close(&m), 0);
 	CHECK_FSCK(img);
+	/* onto another hard link of the same file (made by debugfs): nothing changes */
+	CHECK_EQ(ft_sh(NULL, "printf 'ln /q/full/x /hard\\nsif /q/full/x links_count 2\\n' | %s -w -f - '%s'",
+		       ft_tool("debugfs"), img), 0);
+	CHECK_FSCK(img);
+	CHECK_EQ(fsimg_open(&m, img, 256, 0), 0);
+	CHECK_EQ(ext2_rename(m.fs, "/hard", "/q/full/x"), 0);
+	CHECK_EQ(ext2_rename(m.fs, "/q/full/x", "/hard"), 0);
+	CHECK_EQ(nlink_of(m.fs, "/hard"), 2);
+	CHECK_EQ(ext2_lookup(m.fs, "/hard", &ino), 0);
+	CHECK_EQ(ino, f2);
+	CHECK_EQ(ext2_lookup(m.fs, "/q/full/x", &ino), 0);
+	CHECK_EQ(ino, f2);
+	CHECK_EQ(fsimg_close(&m), 0);
+	CHECK_FSCK(img);
 }
 
 /* Appenders in several threads, each record written with EXT2_WRITE_APPEND: none lost,
