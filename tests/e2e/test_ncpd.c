@@ -6,6 +6,9 @@
  * each mode: event loop with workers, event loop inline, thread per connection.
  *
  *   test_ncpd [PATH_TO_NCPD]      (default build/ncpd)
+ * NCP_TEST_EXT2_IMAGE=IMG adds a run of the POSIX tests (test_ncpd_posix.c) against ncpd
+ * serving that ext2 image, with a crash (SIGKILL) and a restart; NCP_TEST_SUITE=ext2 runs
+ * only that.
  * Output per docs/conventions.md.
  */
 #include "proto/ncp_auth.h"
@@ -1479,12 +1482,15 @@ int main(int argc, char **argv)
         DONE();
     }
     write_users();
-    mode_flag = NULL;                   /* epoll loop + worker threads (default) */
-    run_suite("epoll");
-    mode_flag = "--workers"; mode_value = "0";   /* epoll loop, blocking work inline */
-    run_suite("inline");
-    mode_flag = "--threads"; mode_value = NULL;
-    run_suite("threads");
+    const char *only = getenv("NCP_TEST_SUITE");  /* "ext2": only the run on the image */
+    if (!only || strcmp(only, "ext2")) {
+        mode_flag = NULL;                   /* epoll loop + worker threads (default) */
+        run_suite("epoll");
+        mode_flag = "--workers"; mode_value = "0";   /* epoll loop, blocking work inline */
+        run_suite("inline");
+        mode_flag = "--threads"; mode_value = NULL;
+        run_suite("threads");
+    }
     /* NCP_TEST_EXT2_IMAGE: the POSIX tests once more against ncpd serving that ext2 image
      * (ncpd_protocol.sh makes it with the kernel suite's users and layout, and checks it
      * with e2fsck afterwards); the run ends with an admin shutdown, so ncpd unmounts. */
@@ -1494,6 +1500,7 @@ int main(int argc, char **argv)
         if (start_server(NULL)) { printf("FAIL start_ncpd_ext2: cannot start %s on %s\n", ncpd_path, image_path); tp_fail++; }
         else {
             run_posix_tests("ext2");
+            RUN_AS(test_posix_crash_frees_orphans_at_mount, "ext2");
             RUN_AS(test_admin_shutdown_exits_cleanly, "ext2");
         }
     } else {
