@@ -323,6 +323,9 @@ static int process(struct ncp_conn *c, const uint8_t *frame, size_t len, bool ma
         }
         ctr_add(s, CTR_REQUESTS, 1);
     }
+    /* Releases a non-blocking path had to leave (ncp_open_put_later) are done by the next
+     * request that may sleep, before it runs (so it sees them done). */
+    if (may_block) ncp_open_release_later(s);
     uint8_t early = NCP_OK;
     if (e) early = (uint8_t)e;
     else if (ncp_fn_needs_login(rq.h.function) && !LOAD(c->logged_in)) early = NCP_E_NOTLOGGEDIN;
@@ -358,7 +361,6 @@ int ncp_conn_handle_blocking(struct ncp_conn *c, const uint8_t *frame, size_t le
     } else {
         r = process(c, frame, len, true, true);
     }
-    ncp_open_release_later(c->srv);
     ncp_conn_put(c);
     return r;
 }
