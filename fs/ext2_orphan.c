@@ -6,9 +6,13 @@
  * s_last_orphan names the first orphan and each orphan's i_dtime the next (0 ends the list).
  * Reads and writes by inode number keep working; the last close takes the inode off the
  * list and frees it.  After a crash the list is still on disk: mounting read-write frees
- * every inode on it (ext2_orphans_mount), so the space comes back; e2fsck would do the same
- * ("Clearing orphaned inode"), and `e2fsck -n` reports an unprocessed list as "Inodes that
- * were part of a corrupted orphan linked list" and "Deleted inode N has zero dtime".
+ * every inode on it (ext2_orphans_mount), so the space comes back.  What e2fsck 1.47 says
+ * of such an image (tests/host/test_fs_posix.c checks it): `e2fsck -p` clears the list
+ * itself ("Clearing orphaned inode N (uid=..., size=...)", exit 1); `e2fsck -fn` does not
+ * process it and reports, exit 4, "Deleted inode N has zero dtime" for the last orphan,
+ * "Inodes that were part of a corrupted orphan linked list found" and "Inode N was part of
+ * the orphaned inode list.  IGNORED." for the others, and the block and inode bitmap
+ * differences of their space; nothing else. 
  *
  * The open table: OPEN_BUCKETS chains of {inode, opens}, under fs->lock.  It holds one entry
  * per inode open through the server, so its size is bounded by the server's handle limits
