@@ -176,6 +176,19 @@ int ext2_orphan_keep(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
 	return r;
 }
 
+/* 1 if ino's bit is set in its group's inode bitmap, 0 if not, or an error. */
+static int inode_in_use(struct ext2_fs *fs, uint32_t ino)
+{
+	uint32_t bit = (ino - 1) % fs->inodes_per_group;
+	struct ext2_blk bm;
+	int r = ext2_bread(fs, ext2_gd(fs, ext2_group_of_inode(fs, ino))->bg_inode_bitmap, &bm);
+	if (r)
+		return r;
+	int used = (bm.p[bit / 8] >> (bit & 7)) & 1;
+	ext2_brelse(&bm);
+	return used;
+}
+
 /* Frees every inode on the list a crash left (read-write mount, before any request).  A
  * list that points outside the inode table, at a linked or free inode, or loops is left
  * where it stopped (s_last_orphan cleared) for e2fsck, with a message. */
@@ -196,8 +209,11 @@ int ext2_orphans_mount(struct ext2_fs *fs)
 		r = ext2_iget(fs, ino, &in);
 		if (r)
 			break;
-		if (in.i_links_count > 0 || in.i_mode == 0) {
-			r = -FS_EUCLEAN;
+		/* only an unlinked inode in use: a free one's stale block pointers may name
+		 * blocks that belong to other files now */
+		int used = inode_in_use(fs, ino);
+		if (used <= 0 || in.i_links_count > 0 || in.i_mode == 0) {
+			r = used < 0 ? used : -FS_EUCLEAN;
 			break;
 		}
 		uint32_t next = in.i_dtime;

@@ -229,6 +229,56 @@ static void test_crash_orphans_freed_at_mount(void)
 	CHECK_FSCK(crash);
 }
 
+/* A corrupt orphan list (made with debugfs) is not followed into other files: the head a
+ * linked file, or a free inode whose stale block pointers name another file's blocks, stops
+ * the mount's processing with nothing freed; the head is cleared and the mount goes on. */
+static void test_corrupt_orphan_list_stops(void)
+{
+	static const char *const lists[] = {
+		"ssv last_orphan 12",                                   /* /a, linked */
+		"sif <20> mode 0100644\\nsif <20> links_count 0\\nsif <20> size 4096\\n"
+		"sif <20> block[0] %u\\nssv last_orphan 20",           /* free, pointing into /c */
+		"ssv last_orphan 3000",                                 /* past the inode table */
+	};
+	for (int i = 0; i < 3; i++) {
+		struct fsimg m;
+		static uint8_t data[50000];
+		uint32_t a, c;
+		char name[32], cmd[400];
+		snprintf(name, sizeof name, "corrupt%d", i);
+		CHECK(new_image(name) == 0);
+		CHECK_EQ(fsimg_open(&m, img, 256, 0), 0);
+		CHECK((a = make_file(m.fs, "/a", data, sizeof data, 21)) == 12);
+		CHECK((c = make_file(m.fs, "/c", data, sizeof data, 22)) != 0);
+		int64_t blocks0 = free_blocks(m.fs), inodes0 = free_inodes(m.fs);
+		CHECK_EQ(fsimg_close(&m), 0);
+		char *out = NULL;
+		ft_sh(&out, "%s -R 'bmap <%u> 0' '%s'", ft_tool("debugfs"), c, img);
+		unsigned cblk = 0;
+		char *nl = out ? strrchr(out, '\n') : NULL;
+		while (nl && nl > out && nl[-1] != '\n' && nl[-1] != ' ')
+			nl--;
+		if (out)
+			sscanf(nl && nl != out ? nl : out, "%u", &cblk);
+		free(out);
+		if (i == 1)
+			CHECK(cblk != 0);
+		snprintf(cmd, sizeof cmd, lists[i], cblk);
+		CHECK_EQ(ft_sh(NULL, "printf '%s\\n' | %s -w -f - '%s'", cmd, ft_tool("debugfs"), img), 0);
+		CHECK_EQ(fsimg_open(&m, img, 256, 0), 0);
+		CHECK_EQ(ext2_orphan_head(m.fs), 0);
+		CHECK_EQ(free_blocks(m.fs), blocks0);           /* nothing freed */
+		CHECK_EQ(free_inodes(m.fs), inodes0);
+		static uint8_t back[50000];
+		fill(data, sizeof data, 22);
+		CHECK_EQ(ext2_read(m.fs, c, 0, back, sizeof back), (int64_t)sizeof back);
+		CHECK(memcmp(back, data, sizeof back) == 0);
+		CHECK_EQ(fsimg_close(&m), 0);
+		if (i != 1)
+			CHECK_FSCK(img);                        /* (inode 20's junk is e2fsck's to clear) */
+	}
+}
+
 /* An unmount with an orphan still open (the server did not close it) frees it. */
 static void test_unmount_frees_open_orphans(void)
 {
@@ -515,6 +565,7 @@ int main(void)
 	ft_run("ext2_orphan_list_any_order_and_rename_over", test_orphan_list_any_order_and_rename_over);
 	ft_run("ext2_crash_orphans_freed_at_mount", test_crash_orphans_freed_at_mount);
 	ft_run("ext2_unmount_frees_open_orphans", test_unmount_frees_open_orphans);
+	ft_run("ext2_corrupt_orphan_list_stops", test_corrupt_orphan_list_stops);
 	ft_run("ext2_rename_rules", test_rename_rules);
 	ft_run("ext2_append_is_atomic", test_append_is_atomic);
 	ft_run("ext2_times", test_times);
