@@ -318,7 +318,8 @@ static int do_open(struct ctx *x)
     }
     memset(o, 0, sizeof *o);                      /* not closing, no locks */
     o->ino = ino; o->flags = flags; o->refs = 1; o->conn = x->c;   /* not shared yet */
-    o->srv = x->s; o->counted = x->vfs->open != NULL;
+    o->srv = x->s;
+    o->counted = x->vfs->open != NULL;
     struct ncp_conn *c = x->c;
     uint32_t max = x->s->cfg.max_handles, slot = max;
     fs_mutex_lock(&c->lock);

@@ -468,8 +468,12 @@ static int remove_path(struct ncp_memfs *m, const char *path, bool dir)
     if (!dir && n->type == NCP_FT_DIR) return -FS_EISDIR;
     if (dir && n->entries) return -FS_ENOTEMPTY;
     remove_entry(p, d);
-    if (dir) { p->nlink--; free_node(m, ino); }
-    else drop_link(m, ino);
+    if (dir) {
+        p->nlink--;
+        free_node(m, ino);
+    } else {
+        drop_link(m, ino);
+    }
     return 0;
 }
 
@@ -522,8 +526,12 @@ static int do_rename(struct ncp_memfs *m, const char *from, const char *to)
         if (t->type == NCP_FT_DIR && t->entries) return -FS_ENOTEMPTY;
         dst->ino = ino;
         tp->mtime = tp->ctime = now;
-        if (t->type == NCP_FT_DIR) { tp->nlink--; free_node(m, old); }
-        else drop_link(m, old);
+        if (t->type == NCP_FT_DIR) {
+            tp->nlink--;
+            free_node(m, old);
+        } else {
+            drop_link(m, old);
+        }
     } else if ((e = add_entry(tp, tname, tlen, ino))) {
         return e;
     }

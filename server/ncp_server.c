@@ -41,7 +41,12 @@ void ncp_server_destroy(struct ncp_server *s)
     while (s->locks) { struct ncp_lock *l = s->locks; s->locks = l->next; fs_free(l); }
     /* Opens still queued are freed without vfs->release: embedders may have unmounted
      * the volume already (which frees what was still open). */
-    for (struct ncp_open *o = s->released, *next; o; o = next) { next = o->later; fs_free(o); }
+    struct ncp_open *o = s->released;
+    while (o) {
+        struct ncp_open *next = o->later;
+        fs_free(o);
+        o = next;
+    }
     ncp_users_destroy(s);
     ncp_intruder_destroy(s);
     fs_free(s->conns);
