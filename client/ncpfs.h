@@ -40,6 +40,7 @@ struct ofile {
     uint32_t sino;
     bool lost;                  /* a reopen failed: EIO from now on */
     struct ncpfs_lock *locks;   /* byte ranges this handle holds, by lock owner */
+    struct ofile *open_prev, *open_next;  /* ncpfs_ops.c's list of open files (its lock) */
 };
 
 static inline struct ofile *ofile_of(struct fuse_file_info *fi) { return (struct ofile *)(uintptr_t)fi->fh; }

@@ -178,6 +178,50 @@ int ncpfs_reopen(struct ofile *of, uint64_t stale_gen)
     return e ? -EIO : 0;
 }
 
+/* Every open file, so that a stat of a file whose name is gone (removed while open, here
+ * or through another mount) can ask the server through one of its handles. */
+static pthread_mutex_t open_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ofile *open_list;                 /* open_list_lock */
+
+static void open_list_add(struct ofile *of)
+{
+    pthread_mutex_lock(&open_list_lock);
+    of->open_prev = NULL;
+    of->open_next = open_list;
+    if (open_list) open_list->open_prev = of;
+    open_list = of;
+    pthread_mutex_unlock(&open_list_lock);
+}
+
+static void open_list_remove(struct ofile *of)
+{
+    pthread_mutex_lock(&open_list_lock);
+    if (of->open_prev) of->open_prev->open_next = of->open_next;
+    else open_list = of->open_next;
+    if (of->open_next) of->open_next->open_prev = of->open_prev;
+    of->open_prev = of->open_next = NULL;
+    pthread_mutex_unlock(&open_list_lock);
+}
+
+/* FSTAT through any open handle of FUSE inode ino: 0, or an error (-ESTALE: none open). */
+static int fstat_open_ino(uint64_t ino, struct ncp_stat *st)
+{
+    struct ofile *of;
+    pthread_mutex_lock(&open_list_lock);
+    for (of = open_list; of && of->ino != ino; of = of->open_next)
+        ;
+    if (of) __atomic_add_fetch(&of->refs, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&open_list_lock);
+    if (!of) return -ESTALE;
+    struct ncp_request r = ncpc_req(NCP_FN_FSTAT);
+    struct ncpc_reply rp;
+    int e = ncpfs_handle_call(of, &r, ncpfs_set_handle_only, &rp);
+    if (e == 0) *st = rp.rp.u.stat.st;
+    ncpc_reply_free(&rp);
+    ncpfs_ofile_put(of);
+    return e;
+}
+
 void ncpfs_ofile_put(struct ofile *of)
 {
     if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL)) return;
@@ -246,14 +290,19 @@ static void finish_open(fuse_req_t rq, uint64_t ino, struct fuse_file_info *fi, 
     of->ino = ino;
     of->sino = st->ino;
     fi->fh = (uintptr_t)of;
-    fi->direct_io = g_fs.o.direct_io ? 1 : 0;
+    /* O_APPEND: the server puts each write at the end (NCP_O_APPEND), wherever the
+     * kernel thinks the end is, so such a handle bypasses the page cache (the kernel
+     * would cache the bytes at its own guess of the offset). */
+    fi->direct_io = g_fs.o.direct_io || (flags & NCP_O_APPEND) ? 1 : 0;
     fi->keep_cache = nodes_keep_cache(&g_fs.nodes, ino, st->size, st->mtime, st->ctime) ? 1 : 0;
     /* Close-to-open for the size too: the kernel's cached attributes may be
      * older than this open (another client wrote the file); drop them (only
      * them: offset -1), so that reads go by the size the server has now. */
     if (!fi->keep_cache && !entry) fuse_lowlevel_notify_inval_inode(g_fs.se, ino, -1, 0);
+    open_list_add(of);
     int r = entry ? fuse_reply_create(rq, entry, fi) : fuse_reply_open(rq, fi);
     if (r) {                                    /* the opener is gone (interrupted) */
+        open_list_remove(of);
         close_handle(t, handle);
         ncpfs_ofile_put(of);
     }
@@ -334,6 +383,9 @@ static void op_getattr(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
         if (e == 0) e = stat_path(path, &st);
         /* The name now holds another file: the kernel looks it up again. */
         if (e == 0 && nodes_fuse_ino(&g_fs.nodes, st.ino) != ino) e = -ESTALE;
+        /* No name any more (removed while open): the server still has the file, and
+         * its open handles can tell (fstat of such a descriptor comes here). */
+        if ((e == -ESTALE || e == NCP_E_NOENT) && fstat_open_ino(ino, &st) == 0) e = 0;
     }
     reply_stat(rq, e, &st);
 }
@@ -725,6 +777,7 @@ static void op_release(fuse_req_t rq, fuse_ino_t ino, struct fuse_file_info *fi)
     struct ofile *of = ofile_of(fi);
     struct ncpm_target t;
     uint32_t h;
+    open_list_remove(of);
     if (ncpfs_ofile_get(of, &t, &h) == 0) close_handle(t, h);   /* also ends its lock waits */
     ncpfs_ofile_put(of);
     fuse_reply_err(rq, 0);

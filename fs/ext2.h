@@ -122,6 +122,8 @@ int ext2_readdir(struct ext2_fs *fs, uint32_t dir, uint64_t *cookie, struct ext2
 
 /* Data.  Reads return the bytes read (0 at or past end of file). */
 int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint64_t len);
+/* off EXT2_WRITE_APPEND: at the end of the file, found and written under one lock (O_APPEND). */
+#define EXT2_WRITE_APPEND UINT64_MAX
 int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *buf, uint64_t len);
 int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size);
 
@@ -172,5 +174,14 @@ int ext2_symlink_as(struct ext2_fs *fs, const char *path, const char *target, ui
 		    uint32_t gid, uint32_t *ino);
 int64_t ext2_readlink(struct ext2_fs *fs, uint32_t ino, char *buf, uint32_t cap);
 int ext2_link(struct ext2_fs *fs, const char *existing, const char *newpath);
+/* Open files (ext2_orphan.c).  The server counts each open handle of a regular file: an
+ * inode whose last name goes while it is open stays (link count 0, on the orphan list),
+ * readable and writable by number, until its last close frees it.  ext2_open_ino fails
+ * with -ENOENT for an inode freed meanwhile, -EISDIR / -EINVAL for what is not a regular
+ * file, -ENOMEM without memory for its entry. */
+int ext2_open_ino(struct ext2_fs *fs, uint32_t ino);
+int ext2_close_ino(struct ext2_fs *fs, uint32_t ino);
+/* The first inode of the on-disk orphan list (0: empty); for tests and reports. */
+uint32_t ext2_orphan_head(struct ext2_fs *fs);
 
 #endif

@@ -12,8 +12,8 @@ int ext2_setattr(struct ext2_fs *fs, uint32_t ino, const struct ext2_setattr *a)
 		return -FS_ENOENT;
 	ext2_change_begin(fs);
 	int r = ext2_iget(fs, ino, &in);
-	if (r == 0 && (in.i_links_count == 0 || in.i_mode == 0))
-		r = -FS_ENOENT;
+	if (r == 0)
+		r = ext2_inode_usable(fs, ino, &in, true);
 	if (r == 0) {
 		if (a->mask & EXT2_SA_MODE)
 			in.i_mode = (uint16_t)((in.i_mode & EXT2_S_IFMT) | (a->mode & 07777));

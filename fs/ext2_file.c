@@ -10,6 +10,8 @@ static const uint8_t zero_block[BCACHE_BLOCK_SIZE];
 
 static bool must_retry(struct ext2_fs *fs, uint32_t seq0, int64_t r)
 {
+	if (r == EXT2_E_RETRY_LOCKED)
+		return true;                    /* an unlinked inode: open orphan or freed? */
 	return r < 0 && r != -FS_EWOULDBLOCK && ((seq0 & 1) || ext2_seq_read(fs) != seq0);
 }
 
@@ -70,10 +72,17 @@ int ext2_stat(struct ext2_fs *fs, uint32_t ino, struct ext2_stat *st)
 	if (ino < 1 || ino > fs->inodes_count)
 		return -FS_ENOENT;
 	int r = ext2_iget(fs, ino, &in);
+	if (r == 0)
+		r = ext2_inode_usable(fs, ino, &in, false);
+	if (r == EXT2_E_RETRY_LOCKED) {
+		fs_mutex_lock(&fs->lock);
+		r = ext2_iget(fs, ino, &in);
+		if (r == 0)
+			r = ext2_inode_usable(fs, ino, &in, true);
+		fs_mutex_unlock(&fs->lock);
+	}
 	if (r)
 		return r;
-	if (in.i_links_count == 0 || in.i_mode == 0)
-		return -FS_ENOENT;
 	st->ino = ino;
 	st->mode = in.i_mode;
 	st->nlink = in.i_links_count;
@@ -119,17 +128,43 @@ int ext2_readdir(struct ext2_fs *fs, uint32_t dir, uint64_t *cookie, struct ext2
 
 /* ---- reading data ---------------------------------------------------------- */
 
-/* Checks the inode is a readable file and clips [off, off+*len) to its size. */
+/* Relatime: a read updates atime only when it is not after mtime or ctime, or a day old
+ * (and never to the value it has). */
+static bool atime_due(struct ext2_fs *fs, const struct ext2_inode *in)
+{
+	uint32_t now = fs_time_now();
+	if (fs->read_only || now == in->i_atime)
+		return false;
+	return in->i_atime <= in->i_mtime || in->i_atime <= in->i_ctime ||
+	       (int64_t)now - (int64_t)in->i_atime >= 24 * 60 * 60;
+}
+
+/* Writes a due atime (a change of its own, taken after the read). */
+static void atime_update(struct ext2_fs *fs, uint32_t ino)
+{
+	struct ext2_inode in;
+	ext2_change_begin(fs);
+	if (ext2_iget(fs, ino, &in) == 0 && ext2_inode_usable(fs, ino, &in, true) == 0 && atime_due(fs, &in)) {
+		in.i_atime = fs_time_now();
+		(void)ext2_iput(fs, ino, &in);
+	}
+	ext2_change_end(fs);
+}
+
+/* Checks the inode is a readable file and clips [off, off+*len) to its size.  locked:
+ * fs->lock is held.  *due: this read must update atime (nonblock: -EWOULDBLOCK instead). */
 static int read_prepare(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t off,
-			uint64_t *len, bool nonblock)
+			uint64_t *len, bool nonblock, bool locked, bool *due)
 {
 	if (ino < 1 || ino > fs->inodes_count)
 		return -FS_ENOENT;
 	int r = nonblock ? ext2_iget_nb(fs, ino, in) : ext2_iget(fs, ino, in);
+	if (r == 0)
+		r = ext2_inode_usable(fs, ino, in, locked);
+	if (r == EXT2_E_RETRY_LOCKED && nonblock)
+		r = -FS_EWOULDBLOCK;
 	if (r)
 		return r;
-	if (in->i_links_count == 0 || in->i_mode == 0)
-		return -FS_ENOENT;
 	switch (in->i_mode & EXT2_S_IFMT) {
 	case EXT2_S_IFREG:
 		break;
@@ -138,6 +173,9 @@ static int read_prepare(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in,
 	default:
 		return -FS_EINVAL;
 	}
+	*due = atime_due(fs, in);
+	if (*due && nonblock)
+		return -FS_EWOULDBLOCK;         /* the worker updates atime */
 	uint64_t size = ext2_isize(in);
 	if (off >= size)
 		*len = 0;
@@ -147,10 +185,10 @@ static int read_prepare(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in,
 }
 
 static int64_t read_once(struct ext2_fs *fs, uint32_t ino, uint64_t off, uint8_t *buf, uint64_t len,
-			 bool nonblock)
+			 bool nonblock, bool locked, bool *due)
 {
 	struct ext2_inode in;
-	int r = read_prepare(fs, ino, &in, off, &len, nonblock);
+	int r = read_prepare(fs, ino, &in, off, &len, nonblock, locked, due);
 	if (r)
 		return r;
 	uint64_t done = 0;
@@ -182,21 +220,25 @@ static int64_t read_once(struct ext2_fs *fs, uint32_t ino, uint64_t off, uint8_t
 int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint64_t len)
 {
 	uint32_t seq = ext2_seq_read(fs);
-	int64_t r = read_once(fs, ino, off, buf, len, false);
+	bool due = false;
+	int64_t r = read_once(fs, ino, off, buf, len, false, false, &due);
 	if (must_retry(fs, seq, r)) {
 		fs_mutex_lock(&fs->lock);
-		r = read_once(fs, ino, off, buf, len, false);
+		r = read_once(fs, ino, off, buf, len, false, true, &due);
 		fs_mutex_unlock(&fs->lock);
 	}
+	if (r >= 0 && due)
+		atime_update(fs, ino);
 	return r;
 }
 
 int64_t ext2_read_nonblock(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint64_t len)
 {
 	uint32_t seq = ext2_seq_read(fs);
+	bool due;
 	if (seq & 1)
 		return -FS_EWOULDBLOCK;         /* a change is in progress */
-	int64_t r = read_once(fs, ino, off, buf, len, true);
+	int64_t r = read_once(fs, ino, off, buf, len, true, false, &due);
 	if (r < 0 && r != -FS_EWOULDBLOCK && ext2_seq_read(fs) != seq)
 		return -FS_EWOULDBLOCK;         /* let the slow path decide */
 	return r;
@@ -216,10 +258,11 @@ int64_t ext2_read_nonblock_ref(struct ext2_fs *fs, uint32_t ino, uint64_t off, u
 	struct ext2_inode in;
 	uint32_t seq = ext2_seq_read(fs);
 	unsigned n = 0;
+	bool due;
 	*nrefs = 0;
 	if (seq & 1)
 		return -FS_EWOULDBLOCK;
-	int r = read_prepare(fs, ino, &in, off, &len, true);
+	int r = read_prepare(fs, ino, &in, off, &len, true, false, &due);
 	if (r)
 		return r == -FS_EWOULDBLOCK || ext2_seq_read(fs) == seq ? r : -FS_EWOULDBLOCK;
 	uint64_t done = 0;
@@ -265,10 +308,10 @@ static int writable_file(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in
 	if (ino < 1 || ino > fs->inodes_count)
 		return -FS_ENOENT;
 	int r = ext2_iget(fs, ino, in);
+	if (r == 0)
+		r = ext2_inode_usable(fs, ino, in, true);
 	if (r)
 		return r;
-	if (in->i_links_count == 0 || in->i_mode == 0)
-		return -FS_ENOENT;
 	if ((in->i_mode & EXT2_S_IFMT) == EXT2_S_IFDIR)
 		return -FS_EISDIR;
 	if ((in->i_mode & EXT2_S_IFMT) != EXT2_S_IFREG)
@@ -282,6 +325,8 @@ static int64_t write_locked(struct ext2_fs *fs, uint32_t ino, uint64_t off, cons
 	int r = writable_file(fs, ino, &in);
 	if (r)
 		return r;
+	if (off == EXT2_WRITE_APPEND)
+		off = ext2_isize(&in);          /* O_APPEND: the end, under the lock */
 	if (len == 0)
 		return 0;
 	if (off >= fs->max_file_size)

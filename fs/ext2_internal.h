@@ -47,7 +47,12 @@ struct ext2_fs {
 	uint32_t sync_gen;              /* volume syncs started */
 
 	struct ext2_stats st;           /* atomic counters */
+	struct ext2_open_ino **open_tab; /* lock: inodes open through the server (ext2_orphan.c) */
 };
+
+/* A lock-free reader found an unlinked inode: only under fs->lock can it tell an open
+ * orphan from a freed inode (never returned to callers). */
+#define EXT2_E_RETRY_LOCKED (-4096)
 
 /* A fs block held in the cache: p points at it inside buf. */
 struct ext2_blk {
@@ -113,6 +118,17 @@ int ext2_dir_retarget(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *d
 int ext2_dir_is_empty(struct ext2_fs *fs, const struct ext2_inode *dir);
 int ext2_dir_init(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint32_t parent);
 int ext2_dir_next(struct ext2_fs *fs, const struct ext2_inode *dir, uint64_t *cookie, struct ext2_dirent *out);
+
+/* ext2_orphan.c */
+/* 0 if ino (read into `in`) may be read and written by number: linked, or an open orphan
+ * (locked: fs->lock held; else an unlinked inode gives EXT2_E_RETRY_LOCKED); -ENOENT if not. */
+int ext2_inode_usable(struct ext2_fs *fs, uint32_t ino, const struct ext2_inode *in, bool locked);
+bool ext2_ino_is_open(struct ext2_fs *fs, uint32_t ino);                 /* fs->lock held */
+/* The last link of an open inode went: onto the orphan list instead of freed (fs->lock). */
+int ext2_orphan_keep(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in);
+int ext2_orphans_mount(struct ext2_fs *fs);
+void ext2_orphans_unmount(struct ext2_fs *fs);
+void ext2_orphans_shutdown(struct ext2_fs *fs);
 
 /* ext2_path.c */
 struct ext2_path {

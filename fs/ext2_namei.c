@@ -111,12 +111,15 @@ int ext2_mkdir(struct ext2_fs *fs, const char *path, uint16_t mode)
 	return ext2_mkdir_as(fs, path, mode, 0, 0);
 }
 
-/* Drops one link of ino (not a directory); frees it at zero. */
+/* Drops one link of ino (not a directory); frees it at zero, unless it is open: then it
+ * waits on the orphan list for its last close (ext2_orphan.c). */
 static int drop_link(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
 {
 	if (in->i_links_count > 0)
 		in->i_links_count--;
 	in->i_ctime = fs_time_now();
+	if (in->i_links_count == 0 && ext2_ino_is_open(fs, ino))
+		return ext2_orphan_keep(fs, ino, in);
 	if (in->i_links_count == 0)
 		return ext2_inode_release(fs, ino, in);
 	return ext2_iput(fs, ino, in);

@@ -207,6 +207,8 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 		return r;
 	}
 	fs->mount_state = fs->sb->s_state;
+	if (r == 0)
+		(void)ext2_orphans_mount(fs);   /* a crash's unlinked-while-open files */
 	fs->was_clean = (fs->sb->s_state & EXT2_VALID_FS) != 0;
 	fs->st.unclean_mount = !fs->was_clean;
 	if (!fs->was_clean)
@@ -284,6 +286,11 @@ int ext2_shutdown(struct ext2_fs *fs)
 {
 	fs_mutex_lock(&fs->lock);
 	bool was_writable = !fs->read_only;
+	fs_mutex_unlock(&fs->lock);
+	if (was_writable)
+		ext2_orphans_shutdown(fs);      /* open files without a name: freed, as at unmount */
+	fs_mutex_lock(&fs->lock);
+	was_writable = !fs->read_only;
 	if (was_writable && !fs->stopped) {
 		ext2_super_mark_clean(fs);
 		fs->stopped = true;
@@ -296,6 +303,7 @@ int ext2_shutdown(struct ext2_fs *fs)
 int ext2_unmount(struct ext2_fs *fs)
 {
 	int r = ext2_shutdown(fs);
+	ext2_orphans_unmount(fs);       /* the table; shutdown freed the open orphans */
 	release_pins(fs);
 	fs_free(fs);
 	return r;

@@ -270,6 +270,27 @@ static int open_create(struct ctx *x, const struct ncp_ident *id, const char *pa
     return r;
 }
 
+/* OPEN's checks on the counted inode: a regular file the caller may open this way; then
+ * O_TRUNC.  A completion code. */
+static int open_checks(struct ctx *x, const struct ncp_ident *id, uint32_t ino, uint32_t flags, bool created,
+                       struct ncp_stat *st)
+{
+    int e = x->vfs->stat(x->fs, ino, st);
+    if (e) return ncp_completion_from_errno(e);
+    if (st->type == NCP_FT_DIR) return NCP_E_ISDIR;
+    if (st->type != NCP_FT_FILE) return NCP_E_INVAL;
+    unsigned want = 0;
+    if (flags & NCP_O_READ) want |= NCP_MAY_R;
+    if (flags & (NCP_O_WRITE | NCP_O_TRUNC)) want |= NCP_MAY_W;
+    if (!created && !ncp_may(id, st, want)) return NCP_E_ACCES;   /* the creator may always */
+    if (flags & NCP_O_TRUNC) {
+        if ((e = x->vfs->truncate(x->fs, ino, 0))) return ncp_completion_from_errno(e);
+        ncp_users_touch_ino(x->s, ino);
+        if ((e = x->vfs->stat(x->fs, ino, st))) return ncp_completion_from_errno(e);
+    }
+    return NCP_OK;
+}
+
 static int do_open(struct ctx *x)
 {
     if (!x->may_block) return NCP_RET_BLOCK;
@@ -285,23 +306,20 @@ static int do_open(struct ctx *x)
     else e = ncp_walk(x->vfs, x->fs, &id, path, &ino, &rp.u.open.st);
     if (e) return e;
     if (created) flags &= ~(uint32_t)NCP_O_TRUNC;             /* new: nothing to cut */
-    if ((e = x->vfs->stat(x->fs, ino, &rp.u.open.st))) return ncp_completion_from_errno(e);
-    if (rp.u.open.st.type == NCP_FT_DIR) return NCP_E_ISDIR;
-    if (rp.u.open.st.type != NCP_FT_FILE) return NCP_E_INVAL;
-    unsigned want = 0;
-    if (flags & NCP_O_READ) want |= NCP_MAY_R;
-    if (flags & (NCP_O_WRITE | NCP_O_TRUNC)) want |= NCP_MAY_W;
-    if (!created && !ncp_may(&id, &rp.u.open.st, want)) return NCP_E_ACCES;   /* the creator may always */
-    if (flags & NCP_O_TRUNC) {
-        if ((e = x->vfs->truncate(x->fs, ino, 0))) return ncp_completion_from_errno(e);
-        ncp_users_touch_ino(x->s, ino);
-        rp.u.open.st.size = 0;
+    /* Counted open first (the file then stays while this handle lives, even unlinked),
+     * then the checks, on the inode that was counted. */
+    if (x->vfs->open && (e = x->vfs->open(x->fs, ino))) return ncp_completion_from_errno(e);
+    e = open_checks(x, &id, ino, flags, created, &rp.u.open.st);
+    struct ncp_open *o = e ? NULL : fs_alloc(sizeof *o);
+    if (!e && !o) e = NCP_E_NOMEM;
+    if (e) {
+        if (x->vfs->open) x->vfs->release(x->fs, ino);
+        return e;
     }
-
-    struct ncp_open *o = fs_alloc(sizeof *o);
-    if (!o) return NCP_E_NOMEM;
     memset(o, 0, sizeof *o);                      /* not closing, no locks */
     o->ino = ino; o->flags = flags; o->refs = 1; o->conn = x->c;   /* not shared yet */
+    o->srv = x->s;
+    o->counted = x->vfs->open != NULL;
     struct ncp_conn *c = x->c;
     uint32_t max = x->s->cfg.max_handles, slot = max;
     fs_mutex_lock(&c->lock);
@@ -314,7 +332,7 @@ static int do_open(struct ctx *x)
     if (slot < max) { c->handles[slot] = o; c->nopen++; }
     bool dead = c->dead;                          /* disconnected meanwhile: keep nothing */
     fs_mutex_unlock(&c->lock);
-    if (slot == max) { fs_free(o); return dead ? NCP_E_BADF : c->handles ? NCP_E_TOOMANYFILES : NCP_E_NOMEM; }
+    if (slot == max) { ncp_open_put(o); return dead ? NCP_E_BADF : c->handles ? NCP_E_TOOMANYFILES : NCP_E_NOMEM; }
     __atomic_fetch_add(&x->s->open_handles, 1, __ATOMIC_RELAXED);
     rp.u.open.handle = slot + 1;
     return send_reply(x, &rp, NULL, 0);
@@ -387,7 +405,8 @@ static int do_read(struct ctx *x)
     r = send_reply(x, &rp, buf, cap);
 out:
     fs_free(buf);
-    ncp_open_put(o);
+    if (x->may_block) ncp_open_put(o);
+    else ncp_open_put_later(o);                   /* a CLOSE meanwhile: the vfs is for workers */
     return r;
 }
 
@@ -400,15 +419,11 @@ static int do_write(struct ctx *x)
     if (!(o->flags & NCP_O_WRITE)) goto out;
     struct ncp_bytes d = x->rq->u.write.data;
     int64_t put;
-    if (o->flags & NCP_O_APPEND) {
-        struct ncp_stat st;
-        fs_mutex_lock(&x->s->append_lock);
-        int e = x->vfs->stat(x->fs, o->ino, &st);
-        put = e ? e : x->vfs->write(x->fs, o->ino, st.size, d.ptr, d.len);
-        fs_mutex_unlock(&x->s->append_lock);
-    } else {
-        put = x->vfs->write(x->fs, o->ino, x->rq->u.write.offset, d.ptr, d.len);
-    }
+    /* O_APPEND: the file system finds the end and writes there under one lock, so
+     * appenders on any connection or worker never overwrite each other. */
+    uint64_t at = (o->flags & NCP_O_APPEND) ? NCP_VFS_APPEND : x->rq->u.write.offset;
+    if (at == NCP_VFS_APPEND && !(o->flags & NCP_O_APPEND)) { r = NCP_E_INVAL; goto out; }
+    put = x->vfs->write(x->fs, o->ino, at, d.ptr, d.len);
     ncp_users_touch_ino(x->s, o->ino);
     if (put < 0) { r = ncp_completion_from_errno((int)put); goto out; }
     ctr_add(x->s, CTR_BYTES_WRITTEN, (uint64_t)put);

@@ -65,7 +65,7 @@ static void uncount_lock(struct ncp_server *s, struct ncp_open *o)
 static void free_lock(struct ncp_server *s, struct ncp_lock *l)
 {
     uncount_lock(s, l->owner);
-    ncp_open_put(l->owner);
+    ncp_open_put_later(l->owner);              /* server->lock held: no vfs call here */
     fs_free(l);
 }
 

@@ -1,6 +1,8 @@
 /* ncp_memfs.c - in-memory file system for tests and ncpd --memfs.
  * One mutex around everything; directories are append-ordered lists whose
- * entry ids double as readdir cookies (stable across changes). */
+ * entry ids double as readdir cookies (stable across changes).  A file whose
+ * last name goes while the engine has it open stays (nlink 0) until its last
+ * release.  Times as POSIX says, atime as relatime (read_touch). */
 #include "server/ncp_memfs.h"
 #include "fs/fs_port.h"
 #include "fs/fs_errno.h"
@@ -18,6 +20,7 @@ struct mnode {
     uint16_t mode;
     uint32_t uid, gid;
     uint32_t nlink;
+    uint32_t opens;             /* handles the engine holds (vfs open/release) */
     uint32_t parent;            /* directories: for rename loop checks */
     uint64_t size;
     uint8_t *data;
@@ -158,7 +161,7 @@ static int add_entry(struct mnode *dir, const char *name, size_t len, uint32_t i
     d->name[len] = '\0';
     while (*pp) pp = &(*pp)->next;
     *pp = d;
-    dir->mtime = fs_time_now();
+    dir->mtime = dir->ctime = fs_time_now();
     return 0;
 }
 
@@ -166,7 +169,26 @@ static void remove_entry(struct mnode *dir, struct mdirent *victim)
 {
     for (struct mdirent **pp = &dir->entries; *pp; pp = &(*pp)->next)
         if (*pp == victim) { *pp = victim->next; fs_free(victim); break; }
-    dir->mtime = fs_time_now();
+    dir->mtime = dir->ctime = fs_time_now();
+}
+
+/* One link of file ino went (its name is already gone): ctime, and at no links the node is
+ * freed, unless it is open (then at its last release). */
+static void drop_link(struct ncp_memfs *m, uint32_t ino)
+{
+    struct mnode *n = node(m, ino);
+    n->ctime = fs_time_now();
+    if (n->nlink > 0) n->nlink--;
+    if (n->nlink == 0 && n->opens == 0) free_node(m, ino);
+}
+
+/* Relatime: a read sets atime when it is not after mtime or ctime, or a day old. */
+static void read_touch(struct mnode *n)
+{
+    uint32_t now = fs_time_now();
+    if (now != n->atime && (n->atime <= n->mtime || n->atime <= n->ctime ||
+                            (int64_t)now - (int64_t)n->atime >= 24 * 60 * 60))
+        n->atime = now;
 }
 
 /* ---- vfs ops ---- */
@@ -270,6 +292,7 @@ static int64_t m_read(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t 
         memcpy(buf, n->data + off, (size_t)k);
         r = (int64_t)k;
     }
+    if (r >= 0) read_touch(n);
     fs_mutex_unlock(&m->lock);
     return r;
 }
@@ -309,6 +332,7 @@ static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_
         }
         m->refs_out += *nref;
         r = (int64_t)(pos - off);
+        read_touch(n);
     }
     fs_mutex_unlock(&m->lock);
     return r;
@@ -357,6 +381,7 @@ static int64_t m_write(void *fs, uint32_t ino, uint64_t off, const void *buf, ui
     int64_t r;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
+    if (n && off == NCP_VFS_APPEND) off = n->size;   /* O_APPEND: the end, under the lock */
     if (!n) r = -FS_ENOENT;
     else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
     else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
@@ -447,8 +472,12 @@ static int remove_path(struct ncp_memfs *m, const char *path, bool dir)
     if (!dir && n->type == NCP_FT_DIR) return -FS_EISDIR;
     if (dir && n->entries) return -FS_ENOTEMPTY;
     remove_entry(p, d);
-    if (dir) p->nlink--;
-    if (dir || --n->nlink == 0) free_node(m, ino);
+    if (dir) {
+        p->nlink--;
+        free_node(m, ino);
+    } else {
+        drop_link(m, ino);
+    }
     return 0;
 }
 
@@ -489,17 +518,30 @@ static int do_rename(struct ncp_memfs *m, const char *from, const char *to)
             if (up == ROOT_INO) break;
         }
     struct mdirent *dst = find_entry(tp, tname, tlen);
-    if (dst == src) return 0;
+    if (dst && dst->ino == ino) return 0;          /* the same name, or another link of it */
+    uint32_t now = fs_time_now();
     if (dst) {
-        struct mnode *t = node(m, dst->ino);
+        /* over an existing entry: it is pointed at the moved inode in place, so the
+         * name never disappears, and nothing can fail half way */
+        uint32_t old = dst->ino;
+        struct mnode *t = node(m, old);
         if (n->type == NCP_FT_DIR && t->type != NCP_FT_DIR) return -FS_ENOTDIR;
         if (n->type != NCP_FT_DIR && t->type == NCP_FT_DIR) return -FS_EISDIR;
         if (t->type == NCP_FT_DIR && t->entries) return -FS_ENOTEMPTY;
-        if ((e = remove_path(m, to, t->type == NCP_FT_DIR))) return e;
+        dst->ino = ino;
+        tp->mtime = tp->ctime = now;
+        if (t->type == NCP_FT_DIR) {
+            tp->nlink--;
+            free_node(m, old);
+        } else {
+            drop_link(m, old);
+        }
+    } else if ((e = add_entry(tp, tname, tlen, ino))) {
+        return e;
     }
-    if ((e = add_entry(tp, tname, tlen, ino))) return e;
     remove_entry(fp, find_entry(fp, fname, flen));
     if (n->type == NCP_FT_DIR) { fp->nlink--; tp->nlink++; n->parent = tdir; }
+    n->ctime = now;
     return 0;
 }
 
@@ -513,6 +555,27 @@ static int m_rename(void *fs, const char *from, const char *to)
 }
 
 static int m_sync(void *fs) { (void)fs; return 0; }
+
+static int m_open(void *fs, uint32_t ino)
+{
+    struct ncp_memfs *m = fs;
+    fs_mutex_lock(&m->lock);
+    struct mnode *n = node(m, ino);
+    int e = !n ? -FS_ENOENT : n->type == NCP_FT_DIR ? -FS_EISDIR : n->type != NCP_FT_FILE ? -FS_EINVAL : 0;
+    if (!e) n->opens++;
+    fs_mutex_unlock(&m->lock);
+    return e;
+}
+
+static void m_release(void *fs, uint32_t ino)
+{
+    struct ncp_memfs *m = fs;
+    fs_mutex_lock(&m->lock);
+    struct mnode *n = node(m, ino);
+    if (n && n->opens > 0 && --n->opens == 0 && n->nlink == 0)
+        free_node(m, ino);                         /* unlinked while open: now it goes */
+    fs_mutex_unlock(&m->lock);
+}
 
 static int m_statfs(void *fs, struct ncp_statfs *st)
 {
@@ -608,6 +671,7 @@ const struct ncp_vfs_ops ncp_memfs_ops = {
     .rename = m_rename, .sync = m_sync, .statfs = m_statfs,
     .ref_span = m_ref_span,
     .symlink = m_symlink, .readlink = m_readlink, .link = m_link,
+    .ref_span = m_ref_span, .open = m_open, .release = m_release,
 };
 
 int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_t len)

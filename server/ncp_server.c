@@ -29,7 +29,6 @@ struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg)
     if (!ncp_intruder_init(s)) { fs_free(s->conns); fs_free(s); return NULL; }
     memset(s->conns, 0, sizeof *s->conns * s->cfg.max_conns);
     fs_mutex_init(&s->lock);
-    fs_mutex_init(&s->append_lock);
     fs_mutex_init(&s->ns_lock);
     ncp_users_init(s);
     s->cfg.random(s->cfg.arg, s->secret, sizeof s->secret);
@@ -40,6 +39,14 @@ void ncp_server_destroy(struct ncp_server *s)
 {
     if (!s) return;
     while (s->locks) { struct ncp_lock *l = s->locks; s->locks = l->next; fs_free(l); }
+    /* Opens still queued are freed without vfs->release: embedders may have unmounted
+     * the volume already (which frees what was still open). */
+    struct ncp_open *o = s->released;
+    while (o) {
+        struct ncp_open *next = o->later;
+        fs_free(o);
+        o = next;
+    }
     ncp_users_destroy(s);
     ncp_intruder_destroy(s);
     fs_free(s->conns);
@@ -100,7 +107,33 @@ void ncp_conn_put(struct ncp_conn *c)
 
 void ncp_open_put(struct ncp_open *o)
 {
-    if (DEC(o->refs) == 0) fs_free(o);
+    if (DEC(o->refs) != 0) return;
+    if (o->counted) o->srv->cfg.vfs->release(o->srv->cfg.vfs_ctx, o->ino);
+    fs_free(o);
+}
+
+void ncp_open_put_later(struct ncp_open *o)
+{
+    uint32_t n = LOAD(o->refs);
+    while (n > 1)
+        if (__atomic_compare_exchange_n(&o->refs, &n, n - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return;
+    /* the last reference: onto the stack, still holding it */
+    struct ncp_server *s = o->srv;
+    o->later = LOAD(s->released);
+    while (!__atomic_compare_exchange_n(&s->released, &o->later, o, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
+}
+
+void ncp_open_release_later(struct ncp_server *s)
+{
+    if (!LOAD(s->released)) return;
+    struct ncp_open *o = __atomic_exchange_n(&s->released, NULL, __ATOMIC_ACQ_REL);
+    while (o) {
+        struct ncp_open *next = o->later;
+        ncp_open_put(o);
+        o = next;
+    }
 }
 
 /* Empties the handle table: locks first (other connections may be waiting
@@ -130,6 +163,7 @@ void ncp_conn_destroy(struct ncp_conn *c)
     fs_mutex_unlock(&c->send_lock);
     fs_mutex_unlock(&c->lock);
     close_all_handles(c);
+    ncp_open_release_later(s);
     fs_mutex_lock(&s->lock);
     s->conns[c->number - 1] = NULL;
     __atomic_fetch_sub(&s->nconns, 1, __ATOMIC_RELAXED);
@@ -294,6 +328,9 @@ static int process(struct ncp_conn *c, const uint8_t *frame, size_t len, bool ma
         }
         ctr_add(s, CTR_REQUESTS, 1);
     }
+    /* Releases a non-blocking path had to leave (ncp_open_put_later) are done by the next
+     * request that may sleep, before it runs (so it sees them done). */
+    if (may_block) ncp_open_release_later(s);
     uint8_t early = NCP_OK;
     if (e) early = (uint8_t)e;
     else if (ncp_fn_needs_login(rq.h.function) && !LOAD(c->logged_in)) early = NCP_E_NOTLOGGEDIN;

@@ -11,8 +11,8 @@
  *   5. conn->send_lock     the send itself, `dead` (read), the refusal ring
  *   6. the embedder's own locks, taken inside its send callback (the kernel's
  *      lwIP core lock, ncpd's output-queue mutex)
- * server->append_lock and the intruder table lock (ncp_intruder.c) are leaves:
- * nothing else is taken while holding them.  Only handlers that run in a context
+ * The intruder table lock (ncp_intruder.c) is a leaf: nothing else is taken while
+ * holding it.  O_APPEND writes are atomic in the file system (NCP_VFS_APPEND).  Only handlers that run in a context
  * that may sleep take ns_lock or users.lock; server->lock, conn->lock and
  * send_lock are never held across a file system call.
  *
@@ -39,6 +39,10 @@ struct ncp_open {
     uint32_t flags;             /* NCP_O_* */
     uint32_t refs;              /* atomic: table slot + running requests + locks + waiters */
     struct ncp_conn *conn;
+    struct ncp_server *srv;
+    bool counted;               /* vfs->open was called: vfs->release at the last reference */
+    struct ncp_open *later;     /* server->released: a last reference dropped where the
+                                   vfs may not be called (ncp_open_put_later) */
     bool closing;               /* server->lock: CLOSE started; no lock attaches any more */
     uint32_t nlocks;            /* server->lock: locks + waiters of this handle */
 };
@@ -107,7 +111,6 @@ struct ncp_server {
     struct fs_mutex ns_lock;    /* namespace and attribute changes, check to change */
     struct ncp_users_cache users;
     struct fs_mutex lock;       /* conns, locks, waiters */
-    struct fs_mutex append_lock;/* serializes APPEND writes (size, then write) */
     struct ncp_conn **conns;    /* index = number - 1 */
     uint32_t nconns, next_slot;
     uint32_t open_handles;
@@ -117,6 +120,8 @@ struct ncp_server {
     struct ncp_intruder *intruder;  /* failed-login table (ncp_intruder.c) */
     uint8_t secret[NCP_HASH_SIZE];
     bool stopping;
+    struct ncp_open *released;  /* atomic (a lock-free stack): opens whose release waits
+                                   for a context that may call the vfs */
     uint64_t ctr[CTR_COUNT];
 };
 
@@ -151,7 +156,13 @@ static inline void ctr_add(struct ncp_server *s, enum ncp_ctr i, uint64_t n)
 /* ncp_server.c */
 void ncp_conn_get(struct ncp_conn *c);
 void ncp_conn_put(struct ncp_conn *c);
+/* Drops a reference; the last one calls vfs->release (may sleep: never with an engine
+ * mutex held, never on the non-blocking path). */
 void ncp_open_put(struct ncp_open *o);
+/* The same where the vfs may not be called (the non-blocking path, server->lock held): a
+ * last reference is queued and released by ncp_open_release_later from a worker. */
+void ncp_open_put_later(struct ncp_open *o);
+void ncp_open_release_later(struct ncp_server *s);
 /* Sends a reply frame (fills conn number and status) and, if `done`,
  * retires one in-flight request.  With may_block false it only tries the
  * send lock and returns false (nothing sent) if that would wait. */

@@ -58,6 +58,8 @@ struct ncp_vfs_ops {
      * system's block size), so the engine knows which reads the references can carry.
      * Never sleeps. */
     uint32_t (*ref_span)(void *fs);
+    /* off NCP_VFS_APPEND: at the end of the file, the end found and the bytes written
+     * atomically against every other write and truncate (O_APPEND). */
     int64_t (*write)(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len);
     int     (*truncate)(void *fs, uint32_t ino, uint64_t size);
     /* New files and directories belong to uid, gid. */
@@ -82,6 +84,15 @@ struct ncp_vfs_ops {
                        uint32_t *ino);
     int64_t (*readlink)(void *fs, uint32_t ino, char *buf, uint32_t cap);
     int     (*link)(void *fs, const char *existing, const char *newpath);
+    /* Optional pair (both or neither): the engine calls open once per handle it opens on a
+     * regular file and release once when that handle is gone (its last reference).  A file
+     * whose last name goes while it is open keeps its data, readable and writable by inode
+     * number, until the last release.  open fails (-ENOENT) for an inode freed since its
+     * lookup.  May sleep. */
+    int     (*open)(void *fs, uint32_t ino);
+    void    (*release)(void *fs, uint32_t ino);
 };
+
+#define NCP_VFS_APPEND UINT64_MAX       /* write offset: the end of the file */
 
 #endif /* NCP_VFS_H */

@@ -98,6 +98,7 @@ static void e_ref_release(void *fs, struct ncp_vfs_ref *refs, unsigned n)
 
 static int64_t e_write(void *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len)
 {
+    _Static_assert(NCP_VFS_APPEND == EXT2_WRITE_APPEND, "one append offset");
     return ext2_write(fs, ino, off, buf, len);
 }
 
@@ -129,6 +130,8 @@ static int e_sync(void *fs) { return ext2_sync(fs); }
 static int e_fsync(void *fs, uint32_t ino) { return ext2_fsync(fs, ino); }
 
 static uint32_t e_ref_span(void *fs) { return ext2_block_size(fs); }
+static int e_open(void *fs, uint32_t ino) { return ext2_open_ino(fs, ino); }
+static void e_release(void *fs, uint32_t ino) { (void)ext2_close_ino(fs, ino); }
 
 static int e_statfs(void *fs, struct ncp_statfs *st)
 {
@@ -162,4 +165,5 @@ const struct ncp_vfs_ops ncp_vfs_ext2_ops = {
     .create = e_create, .mkdir = e_mkdir, .unlink = e_unlink, .rmdir = e_rmdir,
     .rename = e_rename, .sync = e_sync, .fsync = e_fsync, .statfs = e_statfs,
     .symlink = e_symlink, .readlink = e_readlink, .link = e_link,
+    .open = e_open, .release = e_release,
 };

@@ -191,6 +191,9 @@ check b_sees_a_shrink bash -c "echo short >'$MA/shared.txt' && [ \"\$(cat '$MB/s
 check a_sees_b_delete bash -c "rm '$MB/alice.txt' && [ ! -e '$MA/alice.txt' ]"
 check b_sees_a_listing bash -c "mkdir '$MA/newdir' && ls '$MB' | grep -qx newdir"
 
+# --- O_APPEND from two processes and two mounts, files removed while open
+. tests/e2e/ncpfs_posix_checks.sh
+
 # --- permission denials for guest (the server decides)
 check_fails guest_cannot_read_users_file "Permission denied" cat "$MA/etc/ncp-users"
 check_fails guest_cannot_list_alice_home "Permission denied" ls "$MA/home/alice"

@@ -6,6 +6,9 @@
  * each mode: event loop with workers, event loop inline, thread per connection.
  *
  *   test_ncpd [PATH_TO_NCPD]      (default build/ncpd)
+ * NCP_TEST_EXT2_IMAGE=IMG adds a run of the POSIX tests (test_ncpd_posix.c) against ncpd
+ * serving that ext2 image, with a crash (SIGKILL) and a restart; NCP_TEST_SUITE=ext2 runs
+ * only that.
  * Output per docs/conventions.md.
  */
 #include "proto/ncp_auth.h"
@@ -29,6 +32,7 @@
 
 static const char *ncpd_path = "build/ncpd";
 static const char *mode_flag, *mode_value;   /* extra ncpd option (and its value) */
+static const char *image_path;               /* serve this ext2 image instead of a memory volume */
 static pid_t server_pid;
 static int port;
 static char users_file[64];
@@ -99,7 +103,9 @@ static int start_server(const char *const *extra)
         close(pfd[0]);
         const char *argv[32];
         int n = 0;
-        argv[n++] = ncpd_path; argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file;
+        argv[n++] = ncpd_path;
+        if (image_path) { argv[n++] = "--image"; argv[n++] = image_path; }
+        else { argv[n++] = "--memfs"; argv[n++] = "--users"; argv[n++] = users_file; }
         argv[n++] = "--port"; argv[n++] = "0"; argv[n++] = "--quiet";
         argv[n++] = "--intruder-attempts"; argv[n++] = INTRUDER_ATTEMPTS;
         argv[n++] = "--intruder-lock-s"; argv[n++] = INTRUDER_LOCK_S;
@@ -842,6 +848,8 @@ static int get_text(struct raw *r, const char *path, char *out, size_t cap)
     close_h(r, h);
     return n;
 }
+
+#include "tests/e2e/test_ncpd_posix.c"
 
 /* The attack of issue 11, step by step, as guest: read the users file, move /etc out of
  * the way, write or rename a planted users file into place, unlink it.  Each step gets
@@ -1866,6 +1874,7 @@ static void run_suite(const char *label)
     RUN_AS(test_symlinks_follow_rules, label);
     RUN_AS(test_symlink_escape_loop_permission, label);
     RUN_AS(test_hard_links, label);
+    run_posix_tests(label);
     RUN_AS(test_half_frames_and_prelogin_flood, label);
     RUN_AS(test_prelogin_sender_that_never_reads, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);
@@ -1914,12 +1923,30 @@ int main(int argc, char **argv)
         DONE();
     }
     write_users();
-    mode_flag = NULL;                   /* epoll loop + worker threads (default) */
-    run_suite("epoll");
-    mode_flag = "--workers"; mode_value = "0";   /* epoll loop, blocking work inline */
-    run_suite("inline");
-    mode_flag = "--threads"; mode_value = NULL;
-    run_suite("threads");
+    const char *only = getenv("NCP_TEST_SUITE");  /* "ext2": only the run on the image */
+    if (!only || strcmp(only, "ext2")) {
+        mode_flag = NULL;                   /* epoll loop + worker threads (default) */
+        run_suite("epoll");
+        mode_flag = "--workers"; mode_value = "0";   /* epoll loop, blocking work inline */
+        run_suite("inline");
+        mode_flag = "--threads"; mode_value = NULL;
+        run_suite("threads");
+    }
+    /* NCP_TEST_EXT2_IMAGE: the POSIX tests once more against ncpd serving that ext2 image
+     * (ncpd_protocol.sh makes it with the kernel suite's users and layout, and checks it
+     * with e2fsck afterwards); the run ends with an admin shutdown, so ncpd unmounts. */
+    image_path = getenv("NCP_TEST_EXT2_IMAGE");
+    if (image_path) {
+        mode_flag = NULL; mode_value = NULL;
+        if (start_server(NULL)) { printf("FAIL start_ncpd_ext2: cannot start %s on %s\n", ncpd_path, image_path); tp_fail++; }
+        else {
+            run_posix_tests("ext2");
+            RUN_AS(test_posix_crash_frees_orphans_at_mount, "ext2");
+            RUN_AS(test_admin_shutdown_exits_cleanly, "ext2");
+        }
+    } else {
+        printf("# skip ncpd_ext2: NCP_TEST_EXT2_IMAGE not set (ncpd_protocol.sh sets it)\n");
+    }
     unlink(users_file);
     DONE();
 }

@@ -63,6 +63,13 @@ mkimg img64 1024 64 48 14000 "-O ^resize_inode -I 128"
 mkimg img128 1024 128 64 60000
 mkimg img256b4k 4096 256 64 20000       # 4 KiB blocks: a block is a cache buffer
 mkimg img64links 1024 64 48 4000 "-O ^resize_inode -I 128"
+# img64 with an orphan list, as a crash with /a and /big unlinked while open leaves it (the
+# mount frees both: fs/ext2_orphan.c)
+cp "$tmp/img64.img" "$tmp/img64orph.img"
+ino_a=$(debugfs -R 'stat /a' "$tmp/img64orph.img" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
+ino_big=$(debugfs -R 'stat /big' "$tmp/img64orph.img" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
+printf 'unlink /a\nunlink /big\nsif <%s> links_count 0\nsif <%s> dtime %s\nsif <%s> links_count 0\nsif <%s> dtime 0\nssv last_orphan %s\n' \
+    "$ino_a" "$ino_a" "$ino_big" "$ino_big" "$ino_big" "$ino_a" | debugfs -w -f - "$tmp/img64orph.img" >/dev/null 2>&1
 
 # Scripts: op bytes and parameters per run_script() in fuzz_ext2.c (first byte: cache size
 # and read-only flag).
@@ -85,6 +92,8 @@ ext2_seed img256b4k read
 ext2_seed img64links walk
 ext2_seed img64links links
 ext2_seed img64links ns
+ext2_seed img64orph walk
+ext2_seed img64orph write
 fi
 
 # ---- codec (flag byte: bit 0 reply, bit 1 the harness writes the length prefix) ----

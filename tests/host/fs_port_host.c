@@ -26,7 +26,8 @@ void fs_cond_init(struct fs_cond *c) { pthread_cond_init(&c->c, NULL); }
 void fs_cond_wait(struct fs_cond *c, struct fs_mutex *m) { pthread_cond_wait(&c->c, &m->m); }
 void fs_cond_broadcast(struct fs_cond *c) { pthread_cond_broadcast(&c->c); }
 
-uint32_t fs_time_now(void) { return (uint32_t)time(NULL); }
+int64_t fs_host_clock_offset;
+uint32_t fs_time_now(void) { return (uint32_t)((int64_t)time(NULL) + __atomic_load_n(&fs_host_clock_offset, __ATOMIC_RELAXED)); }
 
 
 void fs_log(const char *fmt, ...)

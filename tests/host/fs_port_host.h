@@ -11,5 +11,7 @@ struct fs_cond  { pthread_cond_t c; };
  * inline in the caller, or refused. */
 enum fs_host_async_mode { FS_ASYNC_THREAD, FS_ASYNC_INLINE, FS_ASYNC_REFUSE };
 extern enum fs_host_async_mode fs_host_async_mode;
+/* Seconds added to the wall clock fs_time_now reads (tests of times set the past with it). */
+extern int64_t fs_host_clock_offset;
 
 #endif

@@ -66,7 +66,7 @@ $(BUILD)/ncpd: $(NCPD_SRC) $(ENGINE_HDR) $(wildcard server/linux/*.h) $(PROTO_SR
 ncpd: $(BUILD)/ncpd
 
 # End-to-end: raw-protocol tests against build/ncpd, then the ncpc CLI script.
-$(BUILD)/e2e/test_ncpd: tests/e2e/test_ncpd.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_proto_session.h
+$(BUILD)/e2e/test_ncpd: tests/e2e/test_ncpd.c $(wildcard tests/e2e/test_ncpd_*.c) $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
 

@@ -668,6 +668,39 @@ static void test_lock_on_closing_handle(void)
     peer_close(&a); teardown();
 }
 
+/* A file unlinked while open is kept until its handle's last reference goes; when that is
+ * dropped where the vfs may not be called (a cached READ racing its CLOSE on the
+ * non-blocking path), the release waits for the next request that may sleep. */
+static void test_unlinked_open_file_release_deferred(void)
+{
+    struct peer a, b; uint32_t h; struct ncp_request rq; struct ncp_reply rp;
+    setup(0, 0, 0); peer_open(&a); peer_open(&b);
+    login(&a, "user", "pw"); login(&b, "user", "pw");
+    rq = R(NCP_FN_STATFS);
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    uint64_t free0 = rp.u.statfs.files_free;
+    open_file(&a, "f", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &h);
+    CHECK_EQ(write_at(&a, h, 0, "kept"), NCP_OK);
+    struct ncp_open *o = a.c->handles[h - 1];
+    INC(o->refs);                                  /* as a running fast-path READ holds it */
+    CHECK_EQ(path_op(&b, NCP_FN_UNLINK, "/f"), NCP_OK);
+    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
+    CHECK_EQ(call(&a, &rq, &rp), NCP_OK);
+    rq = R(NCP_FN_STATFS);
+    CHECK_EQ(call(&b, &rq, &rp), NCP_OK);
+    CHECK_EQ(rp.u.statfs.files_free, free0 - 1);   /* the READ still has it */
+    char buf[8];
+    CHECK_EQ(ncp_memfs_ops.read(srv->cfg.vfs_ctx, o->ino, 0, buf, sizeof buf), 4);
+    ncp_open_put_later(o);                         /* the READ's put, on the fast path */
+    CHECK(LOAD(srv->released) == o);              /* queued, not released */
+    CHECK_EQ(ncp_memfs_ops.read(srv->cfg.vfs_ctx, o->ino, 0, buf, sizeof buf), 4);
+    rq = R(NCP_FN_STATFS);
+    CHECK_EQ(call(&b, &rq, &rp), NCP_OK);          /* a request that may sleep releases it */
+    CHECK_EQ(rp.u.statfs.files_free, free0);
+    CHECK(LOAD(srv->released) == NULL);
+    peer_close(&a); peer_close(&b); teardown();
+}
+
 /* Past the in-flight limit nothing is admitted, even when the refusal cannot be
  * sent at once: it is queued and goes out with the next send. */
 static void test_inflight_limit_holds_when_send_busy(void)
@@ -1806,6 +1839,7 @@ int main(void)
     RUN(test_inflight_limit);
     RUN(test_connection_limit);
     RUN(test_fast_path_and_fallback);
+    RUN(test_unlinked_open_file_release_deferred);
     RUN(test_read_by_reference);
     RUN(test_read_by_reference_follows_block_size);
     RUN(test_bad_frames_answered);
