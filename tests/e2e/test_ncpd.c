@@ -11,7 +11,7 @@
 #include "proto/ncp_auth.h"
 #include "proto/ncp_codec.h"
 #include "proto/ncp_reasm.h"
-#include "tests/host/test_proto_check.h"
+#include "tests/host/test_harness.h"
 #include "tests/host/test_proto_session.h"
 
 #include <arpa/inet.h>
@@ -539,7 +539,10 @@ static uint32_t send_big_reads(struct raw *r, uint32_t h, int n)
         struct ncp_request rq = R(NCP_FN_READ);
         rq.u.read.handle = h; rq.u.read.offset = (uint64_t)(i % BIG_CHUNKS) * BIG_CHUNK;
         rq.u.read.count = BIG_CHUNK;
-        CHECK(send_rq(r, &rq) != 0);
+        if (send_rq(r, &rq) == 0) {
+            th_fail(__FILE__, __LINE__, "send_rq failed at read %d of %d", i, n);
+            break;
+        }
     }
     return first;
 }
@@ -1413,7 +1416,12 @@ static void test_memory_budget_own_server(void)
 
 static void run_suite(const char *label)
 {
-    if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
+    if (start_server(NULL)) {
+        char name[64];
+        snprintf(name, sizeof name, "start_ncpd_%s", label);
+        th_fail_outside(name, "%s:%d cannot start %s", __FILE__, __LINE__, ncpd_path);
+        return;
+    }
     RUN_AS(test_login_gate, label);
     RUN_AS(test_challenge_nonces_are_fresh, label);
     RUN_AS(test_intruder_lockout, label);

@@ -33,11 +33,11 @@ client: $(BUILD)/ncpc $(BUILD)/ncpfs
 PROTO_UNIT_TESTS := $(BUILD)/host/test_proto_codec $(BUILD)/host/test_proto_sha256 \
                     $(BUILD)/host/test_proto_fuzz $(BUILD)/host/test_proto_reasm
 
-$(PROTO_UNIT_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_proto_session.h
+$(PROTO_UNIT_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
 
-$(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h tests/host/test_proto_session.h
+$(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
 
@@ -53,7 +53,7 @@ $(BUILD)/ncpd: $(NCPD_SRC) $(ENGINE_HDR) $(wildcard server/linux/*.h) $(PROTO_SR
 ncpd: $(BUILD)/ncpd
 
 # End-to-end: raw-protocol tests against build/ncpd, then the ncpc CLI script.
-$(BUILD)/e2e/test_ncpd: tests/e2e/test_ncpd.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_proto_session.h
+$(BUILD)/e2e/test_ncpd: tests/e2e/test_ncpd.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
 

@@ -4,7 +4,7 @@
  * reassembles split and glued frames; ncp_reasm_take leaves no buffer behind. */
 #include "proto/ncp_codec.h"
 #include "proto/ncp_reasm.h"
-#include "tests/host/test_proto_check.h"
+#include "tests/host/test_harness.h"
 
 /* An allocator that counts what is live and refuses past a budget. */
 struct budget {
