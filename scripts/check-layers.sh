@@ -7,7 +7,7 @@
 # *_format.h, *_priv.h) are for their own directory only (lwIP's own lwip/priv/ headers are
 # its port's business: net/ is that port).  tests/ may look anywhere.
 # Prints one line per layer (`ok layer_DIR` / `FAIL layer_DIR: ...`), a self-check that a
-# bad include is caught, and `N passed, M failed`; run by `make` and by `make test`.
+# bad include is caught, and `N passed, N failed, N skipped`; run by `make` and by `make test`.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -85,7 +85,7 @@ check_layer() {
     return $bad
 }
 
-pass=0 fail=0
+source "$here/tests/e2e/suite_lib.sh"    # pass, fail, finish
 for layer in $LAYERS; do
     out=$(check_layer "$here" "$layer")
     if [ $? = 0 ]; then
@@ -118,5 +118,4 @@ else
     echo "FAIL layer_check_catches_bad_includes: kernel check status $kr ($k), server check status $sr ($s)"
     fail=$((fail + 1))
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

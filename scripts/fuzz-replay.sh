@@ -2,13 +2,13 @@
 # fuzz-replay.sh - the `make test` suite of the fuzz harnesses: builds each one (clang-14,
 # libFuzzer, ASan + UBSan) and runs every committed input through it once: the seed corpus
 # (tests/fuzz/NAME/corpus) and the reproducers of bugs found and fixed (tests/fuzz/NAME/crashes).
-# One line per harness, `ok fuzz_NAME` or `FAIL fuzz_NAME: why`, then `N passed, M failed`.
+# One line per harness, `ok fuzz_NAME` or `FAIL fuzz_NAME: why`, then `N passed, N failed, N skipped`.
 # A harness that does not build, or has no inputs, fails.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 names=${FUZZ_NAMES:-codec reasm users engine ext2}
-pass=0 fail=0
+source "$here/tests/e2e/suite_lib.sh"    # pass, fail, finish
 for h in $names; do
     bin=build/fuzz/bin/fuzz_$h
     log=build/fuzz/$h/replay.log
@@ -50,5 +50,4 @@ for h in $names; do
         fail=$((fail + 1))
     fi
 done
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
