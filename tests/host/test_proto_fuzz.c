@@ -34,6 +34,16 @@ static struct ncp_str rstring(int slot)
     return s;
 }
 
+/* A name a directory may hold: 1..24 letters. */
+static struct ncp_str clean_name(int slot)
+{
+    uint32_t len = 1 + rn(24);
+    for (uint32_t i = 0; i < len; i++)
+        strpool[slot][i] = (char)('a' + rn(26));
+    struct ncp_str s = { strpool[slot], (uint16_t)len };
+    return s;
+}
+
 static uint64_t rval64(void)
 {
     switch (rn(4)) {
@@ -106,8 +116,11 @@ static size_t random_reply(uint8_t *buf, size_t cap)
     case NCP_FN_READ: rp.u.read.data.ptr = datapool; rp.u.read.data.len = rn(sizeof datapool); break;
     case NCP_FN_READDIR: {
         rp.u.readdir.count = (uint16_t)rn(40);
+        /* hostile names (with '/', NUL, ".") in one page of eight: a page with any of
+         * those is refused whole, so with them everywhere no valid page was ever walked */
+        bool hostile = rn(8) == 0;
         for (int i = 0; i < rp.u.readdir.count; i++) {
-            struct ncp_str s = rstring(2 + i % 6);
+            struct ncp_str s = hostile ? rstring(2 + i % 6) : clean_name(2 + i % 6);
             ents[i].ino = (uint32_t)rnd(); ents[i].type = (uint8_t)rn(6); ents[i].size = rval64();
             ents[i].uid = (uint32_t)rnd(); ents[i].gid = (uint32_t)rnd();
             ents[i].name = s.ptr; ents[i].name_len = (uint8_t)(s.len > 255 ? 255 : s.len);
@@ -148,6 +161,10 @@ static void mutate(uint8_t *f, size_t *len, size_t cap)
 
 static uint8_t work[NCP_LEN_SIZE + 20000];
 static long decoded_ok, reencoded_same;
+/* what the replies reached: decoded whole, directory pages and counter lists walked
+ * (non-empty), and which functions' replies decoded */
+static long replies_ok, readdirs_walked, stats_walked;
+static uint8_t reply_fn_seen[256];
 
 /* Decodes a heap copy of exactly len bytes both ways and checks invariants. */
 static int try_decode(const uint8_t *f, size_t len)
@@ -171,15 +188,19 @@ static int try_decode(const uint8_t *f, size_t len)
     struct ncp_reply rp;
     if (ncp_decode_reply(copy, len, &rp) == NCP_OK && rp.h.completion == 0 && rp.h.type == NCP_TYPE_REPLY) {
         size_t pos = 0; struct ncp_dirent d; char name[NCP_STAT_NAME_MAX + 1]; uint64_t v;
+        replies_ok++;
+        reply_fn_seen[rp.h.function] = 1;
         if (rp.h.function == NCP_FN_READDIR) {
             uint16_t k = 0;
             while (ncp_dirent_next(&rp, &pos, &d)) k++;
             if (k != rp.u.readdir.count) bad = 3;
+            else if (k > 0) readdirs_walked++;
         }
         if (rp.h.function == NCP_FN_STATS) {
             uint16_t k = 0;
             while (ncp_counter_next(&rp, &pos, name, &v)) k++;
             if (k != rp.u.stats.count) bad = 4;
+            else if (k > 0) stats_walked++;
         }
     }
     free(copy);
@@ -206,8 +227,13 @@ static void test_fuzz_requests(void)
     CHECK(reencoded_same > 1000);
 }
 
+/* Coverage floor: besides never misdecoding, the random replies must have reached the
+ * decoder's success paths -- a generator or codec that rejected everything would otherwise
+ * pass.  (One reply in eight is unmutated; a quarter of those carry an error code.) */
 static void test_fuzz_replies(void)
 {
+    replies_ok = readdirs_walked = stats_walked = 0;
+    memset(reply_fn_seen, 0, sizeof reply_fn_seen);
     for (int i = 0; i < iters(); i++) {
         size_t len = random_reply(work, sizeof work - 64);
         if (!len) continue;
@@ -216,6 +242,20 @@ static void test_fuzz_replies(void)
         CHECK_EQ(bad, 0);
         if (bad) break;
     }
+    int fns = 0, unseen = -1;
+    for (size_t i = 0; i < sizeof functions; i++) {
+        if (reply_fn_seen[functions[i]])
+            fns++;
+        else
+            unseen = functions[i];
+    }
+    long n = iters();
+    printf("# replies: %ld decoded, %ld directory pages and %ld counter lists walked, %d of %zu functions\n",
+           replies_ok, readdirs_walked, stats_walked, fns, sizeof functions);
+    CHECK_MSG(replies_ok >= n / 50, "only %ld of %ld replies decoded", replies_ok, n);
+    CHECK_MSG(readdirs_walked >= n / 4000, "only %ld directory pages walked", readdirs_walked);
+    CHECK_MSG(stats_walked >= n / 2000, "only %ld counter lists walked", stats_walked);
+    CHECK_MSG(n < 10000 || unseen < 0, "no reply to function 0x%02x decoded", unseen);
 }
 
 static void test_fuzz_random_bytes(void)

@@ -428,12 +428,21 @@ static void test_lock_waits_end_with_connection(void)
     peer_close(&a);
     uint8_t *f = take(&b, tag, &rp, false);
     CHECK(f && rp.h.completion == NCP_OK); free(f);
-    /* b disconnecting with a waiter of its own pending must not leak or crash. */
+    /* a disconnecting with a wait of its own pending (on b's locks) drops the wait and
+     * leaves b's two locks as they were; b disconnecting then drops those: nothing is left. */
     peer_open(&a); login(&a, "user", "pw");
     open_file(&a, "f", NCP_O_WRITE, &ha);
     lock(&a, NCP_FN_LOCK, ha, 0, 0, NCP_LOCK_WAIT | NCP_LOCK_EXCLUSIVE, &tag);
+    CHECK(take(&a, tag, &rp, false) == NULL);
+    CHECK_EQ(__atomic_load_n(&srv->nwaiters, __ATOMIC_ACQUIRE), 1);
+    CHECK_EQ(__atomic_load_n(&srv->nlocks, __ATOMIC_ACQUIRE), 3);      /* locks + waiters */
     peer_close(&a);
-    peer_close(&b); teardown();
+    CHECK_EQ(__atomic_load_n(&srv->nwaiters, __ATOMIC_ACQUIRE), 0);
+    CHECK_EQ(__atomic_load_n(&srv->nlocks, __ATOMIC_ACQUIRE), 2);
+    CHECK_EQ(lock(&b, NCP_FN_UNLOCK, hb, 20, 10, 0, NULL), NCP_OK);     /* b's lock is still there */
+    peer_close(&b);
+    CHECK_EQ(__atomic_load_n(&srv->nlocks, __ATOMIC_ACQUIRE), 0);
+    teardown();
 }
 
 static void test_inflight_limit(void)
