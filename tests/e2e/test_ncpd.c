@@ -416,22 +416,7 @@ static void test_readdir_pages_through_big_dir(void)
 }
 
 /* A counter from STATS (-1 if the server has no such counter). */
-static int64_t stat_value(struct raw *r, const char *want)
-{
-    struct ncp_request rq = R(NCP_FN_STATS);
-    struct ncp_reply rp;
-    int64_t found = -1;
-    for (uint16_t first = 0; found < 0; ) {
-        rq.u.stats.first = first;
-        if (call(r, &rq, &rp) != NCP_OK || rp.u.stats.count == 0) break;
-        size_t pos = 0; char name[NCP_STAT_NAME_MAX + 1]; uint64_t v;
-        while (ncp_counter_next(&rp, &pos, name, &v))
-            if (!strcmp(name, want)) found = (int64_t)v;
-        first = (uint16_t)(first + rp.u.stats.count);
-        if (first >= rp.u.stats.total) break;
-    }
-    return found;
-}
+static int64_t stat_value(struct raw *r, const char *want) { return tp_stat_value(call_peer, r, want); }
 
 /* Intruder detection: INTRUDER_ATTEMPTS wrong passwords lock the name (the right one
  * is refused too, with the same answer), an unknown name locks alike, the admin sees
@@ -801,13 +786,7 @@ static int path_rq(struct raw *r, uint8_t fn, const char *path)
     return call(r, &rq, &rp);
 }
 
-static int rename_rq(struct raw *r, const char *from, const char *to)
-{
-    struct ncp_request rq = R(NCP_FN_RENAME);
-    struct ncp_reply rp;
-    rq.u.rename.from = S(from); rq.u.rename.to = S(to);
-    return call(r, &rq, &rp);
-}
+static int rename_rq(struct raw *r, const char *from, const char *to) { return tp_rename(call_peer, r, from, to); }
 
 static int chmod_rq(struct raw *r, const char *path, uint16_t mode)
 {
@@ -829,17 +808,7 @@ static int close_h(struct raw *r, uint32_t h)
 /* Creates path with mode holding data (truncating); a completion code. */
 static int put_text(struct raw *r, const char *path, uint16_t mode, const char *data)
 {
-    struct ncp_request rq = R(NCP_FN_OPEN);
-    struct ncp_reply rp;
-    rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC; rq.u.open.mode = mode; rq.u.open.path = S(path);
-    int e = call(r, &rq, &rp);
-    if (e) return e;
-    uint32_t h = rp.u.open.handle;
-    rq = R(NCP_FN_WRITE);
-    rq.u.write.handle = h; rq.u.write.data.ptr = (const uint8_t *)data; rq.u.write.data.len = (uint32_t)strlen(data);
-    e = call(r, &rq, &rp);
-    int c = close_h(r, h);
-    return e ? e : c;
+    return tp_put_text(call_peer, r, path, mode, data);
 }
 
 /* Reads up to cap bytes of path; the length, or -1 - completion code. */

@@ -37,14 +37,14 @@ $(PROTO_UNIT_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(PRO
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
 
-$(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
+$(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/fs_port_threads.c tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
+	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c tests/host/fs_port_threads.c
 
 HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server
 
 # ncpd: the engine + ext2 (fs/) + a Linux main; -O2, no sanitizers.
-NCPD_SRC := $(wildcard server/*.c server/linux/*.c) $(wildcard fs/*.c) tests/host/fs_port_host.c
+NCPD_SRC := $(wildcard server/*.c server/linux/*.c) $(wildcard fs/*.c) tests/host/fs_port_host.c tests/host/fs_port_threads.c
 $(BUILD)/ncpd: $(NCPD_SRC) $(ENGINE_HDR) $(wildcard server/linux/*.h) $(PROTO_SRC) $(PROTO_HDR) $(wildcard fs/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(PORT_CFLAGS) -o $@ $(NCPD_SRC) $(PROTO_SRC)

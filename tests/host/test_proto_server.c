@@ -561,22 +561,7 @@ static void test_stats_and_shutdown(void)
 
 
 /* A counter from an engine STATS reply walk (all pages); -1 if absent. */
-static int64_t counter_of(struct peer *p, const char *want)
-{
-    struct ncp_request rq = R(NCP_FN_STATS);
-    struct ncp_reply rp;
-    int64_t found = -1;
-    for (uint16_t first = 0;;) {
-        rq.u.stats.first = first;
-        if (call(p, &rq, &rp) != NCP_OK || rp.u.stats.count == 0) break;
-        size_t pos = 0; char name[NCP_STAT_NAME_MAX + 1]; uint64_t v;
-        while (ncp_counter_next(&rp, &pos, name, &v))
-            if (!strcmp(name, want)) found = (int64_t)v;
-        first = (uint16_t)(first + rp.u.stats.count);
-        if (first >= rp.u.stats.total) break;
-    }
-    return found;
-}
+static int64_t counter_of(struct peer *p, const char *want) { return tp_stat_value(call_peer, p, want); }
 
 /* Lock limits per handle, per connection and per server; waiters count; closing
  * gives every slot back. */
@@ -1149,25 +1134,11 @@ static int do_setattr(struct peer *p, const char *path, uint32_t h, uint32_t mas
 }
 #define CHMOD(p, path, m) do_setattr(p, path, NCP_HANDLE_NONE, NCP_SA_MODE, m, 0, 0, 0, 0)
 
-static int rename_op(struct peer *p, const char *from, const char *to)
-{
-    struct ncp_request rq = R(NCP_FN_RENAME);
-    struct ncp_reply rp;
-    rq.u.rename.from = S(from); rq.u.rename.to = S(to);
-    return call(p, &rq, &rp);
-}
+static int rename_op(struct peer *p, const char *from, const char *to) { return tp_rename(call_peer, p, from, to); }
 
 static int put_file(struct peer *p, const char *path, const char *data, uint16_t mode)
 {
-    struct ncp_request rq = R(NCP_FN_OPEN);
-    struct ncp_reply rp;
-    rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC; rq.u.open.mode = mode; rq.u.open.path = S(path);
-    int e = call(p, &rq, &rp);
-    if (e) return e;
-    uint32_t h = rp.u.open.handle;
-    if (*data && (e = write_at(p, h, 0, data))) return e;
-    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
-    return call(p, &rq, &rp);
+    return tp_put_text(call_peer, p, path, mode, data);
 }
 
 /* Two users and an admin on one server. */
