@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -566,7 +567,18 @@ static void test_unread_replies_do_not_pile_up(void)
     }
     int64_t waited0 = stat_value(other, "req.waited_for_room");
     uint32_t first = send_big_reads(r, h, 100);
-    sleep(2);
+    /* Not a fixed sleep: wait (at most 60 s) until replies are queued at r's socket, unread,
+     * and on the kernel until it has had to wait for room to send (its counter grew). */
+    bool answering = false, waited_room = !remote_port;
+    for (int i = 0; i < 600 && !(answering && waited_room); i++) {
+        int queued = 0;
+        answering = ioctl(r->fd, FIONREAD, &queued) == 0 && queued > 0;
+        if (!waited_room)
+            waited_room = stat_value(other, "req.waited_for_room") > waited0;
+        if (!(answering && waited_room))
+            usleep(100000);
+    }
+    CHECK_MSG(answering, "no reply to the 100 reads arrived within 60 s");
     struct ncp_request ping = R(NCP_FN_PING);
     struct ncp_reply rp;
     CHECK_EQ(call(other, &ping, &rp), NCP_OK);           /* the server is not wedged */

@@ -1633,6 +1633,18 @@ static void test_users_file_cached_and_reloaded(void)
 
 /* Namespace changes take the engine's namespace mutex from their check to their change:
  * with it held elsewhere a MKDIR waits, and does its checks only once it has it. */
+/* Waits (at most 10 s) until a thread sleeps on m, which this thread holds: glibc's mutex
+ * word is 2 once a locker found it taken (an event, where a sleep would only guess). */
+static int wait_for_mutex_waiter(struct fs_mutex *m)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (__atomic_load_n(&m->m.__data.__lock, __ATOMIC_ACQUIRE) == 2)
+            return 0;
+        usleep(1000);
+    }
+    return -1;
+}
+
 static void *mkdir_thread(void *arg)
 {
     (void)arg;
@@ -1651,15 +1663,16 @@ static void test_namespace_check_and_change_atomic(void)
     pthread_t t;
     pthread_create(&t, NULL, mkdir_thread, NULL);
     /* while it waits, the permission changes; the waiting MKDIR must see the new mode.
-     * (Time for the thread to reach the mutex; without it the thread would have
-     * checked the old mode by then -- the failure this test shows.) */
-    for (int i = 0; i < 50; i++) { sched_yield(); usleep(1000); }
+     * (Waited for, not slept for: the thread must be asleep on the mutex -- without that
+     * it would have checked the old mode by then, the failure this test shows.) */
+    int waiting = wait_for_mutex_waiter(&srv->ns_lock);
     struct ncp_vfs_attr a = { NCP_SA_MODE, 0755, 0, 0, 0, 0 };
     uint32_t ino;
     CHECK_EQ(ncp_memfs_ops.lookup(fs, "/locked", &ino), 0);
     CHECK_EQ(ncp_memfs_ops.setattr(fs, ino, &a), 0);
     fs_mutex_unlock(&srv->ns_lock);
     pthread_join(t, NULL);
+    CHECK_MSG(waiting == 0, "the MKDIR thread never waited for ns_lock");
     int e;
     (void)stat_of(&pu, "/locked/inner", &e);
     CHECK_EQ(e, NCP_E_NOENT);
