@@ -27,7 +27,9 @@ int ft_mkfs(const char *img, const char *dir, unsigned block_size, unsigned size
 static inline uint64_t ft_rand(uint64_t *s)
 {
 	uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
-	x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
 	*s = x;
 	return x * 0x2545F4914F6CDD1Dull;
 }
