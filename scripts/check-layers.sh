@@ -89,12 +89,10 @@ source "$here/tests/e2e/suite_lib.sh"    # pass, fail, finish
 for layer in $LAYERS; do
     out=$(check_layer "$here" "$layer")
     if [ $? = 0 ]; then
-        echo "ok layer_${layer//\//_}"
-        pass=$((pass + 1))
+        ok "layer_${layer//\//_}"
     else
-        echo "FAIL layer_${layer//\//_}:"
-        printf '%s\n' "$out"
-        fail=$((fail + 1))
+        bad "layer_${layer//\//_}" ""
+        printf \'%s\n\' "$out"
     fi
 done
 
@@ -112,10 +110,8 @@ kr=$?
 s=$(check_layer "$t" server)
 sr=$?
 if [ "$kr" = 1 ] && [ "$sr" = 1 ] && [[ "$k" == *"kernel may not include from fs"* ]] && [[ "$s" == *"private header of fs"* ]]; then
-    echo "ok layer_check_catches_bad_includes"
-    pass=$((pass + 1))
+    ok "layer_check_catches_bad_includes"
 else
-    echo "FAIL layer_check_catches_bad_includes: kernel check status $kr ($k), server check status $sr ($s)"
-    fail=$((fail + 1))
+    bad "layer_check_catches_bad_includes" "kernel check status $kr ($k), server check status $sr ($s)"
 fi
 finish

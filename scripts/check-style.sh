@@ -90,7 +90,7 @@ FNR == 1 { in_comment = 0; in_macro = 0 }
     if (ltrim(strip_tail_code(code, semi[nsemi])) != "") { emit(raw); next }
     label = ""
     start = 1
-    if (match(code, /^[ \t]*(case [^:]+|default)[ \t]*:/)) { label = substr(raw, 1, RLENGTH); start = RLENGTH + 1 }
+    if (match(code, /^[ \t]*((case [^:]+|default)[ \t]*:[ \t]*)+/)) { label = substr(raw, 1, RLENGTH); start = RLENGTH + 1 }
     n = 0
     for (k = 1; k <= nsemi; k++) { piece[++n] = ltrim(substr(raw, start, semi[k] - start + 1)); pcode[n] = ltrim(substr(code, start, semi[k] - start + 1)); start = semi[k] + 1 }
     step = (indent ~ /\t/) ? "\t" : "    "      # a file indented with tabs keeps them
@@ -130,17 +130,14 @@ if [ "$fix" = 1 ]; then
 fi
 # shellcheck disable=SC2086
 [ -n "$files" ] && awk -v mode=check "$style_awk" $files > "$out"
-pass=0 fail=0
+source "$here/tests/e2e/suite_lib.sh"
 for rule in multiple-statements body-on-control-line tab-indent; do
     n=$(grep -c ": $rule: " "$out")
     if [ "$count_only" = 0 ]; then grep ": $rule: " "$out"; fi
     if [ "$n" = 0 ]; then
-        echo "ok style_$rule"
-        pass=$((pass + 1))
+        ok "style_$rule"
     else
-        echo "FAIL style_$rule: $n lines"
-        fail=$((fail + 1))
+        bad "style_$rule" "$n lines"
     fi
 done
-echo "$pass passed, $fail failed, 0 skipped"
-[ "$fail" = 0 ]
+finish

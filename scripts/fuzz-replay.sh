@@ -14,13 +14,11 @@ for h in $names; do
     log=build/fuzz/$h/replay.log
     mkdir -p "build/fuzz/$h"
     if ! command -v clang-14 >/dev/null 2>&1; then
-        echo "FAIL fuzz_$h: clang-14 is not installed (scripts/deps.sh installs it)"
-        fail=$((fail + 1))
+        bad "fuzz_$h" "clang-14 is not installed (scripts/deps.sh installs it)"
         continue
     fi
     if ! make --no-print-directory -s "$bin" >"$log" 2>&1; then
-        echo "FAIL fuzz_$h: does not build: $(grep -m1 -E 'error' "$log")"
-        fail=$((fail + 1))
+        bad "fuzz_$h" "does not build: $(grep -m1 -E 'error' "$log")"
         continue
     fi
     inputs=()
@@ -28,8 +26,7 @@ for h in $names; do
         [ -d "$d" ] && while IFS= read -r f; do inputs+=("$f"); done < <(find "$d" -type f | sort)
     done
     if [ ${#inputs[@]} = 0 ]; then
-        echo "FAIL fuzz_$h: no committed inputs in tests/fuzz/$h"
-        fail=$((fail + 1))
+        bad "fuzz_$h" "no committed inputs in tests/fuzz/$h"
         continue
     fi
     # Given files, libFuzzer runs each once and exits non-zero on a crash, sanitizer report,
@@ -37,17 +34,14 @@ for h in $names; do
     if timeout -k 5 600 "$bin" -timeout=30 -rss_limit_mb=2048 "${inputs[@]}" >>"$log" 2>&1; then
         ran=$(grep -ac '^Executed ' "$log")
         if [ "$ran" = "${#inputs[@]}" ]; then
-            echo "ok fuzz_$h (${#inputs[@]} inputs)"
-            pass=$((pass + 1))
+            ok "fuzz_$h (${#inputs[@]} inputs)"
         else
-            echo "FAIL fuzz_$h: ran $ran of ${#inputs[@]} inputs (see $log)"
-            fail=$((fail + 1))
+            bad "fuzz_$h" "ran $ran of ${#inputs[@]} inputs (see $log)"
         fi
     else
         why=$(grep -a -m1 -E 'FUZZ_CHECK|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error' "$log")
         cur=$(grep -a '^Running: ' "$log" | tail -1)
-        echo "FAIL fuzz_$h: ${cur#Running: }: ${why:-exit status non-zero} (see $log)"
-        fail=$((fail + 1))
+        bad "fuzz_$h" "${cur#Running: }: ${why:-exit status non-zero} (see $log)"
     fi
 done
 finish

@@ -97,11 +97,11 @@ static size_t random_request(uint8_t *buf, size_t cap)
         rq.u.write.data.ptr = datapool;
         rq.u.write.data.len = rn(sizeof datapool);
         break;
-    case NCP_FN_CLOSE:
-        case NCP_FN_FSTAT: case NCP_FN_FSYNC: rq.u.handle.handle = (uint32_t)rnd();
+    case NCP_FN_CLOSE: case NCP_FN_FSTAT: case NCP_FN_FSYNC:
+        rq.u.handle.handle = (uint32_t)rnd();
         break;
-    case NCP_FN_STAT:
-        case NCP_FN_UNLINK: case NCP_FN_RMDIR: rq.u.path.path = rstring(0);
+    case NCP_FN_STAT: case NCP_FN_UNLINK: case NCP_FN_RMDIR:
+        rq.u.path.path = rstring(0);
         break;
     case NCP_FN_READDIR:
         rq.u.readdir.path = rstring(0);
@@ -120,8 +120,8 @@ static size_t random_request(uint8_t *buf, size_t cap)
         rq.u.truncate.handle = rn(4);
         rq.u.truncate.size = rval64();
         break;
-    case NCP_FN_LOCK:
-        case NCP_FN_UNLOCK: rq.u.lock.handle = rn(4);
+    case NCP_FN_LOCK: case NCP_FN_UNLOCK:
+        rq.u.lock.handle = rn(4);
         rq.u.lock.offset = rval64();
         rq.u.lock.length = rval64();
         rq.u.lock.flags = rq.h.function == NCP_FN_LOCK ? (uint8_t)rn(6) : 0;

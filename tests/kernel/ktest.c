@@ -33,17 +33,27 @@ static const struct ktest **order;
 static int order_n, order_i;
 static const char *run_pattern;
 
+/* Prints the running test's verdict line: "KIND NAME: [file:line: ]message". */
+static void say(const char *kind, const char *file, int line, const char *fmt, va_list ap)
+{
+    char msg[256];
+    kvsnprintf(msg, sizeof msg, fmt, ap);
+    const char *name = running ? running->name : "?";
+    if (file)
+        kprintf("%s %s: %s:%d: %s\n", kind, name, file, line, msg);
+    else
+        kprintf("%s %s: %s\n", kind, name, msg);
+}
+
 void ktest_fail(const char *file, int line, const char *fmt, ...)
 {
     if (cur_failed)
         return;                         /* first failure is the one that matters */
     cur_failed = true;
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    kvsnprintf(msg, sizeof msg, fmt, ap);
+    say("FAIL", file, line, fmt, ap);
     va_end(ap);
-    kprintf("FAIL %s: %s:%d: %s\n", running ? running->name : "?", file, line, msg);
 }
 
 void ktest_skip(const char *fmt, ...)
@@ -51,12 +61,10 @@ void ktest_skip(const char *fmt, ...)
     if (cur_failed || cur_skipped)
         return;
     cur_skipped = true;
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    kvsnprintf(msg, sizeof msg, fmt, ap);
+    say("skip", NULL, 0, fmt, ap);
     va_end(ap);
-    kprintf("skip %s: %s\n", running ? running->name : "?", msg);
 }
 
 /* '*' matches any run of characters; a pattern without '*' selects names containing it. */
