@@ -7,7 +7,7 @@
 # *_format.h, *_priv.h) are for their own directory only (lwIP's own lwip/priv/ headers are
 # its port's business: net/ is that port).  tests/ may look anywhere.
 # Prints one line per layer (`ok layer_DIR` / `FAIL layer_DIR: ...`), a self-check that a
-# bad include is caught, and `N passed, M failed`; run by `make` and by `make test`.
+# bad include is caught, and `N passed, N failed, N skipped`; run by `make` and by `make test`.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -85,16 +85,14 @@ check_layer() {
     return $bad
 }
 
-pass=0 fail=0
+source "$here/tests/e2e/suite_lib.sh"    # pass, fail, finish
 for layer in $LAYERS; do
     out=$(check_layer "$here" "$layer")
     if [ $? = 0 ]; then
-        echo "ok layer_${layer//\//_}"
-        pass=$((pass + 1))
+        ok "layer_${layer//\//_}"
     else
-        echo "FAIL layer_${layer//\//_}:"
-        printf '%s\n' "$out"
-        fail=$((fail + 1))
+        bad "layer_${layer//\//_}" ""
+        printf \'%s\n\' "$out"
     fi
 done
 
@@ -112,11 +110,8 @@ kr=$?
 s=$(check_layer "$t" server)
 sr=$?
 if [ "$kr" = 1 ] && [ "$sr" = 1 ] && [[ "$k" == *"kernel may not include from fs"* ]] && [[ "$s" == *"private header of fs"* ]]; then
-    echo "ok layer_check_catches_bad_includes"
-    pass=$((pass + 1))
+    ok "layer_check_catches_bad_includes"
 else
-    echo "FAIL layer_check_catches_bad_includes: kernel check status $kr ($k), server check status $sr ($s)"
-    fail=$((fail + 1))
+    bad "layer_check_catches_bad_includes" "kernel check status $kr ($k), server check status $sr ($s)"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

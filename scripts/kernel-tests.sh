@@ -10,9 +10,10 @@
 #
 # The tests write to the disk (ext2 workloads through AHCI), so they get a scratch copy of
 # build/demo.img (build/kernel-test.img; KTEST_DISK=path picks another source image) and
-# demo.img stays as it was.  After QEMU exits, `e2fsck -fn` must find nothing at all to
-# report on the scratch copy (its exit status alone is not enough: it exits 0 on wrong
-# superblock counts); that check is one more test line and is counted in the summary.
+# demo.img stays as it was.  After QEMU exits, scripts/e2fsck-clean.sh must find the
+# scratch copy clean (exit status and output: e2fsck exits 0 on wrong superblock counts);
+# that check is one more test line (a skip without a source image) in the summary
+# `N passed, N failed, N skipped`, which adds this script's checks to the guest's.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 args=("$@")
@@ -51,44 +52,39 @@ fi
 "$here/scripts/run.sh" --net "${KTEST_NET:-isolated}" --test --timeout "${KTEST_TIMEOUT:-600}" --log "$log" "${disk[@]}" \
     "${virtio[@]}" -- "${args[@]}"
 rc=$?
+source "$here/tests/e2e/suite_lib.sh"
+# The guest's own counts (a guest that printed no summary -- it never got to run its
+# tests -- counts as one failure); then this script's checks are added to them.
+if read_counts "$log"; then
+    pass=$sp fail=$sf skipped=$ss
+else
+    echo "FAIL kernel_tests_summary: the guest printed no summary (run.sh exit $rc)" | tee -a "$log"
+    fail=1
+fi
 # The two unusable virtio devices were named and skipped (the boot went on).
-vskip_p=0 vskip_f=0
 if grep -aqE '^virtio-blk [0-9a-f:.]+: queue 0 has 4 entries, fewer than the 8 the driver needs: skipped' "$log" &&
    grep -aqE '^virtio-blk [0-9a-f:.]+: no usable virtio 1.0 capabilities .*: skipped' "$log"; then
     echo "ok virtio_unusable_devices_named_and_skipped" | tee -a "$log"
-    vskip_p=1
+    pass=$((pass + 1))
 else
     echo "FAIL virtio_unusable_devices_named_and_skipped: the boot log does not name both skipped devices" | tee -a "$log"
-    vskip_f=1
-    [ "$rc" = 0 ] && rc=1
+    fail=$((fail + 1))
 fi
-line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+# After QEMU exits, e2fsck -fn must find the scratch copy clean (scripts/e2fsck-clean.sh).
 if [ ${#disk[@]} -eq 0 ]; then
-    if [ -n "$line" ]; then p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
-        echo "$((p + vskip_p)) passed, $((f + vskip_f)) failed" | tee -a "$log"; fi
-    exit $rc
-fi
-
-# e2fsck -fn prints only its pass headers and the summary on a clean file system.
-e2fsck=e2fsck
-for d in /usr/sbin /sbin; do [ -x "$d/e2fsck" ] && e2fsck=$d/e2fsck && break; done
-out=$("$e2fsck" -fn "$scratch" 2>&1)
-fsck_rc=$?
-problems=$(printf '%s\n' "$out" | grep -avE '^(e2fsck [0-9]|Pass [1-5]: |$)' |
-           grep -avE ': [0-9]+/[0-9]+ files \([0-9.]+% non-contiguous\), [0-9]+/[0-9]+ blocks$')
-line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-p=0 f=0
-if [ -n "$line" ]; then p=${line%% passed*}; f=${line#*, }; f=${f%% failed}; fi
-p=$((p + vskip_p)) f=$((f + vskip_f))
-if [ "$fsck_rc" = 0 ] && [ -z "$problems" ]; then
+    echo "skip kernel_image_e2fsck_clean: no source image $src" | tee -a "$log"
+    skipped=$((skipped + 1))
+elif out=$("$here/scripts/e2fsck-clean.sh" "$scratch" 2>&1); then
     echo "ok kernel_image_e2fsck_clean" | tee -a "$log"
-    p=$((p + 1))
+    pass=$((pass + 1))
 else
-    { echo "FAIL kernel_image_e2fsck_clean: e2fsck -fn $scratch exited $fsck_rc:"
+    { echo "FAIL kernel_image_e2fsck_clean: $scratch:"
       printf '%s\n' "$out" | head -40; } | tee -a "$log"
-    f=$((f + 1))
-    [ "$rc" = 0 ] && rc=1
+    fail=$((fail + 1))
 fi
-# The guest's summary line plus the image check (test.sh reads the last such line).
-[ -n "$line" ] && echo "$p passed, $f failed" | tee -a "$log"
+# The guest's counts plus these checks (test.sh reads the last summary line); the exit
+# status is run.sh's unless a check here failed.
+echo "$pass passed, $fail failed, $skipped skipped" | tee -a "$log"
+[ "$fail" != 0 ] && [ "$rc" = 0 ] && rc=1
+[ "$fail" = 0 ] && [ "$rc" != 0 ] && echo "# run.sh exited $rc with no failed test" | tee -a "$log"
 exit $rc

@@ -671,7 +671,7 @@ const struct ncp_vfs_ops ncp_memfs_ops = {
     .rename = m_rename, .sync = m_sync, .statfs = m_statfs,
     .ref_span = m_ref_span,
     .symlink = m_symlink, .readlink = m_readlink, .link = m_link,
-    .ref_span = m_ref_span, .open = m_open, .release = m_release,
+    .open = m_open, .release = m_release,
 };
 
 int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_t len)

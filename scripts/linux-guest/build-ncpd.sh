@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
 out=build/linux-guest/ncpd
-src=(server/*.c server/linux/*.c fs/*.c proto/*.c tests/host/fs_port_host.c scripts/linux-guest/blkdev_fstat.c)
+src=(server/*.c server/linux/*.c fs/*.c proto/*.c tests/host/fs_port_host.c tests/host/fs_port_threads.c scripts/linux-guest/blkdev_fstat.c)
 if [ -x "$out" ]; then
     stale=0
     for f in "${src[@]}" include/*.h server/*.h server/linux/*.h fs/*.h proto/*.h "$0"; do

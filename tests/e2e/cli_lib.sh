@@ -4,9 +4,9 @@
 NCPC=$B/ncpc
 NCPD=$B/ncpd
 NCPFS=$B/ncpfs
-# Output per docs/conventions.md: one "ok NAME" or "FAIL NAME: where why" line a check.
-pass=0; fail=0
-ok()   { echo "ok $1"; pass=$((pass + 1)); }
+# Output per docs/conventions.md (tests/e2e/suite_lib.sh: ok, skip, finish, fsck_clean);
+# a FAIL line here also says where: "FAIL NAME: script:line why".
+source "$(dirname "${BASH_SOURCE[0]}")/suite_lib.sh"
 bad()  { echo "FAIL $1: $0:${BASH_LINENO[1]} $2"; fail=$((fail + 1)); }
 # check NAME COMMAND...: passes when the command succeeds
 check() { local n=$1; shift; if "$@" >"$T/out" 2>"$T/err"; then ok "$n"; else bad "$n" "$(head -c 300 "$T/err")"; fi; }
@@ -43,15 +43,8 @@ boot_kernel() {
     done
     echo "FAIL kernel_serves: no answer on $SERVER within 120 s; kernel log:"
     tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-# fsck_problems IMAGE: what e2fsck -fn prints beyond its pass lines and summary (e2fsck
-# exits 0 on wrong superblock counts too, so its output is checked, not just its status).
-fsck_problems() {
-    PATH="$PATH:/usr/sbin" e2fsck -fn "$1" 2>&1 | grep -vE '^(e2fsck [0-9]|Pass [1-5]: |$)' |
-        grep -vE ': [0-9]+/[0-9]+ files \([0-9.]+% non-contiguous\), [0-9]+/[0-9]+ blocks$'
+    fail=$((fail + 1))
+    finish
 }
 
 # build_or_fail NAME TARGET...: makes the targets (BUILD=$B) or ends the script with a FAIL line.
@@ -63,8 +56,8 @@ build_or_fail() {
         echo "FAIL $name: $0: make failed:"
         tail -20 "$log" | sed 's/^/    /'
         rm -f "$log"
-        echo "0 passed, 1 failed"
-        exit 1
+        fail=$((fail + 1))
+        finish
     fi
     rm -f "$log"
 }

@@ -7,7 +7,7 @@
 set -uo pipefail
 source "$(dirname "$0")/net_lib.sh"
 
-build_tool || { bad net_tool_build "cc failed"; finish; exit 1; }
+build_tool || { bad net_tool_build "cc failed"; finish; }
 [ -f build/demo.img ] || scripts/mkdemo.sh build/demo.img >/dev/null
 cp --sparse=always build/demo.img "$work/vdisk.img"
 p7=$(free_port 5207)

@@ -43,12 +43,23 @@ int main(int argc, char **argv)
         int cmd = F_SETLK;
         switch (kind) {
         case 'W': cmd = F_SETLKW; /* fall through */
-        case 'w': fl.l_type = F_WRLCK; break;
+        case 'w':
+            fl.l_type = F_WRLCK;
+            break;
         case 'R': cmd = F_SETLKW; /* fall through */
-        case 'r': fl.l_type = F_RDLCK; break;
-        case 'u': fl.l_type = F_UNLCK; break;
-        case 't': fl.l_type = F_WRLCK; cmd = F_GETLK; break;
-        default: printf("%s error bad op\n", op); return 1;
+        case 'r':
+            fl.l_type = F_RDLCK;
+            break;
+        case 'u':
+            fl.l_type = F_UNLCK;
+            break;
+        case 't':
+            fl.l_type = F_WRLCK;
+            cmd = F_GETLK;
+            break;
+        default:
+            printf("%s error bad op\n", op);
+            return 1;
         }
         if (fcntl(fd, cmd, &fl) < 0) {
             if (errno == EAGAIN || errno == EACCES) {
@@ -58,8 +69,10 @@ int main(int argc, char **argv)
             printf("%s error %s\n", op, strerror(errno));
             return 1;
         }
-        if (cmd == F_GETLK) printf("%s %s\n", op, fl.l_type == F_UNLCK ? "free" : "locked");
-        else printf("%s ok\n", op);
+        if (cmd == F_GETLK)
+            printf("%s %s\n", op, fl.l_type == F_UNLCK ? "free" : "locked");
+        else
+            printf("%s ok\n", op);
     }
     return 0;
 }

@@ -8,9 +8,10 @@
 #   KPROTO_ARGS="..."   the kernel options instead of the default ones below
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+source tests/e2e/suite_lib.sh
 if ! make --no-print-directory all build/e2e/test_ncpd >/tmp/ncp_kproto_build.$$ 2>&1; then
-    echo "FAIL build: make failed:"; tail -20 /tmp/ncp_kproto_build.$$ | sed 's/^/    /'
-    rm -f /tmp/ncp_kproto_build.$$; echo "0 passed, 1 failed"; exit 1
+    bad build "make failed:"; tail -20 /tmp/ncp_kproto_build.$$ | sed 's/^/    /'
+    rm -f /tmp/ncp_kproto_build.$$; finish
 fi
 rm -f /tmp/ncp_kproto_build.$$
 T=$(mktemp -d /tmp/ncp-kproto.XXXXXX)
@@ -36,22 +37,17 @@ for _ in $(seq 240); do NCP_PASSWORD=guest build/ncpc -s "127.0.0.1:$((base + 40
 if [ "$up" = 0 ]; then
     echo "FAIL kernel_serves: no answer on 127.0.0.1:$((base + 40)) within 120 s; kernel log:"
     tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
-    echo "0 passed, 1 failed"; exit 1
+    fail=$((fail + 1)); finish
 fi
 NCP_TEST_SUITE=${KPROTO_SUITE:-} NCP_TEST_SERVER=$((base + 40)) build/e2e/test_ncpd | tee "$T/out" |
-    grep -v '^[0-9]* passed, [0-9]* failed$'
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$T/out" | tail -1)
-p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
-[ -n "$line" ] || { p=0; f=1; echo "FAIL test_ncpd: no summary"; }
+    grep -vE "$SUMMARY_RE"
+if read_counts "$T/out"; then pass=$sp fail=$sf skipped=$ss
+else bad test_ncpd "no summary"; fi
 if grep -q "panic\|lock order" "$T/kernel.log"; then
-    echo "FAIL kernel_no_panic: $(tr -d '\000\r' < "$T/kernel.log" | grep -m1 'panic\|lock order')"; f=$((f + 1))
-else echo "ok kernel_no_panic"; p=$((p + 1)); fi
+    bad kernel_no_panic "$(tr -d '\000\r' < "$T/kernel.log" | grep -m1 'panic\|lock order')"
+else ok kernel_no_panic; fi
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then echo "FAIL kernel_powered_off: QEMU still running"; f=$((f + 1))
-else wait "$pid"; pid=""; echo "ok kernel_powered_off"; p=$((p + 1)); fi
-problems=$(PATH=$PATH:/usr/sbin e2fsck -fn "$T/vol.img" 2>&1 | grep -vE '^(e2fsck [0-9]|Pass [1-5]: |$)' |
-           grep -vE ': [0-9]+/[0-9]+ files \([0-9.]+% non-contiguous\), [0-9]+/[0-9]+ blocks$')
-if [ -z "$problems" ]; then echo "ok volume_fsck_clean"; p=$((p + 1))
-else echo "FAIL volume_fsck_clean: $problems" | head -20; f=$((f + 1)); fi
-echo "$p passed, $f failed"
-[ "$f" = 0 ]
+if kill -0 "$pid" 2>/dev/null; then bad kernel_powered_off "QEMU still running"
+else wait "$pid"; pid=""; ok kernel_powered_off; fi
+fsck_clean volume_fsck_clean "$T/vol.img"
+finish

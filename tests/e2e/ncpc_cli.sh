@@ -168,9 +168,13 @@ for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then bad server_exits "still running after shutdown"; else wait "$pid"; st=$?; pid=""
     if [ $st -eq 0 ]; then ok server_exits; else bad server_exits "exit status $st"; fi; fi
 if [ "${VOL[0]}" = --image ]; then
-    check volume_fsck_clean bash -c "PATH=\$PATH:/usr/sbin e2fsck -fn '$T/vol.img' >/dev/null 2>&1"
+    fsck_clean volume_fsck_clean "$T/vol.img"
     check volume_fsck_prints_no_problem test -z "$(fsck_problems "$T/vol.img")"
     check debugfs_shows_written_file bash -c "PATH=\$PATH:/usr/sbin debugfs -R 'cat /s4097' '$T/vol.img' 2>/dev/null | cmp - '$T/s4097'"
+else
+    for n in volume_fsck_clean volume_fsck_prints_no_problem debugfs_shows_written_file; do
+        skip "$n" "no mke2fs here: ncpd served a memory volume, there is no image to check"
+    done
 fi
 # a volume without ext2's filetype feature (directory entries carry no type): READDIR takes
 # the type from the inode, so a symlink still lists as one
@@ -191,5 +195,4 @@ if [ "$TARGET" != kernel ] && [ "${VOL[0]}" = --image ]; then
         bad no_filetype_volume_made "mke2fs -O ^filetype failed"
     fi
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

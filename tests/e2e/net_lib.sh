@@ -4,10 +4,7 @@
 # scripts/run.sh, removes the tap namespace) on exit.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$here"
-pass=0 fail=0
-ok()  { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
+source "$here/tests/e2e/suite_lib.sh"      # ok, bad, skip, finish (which exits)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wtd-net-e2e.XXXXXX")
 guest_pid=""

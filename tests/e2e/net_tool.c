@@ -450,7 +450,8 @@ static int do_ping(const char *host, int count)
                 buf[hl + 7] == (uint8_t)seq && !memcmp(buf + 12, &a.sin_addr, 4)) {
                 answered++;
                 rtt_sum += now() - t0;
-                if (getenv("NET_TOOL_VERBOSE")) printf("  seq %d: %.2f ms\n", seq, (now() - t0) * 1e3);
+                if (getenv("NET_TOOL_VERBOSE"))
+                    printf("  seq %d: %.2f ms\n", seq, (now() - t0) * 1e3);
                 break;
             }
         }

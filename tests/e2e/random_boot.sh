@@ -8,10 +8,7 @@
 # Output per docs/conventions.md: ok/FAIL lines and "N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-pass=0 fail=0
-ok()  { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+source tests/e2e/suite_lib.sh
 
 if ! make --no-print-directory all test-image >/tmp/random_e2e_build.$$ 2>&1; then
     bad random_build "$(tail -5 /tmp/random_e2e_build.$$)"

@@ -8,10 +8,7 @@
 # Output per docs/conventions.md: ok/FAIL lines and "N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-pass=0 fail=0
-ok()  { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+source tests/e2e/suite_lib.sh
 
 if ! make --no-print-directory all test-image >/tmp/storage_e2e_build.$$ 2>&1; then
     bad storage_build "$(tail -5 /tmp/storage_e2e_build.$$)"
@@ -20,7 +17,7 @@ if ! make --no-print-directory all test-image >/tmp/storage_e2e_build.$$ 2>&1; t
 fi
 rm -f /tmp/storage_e2e_build.$$
 sbin() { for d in /usr/sbin /sbin; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; echo "$1"; }
-E2FSCK=$(sbin e2fsck) DEBUGFS=$(sbin debugfs)
+DEBUGFS=$(sbin debugfs)
 
 T=$(mktemp -d /tmp/storage-e2e.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -39,9 +36,10 @@ boot() {
     scripts/run.sh --test --net none --disk "$img" ${3:+"$3"} --timeout 600 --log "$log" -- "test=$pattern" >/dev/null 2>&1
     local rc=$?
     local line p f
-    grep -aE '^(ok|FAIL) ' "$log" | sed 's/^/    guest: /'
-    line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-    p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
+    grep -aE '^(ok|FAIL|skip) ' "$log" | sed 's/^/    guest: /'
+    line=$(grep -aE "$SUMMARY_RE" "$log" | tail -1)
+    read_counts "$log"
+    p=$sp f=$sf
     local drv=ahci
     [ "${WTD_BLK:-ahci}" = virtio ] && drv=virtio-blk      # the disk the run asked for
     if ! tr -d '\r' < "$log" | grep -qE "^storage: ext2 on .* \(driver $drv\) mounted"; then
@@ -54,17 +52,8 @@ boot() {
     fi
 }
 
-fsck_clean() {   # fsck_clean NAME: e2fsck -fn prints only pass headers and the summary
-    local out rc problems
-    out=$("$E2FSCK" -fn "$img" 2>&1); rc=$?
-    problems=$(printf '%s\n' "$out" | grep -avE '^(e2fsck [0-9]|Pass [1-5]: |$)' |
-               grep -avE ': [0-9]+/[0-9]+ files \([0-9.]+% non-contiguous\), [0-9]+/[0-9]+ blocks$')
-    if [ "$rc" = 0 ] && [ -z "$problems" ]; then ok "$1"
-    else bad "$1" "e2fsck exit $rc: $(printf '%s' "$out" | head -12 | tr '\n' '|')"; fi
-}
-
 boot storage_e2e_boot1_all_storage_tests 'storage_*'
-fsck_clean storage_e2e_fsck_after_boot1
+fsck_clean storage_e2e_fsck_after_boot1 "$img"
 
 # What the guest wrote, as Linux's tools read it from the image.
 for i in $(seq 0 19999); do printf 'persist line %05d of WorkToDo\n' "$i"; done > "$T/expect.txt"
@@ -80,7 +69,7 @@ else
 fi
 
 boot storage_e2e_boot2_persist_check 'storage_persist_check'
-fsck_clean storage_e2e_fsck_after_boot2
+fsck_clean storage_e2e_fsck_after_boot2 "$img"
 
 # virtio-blk only: the same image on a read-only device is mounted read-only and left as it was
 if [ "${WTD_BLK:-ahci}" = virtio ]; then

@@ -14,7 +14,7 @@
 #include "proto/ncp_auth.h"
 #include "proto/ncp_codec.h"
 #include "proto/ncp_reasm.h"
-#include "tests/host/test_proto_check.h"
+#include "tests/host/test_harness.h"
 #include "tests/host/test_proto_session.h"
 
 #include <arpa/inet.h>
@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -422,22 +423,7 @@ static void test_readdir_pages_through_big_dir(void)
 }
 
 /* A counter from STATS (-1 if the server has no such counter). */
-static int64_t stat_value(struct raw *r, const char *want)
-{
-    struct ncp_request rq = R(NCP_FN_STATS);
-    struct ncp_reply rp;
-    int64_t found = -1;
-    for (uint16_t first = 0; found < 0; ) {
-        rq.u.stats.first = first;
-        if (call(r, &rq, &rp) != NCP_OK || rp.u.stats.count == 0) break;
-        size_t pos = 0; char name[NCP_STAT_NAME_MAX + 1]; uint64_t v;
-        while (ncp_counter_next(&rp, &pos, name, &v))
-            if (!strcmp(name, want)) found = (int64_t)v;
-        first = (uint16_t)(first + rp.u.stats.count);
-        if (first >= rp.u.stats.total) break;
-    }
-    return found;
-}
+static int64_t stat_value(struct raw *r, const char *want) { return tp_stat_value(call_peer, r, want); }
 
 /* Intruder detection: INTRUDER_ATTEMPTS wrong passwords lock the name (the right one
  * is refused too, with the same answer), an unknown name locks alike, the admin sees
@@ -545,7 +531,10 @@ static uint32_t send_big_reads(struct raw *r, uint32_t h, int n)
         struct ncp_request rq = R(NCP_FN_READ);
         rq.u.read.handle = h; rq.u.read.offset = (uint64_t)(i % BIG_CHUNKS) * BIG_CHUNK;
         rq.u.read.count = BIG_CHUNK;
-        CHECK(send_rq(r, &rq) != 0);
+        if (send_rq(r, &rq) == 0) {
+            th_fail(__FILE__, __LINE__, "send_rq failed at read %d of %d", i, n);
+            break;
+        }
     }
     return first;
 }
@@ -584,7 +573,18 @@ static void test_unread_replies_do_not_pile_up(void)
     }
     int64_t waited0 = stat_value(other, "req.waited_for_room");
     uint32_t first = send_big_reads(r, h, 100);
-    sleep(2);
+    /* Not a fixed sleep: wait (at most 60 s) until replies are queued at r's socket, unread,
+     * and on the kernel until it has had to wait for room to send (its counter grew). */
+    bool answering = false, waited_room = !remote_port;
+    for (int i = 0; i < 600 && !(answering && waited_room); i++) {
+        int queued = 0;
+        answering = ioctl(r->fd, FIONREAD, &queued) == 0 && queued > 0;
+        if (!waited_room)
+            waited_room = stat_value(other, "req.waited_for_room") > waited0;
+        if (!(answering && waited_room))
+            usleep(100000);
+    }
+    CHECK_MSG(answering, "no reply to the 100 reads arrived within 60 s");
     struct ncp_request ping = R(NCP_FN_PING);
     struct ncp_reply rp;
     CHECK_EQ(call(other, &ping, &rp), NCP_OK);           /* the server is not wedged */
@@ -643,6 +643,8 @@ static void test_too_many_requests_in_flight(void)
 static void test_connection_limit(void)
 {
     /* Runs its own server with --max-conns 3. */
+    if (remote_port)
+        SKIP("needs a server of its own started with --max-conns 3; the kernel here serves everyone");
     static const char *const three[] = { "--max-conns", "3", NULL };
     CHECK_EQ(start_server(three), 0);
     struct raw *c[3];
@@ -657,10 +659,20 @@ static void test_connection_limit(void)
         CHECK_EQ(rp.h.completion, NCP_E_TOOMANYCONNS);
         raw_close(extra);
     }
+    /* the closed connection's slot comes free once the server has seen the close: a new
+     * connection is refused until then (waited for, up to 10 s, not slept for) */
     raw_close(c[0]);
-    usleep(100000);
-    c[0] = raw_open();
-    CHECK(c[0] && call(c[0], &rq, &rp) == NCP_OK);
+    int e = -1;
+    for (int i = 0; i < 1000 && e != NCP_OK; i++) {
+        c[0] = raw_open();
+        e = c[0] ? call(c[0], &rq, &rp) : -1;
+        if (e != NCP_OK) {
+            raw_close(c[0]);
+            c[0] = NULL;
+            usleep(10000);
+        }
+    }
+    CHECK_MSG(e == NCP_OK, "no connection admitted within 10 s of closing one of three: %d", e);
     CHECK_EQ(login(c[1], "admin", "s3cret"), NCP_OK);
     rq = R(NCP_FN_SHUTDOWN);
     CHECK_EQ(call(c[1], &rq, &rp), NCP_OK);
@@ -792,13 +804,7 @@ static int path_rq(struct raw *r, uint8_t fn, const char *path)
     return call(r, &rq, &rp);
 }
 
-static int rename_rq(struct raw *r, const char *from, const char *to)
-{
-    struct ncp_request rq = R(NCP_FN_RENAME);
-    struct ncp_reply rp;
-    rq.u.rename.from = S(from); rq.u.rename.to = S(to);
-    return call(r, &rq, &rp);
-}
+static int rename_rq(struct raw *r, const char *from, const char *to) { return tp_rename(call_peer, r, from, to); }
 
 static int chmod_rq(struct raw *r, const char *path, uint16_t mode)
 {
@@ -820,17 +826,7 @@ static int close_h(struct raw *r, uint32_t h)
 /* Creates path with mode holding data (truncating); a completion code. */
 static int put_text(struct raw *r, const char *path, uint16_t mode, const char *data)
 {
-    struct ncp_request rq = R(NCP_FN_OPEN);
-    struct ncp_reply rp;
-    rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC; rq.u.open.mode = mode; rq.u.open.path = S(path);
-    int e = call(r, &rq, &rp);
-    if (e) return e;
-    uint32_t h = rp.u.open.handle;
-    rq = R(NCP_FN_WRITE);
-    rq.u.write.handle = h; rq.u.write.data.ptr = (const uint8_t *)data; rq.u.write.data.len = (uint32_t)strlen(data);
-    e = call(r, &rq, &rp);
-    int c = close_h(r, h);
-    return e ? e : c;
+    return tp_put_text(call_peer, r, path, mode, data);
 }
 
 /* Reads up to cap bytes of path; the length, or -1 - completion code. */
@@ -973,16 +969,6 @@ static int link_rq(struct raw *r, const char *existing, const char *newpath, str
 }
 
 /* STAT or LSTAT of path into *st. */
-static int stat_rq(struct raw *r, uint8_t fn, const char *path, struct ncp_stat *st)
-{
-    struct ncp_request rq = R(fn);
-    struct ncp_reply rp;
-    rq.u.path.path = S(path);
-    int e = call(r, &rq, &rp);
-    if (!e) *st = rp.u.stat.st;
-    return e;
-}
-
 /* The READDIR entry `name` of dir (type and inode); 0 if found. */
 static int dirent_of(struct raw *r, const char *dir, const char *name, uint8_t *type, uint32_t *ino)
 {
@@ -1727,6 +1713,8 @@ static void test_memory_budget_refuses_cleanly(void)
 /* Runs body against an ncpd of its own started with extra options, then stops it. */
 static void with_own_server(const char *const *extra, void (*body)(void))
 {
+    if (remote_port)
+        SKIP("needs a server of its own with other options (the kernel: tests/e2e/ncp_kernel_limits.sh)");
     if (start_server(extra)) { CHECK(!"cannot start ncpd"); return; }
     body();
     if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
@@ -1855,7 +1843,12 @@ static void test_fsync_under_writer(void)
 
 static void run_suite(const char *label)
 {
-    if (start_server(NULL)) { printf("FAIL start_ncpd_%s: %s:%d cannot start %s\n", label, __FILE__, __LINE__, ncpd_path); tp_fail++; return; }
+    if (start_server(NULL)) {
+        char name[64];
+        snprintf(name, sizeof name, "start_ncpd_%s", label);
+        th_fail_outside(name, "%s:%d cannot start %s", __FILE__, __LINE__, ncpd_path);
+        return;
+    }
     RUN_AS(test_login_gate, label);
     RUN_AS(test_challenge_nonces_are_fresh, label);
     RUN_AS(test_intruder_lockout, label);
@@ -1879,11 +1872,10 @@ static void run_suite(const char *label)
     RUN_AS(test_prelogin_sender_that_never_reads, label);
     RUN_AS(test_admin_shutdown_exits_cleanly, label);
     if (server_pid) { kill(server_pid, SIGKILL); waitpid(server_pid, NULL, 0); server_pid = 0; }
-    if (!remote_port) {                  /* servers of their own, with other options */
-        RUN_AS(test_connection_limit, label);
-        RUN_AS(test_prelogin_timeouts_own_server, label);
-        RUN_AS(test_memory_budget_own_server, label);
-    }
+    /* servers of their own, with other options (skipped against a remote server) */
+    RUN_AS(test_connection_limit, label);
+    RUN_AS(test_prelogin_timeouts_own_server, label);
+    RUN_AS(test_memory_budget_own_server, label);
 }
 
 /* NCP_TEST_SUITE=limits: a kernel booted with short timeouts and a 1 MiB connection
@@ -1938,7 +1930,7 @@ int main(int argc, char **argv)
     image_path = getenv("NCP_TEST_EXT2_IMAGE");
     if (image_path) {
         mode_flag = NULL; mode_value = NULL;
-        if (start_server(NULL)) { printf("FAIL start_ncpd_ext2: cannot start %s on %s\n", ncpd_path, image_path); tp_fail++; }
+        if (start_server(NULL)) { printf("FAIL start_ncpd_ext2: cannot start %s on %s\n", ncpd_path, image_path); th_fail_outside("start_ncpd_ext2", "cannot start"); }
         else {
             run_posix_tests("ext2");
             RUN_AS(test_posix_crash_frees_orphans_at_mount, "ext2");

@@ -17,9 +17,10 @@ static int posix_dir(struct raw *r, const char *what, char *out, size_t cap)
     return path_rq(r, NCP_FN_MKDIR, out);
 }
 
-static int stat_rq(struct raw *r, const char *path, struct ncp_stat *st)
+/* STAT or LSTAT (fn) of path. */
+static int stat_rq(struct raw *r, uint8_t fn, const char *path, struct ncp_stat *st)
 {
-    struct ncp_request rq = R(NCP_FN_STAT);
+    struct ncp_request rq = R(fn);
     struct ncp_reply rp;
     rq.u.path.path = S(path);
     int e = call(r, &rq, &rp);
@@ -119,43 +120,43 @@ static void test_posix_rename_rules(void)
     CHECK_EQ(get_text(g, p, buf, sizeof buf), 8);
     struct ncp_stat st;
     snprintf(p, sizeof p, "%s/a", d);
-    CHECK_EQ(stat_rq(g, p, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_OK);
     CHECK_EQ(st.nlink, 3);                      /* ".", its entry, sub's ".." */
     snprintf(p, sizeof p, "%s/b", d);
-    CHECK_EQ(stat_rq(g, p, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_OK);
     CHECK_EQ(st.nlink, 4);
     /* a over b/empty: b keeps its count (one directory for another), d loses a's */
     snprintf(p, sizeof p, "%s/a", d);
     snprintf(q, sizeof q, "%s/b/empty", d);
     CHECK_EQ(rename_rq(g, p, q), NCP_OK);
     snprintf(p, sizeof p, "%s/b/empty/sub", d);
-    CHECK_EQ(stat_rq(g, p, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_OK);
     CHECK_EQ(st.type, NCP_FT_DIR);
     snprintf(p, sizeof p, "%s/a", d);
-    CHECK_EQ(stat_rq(g, p, &st), NCP_E_NOENT);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_E_NOENT);
     snprintf(p, sizeof p, "%s/b", d);
-    CHECK_EQ(stat_rq(g, p, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_OK);
     CHECK_EQ(st.nlink, 4);
-    CHECK_EQ(stat_rq(g, d, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, d, &st), NCP_OK);
     CHECK_EQ(st.nlink, 3);                      /* ".", its entry, b's ".." */
     /* back up to d: b loses one, d gains one */
     snprintf(p, sizeof p, "%s/b/empty", d);
     snprintf(q, sizeof q, "%s/moved", d);
     CHECK_EQ(rename_rq(g, p, q), NCP_OK);
-    CHECK_EQ(stat_rq(g, d, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, d, &st), NCP_OK);
     CHECK_EQ(st.nlink, 4);
     snprintf(p, sizeof p, "%s/b", d);
-    CHECK_EQ(stat_rq(g, p, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_OK);
     CHECK_EQ(st.nlink, 3);
     snprintf(p, sizeof p, "%s/moved/sub", d);   /* the moved directory's ".." follows */
-    CHECK_EQ(stat_rq(g, p, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_OK);
     /* over a file: the target now has the source's contents, the source name is gone */
     snprintf(p, sizeof p, "%s/f", d);
     snprintf(q, sizeof q, "%s/b/full/x", d);
     CHECK_EQ(rename_rq(g, p, q), NCP_OK);
     CHECK_EQ(get_text(g, q, buf, sizeof buf), 8);
     CHECK(memcmp(buf, "the file", 8) == 0);
-    CHECK_EQ(stat_rq(g, p, &st), NCP_E_NOENT);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, p, &st), NCP_E_NOENT);
     raw_close(g);
 }
 
@@ -188,7 +189,7 @@ static void test_posix_rename_over_is_atomic(void)
     int missing = 0, lookups = 0, st = -1;
     struct ncp_stat s;
     while (waitpid(child, &st, WNOHANG) == 0 && lookups < 200000) {
-        int e = stat_rq(g, target, &s);
+        int e = stat_rq(g, NCP_FN_STAT, target, &s);
         lookups++;
         if (e == NCP_E_NOENT) missing++;
         else CHECK_EQ(e, NCP_OK);
@@ -224,7 +225,7 @@ static void test_posix_unlinked_open_file_kept(void)
     CHECK_EQ(open_h(b, p, NCP_O_READ, &hb), NCP_OK);
     CHECK_EQ(path_rq(c, NCP_FN_UNLINK, p), NCP_OK);
     struct ncp_stat st;
-    CHECK_EQ(stat_rq(c, p, &st), NCP_E_NOENT);
+    CHECK_EQ(stat_rq(c, NCP_FN_STAT, p, &st), NCP_E_NOENT);
     CHECK_EQ(put_text(c, p, 0644, "a new file"), NCP_OK);   /* the name is free again */
     CHECK_EQ(read_h(a, ha, 0, buf, sizeof buf), 9);
     CHECK(memcmp(buf, "kept data", 9) == 0);
@@ -383,7 +384,7 @@ static void test_posix_times(void)
         if (st.ctime > set_ctime) set_ctime = st.ctime;
     }
     CHECK(server_clock_past(g, probe, set_ctime));
-    CHECK_EQ(stat_rq(g, probe, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, probe, &st), NCP_OK);
     now = st.ctime;                             /* every change below is at or after this */
     /* write: mtime and ctime of the file, not atime */
     uint32_t h;
@@ -419,23 +420,23 @@ static void test_posix_times(void)
     char nf[192];
     snprintf(nf, sizeof nf, "%s/new", e);
     CHECK_EQ(put_text(g, nf, 0644, ""), NCP_OK);
-    CHECK_EQ(stat_rq(g, nf, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, nf, &st), NCP_OK);
     CHECK(st.atime >= now && st.mtime >= now && st.ctime >= now);
-    CHECK_EQ(stat_rq(g, e, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, e, &st), NCP_OK);
     CHECK(st.mtime >= now && st.ctime >= now && st.atime == old);
     /* rename from d to e: both parents, and the moved inode's ctime (not its mtime) */
     CHECK_EQ(set_times(g, e, old, old, NULL), NCP_OK);
     CHECK_EQ(set_times(g, d, old, old, NULL), NCP_OK);
-    CHECK_EQ(stat_rq(g, x, &st2), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, x, &st2), NCP_OK);
     CHECK(st2.ctime < now);
     char ex[192];
     snprintf(ex, sizeof ex, "%s/x", e);
     CHECK_EQ(rename_rq(g, x, ex), NCP_OK);
-    CHECK_EQ(stat_rq(g, ex, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, ex, &st), NCP_OK);
     CHECK(st.ctime >= now && st.mtime == old);
-    CHECK_EQ(stat_rq(g, d, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, d, &st), NCP_OK);
     CHECK(st.mtime >= now && st.ctime >= now);
-    CHECK_EQ(stat_rq(g, e, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, e, &st), NCP_OK);
     CHECK(st.mtime >= now && st.ctime >= now);
     /* unlink: the parent's times; the inode's ctime (seen through a handle still open) */
     CHECK_EQ(set_times(g, e, old, old, NULL), NCP_OK);
@@ -445,12 +446,12 @@ static void test_posix_times(void)
     CHECK_EQ(fstat_rq(g, h, &st), NCP_OK);
     CHECK(st.ctime >= now && st.nlink == 0);
     CHECK_EQ(close_h(g, h), NCP_OK);
-    CHECK_EQ(stat_rq(g, e, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, e, &st), NCP_OK);
     CHECK(st.mtime >= now && st.ctime >= now);
     /* rmdir: the parent's times */
     CHECK_EQ(set_times(g, d, old, old, NULL), NCP_OK);
     CHECK_EQ(path_rq(g, NCP_FN_RMDIR, sub), NCP_OK);
-    CHECK_EQ(stat_rq(g, d, &st), NCP_OK);
+    CHECK_EQ(stat_rq(g, NCP_FN_STAT, d, &st), NCP_OK);
     CHECK(st.mtime >= now && st.ctime >= now);
     raw_close(g);
 }

@@ -29,8 +29,8 @@ FUZZ_UNDER_users  := proto/ncp_auth.c
 FUZZ_UNDER_engine := $(filter-out server/ncp_vfs_ext2.c proto/sha256.c,$(wildcard server/*.c proto/*.c))
 FUZZ_UNDER_ext2   := $(wildcard fs/*.c)
 FUZZ_HELP_users   := proto/sha256.c
-FUZZ_HELP_engine  := proto/sha256.c tests/fuzz/fuzz_port.c
-FUZZ_HELP_ext2    := tests/fuzz/fuzz_port.c
+FUZZ_HELP_engine  := proto/sha256.c tests/fuzz/fuzz_port.c tests/host/fs_port_threads.c
+FUZZ_HELP_ext2    := tests/fuzz/fuzz_port.c tests/host/fs_port_threads.c
 
 $(FUZZ_OBJ)/cut/%.o: %.c
 	@mkdir -p $(dir $@)

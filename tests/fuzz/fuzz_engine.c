@@ -625,11 +625,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct peer *p = &peers[b & 1];
         bool may_block = (b & 2) != 0;
         switch ((b >> 2) % OP_COUNT) {
-        case OP_RAW:       op_raw(&in, p, may_block); break;
-        case OP_REQUEST:   op_request(&in, p, may_block); break;
-        case OP_LOGIN:     login(p, fin_u8(&in) % (NUSERS + 2)); break;
-        case OP_RECONNECT: peer_close(p); peer_open(p, p->index, p->index == 0); fuzz_ms += 2000; break;
-        default:           run_queue(fin_u8(&in) + 1u); break;
+        case OP_RAW:
+            op_raw(&in, p, may_block);
+            break;
+        case OP_REQUEST:
+            op_request(&in, p, may_block);
+            break;
+        case OP_LOGIN:
+            login(p, fin_u8(&in) % (NUSERS + 2));
+            break;
+        case OP_RECONNECT:
+            peer_close(p);
+            peer_open(p, p->index, p->index == 0);
+            fuzz_ms += 2000;
+            break;
+        default:
+            run_queue(fin_u8(&in) + 1u);
+            break;
         }
     }
     run_queue(QUEUE_MAX);

@@ -21,7 +21,7 @@ $(FS_HOST_DIR)/%.o: fs/%.c fs/*.h tests/host/fs_port_host.h
 	@mkdir -p $(dir $@)
 	$(CC) $(FS_HOST_CFLAGS) -c $< -o $@
 
-$(FS_HOST_DIR)/%.o: tests/host/%.c tests/host/fs_*.h fs/*.h
+$(FS_HOST_DIR)/%.o: tests/host/%.c tests/host/fs_*.h fs/*.h tests/host/test_harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(FS_HOST_CFLAGS) -c $< -o $@
 

@@ -1,4 +1,5 @@
-/* Host implementation of fs/fs_port.h on pthreads and libc. */
+/* Host implementation of fs/fs_port.h on pthreads and libc: allocation, time and
+ * background work here; mutexes, condition variables and fs_log in fs_port_threads.c. */
 #include "fs/fs_port.h"
 
 #include <stdio.h>
@@ -17,28 +18,8 @@ void *fs_alloc(size_t size)
 
 void fs_free(void *p) { free(p); }
 
-void fs_mutex_init(struct fs_mutex *m) { pthread_mutex_init(&m->m, NULL); }
-void fs_mutex_lock(struct fs_mutex *m) { pthread_mutex_lock(&m->m); }
-bool fs_mutex_trylock(struct fs_mutex *m) { return pthread_mutex_trylock(&m->m) == 0; }
-void fs_mutex_unlock(struct fs_mutex *m) { pthread_mutex_unlock(&m->m); }
-
-void fs_cond_init(struct fs_cond *c) { pthread_cond_init(&c->c, NULL); }
-void fs_cond_wait(struct fs_cond *c, struct fs_mutex *m) { pthread_cond_wait(&c->c, &m->m); }
-void fs_cond_broadcast(struct fs_cond *c) { pthread_cond_broadcast(&c->c); }
-
 int64_t fs_host_clock_offset;
 uint32_t fs_time_now(void) { return (uint32_t)((int64_t)time(NULL) + __atomic_load_n(&fs_host_clock_offset, __ATOMIC_RELAXED)); }
-
-
-void fs_log(const char *fmt, ...)
-{
-	va_list ap;
-	if (getenv("FS_LOG") == NULL)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
 
 struct async_call { void (*fn)(void *); void *arg; };
 

@@ -2,7 +2,9 @@
 #include "fs_testdev.h"
 #include "fs/fs_errno.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,19 @@ static int td_read(struct fs_blockdev *dev, uint64_t lba, uint32_t count, void *
 		td->count_lba_hits++;
 	int fail = td->fail_reads;
 	unsigned delay = td->read_delay_us;
+	if (td->gate_closed) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		td->gate_waiting++;
+		pthread_cond_broadcast(&td->gate_cv);
+		while (td->gate_closed)
+			if (pthread_cond_timedwait(&td->gate_cv, &td->lock, &until) == ETIMEDOUT) {
+				td->gate_timed_out = 1;
+				td->gate_closed = 0;
+			}
+		td->gate_waiting--;
+	}
 	pthread_mutex_unlock(&td->lock);
 	if (delay)
 		usleep(delay);
@@ -70,6 +85,7 @@ int testdev_open(struct testdev *td, const char *path, uint32_t sector_size)
 	if (td->fd < 0 || fstat(td->fd, &st))
 		return -1;
 	pthread_mutex_init(&td->lock, NULL);
+	pthread_cond_init(&td->gate_cv, NULL);
 	td->count_lba = UINT64_MAX;
 	td->dev.sector_size = sector_size;
 	td->dev.sectors = (uint64_t)st.st_size / sector_size;
@@ -86,4 +102,35 @@ void testdev_close(struct testdev *td)
 		close(td->fd);
 	td->fd = -1;
 	pthread_mutex_destroy(&td->lock);
+	pthread_cond_destroy(&td->gate_cv);
+}
+
+void testdev_gate_close(struct testdev *td)
+{
+	pthread_mutex_lock(&td->lock);
+	td->gate_closed = 1;
+	td->gate_timed_out = 0;
+	pthread_mutex_unlock(&td->lock);
+}
+
+void testdev_gate_open(struct testdev *td)
+{
+	pthread_mutex_lock(&td->lock);
+	td->gate_closed = 0;
+	pthread_cond_broadcast(&td->gate_cv);
+	pthread_mutex_unlock(&td->lock);
+}
+
+int testdev_gate_wait_for(struct testdev *td, unsigned n)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	int r = 0;
+	pthread_mutex_lock(&td->lock);
+	while (td->gate_waiting < n && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&td->gate_cv, &td->lock, &until);
+	int ok = td->gate_waiting >= n ? 0 : -1;
+	pthread_mutex_unlock(&td->lock);
+	return ok;
 }

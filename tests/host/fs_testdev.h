@@ -27,9 +27,19 @@ struct testdev {
 	unsigned write_delay_us;                /* per 4 KiB written */
 	struct testdev_op *log;                 /* when set, writes and flushes are logged */
 	uint32_t log_cap, log_n;                /* (past log_cap only counted in log_n) */
+	/* A gate for ordering tests without sleeps: while closed, device reads wait at it
+	 * (gate_waiting counts them) until it is opened -- or 10 s pass, which opens it and
+	 * sets gate_timed_out (a test that deadlocks fails instead of hanging). */
+	int gate_closed, gate_timed_out;
+	unsigned gate_waiting;
+	pthread_cond_t gate_cv;
 };
 
 int testdev_open(struct testdev *td, const char *path, uint32_t sector_size);
 void testdev_close(struct testdev *td);
+void testdev_gate_close(struct testdev *td);
+void testdev_gate_open(struct testdev *td);
+/* Waits (at most 10 s) until n reads wait at the gate; 0 if they do, else -1. */
+int testdev_gate_wait_for(struct testdev *td, unsigned n);
 
 #endif

@@ -33,19 +33,17 @@ client: $(BUILD)/ncpc $(BUILD)/ncpfs
 PROTO_UNIT_TESTS := $(BUILD)/host/test_proto_codec $(BUILD)/host/test_proto_sha256 \
                     $(BUILD)/host/test_proto_fuzz $(BUILD)/host/test_proto_reasm
 
-$(PROTO_UNIT_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_proto_session.h
+$(PROTO_UNIT_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
 
-$(BUILD)/host/test_proto_server: tests/host/test_proto_server.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h tests/host/test_proto_session.h
+# The engine's tests: the engine over memfs on the host port.
+ENGINE_TESTS := $(BUILD)/host/test_proto_server $(BUILD)/host/test_proto_resolve
+$(ENGINE_TESTS): $(BUILD)/host/test_proto_%: tests/host/test_proto_%.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/fs_port_threads.c tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
+	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c tests/host/fs_port_threads.c
 
-$(BUILD)/host/test_proto_resolve: tests/host/test_proto_resolve.c $(ENGINE_SRC) $(ENGINE_HDR) $(PROTO_SRC) $(PROTO_HDR) tests/host/fs_port_host.c tests/host/test_proto_check.h
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(PORT_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PROTO_SRC) tests/host/fs_port_host.c
-
-HOST_TESTS += $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server $(BUILD)/host/test_proto_resolve
+HOST_TESTS += $(PROTO_UNIT_TESTS) $(ENGINE_TESTS)
 
 # ncpc bench's latency histogram and open-loop schedule (client/hdr_hist.c, ncpc_sched.c).
 $(BUILD)/host/test_hdr_hist: tests/host/test_hdr_hist.c client/hdr_hist.c client/hdr_hist.h tests/host/test_proto_check.h
@@ -57,7 +55,7 @@ $(BUILD)/host/test_ncpc_sched: tests/host/test_ncpc_sched.c client/ncpc_sched.c 
 HOST_TESTS += $(BUILD)/host/test_hdr_hist $(BUILD)/host/test_ncpc_sched
 
 # ncpd: the engine + ext2 (fs/) + a Linux main; -O2, no sanitizers.
-NCPD_SRC := $(wildcard server/*.c server/linux/*.c) $(wildcard fs/*.c) tests/host/fs_port_host.c
+NCPD_SRC := $(wildcard server/*.c server/linux/*.c) $(wildcard fs/*.c) tests/host/fs_port_host.c tests/host/fs_port_threads.c
 $(BUILD)/ncpd: $(NCPD_SRC) $(ENGINE_HDR) $(wildcard server/linux/*.h) $(PROTO_SRC) $(PROTO_HDR) $(wildcard fs/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(PORT_CFLAGS) -o $@ $(NCPD_SRC) $(PROTO_SRC)
@@ -66,7 +64,7 @@ $(BUILD)/ncpd: $(NCPD_SRC) $(ENGINE_HDR) $(wildcard server/linux/*.h) $(PROTO_SR
 ncpd: $(BUILD)/ncpd
 
 # End-to-end: raw-protocol tests against build/ncpd, then the ncpc CLI script.
-$(BUILD)/e2e/test_ncpd: tests/e2e/test_ncpd.c $(wildcard tests/e2e/test_ncpd_*.c) $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_proto_session.h
+$(BUILD)/e2e/test_ncpd: tests/e2e/test_ncpd.c $(wildcard tests/e2e/test_ncpd_*.c) $(PROTO_SRC) $(PROTO_HDR) tests/host/test_proto_check.h tests/host/test_harness.h tests/host/test_proto_session.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(PROTO_SRC)
 

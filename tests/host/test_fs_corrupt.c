@@ -85,11 +85,33 @@ static void check_bad_char(char c)
 static void test_dirent_name_with_nul(void) { check_bad_char('\0'); }
 static void test_dirent_name_with_slash(void) { check_bad_char('/'); }
 
+/* The oracle every fs test ends with: e2fsck -fn exits 0 when only the superblock's free
+ * counts are wrong, so ft_e2fsck_clean must read its output too and call such an image
+ * unclean (and a fresh image clean). */
+static void test_e2fsck_clean_sees_wrong_free_count(void)
+{
+	char *rep = NULL;
+	snprintf(img, sizeof img, "%s/counts.img", tmpdir);
+	CHECK(ft_mkfs(img, NULL, 1024, 1024, NULL) == 0);
+	CHECK_MSG(ft_e2fsck_clean(img, &rep), "fresh image: %.400s", rep ? rep : "");
+	char *out = NULL;
+	int st = ft_sh(&out, "%s -w -R 'ssv free_blocks_count 17' '%s'", ft_tool("debugfs"), img);
+	free(out);
+	CHECK_EQ(st, 0);
+	st = ft_sh(NULL, "%s -fn '%s'", ft_tool("e2fsck"), img);
+	CHECK_MSG(st == 0, "e2fsck -fn exited %d on wrong counts: this test expects 0", st);
+	int clean = ft_e2fsck_clean(img, &rep);
+	CHECK_MSG(!clean, "ft_e2fsck_clean calls an image with a wrong free count clean");
+	CHECK_MSG(rep && strstr(rep, "Free blocks count wrong"), "report: %.400s", rep ? rep : "");
+	free(rep);
+}
+
 int main(void)
 {
 	tmpdir = ft_mkdtemp();
 	ft_run("ext2_dirent_name_with_nul", test_dirent_name_with_nul);
 	ft_run("ext2_dirent_name_with_slash", test_dirent_name_with_slash);
+	ft_run("e2fsck_clean_sees_wrong_free_count", test_e2fsck_clean_sees_wrong_free_count);
 	ft_rm_rf(tmpdir);
 	free(tmpdir);
 	return ft_summary();

@@ -4,7 +4,7 @@
  * reassembles split and glued frames; ncp_reasm_take leaves no buffer behind. */
 #include "proto/ncp_codec.h"
 #include "proto/ncp_reasm.h"
-#include "tests/host/test_proto_check.h"
+#include "tests/host/test_harness.h"
 
 /* An allocator that counts what is live and refuses past a budget. */
 struct budget {
@@ -61,7 +61,8 @@ static void test_prefix_alone_allocates_nothing(void)
     uint8_t hdr[NCP_LEN_SIZE];
     ncp_put32(hdr, NCP_MAX_FRAME_LIMIT);             /* announces 1 MiB */
     CHECK_EQ(ncp_reasm_feed(&ra, hdr, sizeof hdr), 4);
-    const uint8_t *f; size_t fl;
+    const uint8_t *f;
+    size_t fl;
     CHECK_EQ(ncp_reasm_frame(&ra, &f, &fl), NCP_REASM_MORE);
     CHECK_EQ(b.calls, 0);
     CHECK_EQ(b.live, 0);
@@ -90,7 +91,8 @@ static void test_buffer_grows_with_bytes_arrived(void)
         CHECK(ra.cap >= fed);
     }
     CHECK(b.calls < 20);                              /* geometric: a handful of reallocs */
-    const uint8_t *f; size_t fl;
+    const uint8_t *f;
+    size_t fl;
     CHECK_EQ(ncp_reasm_frame(&ra, &f, &fl), NCP_REASM_FRAME);
     CHECK_EQ(fl, total);
     CHECK(memcmp(f, frame, total) == 0);
@@ -111,7 +113,8 @@ static void test_limit_and_refusing_allocator(void)
     struct budget b = { .limit = 8192 };
     struct ncp_reasm ra;
     uint8_t hdr[NCP_LEN_SIZE];
-    const uint8_t *f; size_t fl;
+    const uint8_t *f;
+    size_t fl;
     CHECK(!ncp_reasm_init_growing(&ra, NCP_MAX_FRAME_LIMIT + 1, budget_alloc, &b));
     CHECK(!ncp_reasm_init_growing(&ra, NCP_PRELOGIN_MAX_FRAME, NULL, &b));
     CHECK(ncp_reasm_init_growing(&ra, NCP_PRELOGIN_MAX_FRAME, budget_alloc, &b));
@@ -158,11 +161,13 @@ static void test_split_and_glued_frames_growing(void)
             for (size_t off = 0; off < slen; off += chunk) {
                 size_t len = slen - off < chunk ? slen - off : chunk, used = 0;
                 for (;;) {
-                    const uint8_t *f; size_t fl;
+                    const uint8_t *f;
+                    size_t fl;
                     int r = ncp_reasm_frame(&ra, &f, &fl);
                     if (r == NCP_REASM_FRAME) {
                         CHECK(got < 3);
-                        if (got >= 3) break;
+                        if (got >= 3)
+                            break;
                         CHECK_EQ(fl, sizes[got]);
                         CHECK(memcmp(f, stream + at, fl) == 0);
                         at += fl;
@@ -178,7 +183,8 @@ static void test_split_and_glued_frames_growing(void)
                         continue;
                     }
                     CHECK_EQ(r, NCP_REASM_MORE);
-                    if (r != NCP_REASM_MORE || used == len) break;
+                    if (r != NCP_REASM_MORE || used == len)
+                        break;
                     used += ncp_reasm_feed(&ra, stream + off + used, len - used);
                 }
             }
@@ -199,7 +205,8 @@ static void test_max_frame_changes_between_frames(void)
     size_t bl = make_frame(big, sizeof big, 5), sl = make_frame(small, sizeof small, 6);
     struct budget b = { 0 };
     struct ncp_reasm ra;
-    const uint8_t *f; size_t fl;
+    const uint8_t *f;
+    size_t fl;
     CHECK(ncp_reasm_init_growing(&ra, NCP_PRELOGIN_MAX_FRAME, budget_alloc, &b));
     CHECK_EQ(ncp_reasm_feed(&ra, small, sl), sl);
     CHECK_EQ(ncp_reasm_frame(&ra, &f, &fl), NCP_REASM_FRAME);
@@ -246,7 +253,8 @@ static void test_wanted_ends_at_the_frame(void)
     size_t w = ncp_reasm_wanted(&ra);
     CHECK_EQ(ncp_reasm_feed(&ra, two + 100, w), w);
     CHECK_EQ(ncp_reasm_wanted(&ra), 0);              /* a whole frame waits */
-    const uint8_t *f; size_t fl;
+    const uint8_t *f;
+    size_t fl;
     CHECK_EQ(ncp_reasm_frame(&ra, &f, &fl), NCP_REASM_FRAME);
     CHECK_EQ(fl, 200);
     CHECK(memcmp(f, two, 200) == 0);

@@ -430,12 +430,21 @@ static void test_lock_waits_end_with_connection(void)
     peer_close(&a);
     uint8_t *f = take(&b, tag, &rp, false);
     CHECK(f && rp.h.completion == NCP_OK); free(f);
-    /* b disconnecting with a waiter of its own pending must not leak or crash. */
+    /* a disconnecting with a wait of its own pending (on b's locks) drops the wait and
+     * leaves b's two locks as they were; b disconnecting then drops those: nothing is left. */
     peer_open(&a); login(&a, "user", "pw");
     open_file(&a, "f", NCP_O_WRITE, &ha);
     lock(&a, NCP_FN_LOCK, ha, 0, 0, NCP_LOCK_WAIT | NCP_LOCK_EXCLUSIVE, &tag);
+    CHECK(take(&a, tag, &rp, false) == NULL);
+    CHECK_EQ(__atomic_load_n(&srv->nwaiters, __ATOMIC_ACQUIRE), 1);
+    CHECK_EQ(__atomic_load_n(&srv->nlocks, __ATOMIC_ACQUIRE), 3);      /* locks + waiters */
     peer_close(&a);
-    peer_close(&b); teardown();
+    CHECK_EQ(__atomic_load_n(&srv->nwaiters, __ATOMIC_ACQUIRE), 0);
+    CHECK_EQ(__atomic_load_n(&srv->nlocks, __ATOMIC_ACQUIRE), 2);
+    CHECK_EQ(lock(&b, NCP_FN_UNLOCK, hb, 20, 10, 0, NULL), NCP_OK);     /* b's lock is still there */
+    peer_close(&b);
+    CHECK_EQ(__atomic_load_n(&srv->nlocks, __ATOMIC_ACQUIRE), 0);
+    teardown();
 }
 
 static void test_inflight_limit(void)
@@ -593,22 +602,7 @@ static void test_stats_and_shutdown(void)
 
 
 /* A counter from an engine STATS reply walk (all pages); -1 if absent. */
-static int64_t counter_of(struct peer *p, const char *want)
-{
-    struct ncp_request rq = R(NCP_FN_STATS);
-    struct ncp_reply rp;
-    int64_t found = -1;
-    for (uint16_t first = 0;;) {
-        rq.u.stats.first = first;
-        if (call(p, &rq, &rp) != NCP_OK || rp.u.stats.count == 0) break;
-        size_t pos = 0; char name[NCP_STAT_NAME_MAX + 1]; uint64_t v;
-        while (ncp_counter_next(&rp, &pos, name, &v))
-            if (!strcmp(name, want)) found = (int64_t)v;
-        first = (uint16_t)(first + rp.u.stats.count);
-        if (first >= rp.u.stats.total) break;
-    }
-    return found;
-}
+static int64_t counter_of(struct peer *p, const char *want) { return tp_stat_value(call_peer, p, want); }
 
 /* Lock limits per handle, per connection and per server; waiters count; closing
  * gives every slot back. */
@@ -1214,25 +1208,11 @@ static int do_setattr(struct peer *p, const char *path, uint32_t h, uint32_t mas
 }
 #define CHMOD(p, path, m) do_setattr(p, path, NCP_HANDLE_NONE, NCP_SA_MODE, m, 0, 0, 0, 0)
 
-static int rename_op(struct peer *p, const char *from, const char *to)
-{
-    struct ncp_request rq = R(NCP_FN_RENAME);
-    struct ncp_reply rp;
-    rq.u.rename.from = S(from); rq.u.rename.to = S(to);
-    return call(p, &rq, &rp);
-}
+static int rename_op(struct peer *p, const char *from, const char *to) { return tp_rename(call_peer, p, from, to); }
 
 static int put_file(struct peer *p, const char *path, const char *data, uint16_t mode)
 {
-    struct ncp_request rq = R(NCP_FN_OPEN);
-    struct ncp_reply rp;
-    rq.u.open.flags = NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC; rq.u.open.mode = mode; rq.u.open.path = S(path);
-    int e = call(p, &rq, &rp);
-    if (e) return e;
-    uint32_t h = rp.u.open.handle;
-    if (*data && (e = write_at(p, h, 0, data))) return e;
-    rq = R(NCP_FN_CLOSE); rq.u.handle.handle = h;
-    return call(p, &rq, &rp);
+    return tp_put_text(call_peer, p, path, mode, data);
 }
 
 /* Two users and an admin on one server. */
@@ -1727,10 +1707,24 @@ static void test_users_file_cached_and_reloaded(void)
 
 /* Namespace changes take the engine's namespace mutex from their check to their change:
  * with it held elsewhere a MKDIR waits, and does its checks only once it has it. */
+/* Waits (at most 10 s) until a thread sleeps on m, which this thread holds: glibc's mutex
+ * word is 2 once a locker found it taken (an event, where a sleep would only guess). */
+static int wait_for_mutex_waiter(struct fs_mutex *m)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (__atomic_load_n(&m->m.__data.__lock, __ATOMIC_ACQUIRE) == 2)
+            return 0;
+        usleep(1000);
+    }
+    return -1;
+}
+
 static void *mkdir_thread(void *arg)
 {
     (void)arg;
-    CHECK_EQ(path_op(&po, NCP_FN_MKDIR, "/locked/inner"), NCP_E_ACCES);
+    int e = path_op(&po, NCP_FN_MKDIR, "/locked/inner");
+    if (e != NCP_E_ACCES)
+        th_fail(__FILE__, __LINE__, "MKDIR /locked/inner: %d, expected NCP_E_ACCES", e);
     return NULL;
 }
 
@@ -1743,15 +1737,16 @@ static void test_namespace_check_and_change_atomic(void)
     pthread_t t;
     pthread_create(&t, NULL, mkdir_thread, NULL);
     /* while it waits, the permission changes; the waiting MKDIR must see the new mode.
-     * (Time for the thread to reach the mutex; without it the thread would have
-     * checked the old mode by then -- the failure this test shows.) */
-    for (int i = 0; i < 50; i++) { sched_yield(); usleep(1000); }
+     * (Waited for, not slept for: the thread must be asleep on the mutex -- without that
+     * it would have checked the old mode by then, the failure this test shows.) */
+    int waiting = wait_for_mutex_waiter(&srv->ns_lock);
     struct ncp_vfs_attr a = { NCP_SA_MODE, 0755, 0, 0, 0, 0 };
     uint32_t ino;
     CHECK_EQ(ncp_memfs_ops.lookup(fs, "/locked", &ino), 0);
     CHECK_EQ(ncp_memfs_ops.setattr(fs, ino, &a), 0);
     fs_mutex_unlock(&srv->ns_lock);
     pthread_join(t, NULL);
+    CHECK_MSG(waiting == 0, "the MKDIR thread never waited for ns_lock");
     int e;
     (void)stat_of(&pu, "/locked/inner", &e);
     CHECK_EQ(e, NCP_E_NOENT);

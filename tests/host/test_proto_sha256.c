@@ -4,7 +4,8 @@
 
 static int digest_is(const void *msg, size_t len, const char *hex)
 {
-    uint8_t d[32]; char h[65];
+    uint8_t d[32];
+    char h[65];
     sha256(msg, len, d);
     sha256_hex(d, 32, h);
     return strcmp(h, hex) == 0;
@@ -30,11 +31,14 @@ static void test_sha256_two_blocks(void)
 
 static void test_sha256_million_a_incremental(void)
 {
-    struct sha256_ctx c; uint8_t d[32]; char h[65];
+    struct sha256_ctx c;
+    uint8_t d[32];
+    char h[65];
     static char chunk[1000];
     memset(chunk, 'a', sizeof chunk);
     sha256_init(&c);
-    for (int i = 0; i < 1000; i++) sha256_update(&c, chunk, 1000);
+    for (int i = 0; i < 1000; i++)
+        sha256_update(&c, chunk, 1000);
     sha256_final(&c, d);
     sha256_hex(d, 32, h);
     CHECK(strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
@@ -44,7 +48,8 @@ static void test_sha256_block_boundaries(void)
 {
     /* Splitting the input anywhere gives the same digest as one call. */
     uint8_t msg[200], one[32], two[32];
-    for (int i = 0; i < 200; i++) msg[i] = (uint8_t)(i * 31 + 7);
+    for (int i = 0; i < 200; i++)
+        msg[i] = (uint8_t)(i * 31 + 7);
     for (size_t len = 0; len <= 200; len += 1) {
         sha256(msg, len, one);
         struct sha256_ctx c;

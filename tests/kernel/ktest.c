@@ -3,7 +3,8 @@
  * (INIT_LATE) runs the tests, one line per test and a summary, and hands the result to
  * QEMU through isa-debug-exit.  A panic (panic_hook) or a test that outlives its timeout
  * (checked from the timer interrupt, timer_tick_hook) is reported as a failure and still
- * ends QEMU, so the harness never hangs.
+ * ends QEMU, so the harness never hangs; the selected tests that had not run by then are
+ * each reported as not run (a failure), so none vanishes from the count.
  */
 #include "ktest.h"
 #include "wtd.h"
@@ -24,20 +25,46 @@ KOPT_FLAG("test", test_pattern, test_mode, "run the in-guest tests (test=PATTERN
 extern const struct ktest __ktests_start[], __ktests_end[];
 static const struct ktest *running;
 static volatile bool cur_failed;
+static volatile bool cur_skipped;
 static volatile uint64_t deadline_ns;
-static int passed, failed;
+static int passed, failed, skipped;
+/* the tests in run order, and the index of the running one (for the not-run report) */
+static const struct ktest **order;
+static int order_n, order_i;
+static const char *run_pattern;
+
+/* Prints the running test's verdict line: "KIND NAME: [file:line: ]message". */
+static void say(const char *kind, const char *file, int line, const char *fmt, va_list ap)
+{
+    char msg[256];
+    kvsnprintf(msg, sizeof msg, fmt, ap);
+    const char *name = running ? running->name : "?";
+    if (file)
+        kprintf("%s %s: %s:%d: %s\n", kind, name, file, line, msg);
+    else
+        kprintf("%s %s: %s\n", kind, name, msg);
+}
 
 void ktest_fail(const char *file, int line, const char *fmt, ...)
 {
     if (cur_failed)
         return;                         /* first failure is the one that matters */
     cur_failed = true;
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    kvsnprintf(msg, sizeof msg, fmt, ap);
+    say("FAIL", file, line, fmt, ap);
     va_end(ap);
-    kprintf("FAIL %s: %s:%d: %s\n", running ? running->name : "?", file, line, msg);
+}
+
+void ktest_skip(const char *fmt, ...)
+{
+    if (cur_failed || cur_skipped)
+        return;
+    cur_skipped = true;
+    va_list ap;
+    va_start(ap, fmt);
+    say("skip", NULL, 0, fmt, ap);
+    va_end(ap);
 }
 
 /* '*' matches any run of characters; a pattern without '*' selects names containing it. */
@@ -61,28 +88,70 @@ static bool glob_match(const char *pat, const char *s)
     return n == 0;
 }
 
+/* Does the pattern (a comma-separated list of them) select t? */
+static bool selected(const char *pattern, const struct ktest *t)
+{
+    if (!pattern)
+        return !t->explicit_only;
+    char one[128];
+    const char *p = pattern;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n >= sizeof one)
+            n = sizeof one - 1;
+        memcpy(one, p, n);
+        one[n] = 0;
+        if (t->explicit_only ? strcmp(one, t->name) == 0 : glob_match(one, t->name))
+            return true;
+        if (!end)
+            return false;
+        p = end + 1;
+    }
+}
+
 static void finish(void)
 {
-    kprintf("%d passed, %d failed\n", passed, failed);
+    kprintf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     power_exit_qemu(failed == 0);
+}
+
+/* The run ends early (panic, watchdog): the selected tests after the current one did not
+ * run; each is reported and counted as a failure. */
+static void report_not_run(const char *why)
+{
+    for (int i = order_i + 1; i < order_n; i++) {
+        if (!selected(run_pattern, order[i]))
+            continue;
+        kprintf("FAIL %s: not run (%s)\n", order[i]->name, why);
+        failed++;
+    }
 }
 
 static void on_panic(void)
 {
     if (!running)
         return;
-    kprintf("FAIL %s: panic (see above)\n", running->name);
+    const char *name = running->name;
+    kprintf("FAIL %s: panic (see above)\n", name);
     running = NULL;
     failed++;
+    char why[96];
+    ksnprintf(why, sizeof why, "%s panicked", name);
+    report_not_run(why);
     finish();
 }
 
 static void watchdog_tick(void)
 {
     if (running && deadline_ns && now_ns() > deadline_ns) {
-        kprintf("FAIL %s: still running after %lu ms (watchdog)\n", running->name, running->timeout_ms);
+        const char *name = running->name;
+        kprintf("FAIL %s: still running after %lu ms (watchdog)\n", name, running->timeout_ms);
         running = NULL;
         failed++;
+        char why[96];
+        ksnprintf(why, sizeof why, "%s hung", name);
+        report_not_run(why);
         finish();
     }
 }
@@ -98,8 +167,8 @@ static void run_all(const char *pattern)
 {
     panic_hook = on_panic;
     timer_tick_hook = watchdog_tick;
-    int selected = 0, n = (int)(__ktests_end - __ktests_start);
-    const struct ktest **order = kmalloc(sizeof(*order) * (n ? n : 1));
+    int nselected = 0, n = (int)(__ktests_end - __ktests_start);
+    order = kmalloc(sizeof(*order) * (n ? n : 1));
     if (!order)
         panic("ktest: no memory for %d tests", n);
     for (int i = 0; i < n; i++) {
@@ -109,16 +178,19 @@ static void run_all(const char *pattern)
             order[j] = order[j - 1];
         order[j] = t;
     }
+    order_n = n;
+    run_pattern = pattern;
     for (int i = 0; i < n; i++) {
         const struct ktest *t = order[i];
-        if (t->explicit_only ? !pattern || strcmp(pattern, t->name) != 0
-                             : pattern && !glob_match(pattern, t->name))
+        if (!selected(pattern, t))
             continue;
-        selected++;
+        nselected++;
+        order_i = i;
         /* a fresh time slice for every test: one that counts context switches must not be
          * preempted because the tests before it ran long without sleeping */
         thread_sleep_ms(1);
         cur_failed = false;
+        cur_skipped = false;
         deadline_ns = now_ns() + t->timeout_ms * 1000000ULL;
         running = t;
         uint64_t t0 = now_ns();
@@ -128,13 +200,17 @@ static void run_all(const char *pattern)
         deadline_ns = 0;
         if (cur_failed) {
             failed++;
+        } else if (cur_skipped) {
+            skipped++;
         } else {
             passed++;
             kprintf("ok %s (%lu.%03lu ms)\n", t->name, us / 1000, us % 1000);
         }
     }
-    if (pattern && selected == 0)
-        kprintf("no test matches '%s'\n", pattern);
+    if (pattern && nselected == 0) {
+        kprintf("FAIL test_pattern: no test matches '%s'\n", pattern);
+        failed++;
+    }
     finish();
 }
 

@@ -4,7 +4,13 @@
  * and runs when the kernel command line has `test` or `test=PATTERN` (test kernel only:
  * build/worktodo-test.elf links tests/kernel/ and bench/; the production image has neither).
  * KT_* checks record a failure with file:line and the values, then return
- * from the test.  Tests may also fail from other threads (ktest_fail).
+ * from the test.  Tests may also fail from other threads (ktest_fail).  A test that cannot
+ * run here (no such device) says so with KTEST_SKIP("why"): it returns and is counted as
+ * skipped, never as passed.  The runner prints `ok NAME`, `FAIL NAME: ...`, `skip NAME: why`
+ * and `N passed, N failed, N skipped`; after a panic or a watchdog, every selected test
+ * that had not run yet is printed as `FAIL NAME: not run (...)` and counted as failed.
+ * test=PATTERN: '*' globs, no '*' selects names containing it, and PATTERN may be a
+ * comma-separated list; a pattern (or list) that matches no test is a failure.
  */
 #pragma once
 #include "types.h"
@@ -32,6 +38,8 @@ struct ktest {
     static void ktest_fn_##tname(void)
 
 void ktest_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ktest_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define KTEST_SKIP(...) do { ktest_skip(__VA_ARGS__); return; } while (0)
 
 #define KT_ASSERT(c) do { if (!(c)) { ktest_fail(__FILE__, __LINE__, "%s", #c); return; } } while (0)
 #define KT_EQ(a, b) do { uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b); if (_a != _b) { \

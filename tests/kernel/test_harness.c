@@ -33,3 +33,10 @@ KTEST_EXPLICIT(selftest_irqs_off_assert, 5000)
     KT_ASSERT(irqs_enabled());
     sched_wakeup(current);          /* irqs off; harmless otherwise: current is running */
 }
+
+/* A test that cannot run here must be counted as skipped, with its reason. */
+KTEST_EXPLICIT(selftest_skip, 5000)
+{
+    KTEST_SKIP("deliberately skipped by selftest_skip");
+    KT_ASSERT(false);               /* not reached */
+}

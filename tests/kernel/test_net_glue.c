@@ -63,7 +63,7 @@ static void on_timeout(void *arg) { fired = (int)(uintptr_t)arg; }
 KTEST(net_timer_wtd_runs_timeouts)
 {
     if (!e1000_get())
-        return;                     /* no device: the timer WTD is not started */
+        KTEST_SKIP("no e1000 on this machine: the timer WTD is not started");
     fired = 0;
     net_core_lock();
     sys_timeout(20, on_timeout, (void *)7);
@@ -136,7 +136,7 @@ KTEST(net_listener_priority)
 KTEST_TIMEOUT(net_interface_comes_up, 30000)
 {
     if (!e1000_get())
-        return;
+        KTEST_SKIP("no e1000 on this machine");
     for (int i = 0; i < 200 && !net_is_up(); i++)
         thread_sleep_ms(100);
     KT_ASSERT(net_is_up());

@@ -242,7 +242,8 @@ KTEST_TIMEOUT(storage_write_workload, 300000)
     for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
         ksnprintf(path, sizeof path, SCRATCH "/a/b/f%u", i);
         int e = write_and_check(fs, path, sizes[i], i + 1);
-        if (e) kprintf("  %s (%lu bytes): %d\n", path, sizes[i], e);
+        if (e)
+            kprintf("  %s (%lu bytes): %d\n", path, sizes[i], e);
         KT_EQ(e, 0);
     }
     KT_EQ(count_entries(fs, SCRATCH "/a/b"), ARRAY_SIZE(sizes) + 2);

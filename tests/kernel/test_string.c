@@ -50,8 +50,10 @@ KTEST(memmove_overlapping_both_ways)
             fill_pattern(dst, sizeof dst, 9);
             fill_pattern(want, sizeof want, 9);
             uint8_t tmp[64];
-            for (size_t i = 0; i < n; i++) tmp[i] = want[from + i];
-            for (size_t i = 0; i < n; i++) want[to + i] = tmp[i];
+            for (size_t i = 0; i < n; i++)
+                tmp[i] = want[from + i];
+            for (size_t i = 0; i < n; i++)
+                want[to + i] = tmp[i];
             memmove(dst + to, dst + from, n);
             KT_EQ(memcmp(dst, want, sizeof dst), 0);
         }

@@ -50,7 +50,10 @@ KTEST(run_queue_head_and_tail_order)
     rq_insert_head(c);            /* C jumps the queue */
     rq_insert_tail(d);
     irq_restore(f);
-    thread_join(a); thread_join(b); thread_join(c); thread_join(d);
+    thread_join(a);
+    thread_join(b);
+    thread_join(c);
+    thread_join(d);
     order[order_len] = 0;
     KT_EQ(order_len, 4);
     KT_EQ(strcmp(order, "CABD"), 0);

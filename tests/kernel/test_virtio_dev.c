@@ -323,11 +323,25 @@ KTEST_TIMEOUT(virtio_net_arp_round_trip, 30000)
     memset(f, 0, 64);
     memset(f, 0xFF, 6);
     memcpy(f + 6, my_mac, 6);
-    f[12] = 0x08; f[13] = 0x06;
-    f[14] = 0; f[15] = 1; f[16] = 0x08; f[17] = 0; f[18] = 6; f[19] = 4; f[20] = 0; f[21] = 1;
+    f[12] = 0x08;
+    f[13] = 0x06;
+    f[14] = 0;
+    f[15] = 1;
+    f[16] = 0x08;
+    f[17] = 0;
+    f[18] = 6;
+    f[19] = 4;
+    f[20] = 0;
+    f[21] = 1;
     memcpy(f + 22, my_mac, 6);
-    f[28] = 10; f[29] = 0; f[30] = 2; f[31] = 15;       /* sender 10.0.2.15 */
-    f[38] = 10; f[39] = 0; f[40] = 2; f[41] = 2;        /* who has 10.0.2.2? */
+    f[28] = 10;
+    f[29] = 0;
+    f[30] = 2;
+    f[31] = 15; /* sender 10.0.2.15 */
+    f[38] = 10;
+    f[39] = 0;
+    f[40] = 2;
+    f[41] = 2; /* who has 10.0.2.2? */
     arp_replies = 0;
     tx_done_count = 0;
     uint64_t irqs_before = vd->queues[0]->st.irqs;

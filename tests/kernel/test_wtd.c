@@ -102,9 +102,11 @@ KTEST(wtd_burst_limit_lets_other_threads_run)
     for (int i = 0; i < trace_len; i++) {
         if (trace[i] == 'W') {
             w_total++;
-            if (first_w < 0) first_w = i;
+            if (first_w < 0)
+                first_w = i;
             last_w = i;
-            if (++run > longest) longest = run;
+            if (++run > longest)
+                longest = run;
         } else {
             run = 0;
         }

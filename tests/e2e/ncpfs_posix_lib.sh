@@ -1,4 +1,4 @@
-# ncpfs_posix_checks.sh - POSIX semantics through the mount (issue 14), sourced by
+# ncpfs_posix_lib.sh - POSIX semantics through the mount (issue 14), sourced by
 # ncpfs_mount.sh with MA (guest) and MB (alice) mounted on the same volume: O_APPEND
 # writes from two processes on one mount and from two mounts never lose or overwrite a
 # record, and a file removed while open (on this mount or the other) still reads whole
