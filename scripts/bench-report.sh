@@ -68,7 +68,11 @@ if command -v gnuplot >/dev/null 2>&1; then
     gnuplot -e "DATA='$out/miss.dat'; OUT='$out'" "$here/bench/plots/miss.gp" 2>>"$out/gnuplot.log" || echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
     if [ -n "$rates" ]; then
         for kind in e1000 virtio; do
-            pick=$(echo $systems | tr ' ' '\n' | awk -v k="$kind" '(k == "virtio") == ($0 ~ /virtio/) {printf "%s%d", sep, NR; sep = " "}')
+            # this kind's systems that have figures (a kind not run this time gets no plot)
+            pick=$(echo $systems | tr ' ' '\n' | awk -v k="$kind" -v res="$res" '
+                BEGIN { while ((getline l < res) > 0) { split(l, f, " "); if (f[1] == "BENCH" && f[3] ~ /^rate_r/) has[f[2]] = 1 } }
+                (k == "virtio") == ($0 ~ /virtio/) && ($0 in has) {printf "%s%d", sep, NR; sep = " "}')
+            [ -n "$pick" ] || continue
             gnuplot -e "DATA='$out/rate.dat'; OUT='$out'; SYSTEMS='$systems'; PICK='$pick'; KIND='$kind'" "$here/bench/plots/rate.gp" 2>>"$out/gnuplot.log" ||
                 echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
         done
