@@ -488,7 +488,9 @@ static int do_stat(struct ctx *x)
     if (e) return e;
     ident_get(x, &id);
     if ((e = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st))) return e;
-    return reply_stat(x, ino);
+    struct ncp_reply rp = reply_for(x);         /* the walk's own stat: no second lookup race */
+    rp.u.stat.st = st;
+    return send_reply(x, &rp, NULL, 0);
 }
 
 static int do_fstat(struct ctx *x)

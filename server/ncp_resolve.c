@@ -21,6 +21,9 @@
 #include "server/ncp_server_internal.h"
 #include "fs/fs_errno.h"
 
+/* Times a name is looked up again when its inode went between lookup and stat. */
+#define RESOLVE_RACE_RETRIES 3
+
 #define NCP_RESOLVE_MAX 4096                   /* bytes of path still to walk, as Linux's PATH_MAX */
 #define DEPTH_MAX       (NCP_PATH_MAX / 2 + 1)  /* components of a physical path ("/x" each) */
 
@@ -151,8 +154,20 @@ static int walk_rest(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_i
         bool last = !more_follows(w);
         uint32_t ino;
         struct ncp_stat st;
-        e = vfs->lookup_at(fs, w->cur, name, (uint32_t)len, &ino);
-        if (e == -FS_ENOENT && last) {
+        /* Lookup, then stat: the inode can go in between (a rename over the name, an
+         * unlink by another connection), and then the name is looked up again, a few
+         * times, so a rename over an existing file never shows its target missing. */
+        bool found = false;
+        for (int tries = 0; tries <= RESOLVE_RACE_RETRIES; tries++) {
+            e = vfs->lookup_at(fs, w->cur, name, (uint32_t)len, &ino);
+            found = e == 0;
+            if (!found)
+                break;
+            e = vfs->stat(fs, ino, &st);
+            if (e != -FS_ENOENT)
+                break;
+        }
+        if (!found && e == -FS_ENOENT && last) {
             /* only the last is missing: where it would be is known (create, dangling links) */
             r->dir = w->cur;
             r->dst = w->st;
@@ -167,8 +182,6 @@ static int walk_rest(const struct ncp_vfs_ops *vfs, void *fs, const struct ncp_i
             r->missing = true;
             return NCP_E_NOENT;
         }
-        if (!e)
-            e = vfs->stat(fs, ino, &st);
         if (e)
             return ncp_completion_from_errno(e);
         if (st.type == NCP_FT_SYMLINK && (!last || follow)) {
