@@ -250,6 +250,13 @@ static void handle_frame(struct client *cl, const uint8_t *f, size_t fl, int wor
         if (workers == 0 || !queue_job(cl->conn, f, fl)) r = ncp_conn_handle_blocking(cl->conn, f, fl);
         else r = NCP_HANDLED;
     }
+    if (r == NCP_RETRY) {
+        /* past the in-flight limit while a worker holds the send lock and 16 refusals
+         * wait: refused here, waiting for the lock -- its holders only hand a reply to
+         * client_send (out_lock, pending_lock), never wait for this thread */
+        ncp_conn_refuse(cl->conn, f, fl);
+        r = NCP_HANDLED;
+    }
     if (r == NCP_CLOSE_CONN) cl->closing = true;
 }
 
