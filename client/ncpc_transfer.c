@@ -143,7 +143,12 @@ static int send_data(struct ncpc *c, int fd, const char *local, uint32_t h, uint
     progress_start(&pr, local, total, bar);
 
     while (n || (!eof && !code)) {
-        if (g_interrupted && !code) code = -3;
+        if (g_interrupted && !code) {
+            /* stop sending; the loop's condition then waits only for the writes in
+             * flight (with none, waiting here would wait for a request never sent) */
+            code = -3;
+            continue;
+        }
         if (!eof && !code && n < depth) {
             ssize_t got = read(fd, buf, chunk);
             if (got < 0 && errno == EINTR) continue;

@@ -314,17 +314,20 @@ static int process(struct ncp_conn *c, const uint8_t *frame, size_t len, bool ma
     if (!admitted) {
         if (INC(c->inflight) > s->cfg.max_inflight) {
             /* Never admitted, whichever path: refused now, or queued for the next
-             * send (the send lock is busy); a client that far past its limit is closed. */
+             * send (the send lock is busy); with the queue full too, handed back to
+             * the embedder (NCP_RETRY), which refuses it later. */
             DEC(c->inflight);
-            ctr_add(s, CTR_TOO_MANY_REQS, 1);
-            if (ncp_send_status(c, &rq.h, NCP_E_TOOMANYREQS, false, may_block))
+            if (ncp_send_status(c, &rq.h, NCP_E_TOOMANYREQS, false, may_block)) {
+                ctr_add(s, CTR_TOO_MANY_REQS, 1);
                 return NCP_HANDLED;
+            }
             if (queue_refusal(c, &rq.h)) {
+                ctr_add(s, CTR_TOO_MANY_REQS, 1);
                 ctr_add(s, CTR_REFUSALS_DEFERRED, 1);
                 return NCP_HANDLED;
             }
             ctr_add(s, CTR_REFUSAL_OVERFLOWS, 1);
-            return NCP_CLOSE_CONN;
+            return NCP_RETRY;
         }
         ctr_add(s, CTR_REQUESTS, 1);
     }
@@ -368,6 +371,14 @@ int ncp_conn_handle_blocking(struct ncp_conn *c, const uint8_t *frame, size_t le
     }
     ncp_conn_put(c);
     return r;
+}
+
+void ncp_conn_refuse(struct ncp_conn *c, const uint8_t *frame, size_t len)
+{
+    struct ncp_request rq;
+    (void)ncp_decode_request(frame, len, &rq);    /* the header is enough, as in process() */
+    ctr_add(c->srv, CTR_TOO_MANY_REQS, 1);
+    ncp_send_status(c, &rq.h, NCP_E_TOOMANYREQS, false, true);
 }
 
 uint8_t ncp_completion_from_errno(int e)

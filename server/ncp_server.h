@@ -16,7 +16,14 @@
  *                        ncp_conn_handle_blocking(c, copy, len) there.  The
  *                        request already counts as in flight.
  *       NCP_CLOSE_CONN   send nothing more; close the connection
- *                        (also: a client far past its in-flight limit, see below)
+ *       NCP_RETRY        only when may_block was false: a request past the
+ *                        in-flight limit whose refusal could not be sent or
+ *                        queued (see below).  Nothing was admitted or sent.
+ *                        Either offer the same frame again once this
+ *                        connection has sent something (the kernel: on_sent),
+ *                        reading nothing more meanwhile, or call
+ *                        ncp_conn_refuse(c, frame, len) where waiting for the
+ *                        connection's send lock is allowed (ncpd's loop).
  *   ncp_conn_destroy(c) on disconnect (also drops its locks and handles).
  *
  * send(arg, frame, len) is called with whole reply frames, possibly from
@@ -31,8 +38,9 @@
  * path.  Its NCP_E_TOOMANYREQS refusal is sent at once, or, when the send lock is
  * busy on the non-blocking path, queued in the connection (NCP_REFUSALS_MAX of
  * them) and sent by whichever thread next finishes a send; ncp_conn_handle then
- * returns NCP_HANDLED.  If even that queue is full the client has ignored its limit
- * by far: NCP_CLOSE_CONN.  So NCP_WOULD_BLOCK always means an admitted request.
+ * returns NCP_HANDLED.  If even that queue is full: NCP_RETRY, and the embedder
+ * refuses the frame later (a fast client is slowed down, never closed for it).  So
+ * NCP_WOULD_BLOCK always means an admitted request, and no refusal is ever lost.
  *
  * Locks held while calling send: the connection's send lock only (never the
  * server-wide lock).  The callback may take the embedder's own locks.
@@ -99,7 +107,7 @@ struct ncp_server_config {
 struct ncp_server;
 struct ncp_conn;
 
-enum { NCP_HANDLED = 0, NCP_WOULD_BLOCK = 1, NCP_CLOSE_CONN = 2 };
+enum { NCP_HANDLED = 0, NCP_WOULD_BLOCK = 1, NCP_CLOSE_CONN = 2, NCP_RETRY = 3 };
 
 struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg);
 void ncp_server_destroy(struct ncp_server *s);   /* all connections destroyed first */
@@ -131,6 +139,9 @@ uint32_t ncp_conn_inflight(const struct ncp_conn *c);
 
 int ncp_conn_handle(struct ncp_conn *c, const uint8_t *frame, size_t len, bool may_block);
 int ncp_conn_handle_blocking(struct ncp_conn *c, const uint8_t *frame, size_t len);
+/* After NCP_RETRY: sends the NCP_E_TOOMANYREQS refusal for frame (never admits it),
+ * waiting for the connection's send lock (held only while a reply is handed to send). */
+void ncp_conn_refuse(struct ncp_conn *c, const uint8_t *frame, size_t len);
 /* A malformed stream (reassembler error): sends a BADFRAME reply; the
  * embedder then closes. */
 void ncp_conn_bad_stream(struct ncp_conn *c);

@@ -133,6 +133,7 @@ struct kconn {
     bool bad;                            /* malformed stream: bad_stream_fn answers, then closes */
     bool login_charged;                  /* the engine's logged-in state is charged (charge_login) */
     struct ncp_reasm ra;                 /* the frame being assembled; a whole one waits for room */
+    bool in_engine;                      /* ra's frame is with the engine: drop_output leaves ra */
     uint64_t accepted_ms, partial_ms;    /* partial_ms: when the partial frame began (0: none) */
     struct held_chain *held_head, *held_tail;
     size_t held_bytes;                   /* received, not fed to the reassembler yet */
@@ -387,7 +388,8 @@ static void drop_output(struct kconn *kc)
     }
     kc->out_tail = NULL;
     kc->out_bytes = 0;
-    ncp_reasm_release(&kc->ra);
+    if (!kc->in_engine)                  /* else dispatch_frame releases it after the call */
+        ncp_reasm_release(&kc->ra);
     kc->partial_ms = 0;
     while (kc->held_head) {
         struct held_chain *h = kc->held_head;
@@ -509,26 +511,40 @@ static void bad_stream(struct kconn *kc)
     wtd_schedule(&kc->bad_wtd);
 }
 
-/* One complete frame (owned, a buffer of cap bytes); false if the connection was closed.
- * The request that may have to go to a worker is allocated first: once the engine said
- * NCP_WOULD_BLOCK it counts the request in flight and only ncp_conn_handle_blocking
- * lets it go, so there must be no failure between the two. */
-static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len, size_t cap)
+/* What became of a whole frame offered to the engine. */
+enum { FRAME_DONE, FRAME_RETRY, FRAME_CLOSED };
+
+/* One complete frame, still in the reassembler (f, fl).  The request that may have to go
+ * to a worker is allocated first: once the engine said NCP_WOULD_BLOCK it counts the
+ * request in flight and only ncp_conn_handle_blocking lets it go, so there must be no
+ * failure between the two; the frame's buffer is then taken over by the request.
+ * FRAME_RETRY: past the in-flight limit with the refusal queue full (the send lock is
+ * held by a worker waiting for the core lock); the frame stays where it is and is
+ * offered again by on_sent once that worker's reply and the queued refusals went out
+ * (on_poll too, as a backstop), and nothing more is read meanwhile. */
+static int dispatch_frame(struct kconn *kc, const uint8_t *f, size_t fl)
 {
     size_t rqsize = sizeof(struct kreq);
     struct kreq *rq = conn_mem_alloc(&rqsize);
     if (!rq) {                                   /* past the budget: close, cleanly */
-        conn_mem_free(frame, cap);
         st.closed_mem++;
-        kconn_close(kc);
-        return false;
+        kconn_close(kc);                         /* drops the frame with the reassembler */
+        return FRAME_CLOSED;
+    }
+    kc->in_engine = true;                        /* a reply that fails to queue may close kc */
+    int r = ncp_conn_handle(kc->conn, f, fl, false);
+    kc->in_engine = false;
+    if (r == NCP_RETRY && !kc->closing) {
+        conn_mem_free(rq, sizeof *rq);
+        st.waited_for_room++;
+        return FRAME_RETRY;
     }
     kc->requests++;
     st.requests++;
-    int r = ncp_conn_handle(kc->conn, frame, len, false);
     if (r == NCP_WOULD_BLOCK) {
+        size_t len, cap;
         rq->kc = kc;
-        rq->frame = frame;
+        rq->frame = ncp_reasm_take(&kc->ra, &len, &cap);   /* the same bytes as f */
         rq->len = len;
         rq->cap = cap;
         kc->refs++;
@@ -536,17 +552,17 @@ static bool dispatch_frame(struct kconn *kc, uint8_t *frame, size_t len, size_t 
         st.slow_path++;
         wtd_init(&rq->w, blocking_fn, rq);
         wtd_schedule(&rq->w);
-        return true;
+        return FRAME_DONE;
     }
     conn_mem_free(rq, sizeof *rq);
-    conn_mem_free(frame, cap);
-    if (r == NCP_CLOSE_CONN) {
+    ncp_reasm_release(&kc->ra);                  /* answered: no buffer kept between frames */
+    if (r == NCP_CLOSE_CONN || kc->closing) {
         kconn_close(kc);
-        return false;
+        return FRAME_CLOSED;
     }
     kc->fast++;
     st.fast_path++;
-    return true;
+    return FRAME_DONE;
 }
 
 /* Logged in (in a worker) since we last looked: the engine's state may grow by its handle
@@ -607,9 +623,10 @@ static bool feed(struct kconn *kc)
                 st.waited_for_room++;
                 break;
             }
-            size_t len, cap;
-            uint8_t *frame = ncp_reasm_take(&kc->ra, &len, &cap);
-            alive = dispatch_frame(kc, frame, len, cap);
+            int d = dispatch_frame(kc, f, fl);
+            if (d == FRAME_RETRY)
+                break;
+            alive = d == FRAME_DONE;
             continue;
         }
         if (r == NCP_REASM_ERROR) {
@@ -732,6 +749,10 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
         return ERR_OK;
     pcb_aborted = false;
     if (!charge_login(kc))
+        return pcb_aborted ? ERR_ABRT : ERR_OK;
+    /* a whole frame still waiting (for room or for its refusal's turn) is offered again:
+     * on_sent does that as the replies go; this is the backstop should none be left */
+    if (frame_whole(kc) && !feed(kc))
         return pcb_aborted ? ERR_ABRT : ERR_OK;
     uint64_t now = uptime_ms();
     bool close = false;

@@ -204,8 +204,12 @@ static void flush_out(struct client *cl)
 
 static void client_free(struct client *cl)
 {
-    for (size_t i = 0; cl->peer_closed && i < ndraining; i++)
-        if (draining[i] == cl) draining[i] = draining[--ndraining];
+    for (size_t i = 0; cl->peer_closed && i < ndraining;) {
+        if (draining[i] == cl)
+            draining[i] = draining[--ndraining];    /* the one moved here is looked at next */
+        else
+            i++;
+    }
     ncp_conn_destroy(cl->conn);                 /* after this no thread sends to cl */
     pthread_mutex_lock(&pending_lock);          /* a worker may have queued it meanwhile */
     for (size_t i = 0; cl->queued && i < npending; i++)
@@ -245,6 +249,13 @@ static void handle_frame(struct client *cl, const uint8_t *f, size_t fl, int wor
     if (r == NCP_WOULD_BLOCK) {
         if (workers == 0 || !queue_job(cl->conn, f, fl)) r = ncp_conn_handle_blocking(cl->conn, f, fl);
         else r = NCP_HANDLED;
+    }
+    if (r == NCP_RETRY) {
+        /* past the in-flight limit while a worker holds the send lock and 16 refusals
+         * wait: refused here, waiting for the lock -- its holders only hand a reply to
+         * client_send (out_lock, pending_lock), never wait for this thread */
+        ncp_conn_refuse(cl->conn, f, fl);
+        r = NCP_HANDLED;
     }
     if (r == NCP_CLOSE_CONN) cl->closing = true;
 }
@@ -328,6 +339,15 @@ static void check_timeouts(const struct ncpd_opts *o)
 static void on_readable(struct client *cl, int workers)
 {
     static uint8_t buf[256 * 1024];
+    /* After EOF EPOLLIN is no longer asked for: an event now is EPOLLHUP or EPOLLERR, the
+     * peer reset the connection and no reply can reach it.  (Reading again would see EOF
+     * again -- the FIN came first -- and, EPOLLERR being level-triggered, put the client
+     * on the draining list once per loop turn: the bug that killed ncpd after a SIGSTOP,
+     * when clients that gave up waiting had closed with their requests unanswered.) */
+    if (cl->peer_closed) {
+        cl->closing = true;
+        return;
+    }
     /* before login never past the end of the current frame, one read per loop turn, and
      * none while a reply is unsent (flush_out pauses the client): the connection holds a
      * partial frame or a reply, never both in full, whatever the client sends unread */

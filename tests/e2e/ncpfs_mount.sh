@@ -264,10 +264,6 @@ check_fails stopped_server_next_call_fails_fast "Input/output error" timeout $((
 t1=$(now_ms)
 check stopped_server_fast_failure_in_time test $((t1 - t0)) -le $((KTMO * 1000 + 1000))
 kill -CONT "$STOPPID"
-# Against ncpd the mount does not log in again after the server was stopped and continued
-# (since the issue-11 merges; against the kernel it does): a known bug, noted on issue 14.
-# NCPFS_RECONNECT=1 runs these checks against ncpd too.
-if [ "$TARGET" = kernel ] || [ "${NCPFS_RECONNECT:-0}" = 1 ]; then
 back=0
 for _ in $(seq 40); do ls "$MK/tree" >/dev/null 2>&1 && back=1 && break; sleep 0.25; done
 check server_back_mount_logs_in_again test "$back" = 1
@@ -292,15 +288,6 @@ if [ "$TARGET" != kernel ]; then
     back=0
     for _ in $(seq 40); do cmp -s "$T/big.bin" "$MK/big.bin" && back=1 && break; sleep 0.25; done
     check restarted_server_mount_works_again test "$back" = 1
-fi
-else
-    exec 3<&-
-    echo "# not run against ncpd: server_back_*, reconnect_*, killed_* and restarted_* (known bug, see above)"
-    # (a continued ncpd closes new connections too: the rest runs on a fresh one, as the
-    # killed-server check above does)
-    kill -KILL "$pid"; wait "$pid" 2>/dev/null
-    start_ncpd "$T/vol.img" "$PORT"
-    STOPPID=$pid
 fi
 
 # fusermount3 -u works while the server does not answer, and the ncpfs process ends

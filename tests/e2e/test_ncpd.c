@@ -1841,6 +1841,138 @@ static void test_fsync_under_writer(void)
     raw_close(f);
 }
 
+/* Sends every byte of a PING frame but the last (a frame cut in the middle). */
+static void send_half_ping(int fd)
+{
+    uint8_t b[64];
+    struct ncp_request rq = R(NCP_FN_PING);
+    rq.h.tag = 9;
+    size_t n = ncp_encode_request(b, sizeof b, &rq);
+    CHECK(n > 1 && fd_send(fd, b, n / 2) == 0);
+}
+
+/* The server process is still running (it did not crash). */
+static bool server_alive(void)
+{
+    int st;
+    return server_pid > 0 && waitpid(server_pid, &st, WNOHANG) == 0;
+}
+
+enum { STOPPED_ROUNDS = 3, STOPPED_GIVE_UP = 40, STOPPED_MID_FRAME = 10, STOPPED_SESSIONS = 4,
+       STOPPED_PINGS = 20 };
+
+/* ncpd stopped (SIGSTOP) and continued (SIGCONT), three times, while: logged-in clients
+ * send a LOCK that must wait (the connected client holds the range), PINGs and half a
+ * frame, then close before any answer; clients connect while it is stopped, send a PING
+ * and give up (close before the answer, as a client whose timeout ran out does), others
+ * give up mid-frame; the connected client has a PING in flight across the stop.  Once
+ * continued the server answers the closed clients (their hosts answer with resets), the
+ * connected client gets its answer and then releases its lock (the waits end), new
+ * clients connect, log in and are served, the counters come back to their baseline and
+ * the server is still running.  (ncpd's event loop used to read EOF again on each
+ * EPOLLERR of a client that closed with a request still in flight, list it for draining
+ * once per loop turn and free it while still listed: a use-after-free that killed ncpd,
+ * which the FUSE mount saw as a server that closed every new connection.) */
+static void test_stopped_and_continued_body(void)
+{
+    struct baseline b;
+    struct raw *good = settled_session(&b);
+    CHECK(good != NULL);
+    if (!good) return;
+    uint32_t gh = 0;
+    CHECK_EQ(open_h(good, "/stopped.lck", NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE, &gh), NCP_OK);
+    struct ncp_request lock = R(NCP_FN_LOCK), unlock = R(NCP_FN_UNLOCK), rq = R(NCP_FN_PING);
+    struct ncp_reply rp;
+    lock.u.lock.length = 10;
+    lock.u.lock.flags = NCP_LOCK_EXCLUSIVE;
+    unlock.u.lock.handle = gh;
+    unlock.u.lock.length = 10;
+    for (int round = 0; round < STOPPED_ROUNDS && !tp_failed_now; round++) {
+        struct raw *sess[STOPPED_SESSIONS];
+        uint32_t sh[STOPPED_SESSIONS];
+        for (int i = 0; i < STOPPED_SESSIONS; i++) {
+            sess[i] = session();
+            CHECK(sess[i] != NULL);
+            if (sess[i]) CHECK_EQ(open_h(sess[i], "/stopped.lck", NCP_O_READ, &sh[i]), NCP_OK);
+        }
+        lock.u.lock.handle = gh;
+        CHECK_EQ(call(good, &lock, &rp), NCP_OK);
+        CHECK_EQ(kill(server_pid, SIGSTOP), 0);
+        for (int i = 0; i < STOPPED_SESSIONS; i++) {
+            if (!sess[i]) continue;
+            struct ncp_request w = lock;
+            w.u.lock.handle = sh[i];
+            w.u.lock.flags = NCP_LOCK_EXCLUSIVE | NCP_LOCK_WAIT;
+            CHECK(send_rq(sess[i], &w) != 0);
+            for (int k = 0; k < STOPPED_PINGS; k++) CHECK(send_rq(sess[i], &rq) != 0);
+            send_half_ping(sess[i]->fd);
+            raw_close(sess[i]);
+        }
+        uint32_t tag = send_rq(good, &rq);
+        CHECK(tag != 0);
+        for (int i = 0; i < STOPPED_GIVE_UP; i++) {
+            int fd = fd_open();                     /* the listen backlog takes it */
+            CHECK(fd >= 0);
+            if (fd < 0) continue;
+            uint8_t f[64];
+            struct ncp_request p = R(NCP_FN_PING);
+            p.h.tag = 1;
+            size_t n = ncp_encode_request(f, sizeof f, &p);
+            CHECK(fd_send(fd, f, n) == 0);
+            close(fd);
+        }
+        for (int i = 0; i < STOPPED_MID_FRAME; i++) {
+            int fd = fd_open();
+            CHECK(fd >= 0);
+            if (fd < 0) continue;
+            send_half_ping(fd);
+            close(fd);
+        }
+        usleep(300000);
+        CHECK_EQ(kill(server_pid, SIGCONT), 0);
+        int got = -1;
+        for (;;) {                                  /* the PING sent while stopped */
+            if (next_reply(good, &rp)) break;
+            if (rp.h.type != NCP_TYPE_BUSY && rp.h.tag == tag) { got = rp.h.completion; break; }
+        }
+        CHECK_EQ(got, NCP_OK);
+        usleep(500000);                             /* the closed clients' resets come in */
+        CHECK_EQ(call(good, &unlock, &rp), NCP_OK); /* their waits end */
+        if (tp_failed_now || !server_alive()) {
+            CHECK(!"ncpd died or stopped answering after SIGCONT");
+            break;
+        }
+        for (int i = 0; i < 5; i++) {               /* new clients log in and are served */
+            struct raw *fresh = session();
+            CHECK(fresh != NULL);
+            if (!fresh) break;
+            struct ncp_request st = R(NCP_FN_STAT);
+            st.u.path.path = S("/");
+            CHECK_EQ(call(fresh, &st, &rp), NCP_OK);
+            raw_close(fresh);
+        }
+        check_served(good);
+        if (tp_failed_now)
+            break;
+        struct baseline with_handle = b;
+        with_handle.handles++;                      /* good's own */
+        check_back_to_baseline(good, with_handle);  /* every closed client is gone */
+        for (int i = 0; i < 5; i++) {               /* a few loop turns after they went */
+            check_served(good);
+            usleep(50000);
+        }
+        CHECK(server_alive());
+    }
+    raw_close(good);
+}
+
+static void test_stopped_and_continued(void)
+{
+    if (remote_port)
+        SKIP("stops and continues the server process: ncpd only");
+    with_own_server(NULL, test_stopped_and_continued_body);
+}
+
 static void run_suite(const char *label)
 {
     if (start_server(NULL)) {
@@ -1876,6 +2008,7 @@ static void run_suite(const char *label)
     RUN_AS(test_connection_limit, label);
     RUN_AS(test_prelogin_timeouts_own_server, label);
     RUN_AS(test_memory_budget_own_server, label);
+    RUN_AS(test_stopped_and_continued, label);
 }
 
 /* NCP_TEST_SUITE=limits: a kernel booted with short timeouts and a 1 MiB connection

@@ -302,6 +302,11 @@ static void submit(struct peer *p, uint8_t *frame, size_t len, bool may_block)
         queue[nqueue++] = (struct job){ p->c, frame, len };
         return;
     }
+    if (r == NCP_RETRY) {                       /* past the limit, refusal queue full */
+        FUZZ_CHECK(!may_block);
+        ncp_conn_refuse(p->c, frame, len);
+        r = NCP_HANDLED;
+    }
     free(frame);
     if (r == NCP_CLOSE_CONN) {
         peer_close(p);

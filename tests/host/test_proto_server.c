@@ -696,7 +696,9 @@ static void test_unlinked_open_file_release_deferred(void)
 }
 
 /* Past the in-flight limit nothing is admitted, even when the refusal cannot be
- * sent at once: it is queued and goes out with the next send. */
+ * sent at once: it is queued and goes out with the next send; with the queue full
+ * the frame comes back (NCP_RETRY, not admitted, the connection kept) and the
+ * embedder refuses it once the send lock is free. */
 static void test_inflight_limit_holds_when_send_busy(void)
 {
     struct peer a, b; struct ncp_reply rp; uint32_t ha, hb, t1;
@@ -717,9 +719,12 @@ static void test_inflight_limit_holds_when_send_busy(void)
         CHECK_EQ(ncp_conn_handle(b.c, fb, n, false), NCP_HANDLED);   /* not handed to a worker */
         CHECK_EQ(ncp_conn_inflight(b.c), 1);                          /* not admitted */
     }
-    rq.h.tag = 600;                                              /* the queue is full: closed */
+    rq.h.tag = 600;                                              /* the queue is full: back */
     size_t n = ncp_encode_request(fb, sizeof fb, &rq);
-    CHECK_EQ(ncp_conn_handle(b.c, fb, n, false), NCP_CLOSE_CONN);
+    for (int i = 0; i < 3; i++) {                                /* as often as it is offered */
+        CHECK_EQ(ncp_conn_handle(b.c, fb, n, false), NCP_RETRY);
+        CHECK_EQ(ncp_conn_inflight(b.c), 1);                      /* still not admitted */
+    }
     CHECK_EQ(b.n, 0);                                            /* nothing sent meanwhile */
     fs_mutex_unlock(&b.c->send_lock);
     /* The next send (the grant, from a's thread) carries the queued refusals with it. */
@@ -730,10 +735,16 @@ static void test_inflight_limit_holds_when_send_busy(void)
         f = take(&b, 500 + i, &rp, false);
         CHECK(f && rp.h.completion == NCP_E_TOOMANYREQS); free(f);
     }
-    CHECK(take(&b, 600, &rp, false) == NULL);
+    CHECK(take(&b, 600, &rp, false) == NULL);                    /* not sent, not run */
+    ncp_conn_refuse(b.c, fb, n);                                 /* the embedder's answer */
+    f = take(&b, 600, &rp, false);
+    CHECK(f && rp.h.completion == NCP_E_TOOMANYREQS); free(f);
     CHECK_EQ(ncp_conn_inflight(b.c), 0);
     CHECK_EQ(counter_of(&a, "conn.refusals_deferred"), NCP_REFUSALS_MAX);
-    CHECK_EQ(counter_of(&a, "conn.refusal_overflows"), 1);
+    CHECK_EQ(counter_of(&a, "conn.refusal_overflows"), 3);
+    CHECK_EQ(counter_of(&a, "conn.too_many_requests"), NCP_REFUSALS_MAX + 1);
+    struct ncp_request ping = R(NCP_FN_PING);                    /* b is served as before */
+    CHECK_EQ(call(&b, &ping, &rp), NCP_OK);
     peer_close(&a); peer_close(&b); teardown();
 }
 
