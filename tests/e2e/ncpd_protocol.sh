@@ -19,17 +19,13 @@ mkdir -p "$T/root/etc"
 scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret alice wonderland locky lockpw
 scripts/volume-layout.sh "$T/root"
 if scripts/mkimage.sh "$T/root" "$T/vol.img" 32M >/dev/null 2>&1; then export NCP_TEST_EXT2_IMAGE="$T/vol.img"; fi
-"$B/e2e/test_ncpd" "$B/ncpd" | tee "$T/out" | grep -v '^[0-9]* passed, [0-9]* failed$'
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$T/out" | tail -1)
-p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
-[ -n "$line" ] || { p=0; f=1; echo "FAIL test_ncpd: no summary"; }
+. tests/e2e/suite_lib.sh
+"$B/e2e/test_ncpd" "$B/ncpd" | tee "$T/out" | grep -avE "$SUMMARY_RE"
+if read_counts "$T/out"; then pass=$sp fail=$sf skipped=$ss
+else fail=1; echo "FAIL test_ncpd: no summary"; fi
 if [ -z "${NCP_TEST_EXT2_IMAGE:-}" ]; then
-    echo "FAIL ext2_image_made: scripts/mkimage.sh failed"; f=$((f + 1))
+    bad ext2_image_made "scripts/mkimage.sh failed"
 else
-    problems=$(PATH=$PATH:/usr/sbin e2fsck -fn "$T/vol.img" 2>&1 | grep -vE '^(e2fsck [0-9]|Pass [1-5]: |$)' |
-               grep -vE ': [0-9]+/[0-9]+ files \([0-9.]+% non-contiguous\), [0-9]+/[0-9]+ blocks$')
-    if [ -z "$problems" ]; then echo "ok ext2_volume_fsck_clean"; p=$((p + 1))
-    else echo "FAIL ext2_volume_fsck_clean: $problems" | head -20; f=$((f + 1)); fi
+    fsck_clean ext2_volume_fsck_clean "$T/vol.img"
 fi
-echo "$p passed, $f failed"
-[ "$f" = 0 ]
+finish
