@@ -200,6 +200,7 @@ void ncp_auth_fake_salt(const uint8_t secret[NCP_HASH_SIZE], const char *user, s
 bool ncp_auth_equal(const uint8_t *a, const uint8_t *b, size_t n)
 {
     uint8_t diff = 0;
-    for (size_t i = 0; i < n; i++) diff |= (uint8_t)(a[i] ^ b[i]);
+    for (size_t i = 0; i < n; i++)
+        diff |= (uint8_t)(a[i] ^ b[i]);
     return diff == 0;
 }

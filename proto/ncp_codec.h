@@ -64,7 +64,9 @@ struct ncp_reply {
         struct { struct ncp_stat st; } stat;   /* STAT, LSTAT, FSTAT, SETATTR, SYMLINK, LINK */
         struct { struct ncp_str target; } readlink;
         struct {
-            uint64_t next_cookie; uint8_t eof; uint16_t count;
+            uint64_t next_cookie;
+            uint8_t eof;
+            uint16_t count;
             const struct ncp_dirent *entries;   /* encode: count entries */
             struct ncp_bytes raw;               /* decode: validated entries */
         } readdir;

@@ -30,11 +30,23 @@ static void compress(uint32_t s[8], const uint8_t *blk)
     for (int i = 0; i < 64; i++) {
         uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
         uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g; g = f; f = e; e = d + t1;
-        d = c; c = b; b = a; a = t1 + t2;
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
     }
-    s[0] += a; s[1] += b; s[2] += c; s[3] += d;
-    s[4] += e; s[5] += f; s[6] += g; s[7] += h;
+    s[0] += a;
+    s[1] += b;
+    s[2] += c;
+    s[3] += d;
+    s[4] += e;
+    s[5] += f;
+    s[6] += g;
+    s[7] += h;
 }
 
 void sha256_init(struct sha256_ctx *c)
@@ -54,7 +66,8 @@ void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
     c->total += len;
     while (len) {
         size_t n = SHA256_BLOCK_SIZE - c->used;
-        if (n > len) n = len;
+        if (n > len)
+            n = len;
         memcpy(c->block + c->used, p, n);
         c->used += n;
         p += n;
@@ -72,9 +85,11 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_SIZE])
     uint8_t pad = 0x80;
     sha256_update(c, &pad, 1);
     pad = 0;
-    while (c->used != SHA256_BLOCK_SIZE - 8) sha256_update(c, &pad, 1);
+    while (c->used != SHA256_BLOCK_SIZE - 8)
+        sha256_update(c, &pad, 1);
     uint8_t len[8];
-    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)(bits >> (56 - 8 * i));
     sha256_update(c, len, 8);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(c->state[i] >> 24);
@@ -105,18 +120,23 @@ void sha256_hex(const uint8_t *bytes, size_t len, char *out)
 
 static int hexval(char ch)
 {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
     return -1;
 }
 
 int sha256_unhex(const char *hex, size_t hex_len, uint8_t *out, size_t len)
 {
-    if (hex_len != 2 * len) return 0;
+    if (hex_len != 2 * len)
+        return 0;
     for (size_t i = 0; i < len; i++) {
         int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return 0;
+        if (hi < 0 || lo < 0)
+            return 0;
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return 1;

@@ -37,7 +37,8 @@ static int send_reply(const struct ctx *x, const struct ncp_reply *rp, uint8_t *
     uint8_t small[256];
     if (!buf) { buf = small; cap = sizeof small; }
     size_t n = ncp_encode_reply(buf, cap, rp);
-    if (!n) return NCP_E_IO;                      /* a server bug: say so, do not crash */
+    if (!n)
+        return NCP_E_IO; /* a server bug: say so, do not crash */
     return ncp_send_frame(x->c, buf, n, true, x->may_block) ? NCP_RET_SENT : NCP_RET_BLOCK;
 }
 
@@ -51,12 +52,14 @@ static int canon(const struct ctx *x, struct ncp_str p, char out[PATH_BUF])
     (void)x;
     ncp_path_iter_init(&it, p.ptr, p.len);
     while (ncp_path_iter_next(&it, &name, &n)) {
-        if (len + 1 + n > NCP_PATH_MAX) return NCP_E_NAMETOOLONG;
+        if (len + 1 + n > NCP_PATH_MAX)
+            return NCP_E_NAMETOOLONG;
         out[len++] = '/';
         memcpy(out + len, name, n);
         len += n;
     }
-    if (len == 0) out[len++] = '/';
+    if (len == 0)
+        out[len++] = '/';
     out[len] = '\0';
     return NCP_OK;
 }
@@ -105,7 +108,8 @@ static struct ncp_open *open_try_get(struct ncp_conn *c, uint32_t h, bool *busy)
 {
     struct ncp_open *o = NULL;
     *busy = !fs_mutex_trylock(&c->lock);
-    if (*busy) return NULL;
+    if (*busy)
+        return NULL;
     if (c->handles && h >= 1 && h <= c->srv->cfg.max_handles && c->handles[h - 1]) {
         o = c->handles[h - 1];
         INC(o->refs);
@@ -120,10 +124,13 @@ static struct ncp_open *open_try_get(struct ncp_conn *c, uint32_t h, bool *busy)
  * ncp_conn_max_frame); the reply says what holds once logged in. */
 static int do_negotiate(struct ctx *x)
 {
-    if (x->rq->u.negotiate.version < 1) return NCP_E_BADVERSION;
+    if (x->rq->u.negotiate.version < 1)
+        return NCP_E_BADVERSION;
     uint32_t want = x->rq->u.negotiate.max_frame;
-    if (want < NCP_MIN_MAX_FRAME) want = NCP_MIN_MAX_FRAME;
-    if (want > x->s->cfg.max_frame) want = x->s->cfg.max_frame;
+    if (want < NCP_MIN_MAX_FRAME)
+        want = NCP_MIN_MAX_FRAME;
+    if (want > x->s->cfg.max_frame)
+        want = x->s->cfg.max_frame;
     STORE(x->c->max_frame, want);
     struct ncp_reply rp = reply_for(x);
     rp.u.negotiate.version = NCP_VERSION;
@@ -142,12 +149,14 @@ static int find_user(struct ctx *x, struct ncp_str user, struct ncp_user *u, boo
 
 static int do_challenge(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_str user = x->rq->u.challenge.user;
     struct ncp_user u;
     bool found;
     int e = find_user(x, user, &u, &found);
-    if (e) return e;
+    if (e)
+        return e;
     struct ncp_reply rp = reply_for(x);
     if (found) {
         rp.u.challenge.salt_len = u.salt_len;
@@ -168,7 +177,8 @@ static int do_challenge(struct ctx *x)
 
 static int do_login(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_str user = x->rq->u.login.user;
     uint8_t nonce[NCP_NONCE_SIZE];
     fs_mutex_lock(&x->c->lock);
@@ -189,7 +199,8 @@ static int do_login(struct ctx *x)
     bool found = false;
     if (ok) {
         int e = find_user(x, user, &u, &found);
-        if (e) return e;
+        if (e)
+            return e;
     }
     /* An unknown user costs what a known one does: a proof against a stand-in hash. */
     uint8_t want[NCP_HASH_SIZE];
@@ -216,7 +227,8 @@ static void drop_all_handles(struct ncp_conn *c);
 
 static int do_logout(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;       /* drops locks: other connections' sends */
+    if (!x->may_block)
+        return NCP_RET_BLOCK; /* drops locks: other connections' sends */
     drop_all_handles(x->c);
     fs_mutex_lock(&x->c->lock);
     STORE(x->c->logged_in, false);
@@ -232,7 +244,8 @@ static int do_ping(struct ctx *x)
     rp.u.ping.data = x->rq->u.ping.data;
     size_t cap = NCP_LEN_SIZE + NCP_HDR_SIZE + 4 + rp.u.ping.data.len;
     uint8_t *buf = fs_alloc(cap);
-    if (!buf) return NCP_E_NOMEM;
+    if (!buf)
+        return NCP_E_NOMEM;
     int r = send_reply(x, &rp, buf, cap);
     fs_free(buf);
     return r;
@@ -249,7 +262,8 @@ static int open_create(struct ctx *x, const struct ncp_ident *id, const char *pa
 {
     *created = false;
     struct ncp_resolved *res = fs_alloc(sizeof *res);
-    if (!res) return NCP_E_NOMEM;
+    if (!res)
+        return NCP_E_NOMEM;
     fs_mutex_lock(&x->s->ns_lock);
     int r = ncp_resolve(x->vfs, x->fs, id, path, (flags & NCP_O_EXCL) ? 0 : NCP_RESOLVE_FOLLOW, res);
     if (r == NCP_OK) {
@@ -276,48 +290,68 @@ static int open_checks(struct ctx *x, const struct ncp_ident *id, uint32_t ino, 
                        struct ncp_stat *st)
 {
     int e = x->vfs->stat(x->fs, ino, st);
-    if (e) return ncp_completion_from_errno(e);
-    if (st->type == NCP_FT_DIR) return NCP_E_ISDIR;
-    if (st->type != NCP_FT_FILE) return NCP_E_INVAL;
+    if (e)
+        return ncp_completion_from_errno(e);
+    if (st->type == NCP_FT_DIR)
+        return NCP_E_ISDIR;
+    if (st->type != NCP_FT_FILE)
+        return NCP_E_INVAL;
     unsigned want = 0;
-    if (flags & NCP_O_READ) want |= NCP_MAY_R;
-    if (flags & (NCP_O_WRITE | NCP_O_TRUNC)) want |= NCP_MAY_W;
-    if (!created && !ncp_may(id, st, want)) return NCP_E_ACCES;   /* the creator may always */
+    if (flags & NCP_O_READ)
+        want |= NCP_MAY_R;
+    if (flags & (NCP_O_WRITE | NCP_O_TRUNC))
+        want |= NCP_MAY_W;
+    if (!created && !ncp_may(id, st, want))
+        return NCP_E_ACCES; /* the creator may always */
     if (flags & NCP_O_TRUNC) {
-        if ((e = x->vfs->truncate(x->fs, ino, 0))) return ncp_completion_from_errno(e);
+        if ((e = x->vfs->truncate(x->fs, ino, 0)))
+            return ncp_completion_from_errno(e);
         ncp_users_touch_ino(x->s, ino);
-        if ((e = x->vfs->stat(x->fs, ino, st))) return ncp_completion_from_errno(e);
+        if ((e = x->vfs->stat(x->fs, ino, st)))
+            return ncp_completion_from_errno(e);
     }
     return NCP_OK;
 }
 
 static int do_open(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char path[PATH_BUF];
     struct ncp_ident id;
     struct ncp_reply rp = reply_for(x);
     uint32_t flags = x->rq->u.open.flags, ino;
     bool created = false;
     int e = canon(x, x->rq->u.open.path, path);
-    if (e) return e;
+    if (e)
+        return e;
     ident_get(x, &id);
-    if (flags & NCP_O_CREATE) e = open_create(x, &id, path, flags, &ino, &created);
-    else e = ncp_walk(x->vfs, x->fs, &id, path, &ino, &rp.u.open.st);
-    if (e) return e;
-    if (created) flags &= ~(uint32_t)NCP_O_TRUNC;             /* new: nothing to cut */
+    if (flags & NCP_O_CREATE)
+        e = open_create(x, &id, path, flags, &ino, &created);
+    else
+        e = ncp_walk(x->vfs, x->fs, &id, path, &ino, &rp.u.open.st);
+    if (e)
+        return e;
+    if (created)
+        flags &= ~(uint32_t)NCP_O_TRUNC; /* new: nothing to cut */
     /* Counted open first (the file then stays while this handle lives, even unlinked),
      * then the checks, on the inode that was counted. */
-    if (x->vfs->open && (e = x->vfs->open(x->fs, ino))) return ncp_completion_from_errno(e);
+    if (x->vfs->open && (e = x->vfs->open(x->fs, ino)))
+        return ncp_completion_from_errno(e);
     e = open_checks(x, &id, ino, flags, created, &rp.u.open.st);
     struct ncp_open *o = e ? NULL : fs_alloc(sizeof *o);
-    if (!e && !o) e = NCP_E_NOMEM;
+    if (!e && !o)
+        e = NCP_E_NOMEM;
     if (e) {
-        if (x->vfs->open) x->vfs->release(x->fs, ino);
+        if (x->vfs->open)
+            x->vfs->release(x->fs, ino);
         return e;
     }
     memset(o, 0, sizeof *o);                      /* not closing, no locks */
-    o->ino = ino; o->flags = flags; o->refs = 1; o->conn = x->c;   /* not shared yet */
+    o->ino = ino;
+    o->flags = flags;
+    o->refs = 1;
+    o->conn = x->c; /* not shared yet */
     o->srv = x->s;
     o->counted = x->vfs->open != NULL;
     struct ncp_conn *c = x->c;
@@ -325,10 +359,12 @@ static int do_open(struct ctx *x)
     fs_mutex_lock(&c->lock);
     if (!c->handles) {
         c->handles = fs_alloc(sizeof *c->handles * max);
-        if (c->handles) memset(c->handles, 0, sizeof *c->handles * max);
+        if (c->handles)
+            memset(c->handles, 0, sizeof *c->handles * max);
     }
     for (uint32_t i = 0; c->handles && i < max && slot == max && !c->dead; i++)
-        if (!c->handles[i]) slot = i;
+        if (!c->handles[i])
+            slot = i;
     if (slot < max) { c->handles[slot] = o; c->nopen++; }
     bool dead = c->dead;                          /* disconnected meanwhile: keep nothing */
     fs_mutex_unlock(&c->lock);
@@ -354,7 +390,8 @@ static bool read_by_ref(struct ctx *x, const struct ncp_open *o, uint32_t count,
         return true;
     }
     if (got != (int64_t)count) {
-        if (got >= 0) x->vfs->ref_release(x->fs, refs, n);
+        if (got >= 0)
+            x->vfs->ref_release(x->fs, refs, n);
         return false;
     }
     struct ncp_reply rp = reply_for(x);
@@ -374,16 +411,21 @@ static bool read_by_ref(struct ctx *x, const struct ncp_open *o, uint32_t count,
 static int do_read(struct ctx *x)
 {
     uint32_t count = x->rq->u.read.count;
-    if (count > LOAD(x->c->max_frame) - NCP_READ_REPLY_OVERHEAD) return NCP_E_INVAL;
-    if (!x->may_block && !x->vfs->read_nonblock) return NCP_RET_BLOCK;
+    if (count > LOAD(x->c->max_frame) - NCP_READ_REPLY_OVERHEAD)
+        return NCP_E_INVAL;
+    if (!x->may_block && !x->vfs->read_nonblock)
+        return NCP_RET_BLOCK;
     bool busy = false;
     struct ncp_open *o = x->may_block ? open_get(x->c, x->rq->u.read.handle)
                                       : open_try_get(x->c, x->rq->u.read.handle, &busy);
-    if (busy) return NCP_RET_BLOCK;
-    if (!o) return NCP_E_BADF;
+    if (busy)
+        return NCP_RET_BLOCK;
+    if (!o)
+        return NCP_E_BADF;
     int r = NCP_E_BADF;
     uint8_t *buf = NULL;
-    if (!(o->flags & NCP_O_READ)) goto out;
+    if (!(o->flags & NCP_O_READ))
+        goto out;
     /* (reads of more than NCP_VFS_REFS_MAX - 1 file system blocks would run out of references) */
     if (!x->may_block && count && x->c->sendv && x->vfs->read_ref_nonblock &&
         count <= (NCP_VFS_REFS_MAX - 1) * (uint64_t)x->vfs->ref_span(x->fs) && read_by_ref(x, o, count, &r))
@@ -391,7 +433,8 @@ static int do_read(struct ctx *x)
     size_t cap = NCP_READ_REPLY_DATA_OFF + (size_t)count;
     buf = fs_alloc(cap);
     r = NCP_E_NOMEM;
-    if (!buf) goto out;
+    if (!buf)
+        goto out;
     uint8_t *data = buf + NCP_READ_REPLY_DATA_OFF;
     int64_t got = x->may_block
         ? x->vfs->read(x->fs, o->ino, x->rq->u.read.offset, data, count)
@@ -405,18 +448,23 @@ static int do_read(struct ctx *x)
     r = send_reply(x, &rp, buf, cap);
 out:
     fs_free(buf);
-    if (x->may_block) ncp_open_put(o);
-    else ncp_open_put_later(o);                   /* a CLOSE meanwhile: the vfs is for workers */
+    if (x->may_block)
+        ncp_open_put(o);
+    else
+        ncp_open_put_later(o); /* a CLOSE meanwhile: the vfs is for workers */
     return r;
 }
 
 static int do_write(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_open *o = open_get(x->c, x->rq->u.write.handle);
-    if (!o) return NCP_E_BADF;
+    if (!o)
+        return NCP_E_BADF;
     int r = NCP_E_BADF;
-    if (!(o->flags & NCP_O_WRITE)) goto out;
+    if (!(o->flags & NCP_O_WRITE))
+        goto out;
     struct ncp_bytes d = x->rq->u.write.data;
     int64_t put;
     /* O_APPEND: the file system finds the end and writes there under one lock, so
@@ -449,7 +497,8 @@ static int close_handle(struct ncp_conn *c, uint32_t h)
         c->nopen--;
     }
     fs_mutex_unlock(&c->lock);
-    if (!o) return NCP_E_BADF;
+    if (!o)
+        return NCP_E_BADF;
     ncp_locks_drop(c->srv, o, c, NCP_E_BADF);
     __atomic_fetch_sub(&c->srv->open_handles, 1, __ATOMIC_RELAXED);
     ncp_open_put(o);
@@ -464,7 +513,8 @@ static void drop_all_handles(struct ncp_conn *c)
 
 static int do_close(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;       /* may grant other connections' locks */
+    if (!x->may_block)
+        return NCP_RET_BLOCK; /* may grant other connections' locks */
     return close_handle(x->c, x->rq->u.handle.handle);
 }
 
@@ -472,22 +522,26 @@ static int reply_stat(struct ctx *x, uint32_t ino)
 {
     struct ncp_reply rp = reply_for(x);
     int e = x->vfs->stat(x->fs, ino, &rp.u.stat.st);
-    if (e) return ncp_completion_from_errno(e);
+    if (e)
+        return ncp_completion_from_errno(e);
     return send_reply(x, &rp, NULL, 0);
 }
 
 static int do_stat(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char path[PATH_BUF];
     struct ncp_ident id;
     struct ncp_stat st;
     uint32_t ino;
     unsigned follow = x->rq->h.function == NCP_FN_LSTAT ? 0 : NCP_RESOLVE_FOLLOW;
     int e = canon(x, x->rq->u.path.path, path);
-    if (e) return e;
+    if (e)
+        return e;
     ident_get(x, &id);
-    if ((e = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st))) return e;
+    if ((e = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st)))
+        return e;
     struct ncp_reply rp = reply_for(x);         /* the walk's own stat: no second lookup race */
     rp.u.stat.st = st;
     return send_reply(x, &rp, NULL, 0);
@@ -495,9 +549,11 @@ static int do_stat(struct ctx *x)
 
 static int do_fstat(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_open *o = open_get(x->c, x->rq->u.handle.handle);
-    if (!o) return NCP_E_BADF;
+    if (!o)
+        return NCP_E_BADF;
     int r = reply_stat(x, o->ino);
     ncp_open_put(o);
     return r;
@@ -510,17 +566,22 @@ static bool dot_or_dotdot(const struct ncp_vfs_dirent *d)
 
 static int do_readdir(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char path[PATH_BUF];
     struct ncp_ident id;
     uint32_t dir;
     struct ncp_stat st;
     int e = canon(x, x->rq->u.readdir.path, path);
-    if (e) return e;
+    if (e)
+        return e;
     ident_get(x, &id);
-    if ((e = ncp_walk(x->vfs, x->fs, &id, path, &dir, &st))) return e;
-    if (st.type != NCP_FT_DIR) return NCP_E_NOTDIR;
-    if (!ncp_may(&id, &st, NCP_MAY_R)) return NCP_E_ACCES;
+    if ((e = ncp_walk(x->vfs, x->fs, &id, path, &dir, &st)))
+        return e;
+    if (st.type != NCP_FT_DIR)
+        return NCP_E_NOTDIR;
+    if (!ncp_may(&id, &st, NCP_MAY_R))
+        return NCP_E_ACCES;
     bool searchable = ncp_may(&id, &st, NCP_MAY_X);   /* else names only, as ls without x */
 
     uint32_t max_frame = LOAD(x->c->max_frame);
@@ -528,25 +589,29 @@ static int do_readdir(struct ctx *x)
     size_t room = max_frame - NCP_HDR_SIZE - NCP_READDIR_REPLY_FIXED;
     uint32_t max = x->rq->u.readdir.max_entries ? x->rq->u.readdir.max_entries : 0xFFFF;
     uint32_t slots = (uint32_t)(room / ncp_dirent_size(1));
-    if (slots > max) slots = max;
+    if (slots > max)
+        slots = max;
     /* Entries and their names live in one allocation; the frame in another. */
     struct ncp_dirent *ents = fs_alloc(sizeof *ents * (slots ? slots : 1) + room);
     uint8_t *frame = fs_alloc(cap);
     struct ncp_vfs_dirent *d = fs_alloc(sizeof *d);
     int r = NCP_E_NOMEM;
-    if (!ents || !frame || !d) goto out;
+    if (!ents || !frame || !d)
+        goto out;
     char *names = (char *)(ents + (slots ? slots : 1));
     size_t used = 0, name_used = 0;
     uint16_t count = 0;
     uint64_t cookie = x->rq->u.readdir.cookie, before;
     bool eof = false;
     for (;;) {
-        if (count >= slots) break;
+        if (count >= slots)
+            break;
         before = cookie;
         e = x->vfs->readdir(x->fs, dir, &cookie, d);
         if (e < 0) { r = ncp_completion_from_errno(e); goto out; }
         if (e == 0) { eof = true; break; }
-        if (dot_or_dotdot(d) || d->name_len == 0) continue;
+        if (dot_or_dotdot(d) || d->name_len == 0)
+            continue;
         if (used + ncp_dirent_size(d->name_len) > room) { cookie = before; break; }
         struct ncp_stat es;
         memset(&es, 0, sizeof es);
@@ -598,31 +663,41 @@ static int path_op_locked(struct ctx *x, const struct ncp_ident *id, char *path)
     const char *name;
     uint32_t dir, nlen, ino;
     int r = ncp_walk_parent(x->vfs, x->fs, id, path, &dir, &dst, &name, &nlen);
-    if (r) return r;
+    if (r)
+        return r;
     if (x->rq->h.function == NCP_FN_MKDIR) {
         r = victim_of(x, dir, name, nlen, &ino, &vst);
-        if (r == NCP_OK) return NCP_E_EXIST;
-        if (r != NCP_E_NOENT) return r;
-        if (!ncp_may(id, &dst, NCP_MAY_W | NCP_MAY_X)) return NCP_E_ACCES;
+        if (r == NCP_OK)
+            return NCP_E_EXIST;
+        if (r != NCP_E_NOENT)
+            return r;
+        if (!ncp_may(id, &dst, NCP_MAY_W | NCP_MAY_X))
+            return NCP_E_ACCES;
         uint16_t mode = x->rq->u.mkdir.mode ? x->rq->u.mkdir.mode : 0755;
         return ncp_completion_from_errno(x->vfs->mkdir(x->fs, path, mode, id->uid, id->gid));
     }
-    if ((r = victim_of(x, dir, name, nlen, &ino, &vst))) return r;
-    if (!ncp_may_delete(id, &dst, &vst)) return NCP_E_ACCES;
-    if (x->rq->h.function == NCP_FN_UNLINK) return ncp_completion_from_errno(x->vfs->unlink(x->fs, path));
+    if ((r = victim_of(x, dir, name, nlen, &ino, &vst)))
+        return r;
+    if (!ncp_may_delete(id, &dst, &vst))
+        return NCP_E_ACCES;
+    if (x->rq->h.function == NCP_FN_UNLINK)
+        return ncp_completion_from_errno(x->vfs->unlink(x->fs, path));
     return ncp_completion_from_errno(x->vfs->rmdir(x->fs, path));
 }
 
 /* UNLINK, RMDIR, MKDIR: one path, never the root. */
 static int do_path_op(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char path[PATH_BUF];
     struct ncp_ident id;
     struct ncp_str p = x->rq->h.function == NCP_FN_MKDIR ? x->rq->u.mkdir.path : x->rq->u.path.path;
     int e = canon(x, p, path);
-    if (e) return e;
-    if (is_root(path)) return x->rq->h.function == NCP_FN_MKDIR ? NCP_E_EXIST : NCP_E_BUSY;
+    if (e)
+        return e;
+    if (is_root(path))
+        return x->rq->h.function == NCP_FN_MKDIR ? NCP_E_EXIST : NCP_E_BUSY;
     ident_get(x, &id);
     fs_mutex_lock(&x->s->ns_lock);
     e = path_op_locked(x, &id, path);
@@ -640,27 +715,39 @@ static int rename_locked(struct ctx *x, const struct ncp_ident *id, char *from, 
     const char *sname, *dname;
     uint32_t sdir, ddir, slen, dlen, src, dst;
     int r = ncp_walk_parent(x->vfs, x->fs, id, from, &sdir, &sdst, &sname, &slen);
-    if (r) return r;
-    if ((r = victim_of(x, sdir, sname, slen, &src, &sst))) return r;
-    if ((r = ncp_walk_parent(x->vfs, x->fs, id, to, &ddir, &ddst, &dname, &dlen))) return r;
+    if (r)
+        return r;
+    if ((r = victim_of(x, sdir, sname, slen, &src, &sst)))
+        return r;
+    if ((r = ncp_walk_parent(x->vfs, x->fs, id, to, &ddir, &ddst, &dname, &dlen)))
+        return r;
     int t = victim_of(x, ddir, dname, dlen, &dst, &tst);
-    if (t != NCP_OK && t != NCP_E_NOENT) return t;
-    if (!ncp_may_delete(id, &sdst, &sst)) return NCP_E_ACCES;
-    if (!ncp_may(id, &ddst, NCP_MAY_W | NCP_MAY_X)) return NCP_E_ACCES;
-    if (t == NCP_OK && dst != src && !ncp_may_delete(id, &ddst, &tst)) return NCP_E_ACCES;
-    if (sst.type == NCP_FT_DIR && sdir != ddir && !ncp_may(id, &sst, NCP_MAY_W)) return NCP_E_ACCES;
+    if (t != NCP_OK && t != NCP_E_NOENT)
+        return t;
+    if (!ncp_may_delete(id, &sdst, &sst))
+        return NCP_E_ACCES;
+    if (!ncp_may(id, &ddst, NCP_MAY_W | NCP_MAY_X))
+        return NCP_E_ACCES;
+    if (t == NCP_OK && dst != src && !ncp_may_delete(id, &ddst, &tst))
+        return NCP_E_ACCES;
+    if (sst.type == NCP_FT_DIR && sdir != ddir && !ncp_may(id, &sst, NCP_MAY_W))
+        return NCP_E_ACCES;
     return ncp_completion_from_errno(x->vfs->rename(x->fs, from, to));
 }
 
 static int do_rename(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char from[PATH_BUF], to[PATH_BUF];
     struct ncp_ident id;
     int e = canon(x, x->rq->u.rename.from, from);
-    if (!e) e = canon(x, x->rq->u.rename.to, to);
-    if (e) return e;
-    if (is_root(from) || is_root(to)) return NCP_E_BUSY;
+    if (!e)
+        e = canon(x, x->rq->u.rename.to, to);
+    if (e)
+        return e;
+    if (is_root(from) || is_root(to))
+        return NCP_E_BUSY;
     ident_get(x, &id);
     fs_mutex_lock(&x->s->ns_lock);
     e = rename_locked(x, &id, from, to);
@@ -672,9 +759,11 @@ static int do_rename(struct ctx *x)
 
 static int do_truncate(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_open *o = open_get(x->c, x->rq->u.truncate.handle);
-    if (!o) return NCP_E_BADF;
+    if (!o)
+        return NCP_E_BADF;
     int r = (o->flags & NCP_O_WRITE)
         ? ncp_completion_from_errno(x->vfs->truncate(x->fs, o->ino, x->rq->u.truncate.size))
         : NCP_E_BADF;
@@ -690,15 +779,18 @@ static int do_truncate(struct ctx *x)
  * stored as sent: it is only resolved, inside the volume, when a path walks through it. */
 static int do_symlink(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char path[PATH_BUF];
     struct ncp_ident id;
     struct ncp_stat dst, vst;
     const char *name;
     uint32_t dir, nlen, ino = 0;
     int e = canon(x, x->rq->u.symlink.path, path);
-    if (e) return e;
-    if (is_root(path)) return NCP_E_EXIST;
+    if (e)
+        return e;
+    if (is_root(path))
+        return NCP_E_EXIST;
     ident_get(x, &id);
     fs_mutex_lock(&x->s->ns_lock);
     e = ncp_walk_parent(x->vfs, x->fs, &id, path, &dir, &dst, &name, &nlen);
@@ -722,16 +814,20 @@ static int do_symlink(struct ctx *x)
  * it takes (a symlink's own mode means nothing, as on Linux). */
 static int do_readlink(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char path[PATH_BUF];
     struct ncp_ident id;
     struct ncp_stat st;
     uint32_t ino;
     int e = canon(x, x->rq->u.path.path, path);
-    if (e) return e;
+    if (e)
+        return e;
     ident_get(x, &id);
-    if ((e = ncp_walk_flags(x->vfs, x->fs, &id, path, 0, &ino, &st))) return e;
-    if (st.type != NCP_FT_SYMLINK) return NCP_E_INVAL;
+    if ((e = ncp_walk_flags(x->vfs, x->fs, &id, path, 0, &ino, &st)))
+        return e;
+    if (st.type != NCP_FT_SYMLINK)
+        return NCP_E_INVAL;
     size_t cap = NCP_LEN_SIZE + NCP_HDR_SIZE + 2 + NCP_SYMLINK_MAX;
     uint8_t *frame = fs_alloc(cap);
     char *target = fs_alloc(NCP_SYMLINK_MAX);
@@ -763,29 +859,42 @@ static int link_locked(struct ctx *x, const struct ncp_ident *id, char *existing
     const char *sname, *dname;
     uint32_t sdir, slen, ddir, dlen, other;
     int r = ncp_walk_parent(x->vfs, x->fs, id, existing, &sdir, &sdst, &sname, &slen);
-    if (r) return r;
-    if ((r = victim_of(x, sdir, sname, slen, src, &sst))) return r;
-    if (sst.type == NCP_FT_DIR) return NCP_E_PERM;
-    if (!ncp_may_hardlink(id, &sst)) return NCP_E_PERM;
-    if ((r = ncp_walk_parent(x->vfs, x->fs, id, newpath, &ddir, &ddst, &dname, &dlen))) return r;
+    if (r)
+        return r;
+    if ((r = victim_of(x, sdir, sname, slen, src, &sst)))
+        return r;
+    if (sst.type == NCP_FT_DIR)
+        return NCP_E_PERM;
+    if (!ncp_may_hardlink(id, &sst))
+        return NCP_E_PERM;
+    if ((r = ncp_walk_parent(x->vfs, x->fs, id, newpath, &ddir, &ddst, &dname, &dlen)))
+        return r;
     int t = victim_of(x, ddir, dname, dlen, &other, &tst);
-    if (t == NCP_OK) return NCP_E_EXIST;
-    if (t != NCP_E_NOENT) return t;
-    if (!ncp_may(id, &ddst, NCP_MAY_W | NCP_MAY_X)) return NCP_E_ACCES;
+    if (t == NCP_OK)
+        return NCP_E_EXIST;
+    if (t != NCP_E_NOENT)
+        return t;
+    if (!ncp_may(id, &ddst, NCP_MAY_W | NCP_MAY_X))
+        return NCP_E_ACCES;
     return ncp_completion_from_errno(x->vfs->link(x->fs, existing, newpath));
 }
 
 static int do_link(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     char existing[PATH_BUF], newpath[PATH_BUF];
     struct ncp_ident id;
     uint32_t src = 0;
     int e = canon(x, x->rq->u.link.existing, existing);
-    if (!e) e = canon(x, x->rq->u.link.newpath, newpath);
-    if (e) return e;
-    if (is_root(existing)) return NCP_E_PERM;
-    if (is_root(newpath)) return NCP_E_EXIST;
+    if (!e)
+        e = canon(x, x->rq->u.link.newpath, newpath);
+    if (e)
+        return e;
+    if (is_root(existing))
+        return NCP_E_PERM;
+    if (is_root(newpath))
+        return NCP_E_EXIST;
     ident_get(x, &id);
     fs_mutex_lock(&x->s->ns_lock);
     e = link_locked(x, &id, existing, newpath, &src);
@@ -811,20 +920,29 @@ static int setattr_check(const struct ncp_ident *id, const struct ncp_stat *st, 
     uint32_t m = a->mask;
     bool owner = id->admin || id->uid == st->uid;
     uint32_t gid = (m & NCP_SA_GID) ? a->gid : st->gid;
-    if ((m & NCP_SA_UID) && !id->admin && !(owner && a->uid == st->uid)) return NCP_E_ACCES;
-    if ((m & NCP_SA_GID) && !id->admin && !(owner && ncp_in_group(id, a->gid))) return NCP_E_ACCES;
-    if ((m & NCP_SA_MODE) && !owner) return NCP_E_ACCES;
-    if ((m & (NCP_SA_ATIME | NCP_SA_MTIME)) && !owner) return NCP_E_ACCES;
+    if ((m & NCP_SA_UID) && !id->admin && !(owner && a->uid == st->uid))
+        return NCP_E_ACCES;
+    if ((m & NCP_SA_GID) && !id->admin && !(owner && ncp_in_group(id, a->gid)))
+        return NCP_E_ACCES;
+    if ((m & NCP_SA_MODE) && !owner)
+        return NCP_E_ACCES;
+    if ((m & (NCP_SA_ATIME | NCP_SA_MTIME)) && !owner)
+        return NCP_E_ACCES;
     if ((m & (NCP_SA_ATIME_NOW | NCP_SA_MTIME_NOW)) && !owner && !ncp_may(id, st, NCP_MAY_W))
         return NCP_E_ACCES;
     *truncate = (m & NCP_SA_SIZE) != 0;
     if (*truncate) {
-        if (st->type == NCP_FT_DIR) return NCP_E_ISDIR;
-        if (st->type != NCP_FT_FILE) return NCP_E_INVAL;
-        if (o && !(o->flags & NCP_O_WRITE)) return NCP_E_BADF;
-        if (!o && !ncp_may(id, st, NCP_MAY_W)) return NCP_E_ACCES;
+        if (st->type == NCP_FT_DIR)
+            return NCP_E_ISDIR;
+        if (st->type != NCP_FT_FILE)
+            return NCP_E_INVAL;
+        if (o && !(o->flags & NCP_O_WRITE))
+            return NCP_E_BADF;
+        if (!o && !ncp_may(id, st, NCP_MAY_W))
+            return NCP_E_ACCES;
     }
-    if ((m & NCP_SA_MODE) && !id->admin && !ncp_in_group(id, gid)) a->mode &= (uint16_t)~02000u;
+    if ((m & NCP_SA_MODE) && !id->admin && !ncp_in_group(id, gid))
+        a->mode &= (uint16_t)~02000u;
     if ((m & (NCP_SA_UID | NCP_SA_GID)) && !(m & NCP_SA_MODE) && st->type != NCP_FT_DIR &&
         (st->mode & 06000)) {
         a->mode = (uint16_t)(st->mode & ~06000u);
@@ -845,7 +963,8 @@ static int setattr_check(const struct ncp_ident *id, const struct ncp_stat *st, 
 
 static int do_setattr(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_ident id;
     struct ncp_stat st;
     struct ncp_open *o = NULL;
@@ -854,40 +973,52 @@ static int do_setattr(struct ctx *x)
     int r;
     ident_get(x, &id);
     if (x->rq->u.setattr.handle != NCP_HANDLE_NONE) {
-        if (!(o = open_get(x->c, x->rq->u.setattr.handle))) return NCP_E_BADF;
+        if (!(o = open_get(x->c, x->rq->u.setattr.handle)))
+            return NCP_E_BADF;
         ino = o->ino;
     } else {
         char path[PATH_BUF];
-        if ((r = canon(x, x->rq->u.setattr.path, path))) return r;
+        if ((r = canon(x, x->rq->u.setattr.path, path)))
+            return r;
         unsigned follow = (x->rq->u.setattr.mask & NCP_SA_NOFOLLOW) ? 0 : NCP_RESOLVE_FOLLOW;
-        if ((r = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st))) return r;
+        if ((r = ncp_walk_flags(x->vfs, x->fs, &id, path, follow, &ino, &st)))
+            return r;
     }
     struct ncp_vfs_attr a = { x->rq->u.setattr.mask, x->rq->u.setattr.mode, x->rq->u.setattr.uid,
                               x->rq->u.setattr.gid, x->rq->u.setattr.atime, x->rq->u.setattr.mtime };
     fs_mutex_lock(&x->s->ns_lock);                /* check and change against other SETATTRs */
     r = ncp_completion_from_errno(x->vfs->stat(x->fs, ino, &st));
-    if (!r && st.type == NCP_FT_SYMLINK && (a.mask & (NCP_SA_MODE | NCP_SA_SIZE))) r = NCP_E_INVAL;
-    if (!r) r = setattr_check(&id, &st, o, &a, &truncate);
-    if (!r && truncate) r = ncp_completion_from_errno(x->vfs->truncate(x->fs, ino, x->rq->u.setattr.size));
-    if (!r && a.mask) r = ncp_completion_from_errno(x->vfs->setattr(x->fs, ino, &a));
-    if (!r) ncp_users_touch_ino(x->s, ino);
+    if (!r && st.type == NCP_FT_SYMLINK && (a.mask & (NCP_SA_MODE | NCP_SA_SIZE)))
+        r = NCP_E_INVAL;
+    if (!r)
+        r = setattr_check(&id, &st, o, &a, &truncate);
+    if (!r && truncate)
+        r = ncp_completion_from_errno(x->vfs->truncate(x->fs, ino, x->rq->u.setattr.size));
+    if (!r && a.mask)
+        r = ncp_completion_from_errno(x->vfs->setattr(x->fs, ino, &a));
+    if (!r)
+        ncp_users_touch_ino(x->s, ino);
     fs_mutex_unlock(&x->s->ns_lock);
-    if (o) ncp_open_put(o);
+    if (o)
+        ncp_open_put(o);
     return r ? r : reply_stat(x, ino);
 }
 
 /* NAMES: names for ids and ids for names, from the users file (never its hashes). */
 static int do_names(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     uint16_t n = x->rq->u.names.count;
     struct ncp_name *out = fs_alloc(sizeof *out * (n ? n : 1));
     char (*names)[NCP_USER_MAX + 1] = fs_alloc(sizeof *names * (n ? n : 1));
     size_t cap = NCP_LEN_SIZE + NCP_HDR_SIZE + 2 + (size_t)n * ncp_name_size(NCP_USER_MAX);
     uint8_t *frame = fs_alloc(cap);
     int r = NCP_E_NOMEM;
-    if (!out || !names || !frame) goto done;
-    if ((r = ncp_users_hold(x->s))) goto done;
+    if (!out || !names || !frame)
+        goto done;
+    if ((r = ncp_users_hold(x->s)))
+        goto done;
     size_t pos = 0;
     uint16_t k = 0;
     while (k < n && ncp_names_next(x->rq->u.names.raw, &pos, &out[k])) {
@@ -909,9 +1040,11 @@ done:
 
 static int do_lock(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;       /* lock table and grants take mutexes */
+    if (!x->may_block)
+        return NCP_RET_BLOCK; /* lock table and grants take mutexes */
     struct ncp_open *o = open_get(x->c, x->rq->u.lock.handle);
-    if (!o) return NCP_E_BADF;
+    if (!o)
+        return NCP_E_BADF;
     int r;
     if (x->rq->h.function == NCP_FN_LOCK)
         r = ncp_locks_acquire(x->s, o, &x->rq->h, x->rq->u.lock.offset, x->rq->u.lock.length,
@@ -924,13 +1057,15 @@ static int do_lock(struct ctx *x)
 
 static int do_fsync(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     ctr_add(x->s, CTR_FSYNCS, 1);                  /* counted here, once: the fast path only defers */
     uint32_t h = x->rq->u.handle.handle;
     if (h == NCP_HANDLE_NONE)
         return ncp_completion_from_errno(x->vfs->sync(x->fs));
     struct ncp_open *o = open_get(x->c, h);     /* only a handle of this connection */
-    if (!o) return NCP_E_BADF;
+    if (!o)
+        return NCP_E_BADF;
     int e = x->vfs->fsync ? x->vfs->fsync(x->fs, o->ino) : x->vfs->sync(x->fs);
     ncp_open_put(o);
     return ncp_completion_from_errno(e);
@@ -938,10 +1073,12 @@ static int do_fsync(struct ctx *x)
 
 static int do_statfs(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_reply rp = reply_for(x);
     int e = x->vfs->statfs(x->fs, &rp.u.statfs);
-    if (e) return ncp_completion_from_errno(e);
+    if (e)
+        return ncp_completion_from_errno(e);
     return send_reply(x, &rp, NULL, 0);
 }
 
@@ -965,12 +1102,14 @@ static const char *const ctr_names[CTR_COUNT] = {
 static int do_stats(struct ctx *x)
 {
     bool admin = LOAD(x->c->admin);
-    if (admin && !x->may_block) return NCP_RET_BLOCK;
+    if (admin && !x->may_block)
+        return NCP_RET_BLOCK;
     struct ncp_counter *all = fs_alloc(sizeof *all * MAX_COUNTERS);
     char (*names)[NCP_STAT_NAME_MAX + 1] = admin ? fs_alloc(sizeof *names * STATS_NAMED_MAX) : NULL;
     uint8_t *frame = NULL;
     int r = NCP_E_NOMEM;
-    if (!all || (admin && !names)) goto out;
+    if (!all || (admin && !names))
+        goto out;
     unsigned n = 0;
     for (unsigned i = 0; i < CTR_COUNT; i++) {
         all[n].name = ctr_names[i];
@@ -978,31 +1117,39 @@ static int do_stats(struct ctx *x)
     }
     uint32_t held = __atomic_load_n(&x->s->nlocks, __ATOMIC_RELAXED);
     uint32_t waiting = __atomic_load_n(&x->s->nwaiters, __ATOMIC_RELAXED);
-    all[n].name = "conn.current"; all[n++].value = __atomic_load_n(&x->s->nconns, __ATOMIC_RELAXED);
-    all[n].name = "conn.open_handles"; all[n++].value = __atomic_load_n(&x->s->open_handles, __ATOMIC_RELAXED);
-    all[n].name = "ncp.locks"; all[n++].value = held > waiting ? held - waiting : 0;
-    all[n].name = "ncp.lock_waiters"; all[n++].value = waiting;
+    all[n].name = "conn.current";
+    all[n++].value = __atomic_load_n(&x->s->nconns, __ATOMIC_RELAXED);
+    all[n].name = "conn.open_handles";
+    all[n++].value = __atomic_load_n(&x->s->open_handles, __ATOMIC_RELAXED);
+    all[n].name = "ncp.locks";
+    all[n++].value = held > waiting ? held - waiting : 0;
+    all[n].name = "ncp.lock_waiters";
+    all[n++].value = waiting;
     if (x->s->cfg.extra_counters)
         n += x->s->cfg.extra_counters(x->s->cfg.arg, all + n, MAX_COUNTERS - STATS_NAMED_MAX - 3 - n);
     if (admin)
         n += ncp_intruder_counters(x->s, all + n, names, MAX_COUNTERS - n < STATS_NAMED_MAX + 3
                                                           ? MAX_COUNTERS - n : STATS_NAMED_MAX + 3);
     uint16_t first = x->rq->u.stats.first;
-    if (first > n) first = (uint16_t)n;
+    if (first > n)
+        first = (uint16_t)n;
     size_t room = LOAD(x->c->max_frame) - NCP_HDR_SIZE - NCP_STATS_REPLY_FIXED, used = 0;
-    if (room > STATS_ROOM_MAX) room = STATS_ROOM_MAX;
+    if (room > STATS_ROOM_MAX)
+        room = STATS_ROOM_MAX;
     uint16_t count = 0;
     while (first + count < n) {
         const char *name = all[first + count].name;
         size_t len = strlen(name);
         if (len == 0 || len > NCP_STAT_NAME_MAX) { all[first + count].name = "?"; continue; }
-        if (used + ncp_counter_size(name) > room) break;
+        if (used + ncp_counter_size(name) > room)
+            break;
         used += ncp_counter_size(name);
         count++;
     }
     size_t cap = NCP_LEN_SIZE + NCP_HDR_SIZE + NCP_STATS_REPLY_FIXED + used;
     frame = fs_alloc(cap);
-    if (!frame) goto out;
+    if (!frame)
+        goto out;
     struct ncp_reply rp = reply_for(x);
     rp.u.stats.total = (uint16_t)n;
     rp.u.stats.count = count;
@@ -1017,12 +1164,15 @@ out:
 
 static int do_shutdown(struct ctx *x)
 {
-    if (!x->may_block) return NCP_RET_BLOCK;
-    if (!LOAD(x->c->admin)) return NCP_E_ACCES;
+    if (!x->may_block)
+        return NCP_RET_BLOCK;
+    if (!LOAD(x->c->admin))
+        return NCP_E_ACCES;
     STORE(x->s->stopping, true);
     ncp_send_status(x->c, &x->rq->h, NCP_OK, true, true);   /* answer before power goes */
     (void)x->vfs->sync(x->fs);
-    if (x->s->cfg.shutdown) x->s->cfg.shutdown(x->s->cfg.arg);
+    if (x->s->cfg.shutdown)
+        x->s->cfg.shutdown(x->s->cfg.arg);
     return NCP_RET_SENT;
 }
 

@@ -29,7 +29,8 @@ static bool conflicts(const struct ncp_lock *a, const struct ncp_lock *b)
 static struct ncp_lock *first_conflict(struct ncp_server *s, const struct ncp_lock *want)
 {
     for (struct ncp_lock *l = s->locks; l; l = l->next)
-        if (conflicts(l, want)) return l;
+        if (conflicts(l, want))
+            return l;
     return NULL;
 }
 
@@ -39,9 +40,11 @@ static bool would_deadlock(struct ncp_server *s, const struct ncp_lock *want, co
 {
     struct ncp_conn *me = want->owner->conn, *them = blocker->owner->conn;
     for (struct ncp_waiter *w = s->waiters; w; w = w->next) {
-        if (w->conn != them) continue;
+        if (w->conn != them)
+            continue;
         for (struct ncp_lock *l = s->locks; l; l = l->next)
-            if (l->owner->conn == me && conflicts(l, &w->want)) return true;
+            if (l->owner->conn == me && conflicts(l, &w->want))
+                return true;
     }
     return false;
 }

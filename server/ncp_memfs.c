@@ -50,9 +50,11 @@ static struct mnode *node(struct ncp_memfs *m, uint32_t ino)
 static int new_node(struct ncp_memfs *m, uint8_t type, uint16_t mode, uint32_t *ino)
 {
     for (uint32_t i = ROOT_INO; i < m->max_inodes + 3; i++) {
-        if (m->nodes[i]) continue;
+        if (m->nodes[i])
+            continue;
         struct mnode *n = fs_alloc(sizeof *n);
-        if (!n) return -FS_ENOMEM;
+        if (!n)
+            return -FS_ENOMEM;
         memset(n, 0, sizeof *n);
         n->type = type;
         n->mode = mode & 07777;
@@ -79,7 +81,8 @@ static void free_node(struct ncp_memfs *m, uint32_t ino)
 struct ncp_memfs *ncp_memfs_create(uint64_t max_bytes, uint32_t max_inodes)
 {
     struct ncp_memfs *m = fs_alloc(sizeof *m);
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     memset(m, 0, sizeof *m);
     m->max_inodes = max_inodes;
     m->max_bytes = max_bytes;
@@ -97,9 +100,11 @@ struct ncp_memfs *ncp_memfs_create(uint64_t max_bytes, uint32_t max_inodes)
 
 void ncp_memfs_destroy(struct ncp_memfs *m)
 {
-    if (!m) return;
+    if (!m)
+        return;
     for (uint32_t i = 0; i < m->max_inodes + 3; i++)
-        if (m->nodes[i]) free_node(m, i);
+        if (m->nodes[i])
+            free_node(m, i);
     fs_free(m->nodes);
     fs_free(m);
 }
@@ -107,7 +112,8 @@ void ncp_memfs_destroy(struct ncp_memfs *m)
 static struct mdirent *find_entry(struct mnode *dir, const char *name, size_t len)
 {
     for (struct mdirent *d = dir->entries; d; d = d->next)
-        if (d->len == len && memcmp(d->name, name, len) == 0) return d;
+        if (d->len == len && memcmp(d->name, name, len) == 0)
+            return d;
     return NULL;
 }
 
@@ -117,15 +123,21 @@ static int walk(struct ncp_memfs *m, const char *path, size_t len, uint32_t *ino
     uint32_t cur = ROOT_INO;
     size_t i = 0;
     while (i < len) {
-        while (i < len && path[i] == '/') i++;
+        while (i < len && path[i] == '/')
+            i++;
         size_t s = i;
-        while (i < len && path[i] != '/') i++;
-        if (i == s) break;
+        while (i < len && path[i] != '/')
+            i++;
+        if (i == s)
+            break;
         struct mnode *dir = node(m, cur);
-        if (dir->type != NCP_FT_DIR) return -FS_ENOTDIR;
-        if (i - s > NCP_NAME_MAX) return -FS_ENAMETOOLONG;
+        if (dir->type != NCP_FT_DIR)
+            return -FS_ENOTDIR;
+        if (i - s > NCP_NAME_MAX)
+            return -FS_ENAMETOOLONG;
         struct mdirent *d = find_entry(dir, path + s, i - s);
-        if (!d) return -FS_ENOENT;
+        if (!d)
+            return -FS_ENOENT;
         cur = d->ino;
     }
     *ino = cur;
@@ -136,14 +148,20 @@ static int walk(struct ncp_memfs *m, const char *path, size_t len, uint32_t *ino
 static int parent_of(struct ncp_memfs *m, const char *path, uint32_t *dir, const char **name, size_t *nlen)
 {
     size_t len = strlen(path), end = len;
-    while (end > 0 && path[end - 1] == '/') end--;
+    while (end > 0 && path[end - 1] == '/')
+        end--;
     size_t s = end;
-    while (s > 0 && path[s - 1] != '/') s--;
-    if (s == end) return -FS_EINVAL;               /* the root has no parent */
-    if (end - s > NCP_NAME_MAX) return -FS_ENAMETOOLONG;
+    while (s > 0 && path[s - 1] != '/')
+        s--;
+    if (s == end)
+        return -FS_EINVAL; /* the root has no parent */
+    if (end - s > NCP_NAME_MAX)
+        return -FS_ENAMETOOLONG;
     int e = walk(m, path, s, dir);
-    if (e) return e;
-    if (node(m, *dir)->type != NCP_FT_DIR) return -FS_ENOTDIR;
+    if (e)
+        return e;
+    if (node(m, *dir)->type != NCP_FT_DIR)
+        return -FS_ENOTDIR;
     *name = path + s;
     *nlen = end - s;
     return 0;
@@ -152,14 +170,16 @@ static int parent_of(struct ncp_memfs *m, const char *path, uint32_t *dir, const
 static int add_entry(struct mnode *dir, const char *name, size_t len, uint32_t ino)
 {
     struct mdirent *d = fs_alloc(sizeof *d), **pp = &dir->entries;
-    if (!d) return -FS_ENOMEM;
+    if (!d)
+        return -FS_ENOMEM;
     d->next = NULL;
     d->id = dir->next_id++;
     d->ino = ino;
     d->len = (uint8_t)len;
     memcpy(d->name, name, len);
     d->name[len] = '\0';
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = d;
     dir->mtime = dir->ctime = fs_time_now();
     return 0;
@@ -178,8 +198,10 @@ static void drop_link(struct ncp_memfs *m, uint32_t ino)
 {
     struct mnode *n = node(m, ino);
     n->ctime = fs_time_now();
-    if (n->nlink > 0) n->nlink--;
-    if (n->nlink == 0 && n->opens == 0) free_node(m, ino);
+    if (n->nlink > 0)
+        n->nlink--;
+    if (n->nlink == 0 && n->opens == 0)
+        free_node(m, ino);
 }
 
 /* Relatime: a read sets atime when it is not after mtime or ctime, or a day old. */
@@ -206,15 +228,21 @@ static int m_lookup_at(void *fs, uint32_t dir, const char *name, uint32_t len, u
 {
     struct ncp_memfs *m = fs;
     int e = 0;
-    if (len == 0) return -FS_EINVAL;
-    if (len > NCP_NAME_MAX) return -FS_ENAMETOOLONG;
+    if (len == 0)
+        return -FS_EINVAL;
+    if (len > NCP_NAME_MAX)
+        return -FS_ENAMETOOLONG;
     fs_mutex_lock(&m->lock);
     struct mnode *d = node(m, dir);
     struct mdirent *ent = NULL;
-    if (!d) e = -FS_ENOENT;
-    else if (d->type != NCP_FT_DIR) e = -FS_ENOTDIR;
-    else if (!(ent = find_entry(d, name, len))) e = -FS_ENOENT;
-    else *ino = ent->ino;
+    if (!d)
+        e = -FS_ENOENT;
+    else if (d->type != NCP_FT_DIR)
+        e = -FS_ENOTDIR;
+    else if (!(ent = find_entry(d, name, len)))
+        e = -FS_ENOENT;
+    else
+        *ino = ent->ino;
     fs_mutex_unlock(&m->lock);
     return e;
 }
@@ -225,11 +253,16 @@ static int m_setattr(void *fs, uint32_t ino, const struct ncp_vfs_attr *a)
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
     if (n) {
-        if (a->mask & NCP_SA_MODE) n->mode = a->mode & 07777;
-        if (a->mask & NCP_SA_UID) n->uid = a->uid;
-        if (a->mask & NCP_SA_GID) n->gid = a->gid;
-        if (a->mask & NCP_SA_ATIME) n->atime = a->atime;
-        if (a->mask & NCP_SA_MTIME) n->mtime = a->mtime;
+        if (a->mask & NCP_SA_MODE)
+            n->mode = a->mode & 07777;
+        if (a->mask & NCP_SA_UID)
+            n->uid = a->uid;
+        if (a->mask & NCP_SA_GID)
+            n->gid = a->gid;
+        if (a->mask & NCP_SA_ATIME)
+            n->atime = a->atime;
+        if (a->mask & NCP_SA_MTIME)
+            n->mtime = a->mtime;
         n->ctime = fs_time_now();
     }
     fs_mutex_unlock(&m->lock);
@@ -243,10 +276,16 @@ static int m_stat(void *fs, uint32_t ino, struct ncp_stat *st)
     struct mnode *n = node(m, ino);
     if (n) {
         memset(st, 0, sizeof *st);
-        st->ino = ino; st->type = n->type; st->mode = n->mode; st->nlink = n->nlink;
-        st->uid = n->uid; st->gid = n->gid;
+        st->ino = ino;
+        st->type = n->type;
+        st->mode = n->mode;
+        st->nlink = n->nlink;
+        st->uid = n->uid;
+        st->gid = n->gid;
         st->size = n->type == NCP_FT_DIR ? 4096 : n->size;
-        st->atime = n->atime; st->mtime = n->mtime; st->ctime = n->ctime;
+        st->atime = n->atime;
+        st->mtime = n->mtime;
+        st->ctime = n->ctime;
     }
     fs_mutex_unlock(&m->lock);
     return n ? 0 : -FS_ENOENT;
@@ -258,11 +297,14 @@ static int m_readdir(void *fs, uint32_t dir, uint64_t *cookie, struct ncp_vfs_di
     int r = 0;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, dir);
-    if (!n) r = -FS_ENOENT;
-    else if (n->type != NCP_FT_DIR) r = -FS_ENOTDIR;
+    if (!n)
+        r = -FS_ENOENT;
+    else if (n->type != NCP_FT_DIR)
+        r = -FS_ENOTDIR;
     else {
         for (struct mdirent *d = n->entries; d; d = d->next) {
-            if (d->id <= *cookie) continue;
+            if (d->id <= *cookie)
+                continue;
             struct mnode *t = node(m, d->ino);
             out->ino = d->ino;
             out->type = t ? t->type : NCP_FT_UNKNOWN;
@@ -283,16 +325,21 @@ static int64_t m_read(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t 
     int64_t r;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    if (!n) r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
-    else if (off >= n->size) r = 0;
+    if (!n)
+        r = -FS_ENOENT;
+    else if (n->type == NCP_FT_DIR)
+        r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE)
+        r = -FS_EINVAL;
+    else if (off >= n->size)
+        r = 0;
     else {
         uint64_t k = n->size - off < len ? n->size - off : len;
         memcpy(buf, n->data + off, (size_t)k);
         r = (int64_t)k;
     }
-    if (r >= 0) read_touch(n);
+    if (r >= 0)
+        read_touch(n);
     fs_mutex_unlock(&m->lock);
     return r;
 }
@@ -302,7 +349,8 @@ static int64_t m_read_nonblock(void *fs, uint32_t ino, uint64_t off, void *buf, 
     struct ncp_memfs *m = fs;
     fs_mutex_lock(&m->lock);
     bool miss = m->nonblock_misses > 0;
-    if (miss) m->nonblock_misses--;
+    if (miss)
+        m->nonblock_misses--;
     fs_mutex_unlock(&m->lock);
     return miss ? -FS_EAGAIN : m_read(fs, ino, off, buf, len);
 }
@@ -318,15 +366,19 @@ static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
     if (m->nonblock_misses > 0) { m->nonblock_misses--; r = -FS_EAGAIN; }
-    else if (!n) r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
+    else if (!n)
+        r = -FS_ENOENT;
+    else if (n->type == NCP_FT_DIR)
+        r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE)
+        r = -FS_EINVAL;
     else {
         uint64_t end = off >= n->size ? off : (n->size - off < len ? n->size : off + len);
         uint64_t pos = off;
         while (pos < end && *nref < max) {
             uint64_t piece = m->block_size - pos % m->block_size;
-            if (piece > end - pos) piece = end - pos;
+            if (piece > end - pos)
+                piece = end - pos;
             refs[(*nref)++] = (struct ncp_vfs_ref){ n->data + pos, (uint32_t)piece, m };
             pos += piece;
         }
@@ -343,7 +395,8 @@ static void m_ref_release(void *fs, struct ncp_vfs_ref *refs, unsigned n)
     struct ncp_memfs *m = fs;
     fs_mutex_lock(&m->lock);
     for (unsigned i = 0; i < n; i++)
-        if (refs[i].token == m && m->refs_out) m->refs_out--;
+        if (refs[i].token == m && m->refs_out)
+            m->refs_out--;
     fs_mutex_unlock(&m->lock);
 }
 
@@ -358,16 +411,21 @@ uint32_t ncp_memfs_refs_out(struct ncp_memfs *m)
 /* Grows file storage to hold `size` bytes (contents past n->size undefined). */
 static int reserve(struct ncp_memfs *m, struct mnode *n, uint64_t size)
 {
-    if (size <= n->cap) return 0;
+    if (size <= n->cap)
+        return 0;
     uint64_t cap = n->cap ? n->cap : 4096;
-    while (cap < size) cap *= 2;
+    while (cap < size)
+        cap *= 2;
     if (m->used_bytes - n->cap + cap > m->max_bytes) {
         cap = size;                                /* try exact before giving up */
-        if (m->used_bytes - n->cap + cap > m->max_bytes) return -FS_ENOSPC;
+        if (m->used_bytes - n->cap + cap > m->max_bytes)
+            return -FS_ENOSPC;
     }
     uint8_t *d = fs_alloc((size_t)cap);
-    if (!d) return -FS_ENOSPC;
-    if (n->size) memcpy(d, n->data, (size_t)n->size);   /* bytes past size are zeroed on use */
+    if (!d)
+        return -FS_ENOSPC;
+    if (n->size)
+        memcpy(d, n->data, (size_t)n->size); /* bytes past size are zeroed on use */
     fs_free(n->data);
     m->used_bytes += cap - n->cap;
     n->data = d;
@@ -381,16 +439,24 @@ static int64_t m_write(void *fs, uint32_t ino, uint64_t off, const void *buf, ui
     int64_t r;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    if (n && off == NCP_VFS_APPEND) off = n->size;   /* O_APPEND: the end, under the lock */
-    if (!n) r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
-    else if (off + len > (1ull << 40)) r = -FS_EFBIG;
-    else if (len == 0) r = 0;                       /* nothing to store (data may be NULL) */
+    if (n && off == NCP_VFS_APPEND)
+        off = n->size; /* O_APPEND: the end, under the lock */
+    if (!n)
+        r = -FS_ENOENT;
+    else if (n->type == NCP_FT_DIR)
+        r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE)
+        r = -FS_EINVAL;
+    else if (off + len > (1ull << 40))
+        r = -FS_EFBIG;
+    else if (len == 0)
+        r = 0; /* nothing to store (data may be NULL) */
     else if ((r = reserve(m, n, off + len)) == 0) {
-        if (off > n->size) memset(n->data + n->size, 0, (size_t)(off - n->size));
+        if (off > n->size)
+            memset(n->data + n->size, 0, (size_t)(off - n->size));
         memcpy(n->data + off, buf, len);
-        if (off + len > n->size) n->size = off + len;
+        if (off + len > n->size)
+            n->size = off + len;
         n->mtime = n->ctime = fs_time_now();
         r = len;
     }
@@ -404,13 +470,19 @@ static int m_truncate(void *fs, uint32_t ino, uint64_t size)
     int r = 0;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    if (!n) r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR) r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE) r = -FS_EINVAL;
-    else if (size > (1ull << 40)) r = -FS_EFBIG;
-    else if (size > n->size) r = reserve(m, n, size);
+    if (!n)
+        r = -FS_ENOENT;
+    else if (n->type == NCP_FT_DIR)
+        r = -FS_EISDIR;
+    else if (n->type != NCP_FT_FILE)
+        r = -FS_EINVAL;
+    else if (size > (1ull << 40))
+        r = -FS_EFBIG;
+    else if (size > n->size)
+        r = reserve(m, n, size);
     if (!r && n) {
-        if (size > n->size) memset(n->data + n->size, 0, (size_t)(size - n->size));
+        if (size > n->size)
+            memset(n->data + n->size, 0, (size_t)(size - n->size));
         n->size = size;
         n->mtime = n->ctime = fs_time_now();
     }
@@ -425,15 +497,19 @@ static int make(struct ncp_memfs *m, const char *path, uint8_t type, uint16_t mo
     const char *name;
     size_t len;
     int e = parent_of(m, path, &dir, &name, &len);
-    if (e) return e;
+    if (e)
+        return e;
     struct mnode *p = node(m, dir);
-    if (find_entry(p, name, len)) return -FS_EEXIST;
-    if ((e = new_node(m, type, mode, &new_ino))) return e;
+    if (find_entry(p, name, len))
+        return -FS_EEXIST;
+    if ((e = new_node(m, type, mode, &new_ino)))
+        return e;
     if ((e = add_entry(p, name, len, new_ino))) { free_node(m, new_ino); return e; }
     m->nodes[new_ino]->uid = uid;
     m->nodes[new_ino]->gid = gid;
     if (type == NCP_FT_DIR) { m->nodes[new_ino]->nlink = 2; m->nodes[new_ino]->parent = dir; p->nlink++; }
-    if (ino) *ino = new_ino;
+    if (ino)
+        *ino = new_ino;
     return 0;
 }
 
@@ -462,15 +538,20 @@ static int remove_path(struct ncp_memfs *m, const char *path, bool dir)
     const char *name;
     size_t len;
     int e = parent_of(m, path, &pino, &name, &len);
-    if (e) return e;
+    if (e)
+        return e;
     struct mnode *p = node(m, pino);
     struct mdirent *d = find_entry(p, name, len);
-    if (!d) return -FS_ENOENT;
+    if (!d)
+        return -FS_ENOENT;
     uint32_t ino = d->ino;
     struct mnode *n = node(m, ino);
-    if (dir && n->type != NCP_FT_DIR) return -FS_ENOTDIR;
-    if (!dir && n->type == NCP_FT_DIR) return -FS_EISDIR;
-    if (dir && n->entries) return -FS_ENOTEMPTY;
+    if (dir && n->type != NCP_FT_DIR)
+        return -FS_ENOTDIR;
+    if (!dir && n->type == NCP_FT_DIR)
+        return -FS_EISDIR;
+    if (dir && n->entries)
+        return -FS_ENOTEMPTY;
     remove_entry(p, d);
     if (dir) {
         p->nlink--;
@@ -505,29 +586,38 @@ static int do_rename(struct ncp_memfs *m, const char *from, const char *to)
     const char *fname, *tname;
     size_t flen, tlen;
     int e = parent_of(m, from, &fdir, &fname, &flen);
-    if (!e) e = parent_of(m, to, &tdir, &tname, &tlen);
-    if (e) return e;
+    if (!e)
+        e = parent_of(m, to, &tdir, &tname, &tlen);
+    if (e)
+        return e;
     struct mnode *fp = node(m, fdir), *tp = node(m, tdir);
     struct mdirent *src = find_entry(fp, fname, flen);
-    if (!src) return -FS_ENOENT;
+    if (!src)
+        return -FS_ENOENT;
     uint32_t ino = src->ino;
     struct mnode *n = node(m, ino);
     if (n->type == NCP_FT_DIR)                     /* no moving a dir under itself */
         for (uint32_t up = tdir;; up = node(m, up)->parent) {
-            if (up == ino) return -FS_EINVAL;
-            if (up == ROOT_INO) break;
+            if (up == ino)
+                return -FS_EINVAL;
+            if (up == ROOT_INO)
+                break;
         }
     struct mdirent *dst = find_entry(tp, tname, tlen);
-    if (dst && dst->ino == ino) return 0;          /* the same name, or another link of it */
+    if (dst && dst->ino == ino)
+        return 0; /* the same name, or another link of it */
     uint32_t now = fs_time_now();
     if (dst) {
         /* over an existing entry: it is pointed at the moved inode in place, so the
          * name never disappears, and nothing can fail half way */
         uint32_t old = dst->ino;
         struct mnode *t = node(m, old);
-        if (n->type == NCP_FT_DIR && t->type != NCP_FT_DIR) return -FS_ENOTDIR;
-        if (n->type != NCP_FT_DIR && t->type == NCP_FT_DIR) return -FS_EISDIR;
-        if (t->type == NCP_FT_DIR && t->entries) return -FS_ENOTEMPTY;
+        if (n->type == NCP_FT_DIR && t->type != NCP_FT_DIR)
+            return -FS_ENOTDIR;
+        if (n->type != NCP_FT_DIR && t->type == NCP_FT_DIR)
+            return -FS_EISDIR;
+        if (t->type == NCP_FT_DIR && t->entries)
+            return -FS_ENOTEMPTY;
         dst->ino = ino;
         tp->mtime = tp->ctime = now;
         if (t->type == NCP_FT_DIR) {
@@ -562,7 +652,8 @@ static int m_open(void *fs, uint32_t ino)
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
     int e = !n ? -FS_ENOENT : n->type == NCP_FT_DIR ? -FS_EISDIR : n->type != NCP_FT_FILE ? -FS_EINVAL : 0;
-    if (!e) n->opens++;
+    if (!e)
+        n->opens++;
     fs_mutex_unlock(&m->lock);
     return e;
 }
@@ -582,7 +673,8 @@ static int m_statfs(void *fs, struct ncp_statfs *st)
     struct ncp_memfs *m = fs;
     fs_mutex_lock(&m->lock);
     uint32_t used = 0;
-    for (uint32_t i = 0; i < m->max_inodes + 3; i++) used += m->nodes[i] != NULL;
+    for (uint32_t i = 0; i < m->max_inodes + 3; i++)
+        used += m->nodes[i] != NULL;
     st->block_size = 4096;
     st->blocks = m->max_bytes / 4096;
     st->blocks_free = (m->max_bytes - m->used_bytes) / 4096;
@@ -609,8 +701,10 @@ static int m_symlink(void *fs, const char *path, const char *target, uint32_t le
 {
     struct ncp_memfs *m = fs;
     uint32_t new_ino;
-    if (len == 0) return -FS_ENOENT;
-    if (len > NCP_SYMLINK_MAX) return -FS_ENAMETOOLONG;
+    if (len == 0)
+        return -FS_ENOENT;
+    if (len > NCP_SYMLINK_MAX)
+        return -FS_ENAMETOOLONG;
     fs_mutex_lock(&m->lock);
     int e = make(m, path, NCP_FT_SYMLINK, 0777, uid, gid, &new_ino);
     struct mnode *n = e ? NULL : node(m, new_ino);
@@ -620,7 +714,8 @@ static int m_symlink(void *fs, const char *path, const char *target, uint32_t le
     } else if (n) {
         remove_path(m, path, false);                /* no room for the target: no link */
     }
-    if (!e && ino) *ino = new_ino;
+    if (!e && ino)
+        *ino = new_ino;
     fs_mutex_unlock(&m->lock);
     return e;
 }
@@ -631,9 +726,12 @@ static int64_t m_readlink(void *fs, uint32_t ino, char *buf, uint32_t cap)
     int64_t r;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    if (!n) r = -FS_ENOENT;
-    else if (n->type != NCP_FT_SYMLINK) r = -FS_EINVAL;
-    else if (n->size > cap) r = -FS_ENAMETOOLONG;
+    if (!n)
+        r = -FS_ENOENT;
+    else if (n->type != NCP_FT_SYMLINK)
+        r = -FS_EINVAL;
+    else if (n->size > cap)
+        r = -FS_ENAMETOOLONG;
     else {
         memcpy(buf, n->data, (size_t)n->size);
         r = (int64_t)n->size;
@@ -651,11 +749,16 @@ static int m_link(void *fs, const char *existing, const char *newpath)
     fs_mutex_lock(&m->lock);
     int e = walk(m, existing, strlen(existing), &ino);
     struct mnode *n = e ? NULL : node(m, ino);
-    if (n && n->type == NCP_FT_DIR) e = -FS_EPERM;
-    else if (n && n->nlink >= MEMFS_LINK_MAX) e = -FS_EMLINK;
-    if (!e) e = parent_of(m, newpath, &dir, &name, &len);
-    if (!e && find_entry(node(m, dir), name, len)) e = -FS_EEXIST;
-    if (!e) e = add_entry(node(m, dir), name, len, ino);
+    if (n && n->type == NCP_FT_DIR)
+        e = -FS_EPERM;
+    else if (n && n->nlink >= MEMFS_LINK_MAX)
+        e = -FS_EMLINK;
+    if (!e)
+        e = parent_of(m, newpath, &dir, &name, &len);
+    if (!e && find_entry(node(m, dir), name, len))
+        e = -FS_EEXIST;
+    if (!e)
+        e = add_entry(node(m, dir), name, len, ino);
     if (!e) {
         n->nlink++;
         n->ctime = fs_time_now();
@@ -678,22 +781,28 @@ int ncp_memfs_put(struct ncp_memfs *m, const char *path, const void *data, size_
 {
     char buf[NCP_PATH_MAX + 2];
     size_t n = strlen(path);
-    if (n > NCP_PATH_MAX) return -FS_ENAMETOOLONG;
+    if (n > NCP_PATH_MAX)
+        return -FS_ENAMETOOLONG;
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i < n; i++) {               /* mkdir -p of the parents */
-        if (buf[i] != '/') continue;
+        if (buf[i] != '/')
+            continue;
         buf[i] = '\0';
         int e = m_mkdir(m, buf, 0755, 0, 0);
         buf[i] = '/';
-        if (e && e != -FS_EEXIST) return e;
+        if (e && e != -FS_EEXIST)
+            return e;
     }
     uint32_t ino;
     int e = m_lookup(m, path, &ino);
-    if (e == -FS_ENOENT) e = m_create(m, path, 0644, 0, 0, &ino);
-    if (!e) e = m_truncate(m, ino, 0);
+    if (e == -FS_ENOENT)
+        e = m_create(m, path, 0644, 0, 0, &ino);
+    if (!e)
+        e = m_truncate(m, ino, 0);
     if (!e && len) {
         int64_t w = m_write(m, ino, 0, data, (uint32_t)len);
-        if (w < 0) e = (int)w;
+        if (w < 0)
+            e = (int)w;
     }
     return e;
 }

@@ -4,26 +4,43 @@
 
 struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg)
 {
-    if (!cfg->vfs || !cfg->random) return NULL;
+    if (!cfg->vfs || !cfg->random)
+        return NULL;
     struct ncp_server *s = fs_alloc(sizeof *s);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
-    if (!s->cfg.max_conns) s->cfg.max_conns = 10000;
-    if (s->cfg.max_conns > 65535) s->cfg.max_conns = 65535;  /* u16 numbers */
-    if (!s->cfg.max_handles) s->cfg.max_handles = 256;
-    if (!s->cfg.max_inflight) s->cfg.max_inflight = 128;
-    if (!s->cfg.max_frame || s->cfg.max_frame > NCP_MAX_FRAME_LIMIT) s->cfg.max_frame = NCP_MAX_FRAME_LIMIT;
-    if (s->cfg.max_frame < NCP_DEFAULT_MAX_FRAME) s->cfg.max_frame = NCP_DEFAULT_MAX_FRAME;
-    if (!s->cfg.users_path) s->cfg.users_path = "/etc/ncp-users";
-    if (!s->cfg.max_locks_per_handle) s->cfg.max_locks_per_handle = 64;
-    if (!s->cfg.max_locks_per_conn) s->cfg.max_locks_per_conn = 256;
-    if (!s->cfg.max_locks) s->cfg.max_locks = 65536;
-    if (!s->cfg.intruder_attempts) s->cfg.intruder_attempts = 5;
-    if (!s->cfg.intruder_window_s) s->cfg.intruder_window_s = 60;
-    if (!s->cfg.intruder_lock_s) s->cfg.intruder_lock_s = 300;
-    if (!s->cfg.intruder_names) s->cfg.intruder_names = 256;
-    if (s->cfg.intruder_names > 65536) s->cfg.intruder_names = 65536;
+    if (!s->cfg.max_conns)
+        s->cfg.max_conns = 10000;
+    if (s->cfg.max_conns > 65535)
+        s->cfg.max_conns = 65535; /* u16 numbers */
+    if (!s->cfg.max_handles)
+        s->cfg.max_handles = 256;
+    if (!s->cfg.max_inflight)
+        s->cfg.max_inflight = 128;
+    if (!s->cfg.max_frame || s->cfg.max_frame > NCP_MAX_FRAME_LIMIT)
+        s->cfg.max_frame = NCP_MAX_FRAME_LIMIT;
+    if (s->cfg.max_frame < NCP_DEFAULT_MAX_FRAME)
+        s->cfg.max_frame = NCP_DEFAULT_MAX_FRAME;
+    if (!s->cfg.users_path)
+        s->cfg.users_path = "/etc/ncp-users";
+    if (!s->cfg.max_locks_per_handle)
+        s->cfg.max_locks_per_handle = 64;
+    if (!s->cfg.max_locks_per_conn)
+        s->cfg.max_locks_per_conn = 256;
+    if (!s->cfg.max_locks)
+        s->cfg.max_locks = 65536;
+    if (!s->cfg.intruder_attempts)
+        s->cfg.intruder_attempts = 5;
+    if (!s->cfg.intruder_window_s)
+        s->cfg.intruder_window_s = 60;
+    if (!s->cfg.intruder_lock_s)
+        s->cfg.intruder_lock_s = 300;
+    if (!s->cfg.intruder_names)
+        s->cfg.intruder_names = 256;
+    if (s->cfg.intruder_names > 65536)
+        s->cfg.intruder_names = 65536;
     s->conns = fs_alloc(sizeof *s->conns * s->cfg.max_conns);
     if (!s->conns) { fs_free(s); return NULL; }
     if (!ncp_intruder_init(s)) { fs_free(s->conns); fs_free(s); return NULL; }
@@ -37,7 +54,8 @@ struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg)
 
 void ncp_server_destroy(struct ncp_server *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     while (s->locks) { struct ncp_lock *l = s->locks; s->locks = l->next; fs_free(l); }
     /* Opens still queued are freed without vfs->release: embedders may have unmounted
      * the volume already (which frees what was still open). */
@@ -67,7 +85,8 @@ size_t ncp_server_refusal(uint8_t *buf)
 struct ncp_conn *ncp_conn_create(struct ncp_server *s, ncp_send_fn send, void *arg)
 {
     struct ncp_conn *c = fs_alloc(sizeof *c);
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     memset(c, 0, sizeof *c);
     c->srv = s;
     c->send = send;
@@ -86,7 +105,8 @@ struct ncp_conn *ncp_conn_create(struct ncp_server *s, ncp_send_fn send, void *a
     }
     /* Round-robin slot choice so a number is not reused at once. */
     uint32_t i = s->next_slot;
-    while (s->conns[i]) i = (i + 1) % s->cfg.max_conns;
+    while (s->conns[i])
+        i = (i + 1) % s->cfg.max_conns;
     s->conns[i] = c;
     s->next_slot = (i + 1) % s->cfg.max_conns;
     __atomic_fetch_add(&s->nconns, 1, __ATOMIC_RELAXED);
@@ -100,15 +120,18 @@ void ncp_conn_get(struct ncp_conn *c) { INC(c->refs); }
 
 void ncp_conn_put(struct ncp_conn *c)
 {
-    if (DEC(c->refs) != 0) return;
+    if (DEC(c->refs) != 0)
+        return;
     fs_free(c->handles);                        /* emptied by ncp_conn_destroy */
     fs_free(c);
 }
 
 void ncp_open_put(struct ncp_open *o)
 {
-    if (DEC(o->refs) != 0) return;
-    if (o->counted) o->srv->cfg.vfs->release(o->srv->cfg.vfs_ctx, o->ino);
+    if (DEC(o->refs) != 0)
+        return;
+    if (o->counted)
+        o->srv->cfg.vfs->release(o->srv->cfg.vfs_ctx, o->ino);
     fs_free(o);
 }
 
@@ -127,7 +150,8 @@ void ncp_open_put_later(struct ncp_open *o)
 
 void ncp_open_release_later(struct ncp_server *s)
 {
-    if (!LOAD(s->released)) return;
+    if (!LOAD(s->released))
+        return;
     struct ncp_open *o = __atomic_exchange_n(&s->released, NULL, __ATOMIC_ACQ_REL);
     while (o) {
         struct ncp_open *next = o->later;
@@ -148,7 +172,8 @@ static void close_all_handles(struct ncp_conn *c)
         for (uint32_t i = 0; c->handles && i < s->cfg.max_handles && !o; i++)
             if (c->handles[i]) { o = c->handles[i]; c->handles[i] = NULL; c->nopen--; }
         fs_mutex_unlock(&c->lock);
-        if (!o) break;
+        if (!o)
+            break;
         __atomic_fetch_sub(&s->open_handles, 1, __ATOMIC_RELAXED);
         ncp_open_put(o);
     }
@@ -194,12 +219,16 @@ static void send_locked(struct ncp_conn *c, const struct ncp_iov *iov, unsigned 
     struct ncp_server *s = c->srv;
     uint8_t *frame = (uint8_t *)iov[0].base;      /* the engine's own header buffer */
     uint8_t st = 0;
-    if (LOAD(c->logged_in)) st |= NCP_CS_LOGGED_IN;
-    if (LOAD(c->admin)) st |= NCP_CS_ADMIN;
-    if (LOAD(s->stopping)) st |= NCP_CS_SERVER_DOWN;
+    if (LOAD(c->logged_in))
+        st |= NCP_CS_LOGGED_IN;
+    if (LOAD(c->admin))
+        st |= NCP_CS_ADMIN;
+    if (LOAD(s->stopping))
+        st |= NCP_CS_SERVER_DOWN;
     ncp_put16(frame + NCP_LEN_SIZE + 4, c->number);
     frame[NCP_LEN_SIZE + 6] = st;
-    if (frame[NCP_LEN_SIZE + 3] != NCP_OK) ctr_add(s, CTR_ERRORS, 1);
+    if (frame[NCP_LEN_SIZE + 3] != NCP_OK)
+        ctr_add(s, CTR_ERRORS, 1);
     if (c->dead)
         return;
     if (n == 1)
@@ -268,11 +297,14 @@ static bool queue_refusal(struct ncp_conn *c, const struct ncp_header *rqh)
 
 bool ncp_send_framev(struct ncp_conn *c, const struct ncp_iov *iov, unsigned n, bool done, bool may_block)
 {
-    if (may_block) fs_mutex_lock(&c->send_lock);
-    else if (!fs_mutex_trylock(&c->send_lock)) return false;
+    if (may_block)
+        fs_mutex_lock(&c->send_lock);
+    else if (!fs_mutex_trylock(&c->send_lock))
+        return false;
     send_locked(c, iov, n);
     send_unlock(c);
-    if (done) DEC(c->inflight);
+    if (done)
+        DEC(c->inflight);
     return true;
 }
 
@@ -333,18 +365,25 @@ static int process(struct ncp_conn *c, const uint8_t *frame, size_t len, bool ma
     }
     /* Releases a non-blocking path had to leave (ncp_open_put_later) are done by the next
      * request that may sleep, before it runs (so it sees them done). */
-    if (may_block) ncp_open_release_later(s);
+    if (may_block)
+        ncp_open_release_later(s);
     uint8_t early = NCP_OK;
-    if (e) early = (uint8_t)e;
-    else if (ncp_fn_needs_login(rq.h.function) && !LOAD(c->logged_in)) early = NCP_E_NOTLOGGEDIN;
+    if (e)
+        early = (uint8_t)e;
+    else if (ncp_fn_needs_login(rq.h.function) && !LOAD(c->logged_in))
+        early = NCP_E_NOTLOGGEDIN;
     if (early) {
-        if (!ncp_send_status(c, &rq.h, early, true, may_block)) return NCP_WOULD_BLOCK;
-        if (e) ctr_add(s, CTR_BAD_FRAMES, 1);
+        if (!ncp_send_status(c, &rq.h, early, true, may_block))
+            return NCP_WOULD_BLOCK;
+        if (e)
+            ctr_add(s, CTR_BAD_FRAMES, 1);
         return NCP_HANDLED;
     }
     int r = ncp_dispatch(c, &rq, may_block);
-    if (r == NCP_RET_BLOCK) return NCP_WOULD_BLOCK;
-    if (r >= 0 && !ncp_send_status(c, &rq.h, (uint8_t)r, true, may_block)) return NCP_WOULD_BLOCK;
+    if (r == NCP_RET_BLOCK)
+        return NCP_WOULD_BLOCK;
+    if (r >= 0 && !ncp_send_status(c, &rq.h, (uint8_t)r, true, may_block))
+        return NCP_WOULD_BLOCK;
     ctr_add(s, may_block ? CTR_BLOCKING : CTR_FAST_PATH, 1);
     return NCP_HANDLED;
 }
@@ -353,7 +392,8 @@ int ncp_conn_handle(struct ncp_conn *c, const uint8_t *frame, size_t len, bool m
 {
     ncp_conn_get(c);
     int r = process(c, frame, len, may_block, false);
-    if (r != NCP_WOULD_BLOCK) ncp_conn_put(c);   /* else kept for the blocking call */
+    if (r != NCP_WOULD_BLOCK)
+        ncp_conn_put(c); /* else kept for the blocking call */
     return r;
 }
 

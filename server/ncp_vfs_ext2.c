@@ -38,7 +38,8 @@ static int e_stat(void *fs, uint32_t ino, struct ncp_stat *st)
 {
     struct ext2_stat es;
     int e = ext2_stat(fs, ino, &es);
-    if (e) return e;
+    if (e)
+        return e;
     st->ino = es.ino;
     st->type = type_of_mode(es.mode);
     st->mode = es.mode & 07777;
@@ -56,7 +57,8 @@ static int e_readdir(void *fs, uint32_t dir, uint64_t *cookie, struct ncp_vfs_di
 {
     struct ext2_dirent d;
     int r = ext2_readdir(fs, dir, cookie, &d);
-    if (r <= 0) return r;
+    if (r <= 0)
+        return r;
     out->ino = d.ino;
     out->type = type_of_ft(d.type);
     out->name_len = d.name_len;
@@ -80,7 +82,8 @@ static int64_t e_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_
                                    struct ncp_vfs_ref *refs, unsigned max, unsigned *n)
 {
     struct ext2_ref er[NCP_VFS_REFS_MAX];
-    if (max > NCP_VFS_REFS_MAX) max = NCP_VFS_REFS_MAX;
+    if (max > NCP_VFS_REFS_MAX)
+        max = NCP_VFS_REFS_MAX;
     int64_t got = ext2_read_nonblock_ref(fs, ino, off, len, er, max, n);
     for (unsigned i = 0; got >= 0 && i < *n; i++)
         refs[i] = (struct ncp_vfs_ref){ er[i].data, er[i].len, er[i].buf };
@@ -116,11 +119,16 @@ static int e_mkdir(void *fs, const char *p, uint16_t mode, uint32_t uid, uint32_
 static int e_setattr(void *fs, uint32_t ino, const struct ncp_vfs_attr *a)
 {
     struct ext2_setattr ea = { 0, a->mode, a->uid, a->gid, a->atime, a->mtime };
-    if (a->mask & NCP_SA_MODE) ea.mask |= EXT2_SA_MODE;
-    if (a->mask & NCP_SA_UID) ea.mask |= EXT2_SA_UID;
-    if (a->mask & NCP_SA_GID) ea.mask |= EXT2_SA_GID;
-    if (a->mask & NCP_SA_ATIME) ea.mask |= EXT2_SA_ATIME;
-    if (a->mask & NCP_SA_MTIME) ea.mask |= EXT2_SA_MTIME;
+    if (a->mask & NCP_SA_MODE)
+        ea.mask |= EXT2_SA_MODE;
+    if (a->mask & NCP_SA_UID)
+        ea.mask |= EXT2_SA_UID;
+    if (a->mask & NCP_SA_GID)
+        ea.mask |= EXT2_SA_GID;
+    if (a->mask & NCP_SA_ATIME)
+        ea.mask |= EXT2_SA_ATIME;
+    if (a->mask & NCP_SA_MTIME)
+        ea.mask |= EXT2_SA_MTIME;
     return ext2_setattr(fs, ino, &ea);
 }
 static int e_unlink(void *fs, const char *p) { return ext2_unlink(fs, p); }
@@ -137,7 +145,8 @@ static int e_statfs(void *fs, struct ncp_statfs *st)
 {
     struct ext2_statfs es;
     int e = ext2_statfs(fs, &es);
-    if (e) return e;
+    if (e)
+        return e;
     st->block_size = es.block_size;
     st->blocks = es.blocks;
     st->blocks_free = es.avail_blocks;

@@ -236,8 +236,10 @@ static void kconn_flush(struct kconn *kc)
         if (room == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
             break;
         size_t n = c->len - c->off;
-        if (n > room) n = room;
-        if (n > 0xFFFF) n = 0xFFFF;
+        if (n > room)
+            n = room;
+        if (n > 0xFFFF)
+            n = 0xFFFF;
         if (tcp_write(pcb, c->data + c->off, (u16_t)n, TCP_WRITE_FLAG_COPY |
                       (n < c->len - c->off || c->next ? TCP_WRITE_FLAG_MORE : 0)) != ERR_OK)
             break;
@@ -304,7 +306,10 @@ static void queue_rest(struct kconn *kc, const struct ncp_iov *iov, unsigned n, 
     c->len = rest;
     c->off = 0;
     c->next = NULL;
-    if (kc->out_tail) kc->out_tail->next = c; else kc->out_head = c;
+    if (kc->out_tail)
+        kc->out_tail->next = c;
+    else
+        kc->out_head = c;
     kc->out_tail = c;
     kc->out_bytes += rest;
     if (kc->out_bytes > st.send_queued_max)
@@ -354,8 +359,12 @@ static uint32_t destroy_fn(struct wtd *w)
     if (kc->conn)
         ncp_conn_destroy(kc->conn);      /* may sleep: not under the core lock */
     net_core_lock();
-    if (kc->prev) kc->prev->next = kc->next; else conns = kc->next;
-    if (kc->next) kc->next->prev = kc->prev;
+    if (kc->prev)
+        kc->prev->next = kc->next;
+    else
+        conns = kc->next;
+    if (kc->next)
+        kc->next->prev = kc->prev;
     st.live--;
     st.closed++;
     net_core_unlock();
@@ -676,7 +685,8 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct kconn *kc = arg;
     if (!kc) {
-        if (p) pbuf_free(p);
+        if (p)
+            pbuf_free(p);
         return ERR_OK;
     }
     pcb_aborted = false;
@@ -702,7 +712,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     }
     h->p = p;
     h->next = NULL;
-    if (kc->held_tail) kc->held_tail->next = h; else kc->held_head = h;
+    if (kc->held_tail)
+        kc->held_tail->next = h;
+    else
+        kc->held_head = h;
     kc->held_tail = h;
     kc->held_bytes += p->tot_len;
     if (!feed(kc))                               /* closed while feeding: lwIP must not touch */
@@ -843,7 +856,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     net_pcb_index_add(pcb);                      /* tcp_input finds it in O(1) */
     kc->indexed = true;
     kc->next = conns;
-    if (conns) conns->prev = kc;
+    if (conns)
+        conns->prev = kc;
     conns = kc;
     st.accepted++;
     st.live++;

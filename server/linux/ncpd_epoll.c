@@ -97,15 +97,19 @@ static void client_send(void *arg, const uint8_t *frame, size_t len)
             cl->out_off = 0;
         }
         size_t cap = cl->out_cap ? cl->out_cap : 1024;
-        while (cap < cl->out_len + len) cap *= 2;
-        if (!ncp_conn_logged_in(cl->conn)) cap = cl->out_len + len;   /* before login: no slack */
+        while (cap < cl->out_len + len)
+            cap *= 2;
+        if (!ncp_conn_logged_in(cl->conn))
+            cap = cl->out_len + len; /* before login: no slack */
         uint8_t *b = ncpd_mem_resize(cl->out, cl->out_cap, cap);
         if (!b) {
-            if (!cl->send_failed) add_counter(&ncpd_ctr.closed_mem, 1);
+            if (!cl->send_failed)
+                add_counter(&ncpd_ctr.closed_mem, 1);
             cl->send_failed = true;
             pthread_mutex_unlock(&cl->out_lock);
             mark_pending(cl);
-            if (!pthread_equal(pthread_self(), ncpd_loop_thread)) wake_loop();
+            if (!pthread_equal(pthread_self(), ncpd_loop_thread))
+                wake_loop();
             return;
         }
         cl->out = b;
@@ -115,7 +119,8 @@ static void client_send(void *arg, const uint8_t *frame, size_t len)
     cl->out_len += len;
     pthread_mutex_unlock(&cl->out_lock);
     mark_pending(cl);
-    if (!pthread_equal(pthread_self(), ncpd_loop_thread)) wake_loop();
+    if (!pthread_equal(pthread_self(), ncpd_loop_thread))
+        wake_loop();
 }
 
 /* ---- worker pool ---- */
@@ -137,11 +142,13 @@ static void *worker_main(void *arg)
     add_counter(&ncpd_ctr.threads, 1);
     for (;;) {
         pthread_mutex_lock(&job_lock);
-        while (!job_head && !jobs_stop) pthread_cond_wait(&job_cond, &job_lock);
+        while (!job_head && !jobs_stop)
+            pthread_cond_wait(&job_cond, &job_lock);
         struct job *j = job_head;
         if (j) { job_head = j->next; if (!job_head) job_tail = NULL; }
         pthread_mutex_unlock(&job_lock);
-        if (!j) break;
+        if (!j)
+            break;
         add_counter(&ncpd_ctr.worker_jobs, 1);
         ncp_conn_handle_blocking(j->conn, j->frame, j->len);
         ncpd_mem_resize(j, sizeof *j + j->len, 0);
@@ -152,13 +159,17 @@ static void *worker_main(void *arg)
 static bool queue_job(struct ncp_conn *conn, const uint8_t *frame, size_t len)
 {
     struct job *j = ncpd_mem_resize(NULL, 0, sizeof *j + len);   /* queued requests count too */
-    if (!j) return false;
+    if (!j)
+        return false;
     j->next = NULL;
     j->conn = conn;
     j->len = len;
     memcpy(j->frame, frame, len);
     pthread_mutex_lock(&job_lock);
-    if (job_tail) job_tail->next = j; else job_head = j;
+    if (job_tail)
+        job_tail->next = j;
+    else
+        job_head = j;
     job_tail = j;
     pthread_cond_signal(&job_cond);
     pthread_mutex_unlock(&job_lock);
@@ -177,16 +188,20 @@ static void arm(struct client *cl)
 static void flush_out(struct client *cl)
 {
     pthread_mutex_lock(&cl->out_lock);
-    if (cl->send_failed) cl->closing = true;
+    if (cl->send_failed)
+        cl->closing = true;
     while (cl->out_off < cl->out_len) {
         ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
         if (n <= 0) { cl->closing = true; cl->out_off = cl->out_len = 0; break; }
         add_counter(&ncpd_ctr.tx_bytes, (uint64_t)n);
         cl->out_off += (size_t)n;
     }
-    if (cl->out_off == cl->out_len) cl->out_off = cl->out_len = 0;
+    if (cl->out_off == cl->out_len)
+        cl->out_off = cl->out_len = 0;
     if (cl->out_len == 0 && (cl->out_cap > OUT_KEEP || !ncp_conn_logged_in(cl->conn))) {
         ncpd_mem_resize(cl->out, cl->out_cap, 0);
         cl->out = NULL;
@@ -217,8 +232,12 @@ static void client_free(struct client *cl)
     pthread_mutex_unlock(&pending_lock);
     epoll_ctl(epfd, EPOLL_CTL_DEL, cl->fd, NULL);
     close(cl->fd);
-    if (cl->lprev) cl->lprev->lnext = cl->lnext; else clients = cl->lnext;
-    if (cl->lnext) cl->lnext->lprev = cl->lprev;
+    if (cl->lprev)
+        cl->lprev->lnext = cl->lnext;
+    else
+        clients = cl->lnext;
+    if (cl->lnext)
+        cl->lnext->lprev = cl->lprev;
     ncp_reasm_release(&cl->ra);
     ncpd_mem_resize(cl->out, cl->out_cap, 0);
     ncpd_mem_uncharge(cl->base_bytes);
@@ -231,10 +250,13 @@ static void run_pending(void)
     for (;;) {
         pthread_mutex_lock(&pending_lock);
         struct client *cl = npending ? pending[--npending] : NULL;
-        if (cl) cl->queued = false;
+        if (cl)
+            cl->queued = false;
         pthread_mutex_unlock(&pending_lock);
-        if (!cl) return;
-        if (!cl->closing) flush_out(cl);
+        if (!cl)
+            return;
+        if (!cl->closing)
+            flush_out(cl);
         if (cl->closing) {
             flush_out(cl);                      /* a last BADFRAME or SHUTDOWN reply */
             client_free(cl);
@@ -247,8 +269,10 @@ static void handle_frame(struct client *cl, const uint8_t *f, size_t fl, int wor
     add_counter(&ncpd_ctr.frames, 1);
     int r = ncp_conn_handle(cl->conn, f, fl, false);
     if (r == NCP_WOULD_BLOCK) {
-        if (workers == 0 || !queue_job(cl->conn, f, fl)) r = ncp_conn_handle_blocking(cl->conn, f, fl);
-        else r = NCP_HANDLED;
+        if (workers == 0 || !queue_job(cl->conn, f, fl))
+            r = ncp_conn_handle_blocking(cl->conn, f, fl);
+        else
+            r = NCP_HANDLED;
     }
     if (r == NCP_RETRY) {
         /* past the in-flight limit while a worker holds the send lock and 16 refusals
@@ -257,7 +281,8 @@ static void handle_frame(struct client *cl, const uint8_t *f, size_t fl, int wor
         ncp_conn_refuse(cl->conn, f, fl);
         r = NCP_HANDLED;
     }
-    if (r == NCP_CLOSE_CONN) cl->closing = true;
+    if (r == NCP_CLOSE_CONN)
+        cl->closing = true;
 }
 
 /* Logged in (on a worker) since we last looked: the engine's state may grow by its handle
@@ -286,7 +311,8 @@ static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, in
         /* NEGOTIATE or a login may have changed the limit (on a worker): the
          * reassembler judges the next length prefix by it. */
         uint32_t mf = ncp_conn_max_frame(cl->conn);
-        if (mf != cl->ra.max_frame) ncp_reasm_set_max(&cl->ra, mf);
+        if (mf != cl->ra.max_frame)
+            ncp_reasm_set_max(&cl->ra, mf);
         const uint8_t *f;
         size_t fl;
         int r = ncp_reasm_frame(&cl->ra, &f, &fl);
@@ -301,14 +327,16 @@ static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, in
             ncp_reasm_consume(&cl->ra);
             continue;
         }
-        if (used == len) break;
+        if (used == len)
+            break;
         used += ncp_reasm_feed(&cl->ra, data + used, len - used);
     }
     if (cl->ra.have == 0) {
         cl->partial_ms = 0;
         /* before login no buffer is kept between frames (what it holds stays under a page
          * of frame and a page of replies) */
-        if (cl->ra.cap > RBUF_KEEP || !ncp_conn_logged_in(cl->conn)) ncp_reasm_release(&cl->ra);
+        if (cl->ra.cap > RBUF_KEEP || !ncp_conn_logged_in(cl->conn))
+            ncp_reasm_release(&cl->ra);
     } else if (!cl->partial_ms) {
         cl->partial_ms = ncpd_now_ms();
     }
@@ -319,11 +347,13 @@ static void check_timeouts(const struct ncpd_opts *o)
 {
     static uint64_t last;
     uint64_t now = ncpd_now_ms();
-    if (now - last < 1000) return;
+    if (now - last < 1000)
+        return;
     last = now;
     for (struct client *cl = clients; cl; cl = cl->lnext) {
         charge_login(cl);
-        if (cl->closing) continue;
+        if (cl->closing)
+            continue;
         if (o->login_timeout_s && now - cl->accepted_ms >= o->login_timeout_s * 1000ull &&
             !ncp_conn_logged_in(cl->conn)) {
             add_counter(&ncpd_ctr.login_timeouts, 1);
@@ -332,7 +362,8 @@ static void check_timeouts(const struct ncpd_opts *o)
             add_counter(&ncpd_ctr.frame_timeouts, 1);
             cl->closing = true;
         }
-        if (cl->closing) mark_pending(cl);
+        if (cl->closing)
+            mark_pending(cl);
     }
 }
 
@@ -360,8 +391,10 @@ static void on_readable(struct client *cl, int workers)
     }
     for (int rounds = 0; rounds < (in ? 8 : 1) && !cl->closing && !cl->paused; rounds++) {
         ssize_t n = recv(cl->fd, buf, want, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
         if (n < 0) { cl->closing = true; break; }
         if (n == 0) {                           /* half-close: answer, then close */
             if (ndraining == draining_cap) {
@@ -377,7 +410,8 @@ static void on_readable(struct client *cl, int workers)
         }
         add_counter(&ncpd_ctr.rx_bytes, (uint64_t)n);
         consume_bytes(cl, buf, (size_t)n, workers);
-        if ((size_t)n < want) break;
+        if ((size_t)n < want)
+            break;
     }
 }
 
@@ -401,7 +435,8 @@ static void accept_all(int lfd)
 {
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0)
+            return;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         add_counter(&ncpd_ctr.accepts, 1);
@@ -421,16 +456,20 @@ static void accept_all(int lfd)
             size_t n = ncp_server_refusal(rf);
             if (send(fd, rf, n, MSG_NOSIGNAL) < 0) { /* closing anyway */ }
             add_counter(&ncpd_ctr.refused, 1);
-            if (!room) add_counter(&ncpd_ctr.refused_mem, 1);
-            if (cl && cl->conn) ncp_conn_destroy(cl->conn);
+            if (!room)
+                add_counter(&ncpd_ctr.refused_mem, 1);
+            if (cl && cl->conn)
+                ncp_conn_destroy(cl->conn);
             if (cl) { pthread_mutex_destroy(&cl->out_lock); free(cl); }
-            if (room) ncpd_mem_uncharge(base);
+            if (room)
+                ncpd_mem_uncharge(base);
             close(fd);
             continue;
         }
         cl->accepted_ms = ncpd_now_ms();
         cl->lnext = clients;
-        if (clients) clients->lprev = cl;
+        if (clients)
+            clients->lprev = cl;
         clients = cl;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = cl };
         epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -454,7 +493,8 @@ int ncpd_serve_epoll(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
         return 1;
     }
     pthread_t *tids = calloc((size_t)o->workers + 1, sizeof *tids);
-    for (int i = 0; i < o->workers; i++) pthread_create(&tids[i], NULL, worker_main, NULL);
+    for (int i = 0; i < o->workers; i++)
+        pthread_create(&tids[i], NULL, worker_main, NULL);
 
     struct epoll_event evs[256];
     while (!ncpd_stop) {
@@ -465,10 +505,14 @@ int ncpd_serve_epoll(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
             if (p == &listen_tag) { accept_all(lfd); continue; }
             if (p == &wake_tag) { uint64_t v; if (read(wake_fd, &v, sizeof v) < 0) { /* spurious */ } continue; }
             struct client *cl = p;
-            if (cl->closing) continue;             /* freed in run_pending */
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(cl, o->workers);
-            if (!cl->closing && (evs[i].events & EPOLLOUT)) flush_out(cl);
-            if (cl->closing) mark_pending(cl);
+            if (cl->closing)
+                continue; /* freed in run_pending */
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                on_readable(cl, o->workers);
+            if (!cl->closing && (evs[i].events & EPOLLOUT))
+                flush_out(cl);
+            if (cl->closing)
+                mark_pending(cl);
         }
         check_draining();
         check_timeouts(o);
@@ -479,7 +523,8 @@ int ncpd_serve_epoll(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
     jobs_stop = true;
     pthread_cond_broadcast(&job_cond);
     pthread_mutex_unlock(&job_lock);
-    for (int i = 0; i < o->workers; i++) pthread_join(tids[i], NULL);
+    for (int i = 0; i < o->workers; i++)
+        pthread_join(tids[i], NULL);
     free(tids);
     run_pending();
     close(wake_fd);

@@ -92,7 +92,8 @@ static uint64_t monotonic_ms(void *arg)
 
 static void on_shutdown(void *arg)
 {
-    if (!quiet) fprintf(stderr, "ncpd: shutdown requested by administrator\n");
+    if (!quiet)
+        fprintf(stderr, "ncpd: shutdown requested by administrator\n");
     ncpd_stop = 1;
 }
 
@@ -125,14 +126,21 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
-        all[16].v = bs.hits; all[17].v = bs.misses; all[18].v = bs.nb_misses;
-        all[19].v = bs.evictions; all[20].v = bs.dirty;
+        all[16].v = bs.hits;
+        all[17].v = bs.misses;
+        all[18].v = bs.nb_misses;
+        all[19].v = bs.evictions;
+        all[20].v = bs.dirty;
     }
     if (volume) {
         struct ext2_stats es;
         ext2_get_stats(volume, &es);
-        all[21].v = es.fsyncs; all[22].v = es.fsync_blocks; all[23].v = es.fsync_last_blocks;
-        all[24].v = es.sync_last_blocks; all[25].v = es.unclean_mount; all[26].v = es.mount_count;
+        all[21].v = es.fsyncs;
+        all[22].v = es.fsync_blocks;
+        all[23].v = es.fsync_last_blocks;
+        all[24].v = es.sync_last_blocks;
+        all[25].v = es.unclean_mount;
+        all[26].v = es.mount_count;
     }
     unsigned n = 0, total = volume ? 27 : cache ? 21 : 16;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
@@ -154,7 +162,8 @@ static void usage(void)
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     char *buf = malloc(1 << 16);
     *len = fread(buf, 1, 1 << 16, f);
     fclose(f);
@@ -165,8 +174,10 @@ static char *slurp(const char *path, size_t *len)
 static int memfs_layout(struct ncp_memfs *m)
 {
     int e = ncp_memfs_chattr(m, "/", 01777, 0, 0);
-    if (!e) e = ncp_memfs_ops.mkdir(m, "/etc", 0755, 0, 0);
-    if (!e) e = ncp_memfs_ops.mkdir(m, "/home", 0755, 0, 0);
+    if (!e)
+        e = ncp_memfs_ops.mkdir(m, "/etc", 0755, 0, 0);
+    if (!e)
+        e = ncp_memfs_ops.mkdir(m, "/home", 0755, 0, 0);
     return e;
 }
 
@@ -174,17 +185,20 @@ static int memfs_layout(struct ncp_memfs *m)
 static int memfs_users(struct ncp_memfs *m, const char *text, size_t len)
 {
     int e = ncp_memfs_put(m, "/etc/ncp-users", text, len);
-    if (!e) e = ncp_memfs_chattr(m, "/etc/ncp-users", 0600, 0, 0);
+    if (!e)
+        e = ncp_memfs_chattr(m, "/etc/ncp-users", 0600, 0, 0);
     size_t pos = 0, n;
     const char *line;
     struct ncp_user u;
     struct ncp_group g;
     while (!e && ncp_users_next_line(text, len, &pos, &line, &n)) {
-        if (ncp_users_parse_line(line, n, &u, &g) != NCP_LINE_USER) continue;
+        if (ncp_users_parse_line(line, n, &u, &g) != NCP_LINE_USER)
+            continue;
         char home[16 + NCP_USER_MAX];
         snprintf(home, sizeof home, "/home/%s", u.name);
         e = ncp_memfs_ops.mkdir(m, home, 0700, u.uid, u.gid);
-        if (e == -FS_EEXIST) e = 0;                 /* a name twice: the first line's */
+        if (e == -FS_EEXIST)
+            e = 0; /* a name twice: the first line's */
     }
     return e;
 }
@@ -201,14 +215,18 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--image") && v) { image = v; i++; }
-        else if (!strcmp(a, "--ro")) ro = true;
-        else if (!strcmp(a, "--memfs")) memfs = true;
+        else if (!strcmp(a, "--ro"))
+            ro = true;
+        else if (!strcmp(a, "--memfs"))
+            memfs = true;
         else if (!strcmp(a, "--users") && v) { users = v; i++; }
         else if (!strcmp(a, "--host") && v) { o.host = v; i++; }
         else if (!strcmp(a, "--port") && v) { o.port = atoi(v); i++; }
-        else if (!strcmp(a, "--threads")) o.threads = true;
+        else if (!strcmp(a, "--threads"))
+            o.threads = true;
         else if (!strcmp(a, "--workers") && v) { o.workers = atoi(v); i++; }
-        else if (!strcmp(a, "--quiet")) o.quiet = true;
+        else if (!strcmp(a, "--quiet"))
+            o.quiet = true;
         else if (!strcmp(a, "--max-conns") && v) { cfg.max_conns = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--max-handles") && v) { cfg.max_handles = (uint32_t)atoi(v); i++; }
         else if (!strcmp(a, "--max-inflight") && v) { cfg.max_inflight = (uint32_t)atoi(v); i++; }
@@ -223,9 +241,11 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--conn-mem-mb") && v) { ncpd_mem_limit = (uint64_t)strtoull(v, NULL, 10) << 20; i++; }
         else if (!strcmp(a, "--login-timeout") && v) { o.login_timeout_s = (unsigned)atoi(v); i++; }
         else if (!strcmp(a, "--frame-timeout") && v) { o.frame_timeout_s = (unsigned)atoi(v); i++; }
-        else usage();
+        else
+            usage();
     }
-    if (!image == !memfs) usage();
+    if (!image == !memfs)
+        usage();
     quiet = o.quiet;
     ncpd_login_timeout_s = o.login_timeout_s;
     ncpd_frame_timeout_s = o.frame_timeout_s;
@@ -251,7 +271,9 @@ int main(int argc, char **argv)
         if (fd < 0 || fstat(fd, &st) < 0) { perror(image); return 1; }
         dev.sector_size = 512;
         dev.sectors = (uint64_t)st.st_size / 512;
-        dev.read = file_read; dev.write = file_write; dev.flush = file_flush;
+        dev.read = file_read;
+        dev.write = file_write;
+        dev.flush = file_flush;
         dev.priv = (void *)(intptr_t)fd;
         cache = bcache_init(&dev, cache_mb * 256);
         int e = cache ? ext2_mount(cache, ro ? EXT2_MOUNT_RDONLY : 0, &ext2) : -FS_ENOMEM;
@@ -274,7 +296,8 @@ int main(int argc, char **argv)
         char *text = slurp(users, &len);
         if (!text) { perror(users); return 1; }
         if (mem && memfs_users(mem, text, len)) { fprintf(stderr, "ncpd: cannot store %s\n", users); return 1; }
-        if (!mem) fprintf(stderr, "ncpd: --users only applies to --memfs (ext2 images carry /etc/ncp-users)\n");
+        if (!mem)
+            fprintf(stderr, "ncpd: --users only applies to --memfs (ext2 images carry /etc/ncp-users)\n");
         free(text);
     }
     cfg.random = get_random;

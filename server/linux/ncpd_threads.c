@@ -32,7 +32,8 @@ static void thread_send(void *arg, const uint8_t *frame, size_t len)
     struct tclient *cl = arg;
     while (len && !cl->broken) {
         ssize_t n = send(cl->fd, frame, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0) { cl->broken = true; shutdown(cl->fd, SHUT_RDWR); break; }
         add_counter(&ncpd_ctr.tx_bytes, (uint64_t)n);
         frame += n;
@@ -81,17 +82,21 @@ static void *conn_thread(void *arg)
             login_charged = true;
         }
         ssize_t n = recv(cl->fd, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (timed_out(cl, opts, accepted_ms, partial_ms)) break;
+            if (timed_out(cl, opts, accepted_ms, partial_ms))
+                break;
             continue;
         }
-        if (n <= 0) break;
+        if (n <= 0)
+            break;
         add_counter(&ncpd_ctr.rx_bytes, (uint64_t)n);
         size_t used = 0;
         while (!closing) {
             uint32_t mf = ncp_conn_max_frame(cl->conn);
-            if (mf != cl->ra.max_frame) ncp_reasm_set_max(&cl->ra, mf);
+            if (mf != cl->ra.max_frame)
+                ncp_reasm_set_max(&cl->ra, mf);
             const uint8_t *f;
             size_t fl;
             int r = ncp_reasm_frame(&cl->ra, &f, &fl);
@@ -99,20 +104,24 @@ static void *conn_thread(void *arg)
             if (r == NCP_REASM_NOMEM) { add_counter(&ncpd_ctr.closed_mem, 1); closing = true; break; }
             if (r == NCP_REASM_FRAME) {
                 add_counter(&ncpd_ctr.frames, 1);
-                if (ncp_conn_handle(cl->conn, f, fl, true) == NCP_CLOSE_CONN) closing = true;
+                if (ncp_conn_handle(cl->conn, f, fl, true) == NCP_CLOSE_CONN)
+                    closing = true;
                 ncp_reasm_consume(&cl->ra);
                 continue;
             }
-            if (used == (size_t)n) break;
+            if (used == (size_t)n)
+                break;
             used += ncp_reasm_feed(&cl->ra, buf + used, (size_t)n - used);
         }
         if (cl->ra.have == 0) {
             partial_ms = 0;
-            if (cl->ra.cap > (64u << 10)) ncp_reasm_release(&cl->ra);
+            if (cl->ra.cap > (64u << 10))
+                ncp_reasm_release(&cl->ra);
         } else if (!partial_ms) {
             partial_ms = ncpd_now_ms();
         }
-        if (!closing && timed_out(cl, opts, accepted_ms, partial_ms)) closing = true;
+        if (!closing && timed_out(cl, opts, accepted_ms, partial_ms))
+            closing = true;
     }
     ncp_conn_destroy(cl->conn);
     close(cl->fd);
@@ -133,9 +142,11 @@ int ncpd_serve_threads(struct ncp_server *srv, int lfd, const struct ncpd_opts *
     opts_srv = srv;
     while (!ncpd_stop) {
         struct pollfd p = { .fd = lfd, .events = POLLIN };
-        if (poll(&p, 1, 200) <= 0) continue;
+        if (poll(&p, 1, 200) <= 0)
+            continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue;
+        if (fd < 0)
+            continue;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         add_counter(&ncpd_ctr.accepts, 1);
@@ -156,10 +167,13 @@ int ncpd_serve_threads(struct ncp_server *srv, int lfd, const struct ncpd_opts *
             size_t n = ncp_server_refusal(rf);
             if (send(fd, rf, n, MSG_NOSIGNAL) < 0) { /* closing anyway */ }
             add_counter(&ncpd_ctr.refused, 1);
-            if (!room) add_counter(&ncpd_ctr.refused_mem, 1);
-            if (cl && cl->conn) ncp_conn_destroy(cl->conn);
+            if (!room)
+                add_counter(&ncpd_ctr.refused_mem, 1);
+            if (cl && cl->conn)
+                ncp_conn_destroy(cl->conn);
             free(cl);
-            if (room) ncpd_mem_uncharge(base);
+            if (room)
+                ncpd_mem_uncharge(base);
             close(fd);
         }
     }
