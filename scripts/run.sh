@@ -31,7 +31,8 @@
 #     127.0.0.1:5240->524 (file service), 5207->7 (echo), 5209->9 (discard), 5219->19 (source),
 #     5241->5241 (null RPC, include/null_rpc.h).
 #     --port-base B moves them to B+40, B+7, B+9, B+19, B+41 (default 5200), so parallel runs
-#     (tests) do not collide.
+#     (tests) do not collide; keep B+41 below 32768, Linux's first ephemeral port: a
+#     TIME_WAIT of an outgoing connection on a port there makes QEMU's forward fail.
 # --net isolated: user networking without any forward (in-guest tests).
 # --net tap: a network namespace 'worktodo' (--netns NAME for another) holding tap0 (10.77.0.1/24) for the host side;
 #     QEMU runs inside it and the guest is 10.77.0.2/24.  The namespace is removed on exit.

@@ -28,7 +28,7 @@ boot_kernel() {
     make --no-print-directory all >/dev/null 2>&1
     local attempt base n
     for attempt in 1 2 3; do
-        base=$((20000 + RANDOM % 20000))
+        base=$((20000 + RANDOM % 12000))    # below the ephemeral ports (scripts/run.sh --port-base)
         scripts/run.sh --net user --port-base "$base" --disk "$1" "${@:2}" </dev/null >"$T/kernel.log" 2>&1 &
         pid=$!
         SERVER=127.0.0.1:$((base + 40))

@@ -23,7 +23,7 @@ mkdir -p "$T/root/etc"
 scripts/mkusers.sh "$T/root/etc/ncp-users" guest guest admin:admin s3cret alice wonderland locky lockpw
 scripts/volume-layout.sh "$T/root"
 scripts/mkimage.sh "$T/root" "$T/vol.img" 64M >/dev/null 2>&1
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000))        # below the ephemeral ports (scripts/run.sh --port-base)
 # intruder detection as test_ncpd.c expects it (3 failures, 2 s lockout); long timeouts:
 # behind QEMU's user networking the flood test needs minutes to open its 700 connections,
 # which must not time out meanwhile (ncp_kernel_limits.sh tests the timeouts).

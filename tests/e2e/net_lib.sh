@@ -23,11 +23,13 @@ build_tool() {
     cc -O2 -Wall -I"$here" -o "$tool" "$here/tests/e2e/net_tool.c"
 }
 
-# A free loopback TCP port: the preferred one if nobody listens there, else one above 20000.
+# A free loopback TCP port: the preferred one if nobody listens there, else one in
+# 20000..31999, below Linux's ephemeral ports (from 32768), which a TIME_WAIT of an outgoing
+# connection can hold so that QEMU cannot listen there.
 free_port() {
     local p=$1
     while ss -Htln "sport = :$p" 2>/dev/null | grep -q .; do
-        p=$((20000 + RANDOM % 20000))
+        p=$((20000 + RANDOM % 12000))
     done
     echo "$p"
 }
