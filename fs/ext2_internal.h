@@ -142,4 +142,16 @@ int ext2_walk(struct ext2_fs *fs, const char *s, uint32_t len, uint32_t *ino);
 int ext2_walk_parent(struct ext2_fs *fs, const struct ext2_path *p, uint32_t *parent,
 		     const char **name, uint32_t *name_len);
 
+/* ext2_namei.c, ext2_symlink.c: making names (fs->lock held).  ext2_create_locked makes
+ * the inode of a new regular file, directory or symlink (type EXT2_S_IFREG, _IFDIR or
+ * _IFLNK; a symlink's target[0..tlen), stored by ext2_symlink_store) owned by uid, gid, and
+ * its entry in the parent of path; a failure half way frees what it took. */
+int ext2_parent_of(struct ext2_fs *fs, const char *path, struct ext2_path *p, uint32_t *parent,
+		   struct ext2_inode *pin, const char **name, uint32_t *len);
+void ext2_set_owner(struct ext2_inode *in, uint32_t uid, uint32_t gid);
+int ext2_create_locked(struct ext2_fs *fs, const char *path, uint16_t type, uint16_t mode, uint32_t uid,
+		       uint32_t gid, const char *target, uint32_t tlen, uint32_t *out);
+int ext2_symlink_store(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, const char *target,
+		       uint32_t len);
+
 #endif

@@ -5,8 +5,8 @@
 
 #define ANCESTOR_WALK_MAX 65536
 
-/* Parses path and finds its parent directory; the caller frees p. */
-static int parent_of(struct ext2_fs *fs, const char *path, struct ext2_path *p, uint32_t *parent,
+/* Parses path and finds its parent directory; the caller frees p (ext2_internal.h). */
+int ext2_parent_of(struct ext2_fs *fs, const char *path, struct ext2_path *p, uint32_t *parent,
 		     struct ext2_inode *pin, const char **name, uint32_t *len)
 {
 	int r = ext2_path_parse(path, p);
@@ -24,14 +24,23 @@ static void undo_new_inode(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *
 	ext2_inode_release(fs, ino, in);
 }
 
-static int create_locked(struct ext2_fs *fs, const char *path, uint16_t mode, bool dir, uint32_t uid,
-			 uint32_t gid, uint32_t *out)
+void ext2_set_owner(struct ext2_inode *in, uint32_t uid, uint32_t gid)
 {
+	in->i_uid = (uint16_t)uid;
+	in->i_uid_high = (uint16_t)(uid >> 16);
+	in->i_gid = (uint16_t)gid;
+	in->i_gid_high = (uint16_t)(gid >> 16);
+}
+
+int ext2_create_locked(struct ext2_fs *fs, const char *path, uint16_t type, uint16_t mode, uint32_t uid,
+		       uint32_t gid, const char *target, uint32_t tlen, uint32_t *out)
+{
+	bool dir = type == EXT2_S_IFDIR;
 	struct ext2_path p;
 	struct ext2_inode pin, in;
 	const char *name;
 	uint32_t len, parent, ino;
-	int r = parent_of(fs, path, &p, &parent, &pin, &name, &len);
+	int r = ext2_parent_of(fs, path, &p, &parent, &pin, &name, &len);
 	if (r)
 		goto out;
 	r = ext2_dir_lookup(fs, &pin, name, len, &ino);
@@ -46,25 +55,24 @@ static int create_locked(struct ext2_fs *fs, const char *path, uint16_t mode, bo
 	r = ext2_alloc_inode(fs, parent, dir, &ino);
 	if (r)
 		goto out;
-	uint16_t type = dir ? EXT2_S_IFDIR : EXT2_S_IFREG;
 	r = ext2_inode_init(fs, ino, &in, (uint16_t)(type | (mode & 07777)));
 	if (r) {
 		ext2_free_inode(fs, ino, dir);
 		goto out;
 	}
 	in.i_links_count = dir ? 2 : 1;
-	in.i_uid = (uint16_t)uid;
-	in.i_uid_high = (uint16_t)(uid >> 16);
-	in.i_gid = (uint16_t)gid;
-	in.i_gid_high = (uint16_t)(gid >> 16);
+	ext2_set_owner(&in, uid, gid);
 	if (dir)
 		r = ext2_dir_init(fs, ino, &in, parent);
+	else if (type == EXT2_S_IFLNK)
+		r = ext2_symlink_store(fs, ino, &in, target, tlen);
+	uint8_t ft = dir ? EXT2_FT_DIR : type == EXT2_S_IFLNK ? EXT2_FT_SYMLINK : EXT2_FT_REG_FILE;
 	if (r == 0)
 		r = ext2_iput(fs, ino, &in);
 	if (r == 0)
-		r = ext2_dir_add(fs, parent, &pin, name, len, ino, dir ? EXT2_FT_DIR : EXT2_FT_REG_FILE);
+		r = ext2_dir_add(fs, parent, &pin, name, len, ino, ft);
 	if (r) {
-		undo_new_inode(fs, ino, &in);
+		undo_new_inode(fs, ino, &in);           /* frees what ext2_dir_init or the store took */
 		goto out;
 	}
 	if (dir) {
@@ -86,7 +94,7 @@ int ext2_create_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t
 	if (fs->read_only)
 		return -FS_EROFS;
 	ext2_change_begin(fs);
-	int r = create_locked(fs, path, mode, false, uid, gid, ino);
+	int r = ext2_create_locked(fs, path, EXT2_S_IFREG, mode, uid, gid, NULL, 0, ino);
 	ext2_change_end(fs);
 	return r;
 }
@@ -96,7 +104,7 @@ int ext2_mkdir_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t 
 	if (fs->read_only)
 		return -FS_EROFS;
 	ext2_change_begin(fs);
-	int r = create_locked(fs, path, mode, true, uid, gid, NULL);
+	int r = ext2_create_locked(fs, path, EXT2_S_IFDIR, mode, uid, gid, NULL, 0, NULL);
 	ext2_change_end(fs);
 	return r;
 }
@@ -131,7 +139,7 @@ static int remove_locked(struct ext2_fs *fs, const char *path, bool dir)
 	struct ext2_inode pin, in;
 	const char *name;
 	uint32_t len, parent, ino;
-	int r = parent_of(fs, path, &p, &parent, &pin, &name, &len);
+	int r = ext2_parent_of(fs, path, &p, &parent, &pin, &name, &len);
 	if (r == 0)
 		r = ext2_dir_lookup(fs, &pin, name, len, &ino);
 	if (r == 0)
@@ -222,9 +230,9 @@ static int rename_locked(struct ext2_fs *fs, const char *from, const char *to)
 	const char *sname, *dname;
 	uint32_t slen, dlen, sp, dp, src, dst = 0;
 	bool have_dst = false;
-	int r = parent_of(fs, from, &pf, &sp, &spi, &sname, &slen);
+	int r = ext2_parent_of(fs, from, &pf, &sp, &spi, &sname, &slen);
 	if (r == 0)
-		r = parent_of(fs, to, &pt, &dp, &dpi, &dname, &dlen);
+		r = ext2_parent_of(fs, to, &pt, &dp, &dpi, &dname, &dlen);
 	if (r == 0)
 		r = ext2_dir_lookup(fs, &spi, sname, slen, &src);
 	if (r == 0)

@@ -13,30 +13,9 @@
 
 #define FAST_SYMLINK_MAX (EXT2_N_BLOCKS * 4 - 1)       /* 59 bytes + the NUL */
 
-/* Parses path and finds its parent directory (read into pin); the caller frees p. */
-static int parent_dir(struct ext2_fs *fs, const char *path, struct ext2_path *p, uint32_t *parent,
-		      struct ext2_inode *pin, const char **name, uint32_t *len)
-{
-	int r = ext2_path_parse(path, p);
-	if (r)
-		return r;
-	r = ext2_walk_parent(fs, p, parent, name, len);
-	if (r == 0)
-		r = ext2_iget(fs, *parent, pin);
-	return r;
-}
-
-static void set_owner(struct ext2_inode *in, uint32_t uid, uint32_t gid)
-{
-	in->i_uid = (uint16_t)uid;
-	in->i_uid_high = (uint16_t)(uid >> 16);
-	in->i_gid = (uint16_t)gid;
-	in->i_gid_high = (uint16_t)(gid >> 16);
-}
-
 /* Puts the target into the new inode: i_block, or a block of its own. */
-static int store_target(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, const char *target,
-			uint32_t len)
+int ext2_symlink_store(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, const char *target,
+		       uint32_t len)
 {
 	in->i_size = len;
 	if (len <= FAST_SYMLINK_MAX) {
@@ -58,47 +37,6 @@ static int store_target(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in,
 	return 0;
 }
 
-static int symlink_locked(struct ext2_fs *fs, const char *path, const char *target, uint32_t tlen, uint32_t uid,
-			  uint32_t gid, uint32_t *out)
-{
-	struct ext2_path p;
-	struct ext2_inode pin, in;
-	const char *name;
-	uint32_t len, parent, ino;
-	int r = parent_dir(fs, path, &p, &parent, &pin, &name, &len);
-	if (r)
-		goto out;
-	r = ext2_dir_lookup(fs, &pin, name, len, &ino);
-	if (r == 0)
-		r = -FS_EEXIST;
-	if (r != -FS_ENOENT)
-		goto out;
-	r = ext2_alloc_inode(fs, parent, false, &ino);
-	if (r)
-		goto out;
-	r = ext2_inode_init(fs, ino, &in, EXT2_S_IFLNK | 0777);
-	if (r) {
-		ext2_free_inode(fs, ino, false);
-		goto out;
-	}
-	in.i_links_count = 1;
-	set_owner(&in, uid, gid);
-	r = store_target(fs, ino, &in, target, tlen);
-	if (r == 0)
-		r = ext2_iput(fs, ino, &in);
-	if (r == 0)
-		r = ext2_dir_add(fs, parent, &pin, name, len, ino, EXT2_FT_SYMLINK);
-	if (r) {
-		ext2_inode_release(fs, ino, &in);       /* frees the block store_target took, if any */
-		goto out;
-	}
-	if (out)
-		*out = ino;
-out:
-	ext2_path_free(&p);
-	return r;
-}
-
 int ext2_symlink_as(struct ext2_fs *fs, const char *path, const char *target, uint32_t len, uint32_t uid,
 		    uint32_t gid, uint32_t *ino)
 {
@@ -112,7 +50,7 @@ int ext2_symlink_as(struct ext2_fs *fs, const char *path, const char *target, ui
 		if (target[i] == '\0')
 			return -FS_EINVAL;
 	ext2_change_begin(fs);
-	int r = symlink_locked(fs, path, target, len, uid, gid, ino);
+	int r = ext2_create_locked(fs, path, EXT2_S_IFLNK, 0777, uid, gid, target, len, ino);
 	ext2_change_end(fs);
 	return r;
 }
@@ -190,7 +128,7 @@ static int link_locked(struct ext2_fs *fs, const char *existing, const char *new
 		r = -FS_EMLINK;
 		goto out;
 	}
-	r = parent_dir(fs, newpath, &pd, &parent, &pin, &name, &len);
+	r = ext2_parent_of(fs, newpath, &pd, &parent, &pin, &name, &len);
 	if (r)
 		goto out;
 	r = ext2_dir_lookup(fs, &pin, name, len, &other);

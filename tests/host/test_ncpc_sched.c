@@ -119,7 +119,7 @@ static int fake_send(void *ctx, uint32_t conn, double intended)
             free_slots++;
         }
     }
-    CHECK(placed);                      /* dispatch only offers connections with room */
+    REQUIRE(placed, "placed");          /* dispatch only offers connections with room */
     f->per_conn[conn]++;
     f->sent_n++;
     return free_slots > 0;
