@@ -2,6 +2,7 @@
 #include "fs_test.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,4 +124,29 @@ int ft_mkfs(const char *img, const char *dir, unsigned block_size, unsigned size
 		fprintf(stderr, "mke2fs failed: %s\n", out ? out : "");
 	free(out);
 	return st;
+}
+
+void ft_fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)ft_rand(&seed);
+}
+
+int ft_debugfs_cat_equals(const char *image, const char *path, const uint8_t *want, size_t n)
+{
+	char out[700];
+	snprintf(out, sizeof out, "%s.cat.out", image);
+	char *msg = NULL;
+	ft_sh(&msg, "%s -R 'dump %s %s' '%s'", ft_tool("debugfs"), path, out, image);
+	free(msg);
+	int fd = open(out, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	uint8_t *got = malloc(n + 1);
+	ssize_t r = read(fd, got, n + 1);
+	close(fd);
+	unlink(out);
+	int ok = r == (ssize_t)n && memcmp(got, want, n) == 0;
+	free(got);
+	return ok;
 }

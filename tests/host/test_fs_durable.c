@@ -18,35 +18,6 @@
 
 static char *tmpdir;
 
-#define CHECK_FSCK(path) do { char *rep_ = NULL; \
-	if (!ft_e2fsck_clean(path, &rep_)) { ft_fail(__FILE__, __LINE__, "e2fsck: %.700s", rep_ ? rep_ : "?"); free(rep_); return; } } while (0)
-
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)ft_rand(&seed);
-}
-
-/* debugfs's view of a file must equal want[0..n). */
-static int debugfs_cat_equals(const char *image, const char *path, const uint8_t *want, size_t n)
-{
-	char out[700];
-	snprintf(out, sizeof out, "%s/cat.out", tmpdir);
-	char *msg = NULL;
-	ft_sh(&msg, "%s -R 'dump %s %s' '%s'", ft_tool("debugfs"), path, out, image);
-	free(msg);
-	int fd = open(out, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	uint8_t *got = malloc(n + 1);
-	ssize_t r = read(fd, got, n + 1);
-	close(fd);
-	unlink(out);
-	int ok = r == (ssize_t)n && memcmp(got, want, n) == 0;
-	free(got);
-	return ok;
-}
-
 /* The fs blocks of a file (debugfs `blocks`, which lists data and indirect
  * blocks); returns how many (at most max), -1 on error. */
 static int debugfs_blocks(const char *image, const char *path, uint64_t *v, int max)
@@ -188,8 +159,8 @@ static void test_fsync_writes_only_the_file(void)
 
 	size_t bsize = 8u << 20, asize = 100 * 1024 + 77;
 	uint8_t *bdata = malloc(bsize), *adata = malloc(asize);
-	fill(bdata, bsize, 1);
-	fill(adata, asize, 2);
+	ft_fill(bdata, bsize, 1);
+	ft_fill(adata, asize, 2);
 	CHECK_EQ(ext2_write(fs, bino, 0, bdata, bsize), (int64_t)bsize);
 	CHECK_EQ(ext2_create(fs, "/A", 0644, &aino), 0);
 	CHECK_MSG((aino - 1) / 16 != (bino - 1) / 16, "A %u and B %u share an inode block", aino, bino);
@@ -264,16 +235,16 @@ static void test_fsync_writes_only_the_file(void)
 	CHECK(nb > 2048);
 	for (int i = 0; i < nb; i++)
 		CHECK_MSG(log_find(&m.td, bblk[i], 1) < 0, "B's block %llu was written", (unsigned long long)bblk[i]);
-	CHECK(debugfs_cat_equals(img, "/B", bdata, bsize));
+	CHECK(ft_debugfs_cat_equals(img, "/B", bdata, bsize));
 
 	/* the crash copy: A is intact, and e2fsck -p repairs the rest alone */
-	CHECK(debugfs_cat_equals(crash, "/A", adata, asize));
+	CHECK(ft_debugfs_cat_equals(crash, "/A", adata, asize));
 	char *out = NULL;
 	int st = ft_sh(&out, "%s -p '%s'", ft_tool("e2fsck"), crash);
 	CHECK_MSG(st == 0 || st == 1, "e2fsck -p exit %d: %.600s", st, out ? out : "");
 	free(out);
 	CHECK_FSCK(crash);
-	CHECK(debugfs_cat_equals(crash, "/A", adata, asize));
+	CHECK(ft_debugfs_cat_equals(crash, "/A", adata, asize));
 	free(bblk);
 	free(log);
 	free(adata);
@@ -308,7 +279,7 @@ static void test_fsync_again_writes_little(void)
 	CHECK_EQ(ext2_fsync(m.fs, 0), -FS_EINVAL);
 	CHECK_EQ(fsimg_close(&m), 0);
 	CHECK_FSCK(img);
-	CHECK(debugfs_cat_equals(img, "/f", (const uint8_t *)"hello world", 11));
+	CHECK(ft_debugfs_cat_equals(img, "/f", (const uint8_t *)"hello world", 11));
 }
 
 /* More new files than the ring remembers, none synced: an FSYNC of one pushed
@@ -336,7 +307,7 @@ static void test_fsync_forgotten_new_file_syncs_volume(void)
 	ext2_get_stats(m.fs, &es);
 	CHECK_EQ(es.fsync_fallbacks, 1);
 	CHECK(copy_file(img, crash) == 0);
-	CHECK(debugfs_cat_equals(crash, "/n0", (const uint8_t *)"first", 5));
+	CHECK(ft_debugfs_cat_equals(crash, "/n0", (const uint8_t *)"first", 5));
 	/* the sync covered the rest: no more fallbacks */
 	CHECK_EQ(ext2_write(m.fs, ino, 0, "last", 4), 4);
 	CHECK_EQ(ext2_fsync(m.fs, ino), 0);
@@ -456,7 +427,7 @@ static void test_sync_bounded_under_writer(void)
 		  (unsigned long long)es.fsync_last_blocks);
 	CHECK_EQ(fsimg_close(&m), 0);
 	CHECK_FSCK(img);
-	CHECK(debugfs_cat_equals(img, "/small", (const uint8_t *)"small", 5));
+	CHECK(ft_debugfs_cat_equals(img, "/small", (const uint8_t *)"small", 5));
 }
 
 /* Mount marks the volume in use (not clean on disk, mount count + 1); a
@@ -492,7 +463,7 @@ static void test_clean_flag(void)
 	CHECK_EQ(fsimg_close(&m), 0);
 	CHECK(state_is_clean(img));
 	CHECK_FSCK(img);
-	CHECK(debugfs_cat_equals(img, "/x", (const uint8_t *)"abc", 3));
+	CHECK(ft_debugfs_cat_equals(img, "/x", (const uint8_t *)"abc", 3));
 	char v[64];
 	CHECK_EQ(dumpe2fs_field(img, "Last write time:", v, sizeof v), 0);
 	CHECK(strcmp(v, "n/a") != 0);

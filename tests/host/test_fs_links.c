@@ -17,9 +17,6 @@
 static char *tmpdir;
 static char img[600];
 
-#define CHECK_FSCK(path) do { char *rep_ = NULL; \
-	if (!ft_e2fsck_clean(path, &rep_)) { ft_fail(__FILE__, __LINE__, "e2fsck: %.700s", rep_ ? rep_ : "?"); free(rep_); return; } } while (0)
-
 /* The target of the symlink at path must be want. */
 static int readlink_is(struct ext2_fs *fs, const char *path, const char *want)
 {

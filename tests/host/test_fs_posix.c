@@ -17,15 +17,6 @@
 static char *tmpdir;
 static char img[600];
 
-#define CHECK_FSCK(path) do { char *rep_ = NULL; \
-	if (!ft_e2fsck_clean(path, &rep_)) { ft_fail(__FILE__, __LINE__, "e2fsck: %.700s", rep_ ? rep_ : "?"); free(rep_); return; } } while (0)
-
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)ft_rand(&seed);
-}
-
 static int new_image(const char *name)
 {
 	snprintf(img, sizeof img, "%s/%s.img", tmpdir, name);
@@ -50,7 +41,7 @@ static int64_t free_inodes(struct ext2_fs *fs)
 static uint32_t make_file(struct ext2_fs *fs, const char *path, uint8_t *data, size_t n, uint64_t seed)
 {
 	uint32_t ino = 0;
-	fill(data, n, seed);
+	ft_fill(data, n, seed);
 	if (ext2_create(fs, path, 0644, &ino) || ext2_write(fs, ino, 0, data, n) != (int64_t)n)
 		return 0;
 	return ino;
@@ -270,7 +261,7 @@ static void test_corrupt_orphan_list_stops(void)
 		CHECK_EQ(free_blocks(m.fs), blocks0);           /* nothing freed */
 		CHECK_EQ(free_inodes(m.fs), inodes0);
 		static uint8_t back[50000];
-		fill(data, sizeof data, 22);
+		ft_fill(data, sizeof data, 22);
 		CHECK_EQ(ext2_read(m.fs, c, 0, back, sizeof back), (int64_t)sizeof back);
 		CHECK(memcmp(back, data, sizeof back) == 0);
 		CHECK_EQ(fsimg_close(&m), 0);

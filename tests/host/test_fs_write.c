@@ -16,42 +16,13 @@
 static char *tmpdir;
 static char img[600];
 
-#define CHECK_FSCK(path) do { char *rep_ = NULL; \
-	if (!ft_e2fsck_clean(path, &rep_)) { ft_fail(__FILE__, __LINE__, "e2fsck: %.700s", rep_ ? rep_ : "?"); free(rep_); return; } } while (0)
-
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)ft_rand(&seed);
-}
-
-/* debugfs's view of a file must equal want[0..n). */
-static int debugfs_cat_equals(const char *image, const char *path, const uint8_t *want, size_t n)
-{
-	char out[700];
-	snprintf(out, sizeof out, "%s/cat.out", tmpdir);
-	char *msg = NULL;
-	ft_sh(&msg, "%s -R 'dump %s %s' '%s'", ft_tool("debugfs"), path, out, image);
-	free(msg);
-	int fd = open(out, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	uint8_t *got = malloc(n + 1);
-	ssize_t r = read(fd, got, n + 1);
-	close(fd);
-	unlink(out);
-	int ok = r == (ssize_t)n && memcmp(got, want, n) == 0;
-	free(got);
-	return ok;
-}
-
 static void basic_ops(unsigned bs)
 {
 	struct fsimg m;
 	uint32_t ino, ino2;
 	size_t big = 3u << 20;
 	uint8_t *data = malloc(big), *back = malloc(big);
-	fill(data, big, bs);
+	ft_fill(data, big, bs);
 	snprintf(img, sizeof img, "%s/basic%u.img", tmpdir, bs);
 	CHECK(ft_mkfs(img, NULL, bs, 16 * 1024, NULL) == 0);
 	CHECK_EQ(fsimg_open(&m, img, 128, 0), 0);
@@ -112,8 +83,8 @@ static void basic_ops(unsigned bs)
 	CHECK_EQ(ext2_rename(fs, "/f", "/d/victim"), -FS_ENOTDIR);
 	CHECK_EQ(ext2_unmount(fs) == 0 && (bcache_destroy(m.bc), testdev_close(&m.td), 1), 1);
 	CHECK_FSCK(img);
-	CHECK(debugfs_cat_equals(img, "/f/e2/big", data, 2000000));
-	CHECK(debugfs_cat_equals(img, "/d/victim", (const uint8_t *)"hello world\n", 12));
+	CHECK(ft_debugfs_cat_equals(img, "/f/e2/big", data, 2000000));
+	CHECK(ft_debugfs_cat_equals(img, "/d/victim", (const uint8_t *)"hello world\n", 12));
 
 	/* remove everything: the free counts return to where they were */
 	CHECK_EQ(fsimg_open(&m, img, 128, 0), 0);
@@ -142,7 +113,7 @@ static void test_triple_indirect(void)
 	struct fsimg m;
 	uint32_t ino;
 	uint8_t buf[5000], back[5000];
-	fill(buf, sizeof buf, 42);
+	ft_fill(buf, sizeof buf, 42);
 	snprintf(img, sizeof img, "%s/tind.img", tmpdir);
 	CHECK(ft_mkfs(img, NULL, 1024, 8 * 1024, NULL) == 0);
 	CHECK_EQ(fsimg_open(&m, img, 64, 0), 0);
@@ -173,7 +144,7 @@ static void test_full_disk(void)
 	struct fsimg m;
 	uint32_t ino;
 	static uint8_t chunk[65536];
-	fill(chunk, sizeof chunk, 7);
+	ft_fill(chunk, sizeof chunk, 7);
 	snprintf(img, sizeof img, "%s/full.img", tmpdir);
 	CHECK(ft_mkfs(img, NULL, 1024, 1024, "-N 64") == 0);
 	CHECK_EQ(fsimg_open(&m, img, 64, 0), 0);
@@ -361,7 +332,7 @@ static void test_sync_persists(void)
 	CHECK_EQ(ext2_sync(m.fs), 0);
 	CHECK(m.td.flushes > flushes);
 	/* without unmount: a second reader of the file sees it */
-	CHECK(debugfs_cat_equals(img, "/s", (const uint8_t *)"persist", 7));
+	CHECK(ft_debugfs_cat_equals(img, "/s", (const uint8_t *)"persist", 7));
 	CHECK_EQ(fsimg_close(&m), 0);
 	CHECK_FSCK(img);
 }
