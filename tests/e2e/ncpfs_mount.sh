@@ -2,7 +2,7 @@
 # ncpfs_mount.sh [BUILD_DIR] - end-to-end tests of the FUSE mount (build/ncpfs) against
 # build/ncpd serving an ext2 image, or with NCP_TARGET=kernel against the WorkToDo kernel
 # in QEMU (user networking, a loopback forward on a port of its own) serving the same
-# image: cp -r and diff -r, tar both ways, cp -a and tar of symlinks and hard links, make, fio with crc32c verification (verified
+# image: cp -r and diff -r, tar both ways, cp -a and tar of symlinks and hard links, make, git, fio with crc32c verification (verified
 # again through a second mount), two mounts (guest and alice) seeing each other's changes
 # after close, renames and big directories, permission denials for guest, fcntl locks
 # between the mounts (conflict, wait, partial unlock, downgrade, release), a server that
@@ -168,6 +168,24 @@ check make_rebuilds_changed bash -c "old=\$((\$(date +%s) - 60)) && touch -d @\$
     touch -d @\$((old - 10)) '$MA/prog/main.c' && echo 'int twice(int x) { return 3 * x; }' >'$MA/prog/util.c' &&
     make -C '$MA/prog' >'$T/make.out' && grep -q 'util.o util.c' '$T/make.out' && ! grep -q 'main.o main.c' '$T/make.out' &&
     '$MA/prog/prog' | grep -qx 'built on ncpfs: 63'"
+
+# --- git: a repository made, committed to and checked inside the mount (lock files renamed
+# into place, objects created exclusively, then read back by a full fsck)
+if command -v git >/dev/null 2>&1; then
+    mkdir -p "$MA/repo"
+    # The mount's files belong to the volume's user, not to root: git must be told they are
+    # safe (a config of this run only, never the machine's).
+    printf '[safe]\n\tdirectory = *\n[user]\n\tname = test\n\temail = t@example.invalid\n' >"$T/gitconfig"
+    export GIT_CONFIG_GLOBAL="$T/gitconfig" GIT_CONFIG_NOSYSTEM=1
+    check git_init_add_commit bash -c "cd '$MA/repo' && git init -q &&
+        cp -r '$MA/prog' . && echo readme >README && git add -A &&
+        git commit -qm 'first' && echo more >>README && git commit -qam 'second' &&
+        [ \"\$(git rev-list --count HEAD)\" = 2 ]"
+    check git_fsck_strict bash -c "cd '$MA/repo' && git fsck --strict --full 2>&1 | grep -v '^Checking' | (! grep -q .)"
+    check git_seen_by_other_mount bash -c "cd '$MB/repo' && git log --oneline | grep -q second && git status --porcelain | (! grep -q .)"
+else
+    skip git_init_add_commit "git is not installed"
+fi
 
 # --- fio, verified by crc32c while writing and once more through the other mount
 if command -v fio >/dev/null 2>&1; then
