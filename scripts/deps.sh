@@ -9,7 +9,7 @@ cd "$here"
 need_cmds=(nasm:nasm qemu-system-x86_64:qemu-system-x86 grub-mkrescue:grub-common
            xorriso:xorriso mformat:mtools mke2fs:e2fsprogs e2fsck:e2fsprogs debugfs:e2fsprogs
            dpkg-source:dpkg-dev ip:iproute2 gcc:gcc make:make sha256sum:coreutils gnuplot:gnuplot-nox
-           fusermount3:fuse3 pkg-config:pkg-config fio:fio git:git clang-14:clang-14)
+           fusermount3:fuse3 pkg-config:pkg-config fio:fio git:git dbench:dbench clang-14:clang-14)
 missing=()
 for pair in "${need_cmds[@]}"; do
     cmd=${pair%%:*} pkg=${pair#*:}

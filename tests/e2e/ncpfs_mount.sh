@@ -187,6 +187,16 @@ else
     skip git_init_add_commit "git is not installed"
 fi
 
+# --- dbench (NetBench's file-server load: creates, writes, reads, renames, byte-range
+# locks, flushes), two clients for a few seconds: it must run to its end without an error
+if command -v dbench >/dev/null 2>&1; then
+    mkdir -p "$MA/dbench"
+    check dbench_two_clients bash -c "timeout 120 dbench -D '$MA/dbench' -t 4 2 >'$T/dbench.out' 2>&1;
+        grep -q '^Throughput .* 2 clients' '$T/dbench.out' && ! grep -qiE 'error|failed' '$T/dbench.out'"
+else
+    skip dbench_two_clients "dbench is not installed"
+fi
+
 # --- fio, verified by crc32c while writing and once more through the other mount
 if command -v fio >/dev/null 2>&1; then
     mkdir -p "$MA/fio"
