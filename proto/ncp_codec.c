@@ -9,22 +9,49 @@ struct wr { uint8_t *p; size_t cap, len; bool bad; };
 
 static uint8_t *wr_take(struct wr *w, size_t n)
 {
-    if (w->bad || n > w->cap - w->len) { w->bad = true; return NULL; }
+    if (w->bad || n > w->cap - w->len) {
+        w->bad = true;
+        return NULL;
+    }
     uint8_t *at = w->p + w->len;
     w->len += n;
     return at;
 }
-static void w8(struct wr *w, uint8_t v)   { uint8_t *p = wr_take(w, 1); if (p) p[0] = v; }
-static void w16(struct wr *w, uint16_t v) { uint8_t *p = wr_take(w, 2); if (p) ncp_put16(p, v); }
-static void w32(struct wr *w, uint32_t v) { uint8_t *p = wr_take(w, 4); if (p) ncp_put32(p, v); }
-static void w64(struct wr *w, uint64_t v) { uint8_t *p = wr_take(w, 8); if (p) ncp_put64(p, v); }
+static void w8(struct wr *w, uint8_t v)
+{
+    uint8_t *p = wr_take(w, 1);
+    if (p)
+        p[0] = v;
+}
+static void w16(struct wr *w, uint16_t v)
+{
+    uint8_t *p = wr_take(w, 2);
+    if (p)
+        ncp_put16(p, v);
+}
+static void w32(struct wr *w, uint32_t v)
+{
+    uint8_t *p = wr_take(w, 4);
+    if (p)
+        ncp_put32(p, v);
+}
+static void w64(struct wr *w, uint64_t v)
+{
+    uint8_t *p = wr_take(w, 8);
+    if (p)
+        ncp_put64(p, v);
+}
 static void wmem(struct wr *w, const void *src, size_t n)
 {
     uint8_t *p = wr_take(w, n);
     if (p && n && p != src)
         memmove(p, src, n); /* src may already be in place */
 }
-static void wstr(struct wr *w, struct ncp_str s) { w16(w, s.len); wmem(w, s.ptr, s.len); }
+static void wstr(struct wr *w, struct ncp_str s)
+{
+    w16(w, s.len);
+    wmem(w, s.ptr, s.len);
+}
 
 /* NAMES entries (request and reply alike): count, then each entry; a decoded message has
  * no array (names NULL) and is written from its validated raw entries.  False for an entry
@@ -54,15 +81,34 @@ struct rd { const uint8_t *p; size_t len, pos; bool bad; };
 
 static const uint8_t *rd_take(struct rd *r, size_t n)
 {
-    if (r->bad || n > r->len - r->pos) { r->bad = true; return NULL; }
+    if (r->bad || n > r->len - r->pos) {
+        r->bad = true;
+        return NULL;
+    }
     const uint8_t *at = r->p + r->pos;
     r->pos += n;
     return at;
 }
-static uint8_t  r8(struct rd *r)  { const uint8_t *p = rd_take(r, 1); return p ? p[0] : 0; }
-static uint16_t r16(struct rd *r) { const uint8_t *p = rd_take(r, 2); return p ? ncp_get16(p) : 0; }
-static uint32_t r32(struct rd *r) { const uint8_t *p = rd_take(r, 4); return p ? ncp_get32(p) : 0; }
-static uint64_t r64(struct rd *r) { const uint8_t *p = rd_take(r, 8); return p ? ncp_get64(p) : 0; }
+static uint8_t  r8(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 1);
+    return p ? p[0] : 0;
+}
+static uint16_t r16(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 2);
+    return p ? ncp_get16(p) : 0;
+}
+static uint32_t r32(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 4);
+    return p ? ncp_get32(p) : 0;
+}
+static uint64_t r64(struct rd *r)
+{
+    const uint8_t *p = rd_take(r, 8);
+    return p ? ncp_get64(p) : 0;
+}
 static struct ncp_str rstr(struct rd *r)
 {
     struct ncp_str s;
@@ -233,7 +279,10 @@ bool ncp_path_split(const char *p, size_t len, size_t *parent_len,
     const char *name, *found = NULL;
     size_t n, found_len = 0;
     ncp_path_iter_init(&it, p, len);
-    while (ncp_path_iter_next(&it, &name, &n)) { found = name; found_len = n; }
+    while (ncp_path_iter_next(&it, &name, &n)) {
+        found = name;
+        found_len = n;
+    }
     if (!found)
         return false;
     *parent_len = (size_t)(found - p);

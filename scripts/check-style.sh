@@ -5,7 +5,8 @@
 #   body-on-control-line a statement on the line of its if/else/for/while (`if (x) return;`)
 #   tab-indent           indentation with a tab (the style is 4 spaces)
 # Comments, strings, character literals and preprocessor lines (macro bodies included) are
-# not looked at; `for (a; b; c)` is one statement.  One line a finding, "FILE:LINE: RULE:
+# not looked at; `for (a; b; c)` is one statement, and so is a struct or union whose members
+# are on one line (`struct { uint32_t handle; uint64_t size; } truncate;`).  One line a finding, "FILE:LINE: RULE:
 # text", then a count per rule and `N passed, N failed, N skipped` (one check per rule);
 # exit status 1 if anything was found.  --count prints only the counts.  --fix first
 # rewrites what is mechanical -- lines without braces: `a; b;` one statement a line, the
@@ -81,6 +82,9 @@ FNR == 1 { in_comment = 0; in_macro = 0 }
     } else if (nsemi < 2 && code ~ /^[ \t]*(}[ \t]*)?else[ \t]+[^ \t{i]/ && code ~ /;/) {
         body = 2
     }
+    # a struct or union with its members on one line is one declaration, not statements
+    members = (code ~ /^[ \t]*(typedef[ \t]+)?(struct|union)([ \t]+[A-Za-z_][A-Za-z_0-9]*)?[ \t]*\{/ && code !~ /\(/)
+    if (members) nsemi = 0
     if (nsemi >= 2) report("multiple-statements", raw)
     else if (body) report("body-on-control-line", raw)
     if (mode != "fix") next

@@ -35,7 +35,10 @@ static struct ncp_reply reply_for(const struct ctx *x)
 static int send_reply(const struct ctx *x, const struct ncp_reply *rp, uint8_t *buf, size_t cap)
 {
     uint8_t small[256];
-    if (!buf) { buf = small; cap = sizeof small; }
+    if (!buf) {
+        buf = small;
+        cap = sizeof small;
+    }
     size_t n = ncp_encode_reply(buf, cap, rp);
     if (!n)
         return NCP_E_IO; /* a server bug: say so, do not crash */
@@ -365,10 +368,16 @@ static int do_open(struct ctx *x)
     for (uint32_t i = 0; c->handles && i < max && slot == max && !c->dead; i++)
         if (!c->handles[i])
             slot = i;
-    if (slot < max) { c->handles[slot] = o; c->nopen++; }
+    if (slot < max) {
+        c->handles[slot] = o;
+        c->nopen++;
+    }
     bool dead = c->dead;                          /* disconnected meanwhile: keep nothing */
     fs_mutex_unlock(&c->lock);
-    if (slot == max) { ncp_open_put(o); return dead ? NCP_E_BADF : c->handles ? NCP_E_TOOMANYFILES : NCP_E_NOMEM; }
+    if (slot == max) {
+        ncp_open_put(o);
+        return dead ? NCP_E_BADF : c->handles ? NCP_E_TOOMANYFILES : NCP_E_NOMEM;
+    }
     __atomic_fetch_add(&x->s->open_handles, 1, __ATOMIC_RELAXED);
     rp.u.open.handle = slot + 1;
     return send_reply(x, &rp, NULL, 0);
@@ -439,8 +448,14 @@ static int do_read(struct ctx *x)
     int64_t got = x->may_block
         ? x->vfs->read(x->fs, o->ino, x->rq->u.read.offset, data, count)
         : x->vfs->read_nonblock(x->fs, o->ino, x->rq->u.read.offset, data, count);
-    if (got == -FS_EAGAIN && !x->may_block) { r = NCP_RET_BLOCK; goto out; }
-    if (got < 0) { r = ncp_completion_from_errno((int)got); goto out; }
+    if (got == -FS_EAGAIN && !x->may_block) {
+        r = NCP_RET_BLOCK;
+        goto out;
+    }
+    if (got < 0) {
+        r = ncp_completion_from_errno((int)got);
+        goto out;
+    }
     struct ncp_reply rp = reply_for(x);
     rp.u.read.data.ptr = data;                    /* already in place: no copy */
     rp.u.read.data.len = (uint32_t)got;
@@ -470,10 +485,16 @@ static int do_write(struct ctx *x)
     /* O_APPEND: the file system finds the end and writes there under one lock, so
      * appenders on any connection or worker never overwrite each other. */
     uint64_t at = (o->flags & NCP_O_APPEND) ? NCP_VFS_APPEND : x->rq->u.write.offset;
-    if (at == NCP_VFS_APPEND && !(o->flags & NCP_O_APPEND)) { r = NCP_E_INVAL; goto out; }
+    if (at == NCP_VFS_APPEND && !(o->flags & NCP_O_APPEND)) {
+        r = NCP_E_INVAL;
+        goto out;
+    }
     put = x->vfs->write(x->fs, o->ino, at, d.ptr, d.len);
     ncp_users_touch_ino(x->s, o->ino);
-    if (put < 0) { r = ncp_completion_from_errno((int)put); goto out; }
+    if (put < 0) {
+        r = ncp_completion_from_errno((int)put);
+        goto out;
+    }
     ctr_add(x->s, CTR_BYTES_WRITTEN, (uint64_t)put);
     struct ncp_reply rp = reply_for(x);
     rp.u.write.written = (uint32_t)put;
@@ -608,11 +629,20 @@ static int do_readdir(struct ctx *x)
             break;
         before = cookie;
         e = x->vfs->readdir(x->fs, dir, &cookie, d);
-        if (e < 0) { r = ncp_completion_from_errno(e); goto out; }
-        if (e == 0) { eof = true; break; }
+        if (e < 0) {
+            r = ncp_completion_from_errno(e);
+            goto out;
+        }
+        if (e == 0) {
+            eof = true;
+            break;
+        }
         if (dot_or_dotdot(d) || d->name_len == 0)
             continue;
-        if (used + ncp_dirent_size(d->name_len) > room) { cookie = before; break; }
+        if (used + ncp_dirent_size(d->name_len) > room) {
+            cookie = before;
+            break;
+        }
         struct ncp_stat es;
         memset(&es, 0, sizeof es);
         if (searchable)

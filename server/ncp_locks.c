@@ -91,7 +91,10 @@ static void grant_waiters(struct ncp_server *s, struct ncp_waiter **done)
     struct ncp_waiter **pp = &s->waiters;
     while (*pp) {
         struct ncp_waiter *w = *pp;
-        if (first_conflict(s, &w->want)) { pp = &w->next; continue; }
+        if (first_conflict(s, &w->want)) {
+            pp = &w->next;
+            continue;
+        }
         struct ncp_lock *l = fs_alloc(sizeof *l);
         if (!l) { pp = &w->next; continue; }      /* retry at the next release */
         *l = w->want;

@@ -72,7 +72,11 @@ static void free_node(struct ncp_memfs *m, uint32_t ino)
 {
     struct mnode *n = m->nodes[ino];
     m->used_bytes -= n->cap;
-    while (n->entries) { struct mdirent *d = n->entries; n->entries = d->next; fs_free(d); }
+    while (n->entries) {
+        struct mdirent *d = n->entries;
+        n->entries = d->next;
+        fs_free(d);
+    }
     fs_free(n->data);
     fs_free(n);
     m->nodes[ino] = NULL;
@@ -88,11 +92,17 @@ struct ncp_memfs *ncp_memfs_create(uint64_t max_bytes, uint32_t max_inodes)
     m->max_bytes = max_bytes;
     m->block_size = 4096;
     m->nodes = fs_alloc(sizeof *m->nodes * (max_inodes + 3));
-    if (!m->nodes) { fs_free(m); return NULL; }
+    if (!m->nodes) {
+        fs_free(m);
+        return NULL;
+    }
     memset(m->nodes, 0, sizeof *m->nodes * (max_inodes + 3));
     fs_mutex_init(&m->lock);
     uint32_t root;
-    if (new_node(m, NCP_FT_DIR, 0755, &root) || root != ROOT_INO) { ncp_memfs_destroy(m); return NULL; }
+    if (new_node(m, NCP_FT_DIR, 0755, &root) || root != ROOT_INO) {
+        ncp_memfs_destroy(m);
+        return NULL;
+    }
     m->nodes[root]->nlink = 2;
     m->nodes[root]->parent = ROOT_INO;
     return m;
@@ -188,7 +198,11 @@ static int add_entry(struct mnode *dir, const char *name, size_t len, uint32_t i
 static void remove_entry(struct mnode *dir, struct mdirent *victim)
 {
     for (struct mdirent **pp = &dir->entries; *pp; pp = &(*pp)->next)
-        if (*pp == victim) { *pp = victim->next; fs_free(victim); break; }
+        if (*pp == victim) {
+            *pp = victim->next;
+            fs_free(victim);
+            break;
+        }
     dir->mtime = dir->ctime = fs_time_now();
 }
 
@@ -365,7 +379,10 @@ static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_
     *nref = 0;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    if (m->nonblock_misses > 0) { m->nonblock_misses--; r = -FS_EAGAIN; }
+    if (m->nonblock_misses > 0) {
+        m->nonblock_misses--;
+        r = -FS_EAGAIN;
+    }
     else if (!n)
         r = -FS_ENOENT;
     else if (n->type == NCP_FT_DIR)
@@ -504,10 +521,17 @@ static int make(struct ncp_memfs *m, const char *path, uint8_t type, uint16_t mo
         return -FS_EEXIST;
     if ((e = new_node(m, type, mode, &new_ino)))
         return e;
-    if ((e = add_entry(p, name, len, new_ino))) { free_node(m, new_ino); return e; }
+    if ((e = add_entry(p, name, len, new_ino))) {
+        free_node(m, new_ino);
+        return e;
+    }
     m->nodes[new_ino]->uid = uid;
     m->nodes[new_ino]->gid = gid;
-    if (type == NCP_FT_DIR) { m->nodes[new_ino]->nlink = 2; m->nodes[new_ino]->parent = dir; p->nlink++; }
+    if (type == NCP_FT_DIR) {
+        m->nodes[new_ino]->nlink = 2;
+        m->nodes[new_ino]->parent = dir;
+        p->nlink++;
+    }
     if (ino)
         *ino = new_ino;
     return 0;
@@ -630,7 +654,11 @@ static int do_rename(struct ncp_memfs *m, const char *from, const char *to)
         return e;
     }
     remove_entry(fp, find_entry(fp, fname, flen));
-    if (n->type == NCP_FT_DIR) { fp->nlink--; tp->nlink++; n->parent = tdir; }
+    if (n->type == NCP_FT_DIR) {
+        fp->nlink--;
+        tp->nlink++;
+        n->parent = tdir;
+    }
     n->ctime = now;
     return 0;
 }
@@ -644,7 +672,11 @@ static int m_rename(void *fs, const char *from, const char *to)
     return e;
 }
 
-static int m_sync(void *fs) { (void)fs; return 0; }
+static int m_sync(void *fs)
+{
+    (void)fs;
+    return 0;
+}
 
 static int m_open(void *fs, uint32_t ino)
 {

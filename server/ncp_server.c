@@ -42,8 +42,15 @@ struct ncp_server *ncp_server_create(const struct ncp_server_config *cfg)
     if (s->cfg.intruder_names > 65536)
         s->cfg.intruder_names = 65536;
     s->conns = fs_alloc(sizeof *s->conns * s->cfg.max_conns);
-    if (!s->conns) { fs_free(s); return NULL; }
-    if (!ncp_intruder_init(s)) { fs_free(s->conns); fs_free(s); return NULL; }
+    if (!s->conns) {
+        fs_free(s);
+        return NULL;
+    }
+    if (!ncp_intruder_init(s)) {
+        fs_free(s->conns);
+        fs_free(s);
+        return NULL;
+    }
     memset(s->conns, 0, sizeof *s->conns * s->cfg.max_conns);
     fs_mutex_init(&s->lock);
     fs_mutex_init(&s->ns_lock);
@@ -56,7 +63,11 @@ void ncp_server_destroy(struct ncp_server *s)
 {
     if (!s)
         return;
-    while (s->locks) { struct ncp_lock *l = s->locks; s->locks = l->next; fs_free(l); }
+    while (s->locks) {
+        struct ncp_lock *l = s->locks;
+        s->locks = l->next;
+        fs_free(l);
+    }
     /* Opens still queued are freed without vfs->release: embedders may have unmounted
      * the volume already (which frees what was still open). */
     struct ncp_open *o = s->released;
@@ -170,7 +181,11 @@ static void close_all_handles(struct ncp_conn *c)
         struct ncp_open *o = NULL;
         fs_mutex_lock(&c->lock);
         for (uint32_t i = 0; c->handles && i < s->cfg.max_handles && !o; i++)
-            if (c->handles[i]) { o = c->handles[i]; c->handles[i] = NULL; c->nopen--; }
+            if (c->handles[i]) {
+                o = c->handles[i];
+                c->handles[i] = NULL;
+                c->nopen--;
+            }
         fs_mutex_unlock(&c->lock);
         if (!o)
             break;

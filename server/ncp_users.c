@@ -170,11 +170,17 @@ size_t ncp_users_resolve(struct ncp_server *s, uint8_t kind, uint32_t *id, const
     uint32_t fid = NCP_ID_NONE;
     for (uint32_t i = 0; kind == NCP_NAME_USER && !found && i < uc->nusers; i++) {
         const struct ncp_user *u = &uc->users[i];
-        if (len ? same(u->name, name, len) : u->uid == *id) { found = u->name; fid = u->uid; }
+        if (len ? same(u->name, name, len) : u->uid == *id) {
+            found = u->name;
+            fid = u->uid;
+        }
     }
     for (uint32_t i = 0; kind == NCP_NAME_GROUP && !found && i < uc->ngroups; i++) {
         const struct ncp_group *g = &uc->groups[i];
-        if (len ? same(g->name, name, len) : g->gid == *id) { found = g->name; fid = g->gid; }
+        if (len ? same(g->name, name, len) : g->gid == *id) {
+            found = g->name;
+            fid = g->gid;
+        }
     }
     size_t n = found ? strlen(found) : 0;
     memcpy(out, found ? found : "", n);
