@@ -248,14 +248,22 @@ int ext2_dir_is_empty(struct ext2_fs *fs, const struct ext2_inode *dir)
 	return 1;
 }
 
+int ext2_first_block(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, struct ext2_blk *b)
+{
+	uint32_t pblk;
+	int r = ext2_bmap_alloc(fs, ino, in, 0, &pblk);
+	if (r == 0)
+		r = ext2_bread(fs, pblk, b);
+	if (r == 0)
+		memset(b->p, 0, fs->block_size);
+	return r;
+}
+
 /* Gives the new directory ino its first block with "." and "..". */
 int ext2_dir_init(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint32_t parent)
 {
-	uint32_t pblk;
 	struct ext2_blk b;
-	int r = ext2_bmap_alloc(fs, ino, in, 0, &pblk);
-	if (r == 0)
-		r = ext2_bread(fs, pblk, &b);
+	int r = ext2_first_block(fs, ino, in, &b);
 	if (r)
 		return r;
 	struct ext2_dir_entry *dot = entry_at(b.p, 0);

@@ -108,6 +108,8 @@ int ext2_free_inode(struct ext2_fs *fs, uint32_t ino, bool is_dir);
 uint32_t ext2_group_of_inode(struct ext2_fs *fs, uint32_t ino);
 
 /* ext2_dir.c */
+/* Allocates block 0 of the new inode ino (no blocks yet) and reads it, zeroed, into b. */
+int ext2_first_block(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, struct ext2_blk *b);
 int ext2_dir_lookup(struct ext2_fs *fs, const struct ext2_inode *dir, const char *name, uint32_t len,
 		    uint32_t *ino);
 int ext2_dir_add(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, const char *name,

@@ -23,14 +23,10 @@ int ext2_symlink_store(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, 
 		memcpy(in->i_block, target, len);
 		return 0;
 	}
-	uint32_t pblk;
 	struct ext2_blk b;
-	int r = ext2_bmap_alloc(fs, ino, in, 0, &pblk);
-	if (r == 0)
-		r = ext2_bread(fs, pblk, &b);
+	int r = ext2_first_block(fs, ino, in, &b);
 	if (r)
 		return r;
-	memset(b.p, 0, fs->block_size);
 	memcpy(b.p, target, len);
 	ext2_bdirty(&b);
 	ext2_brelse(&b);

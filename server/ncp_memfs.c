@@ -333,21 +333,26 @@ static int m_readdir(void *fs, uint32_t dir, uint64_t *cookie, struct ncp_vfs_di
     return r;
 }
 
+/* 0 if n is a regular file, else why not: what read, write, truncate and open refuse. */
+static int file_error(const struct mnode *n)
+{
+    if (!n)
+        return -FS_ENOENT;
+    if (n->type == NCP_FT_DIR)
+        return -FS_EISDIR;
+    if (n->type != NCP_FT_FILE)
+        return -FS_EINVAL;
+    return 0;
+}
+
 static int64_t m_read(void *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len)
 {
     struct ncp_memfs *m = fs;
     int64_t r;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    if (!n)
-        r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR)
-        r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE)
-        r = -FS_EINVAL;
-    else if (off >= n->size)
-        r = 0;
-    else {
+    r = file_error(n);
+    if (r == 0 && off < n->size) {
         uint64_t k = n->size - off < len ? n->size - off : len;
         memcpy(buf, n->data + off, (size_t)k);
         r = (int64_t)k;
@@ -383,13 +388,7 @@ static int64_t m_read_ref_nonblock(void *fs, uint32_t ino, uint64_t off, uint32_
         m->nonblock_misses--;
         r = -FS_EAGAIN;
     }
-    else if (!n)
-        r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR)
-        r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE)
-        r = -FS_EINVAL;
-    else {
+    else if ((r = file_error(n)) == 0) {
         uint64_t end = off >= n->size ? off : (n->size - off < len ? n->size : off + len);
         uint64_t pos = off;
         while (pos < end && *nref < max) {
@@ -458,17 +457,10 @@ static int64_t m_write(void *fs, uint32_t ino, uint64_t off, const void *buf, ui
     struct mnode *n = node(m, ino);
     if (n && off == NCP_VFS_APPEND)
         off = n->size; /* O_APPEND: the end, under the lock */
-    if (!n)
-        r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR)
-        r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE)
-        r = -FS_EINVAL;
-    else if (off + len > (1ull << 40))
+    r = file_error(n);
+    if (r == 0 && off + len > (1ull << 40))
         r = -FS_EFBIG;
-    else if (len == 0)
-        r = 0; /* nothing to store (data may be NULL) */
-    else if ((r = reserve(m, n, off + len)) == 0) {
+    else if (r == 0 && len > 0 && (r = reserve(m, n, off + len)) == 0) {   /* len 0: data may be NULL */
         if (off > n->size)
             memset(n->data + n->size, 0, (size_t)(off - n->size));
         memcpy(n->data + off, buf, len);
@@ -487,15 +479,10 @@ static int m_truncate(void *fs, uint32_t ino, uint64_t size)
     int r = 0;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    if (!n)
-        r = -FS_ENOENT;
-    else if (n->type == NCP_FT_DIR)
-        r = -FS_EISDIR;
-    else if (n->type != NCP_FT_FILE)
-        r = -FS_EINVAL;
-    else if (size > (1ull << 40))
+    r = file_error(n);
+    if (r == 0 && size > (1ull << 40))
         r = -FS_EFBIG;
-    else if (size > n->size)
+    else if (r == 0 && size > n->size)
         r = reserve(m, n, size);
     if (!r && n) {
         if (size > n->size)
@@ -683,7 +670,7 @@ static int m_open(void *fs, uint32_t ino)
     struct ncp_memfs *m = fs;
     fs_mutex_lock(&m->lock);
     struct mnode *n = node(m, ino);
-    int e = !n ? -FS_ENOENT : n->type == NCP_FT_DIR ? -FS_EISDIR : n->type != NCP_FT_FILE ? -FS_EINVAL : 0;
+    int e = file_error(n);
     if (!e)
         n->opens++;
     fs_mutex_unlock(&m->lock);
