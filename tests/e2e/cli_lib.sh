@@ -18,22 +18,47 @@ check_fails() {
     else bad "$n" "stderr lacks '$pat': $(head -c 300 "$T/err")"; fi
 }
 
-# boot_kernel IMAGE [RUN.SH ARGS...]: WorkToDo in QEMU (user networking, a loopback forward on a port of its
-# own) serving IMAGE; sets pid (scripts/run.sh's) and SERVER (HOST:PORT).  A forward port
-# another process holds (the ephemeral range is shared with every client on the machine)
-# stops QEMU at once: then it boots again on other ports.  A kernel that does not answer a
-# PING as guest within 120 s ends the script with a FAIL line.  More arguments go to
-# scripts/run.sh after --disk IMAGE (e.g. --blk virtio -- storage.flush_ms=60000).
+# boot_kernel IMAGE [RUN.SH ARGS...]: WorkToDo in QEMU serving IMAGE; sets pid (scripts/run.sh's)
+# and SERVER (HOST:PORT).  A kernel that does not answer a PING as guest within 120 s ends the
+# script with a FAIL line.  More arguments go to scripts/run.sh after --disk IMAGE (e.g.
+# --blk virtio -- storage.flush_ms=60000).
+#   KERNEL_NET=user (default): user networking, a loopback forward on a port of its own.  A
+#     forward port another process holds (the ephemeral range is shared with every client on
+#     the machine) stops QEMU at once: then it boots again on other ports.
+#   KERNEL_NET=tap: a tap device in a network namespace of this script's own (wtd-PID, made
+#     and removed by scripts/run.sh; nothing touches the root namespace), the guest at
+#     10.77.0.2:524.  NCPC and NCPFS become wrappers that enter only that network namespace
+#     (nsenter --net), so a FUSE mount they make is in this mount namespace, where the checks
+#     run.  Without root, /dev/net/tun, iproute2 or nsenter it falls back to user networking
+#     and says so.
 boot_kernel() {
     make --no-print-directory all >/dev/null 2>&1
-    local attempt base n
+    local attempt base n net=${KERNEL_NET:-user} ns=wtd-$$ tool
+    if [ "$net" = tap ]; then
+        if [ "$(id -u)" != 0 ] || ! [ -c /dev/net/tun ] || ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
+            echo "# KERNEL_NET=tap needs root, /dev/net/tun, iproute2 and nsenter: user networking instead"
+            net=user
+        fi
+    fi
     for attempt in 1 2 3; do
-        base=$((20000 + RANDOM % 12000))    # below the ephemeral ports (scripts/run.sh --port-base)
-        scripts/run.sh --net user --port-base "$base" --disk "$1" "${@:2}" </dev/null >"$T/kernel.log" 2>&1 &
+        if [ "$net" = tap ]; then
+            scripts/run.sh --net tap --netns "$ns" --disk "$1" "${@:2}" </dev/null >"$T/kernel.log" 2>&1 &
+            SERVER=10.77.0.2:524
+            mkdir -p "$T/nsbin"
+            for tool in ncpc ncpfs; do
+                printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$ns" "$(cd "$B" && pwd)/$tool" >"$T/nsbin/$tool"
+                chmod +x "$T/nsbin/$tool"
+            done
+            NCPC=$T/nsbin/ncpc NCPFS=$T/nsbin/ncpfs
+        else
+            base=$((20000 + RANDOM % 12000))    # below the ephemeral ports (scripts/run.sh --port-base)
+            scripts/run.sh --net user --port-base "$base" --disk "$1" "${@:2}" </dev/null >"$T/kernel.log" 2>&1 &
+            SERVER=127.0.0.1:$((base + 40))
+        fi
         pid=$!
-        SERVER=127.0.0.1:$((base + 40))
         n=0
         while kill -0 "$pid" 2>/dev/null && [ $((n += 1)) -le 240 ]; do
+            [ "$net" = tap ] && ! [ -e "/run/netns/$ns" ] && { sleep 0.5; continue; }
             NCP_PASSWORD=guest "$NCPC" -s "$SERVER" ping -c 1 >/dev/null 2>&1 && return 0
             sleep 0.5
         done

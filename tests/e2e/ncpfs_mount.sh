@@ -1,8 +1,8 @@
 #!/bin/bash
 # ncpfs_mount.sh [BUILD_DIR] - end-to-end tests of the FUSE mount (build/ncpfs) against
 # build/ncpd serving an ext2 image, or with NCP_TARGET=kernel against the WorkToDo kernel
-# in QEMU (user networking, a loopback forward on a port of its own) serving the same
-# image: cp -r and diff -r, tar both ways, cp -a and tar of symlinks and hard links, make, git, fio with crc32c verification (verified
+# in QEMU (over tap in a namespace of its own with KERNEL_NET=tap, as ncpfs_kernel.sh runs
+# it; see boot_kernel in cli_lib.sh) serving the same image: cp -r and diff -r, tar both ways, cp -a and tar of symlinks and hard links, make, git, fio with crc32c verification (verified
 # again through a second mount), two mounts (guest and alice) seeing each other's changes
 # after close, renames and big directories, permission denials for guest, fcntl locks
 # between the mounts (conflict, wait, partial unlock, downgrade, release), a server that
