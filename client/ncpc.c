@@ -127,13 +127,41 @@ static int for_each_entry(struct ncpc *c, const char *dir, dirent_fn fn, void *a
     }
 }
 
+/* READLINK of path into out (NUL-terminated; the wire limit is NCP_SYMLINK_MAX bytes). */
+static int read_link(struct ncpc *c, const char *path, char out[NCP_SYMLINK_MAX + 1])
+{
+    struct ncp_request rq = ncpc_req(NCP_FN_READLINK);
+    struct ncpc_reply r;
+    rq.u.path.path = ncpc_str(path);
+    int e = ncpc_call(c, &rq, &r);
+    size_t n = e ? 0 : r.rp.u.readlink.target.len;
+    if (n > NCP_SYMLINK_MAX)
+        n = NCP_SYMLINK_MAX;
+    memcpy(out, e ? "" : (const char *)r.rp.u.readlink.target.ptr, n);
+    out[n] = '\0';
+    ncpc_reply_free(&r);
+    return e;
+}
+
+/* A long-format line; a symlink shows its target as ls -l does ("name -> target"). */
 static int print_entry(struct ncpc *c, const char *dir, const struct ncp_dirent *d, void *arg)
 {
-    char when[32], ub[16], gb[16];
+    char when[32], ub[16], gb[16], target[NCP_SYMLINK_MAX + 1] = "";
     fmt_time(d->mtime, when, sizeof when);
-    printf("%c %04o %-8s %-8s %12llu %s %.*s%s\n", type_char(d->type), d->mode,
+    if (d->type == NCP_FT_SYMLINK) {
+        char *path;
+        size_t dl = strlen(dir);
+        if (asprintf(&path, "%s%s%.*s", dir, dl && dir[dl - 1] == '/' ? "" : "/", d->name_len, d->name) < 0)
+            return NCP_E_NOMEM;
+        int e = read_link(c, path, target);
+        free(path);
+        if (e)
+            snprintf(target, sizeof target, "? (%s)", e < 0 ? c->err : ncp_strerror((unsigned)e));
+    }
+    printf("%c %04o %-8s %-8s %12llu %s %.*s%s%s%s\n", type_char(d->type), d->mode,
            id_name(c, NCP_NAME_USER, d->uid, ub), id_name(c, NCP_NAME_GROUP, d->gid, gb),
-           (unsigned long long)d->size, when, d->name_len, d->name, d->type == NCP_FT_DIR ? "/" : "");
+           (unsigned long long)d->size, when, d->name_len, d->name, d->type == NCP_FT_DIR ? "/" : "",
+           target[0] ? " -> " : "", target);
     return 0;
 }
 
@@ -282,13 +310,10 @@ static int cmd_readlink(struct ncpc *c, int argc, char **argv)
     int rc = 0;
     if (!argc) usage();
     for (int i = 0; i < argc; i++) {
-        struct ncp_request rq = ncpc_req(NCP_FN_READLINK);
-        struct ncpc_reply r;
-        rq.u.path.path = ncpc_str(argv[i]);
-        int e = ncpc_call(c, &rq, &r);
+        char target[NCP_SYMLINK_MAX + 1];
+        int e = read_link(c, argv[i], target);
         if (e) rc = report(c, e, "readlink", argv[i]);
-        else printf("%.*s\n", (int)r.rp.u.readlink.target.len, r.rp.u.readlink.target.ptr);
-        ncpc_reply_free(&r);
+        else printf("%s\n", target);
     }
     return rc;
 }

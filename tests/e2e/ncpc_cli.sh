@@ -91,7 +91,7 @@ check mv "$NCPC" mv /big.bin /newdir/moved.bin
 check ln_symlink "$NCPC" ln -s ../moved.bin /newdir/data/sym
 check readlink_prints_target bash -c "[ \"\$('$NCPC' readlink /newdir/data/sym)\" = ../moved.bin ]"
 check cat_through_symlink bash -c "'$NCPC' cat /newdir/data/sym | cmp - '$T/big.bin'"
-check ls_shows_symlink bash -c "'$NCPC' ls /newdir/data | grep -Eq '^l 0777 .* sym\$'"
+check ls_shows_symlink_target bash -c "'$NCPC' ls /newdir/data | grep -Eq '^l 0777 .* sym -> \.\./moved\.bin$'"
 check ln_hard "$NCPC" ln /newdir/moved.bin /newdir/hard.bin
 check stat_two_links bash -c "'$NCPC' stat /newdir/hard.bin | grep -q 'Links: 2'"
 check_fails ln_dir_refused "operation not permitted (EPERM" "$NCPC" ln /newdir /newdir2
@@ -188,7 +188,7 @@ if [ "$TARGET" != kernel ] && [ "${VOL[0]}" = --image ]; then
         pid=$!
         for _ in $(seq 50); do [ -s "$T/port2" ] && break; sleep 0.1; done
         NFT=127.0.0.1:$(awk '{print $2}' "$T/port2")
-        check no_filetype_volume_lists_symlink bash -c "NCP_PASSWORD=guest '$NCPC' -s $NFT ls / | grep -Eq '^l .* link\$' &&
+        check no_filetype_volume_lists_symlink bash -c "NCP_PASSWORD=guest '$NCPC' -s $NFT ls / | grep -Eq '^l .* link -> file\$' &&
             NCP_PASSWORD=guest '$NCPC' -s $NFT ls / | grep -Eq '^- .* file\$'"
         kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
     else
