@@ -1,4 +1,4 @@
-/* ncpfs_nodes.c - inode number -> (parent, name) table (see ncpfs_nodes.h). */
+/* ncpfs_nodes.c - inode number -> (parent, name) pairs (see ncpfs_nodes.h). */
 #include "client/ncpfs_nodes.h"
 
 #include <errno.h>
@@ -26,30 +26,48 @@ static struct node *find_ino(struct nodes *t, uint64_t ino)
     return n;
 }
 
-static struct node *find_name(struct nodes *t, uint64_t parent, const char *name)
+static struct node_name *find_name(struct nodes *t, uint64_t parent, const char *name)
 {
-    struct node *n = t->by_name[name_bucket(parent, name)];
-    while (n && (n->parent != parent || strcmp(n->name, name))) n = n->name_next;
-    return n;
+    struct node_name *m = t->by_name[name_bucket(parent, name)];
+    while (m && (m->parent != parent || strcmp(m->name, name))) m = m->bucket_next;
+    return m;
 }
 
 static void maybe_free(struct nodes *t, struct node *n);
 
-/* Takes n off its name (it keeps its number while the kernel knows it). */
-static void detach(struct nodes *t, struct node *n)
+/* Takes name m off its node (the node keeps its number while the kernel knows it). */
+static void drop_name(struct nodes *t, struct node_name *m)
 {
-    if (!n->name) return;
-    struct node **pp = &t->by_name[name_bucket(n->parent, n->name)];
-    while (*pp != n) pp = &(*pp)->name_next;
-    *pp = n->name_next;
-    free(n->name);
-    n->name = NULL;
-    struct node *p = find_ino(t, n->parent);
-    n->parent = 0;
+    struct node_name **pp = &t->by_name[name_bucket(m->parent, m->name)];
+    while (*pp != m) pp = &(*pp)->bucket_next;
+    *pp = m->bucket_next;
+    struct node *n = m->node;
+    for (pp = &n->names; *pp != m; pp = &(*pp)->alias_next) {}
+    *pp = m->alias_next;
+    n->nnames--;
+    struct node *p = find_ino(t, m->parent);
+    free(m->name);
+    free(m);
     if (p) {
         p->children--;
         maybe_free(t, p);
     }
+}
+
+/* Takes every name off n. */
+static void detach(struct nodes *t, struct node *n)
+{
+    while (n->names) drop_name(t, n->names);
+}
+
+/* Drops name m, and its node too if nothing holds it any more. */
+static void drop_name_and_maybe_node(struct nodes *t, struct node_name *m)
+{
+    struct node *n = m->node;
+    n->nlookup++;                               /* hold it across the drop */
+    drop_name(t, m);
+    n->nlookup--;
+    maybe_free(t, n);
 }
 
 static void maybe_free(struct nodes *t, struct node *n)
@@ -63,17 +81,26 @@ static void maybe_free(struct nodes *t, struct node *n)
     free(n);
 }
 
-/* Names n as `name` in `parent` (n detached); false if out of memory. */
+/* Gives n the name `name` in `parent`, first among its names; false if out of memory. */
 static bool attach(struct nodes *t, struct node *n, uint64_t parent, const char *name)
 {
     struct node *p = find_ino(t, parent);
     if (!p) return false;
-    n->name = strdup(name);
-    if (!n->name) return false;
-    n->parent = parent;
+    struct node_name *m = calloc(1, sizeof *m);
+    if (!m) return false;
+    m->name = strdup(name);
+    if (!m->name) {
+        free(m);
+        return false;
+    }
+    m->parent = parent;
+    m->node = n;
     size_t b = name_bucket(parent, name);
-    n->name_next = t->by_name[b];
-    t->by_name[b] = n;
+    m->bucket_next = t->by_name[b];
+    t->by_name[b] = m;
+    m->alias_next = n->names;
+    n->names = m;
+    n->nnames++;
     p->children++;
     return true;
 }
@@ -102,10 +129,16 @@ void nodes_init(struct nodes *t, uint32_t root_sino)
 void nodes_destroy(struct nodes *t)
 {
     for (size_t b = 0; b < NODES_BUCKETS; b++) {
+        struct node_name *m = t->by_name[b];
+        while (m) {
+            struct node_name *next = m->bucket_next;
+            free(m->name);
+            free(m);
+            m = next;
+        }
         struct node *n = t->by_ino[b];
         while (n) {
             struct node *next = n->ino_next;
-            free(n->name);
             free(n);
             n = next;
         }
@@ -137,13 +170,14 @@ static int path_locked(struct nodes *t, uint64_t ino, char *buf, size_t cap)
     struct node *n = find_ino(t, ino);
     if (!n) return -ESTALE;
     while (n->ino != ROOT_INO) {
-        if (!n->name) return -ESTALE;
-        size_t len = strlen(n->name);
+        const struct node_name *m = n->names;   /* the latest name */
+        if (!m) return -ESTALE;
+        size_t len = strlen(m->name);
         if (len + 1 > pos) return -ENAMETOOLONG;
         pos -= len;
-        memcpy(buf + pos, n->name, len);
+        memcpy(buf + pos, m->name, len);
         buf[--pos] = '/';
-        n = find_ino(t, n->parent);
+        n = find_ino(t, m->parent);
         if (!n) return -ESTALE;
     }
     if (pos == cap - 1) buf[--pos] = '/';
@@ -171,7 +205,7 @@ int nodes_child_path(struct nodes *t, uint64_t parent, const char *name, char *b
     return 0;
 }
 
-uint64_t nodes_remember(struct nodes *t, uint64_t parent, const char *name, uint32_t sino)
+uint64_t nodes_remember(struct nodes *t, uint64_t parent, const char *name, uint32_t sino, bool linked)
 {
     uint64_t ino = nodes_fuse_ino(t, sino);
     pthread_mutex_lock(&t->lock);
@@ -181,12 +215,23 @@ uint64_t nodes_remember(struct nodes *t, uint64_t parent, const char *name, uint
         pthread_mutex_unlock(&t->lock);
         return 0;
     }
-    n->nlookup++;                               /* first: keeps n alive through detaches */
-    if (ino != ROOT_INO && (!n->name || n->parent != parent || strcmp(n->name, name))) {
-        struct node *old = find_name(t, parent, name);
-        if (old && old != n) detach(t, old);    /* that name now holds another file */
-        detach(t, n);                           /* no hard links: one name per inode */
-        attach(t, n, parent, name);             /* out of memory: stays detached */
+    n->nlookup++;                               /* first: keeps n alive through the drops */
+    struct node_name *m = ino == ROOT_INO ? NULL : find_name(t, parent, name);
+    if (ino != ROOT_INO && (!m || m->node != n)) {
+        if (m) drop_name_and_maybe_node(t, m);  /* that name now holds another file */
+        if (!linked) detach(t, n);              /* one link: its old name is gone */
+        while (n->nnames >= NODE_NAMES_MAX) {   /* keep the latest names */
+            struct node_name *last = n->names;
+            while (last->alias_next) last = last->alias_next;
+            drop_name(t, last);
+        }
+        attach(t, n, parent, name);             /* out of memory: the old names stay */
+    } else if (m && m != n->names) {            /* found again: it becomes the latest */
+        struct node_name **pp = &n->names;
+        while (*pp != m) pp = &(*pp)->alias_next;
+        *pp = m->alias_next;
+        m->alias_next = n->names;
+        n->names = m;
     }
     pthread_mutex_unlock(&t->lock);
     return ino;
@@ -206,33 +251,26 @@ void nodes_forget(struct nodes *t, uint64_t ino, uint64_t count)
 void nodes_unlink(struct nodes *t, uint64_t parent, const char *name)
 {
     pthread_mutex_lock(&t->lock);
-    struct node *n = find_name(t, parent, name);
-    if (n) {
-        n->nlookup++;                           /* hold it across detach */
-        detach(t, n);
-        n->nlookup--;
-        maybe_free(t, n);
-    }
+    struct node_name *m = find_name(t, parent, name);
+    if (m) drop_name_and_maybe_node(t, m);
     pthread_mutex_unlock(&t->lock);
 }
 
 void nodes_rename(struct nodes *t, uint64_t op, const char *oname, uint64_t np, const char *nname)
 {
     pthread_mutex_lock(&t->lock);
-    struct node *n = find_name(t, op, oname);
-    struct node *old = find_name(t, np, nname);
-    if (n) n->nlookup++;                        /* hold it across the detaches */
-    if (old && old != n) {
-        old->nlookup++;
-        detach(t, old);
-        old->nlookup--;
-        maybe_free(t, old);
+    struct node_name *m = find_name(t, op, oname);
+    struct node_name *old = find_name(t, np, nname);
+    if (m && old && old->node == m->node) {     /* two names of one file: nothing changes */
+        pthread_mutex_unlock(&t->lock);
+        return;
     }
-    if (n && old != n) {
-        detach(t, n);
+    if (old) drop_name_and_maybe_node(t, old);
+    if (m) {
+        struct node *n = m->node;
+        n->nlookup++;                           /* hold it across the drop */
+        drop_name(t, m);
         attach(t, n, np, nname);
-    }
-    if (n) {
         n->nlookup--;
         maybe_free(t, n);
     }

@@ -107,7 +107,7 @@ static void reply_entry(fuse_req_t rq, uint64_t parent, const char *name, const 
 {
     struct fuse_entry_param e;
     memset(&e, 0, sizeof e);
-    e.ino = nodes_remember(&g_fs.nodes, parent, name, st->ino);
+    e.ino = nodes_remember(&g_fs.nodes, parent, name, st->ino, st->type != NCP_FT_DIR && st->nlink > 1);
     if (!e.ino) {
         fuse_reply_err(rq, ENOMEM);
         return;
@@ -625,7 +625,7 @@ static void op_create(fuse_req_t rq, fuse_ino_t parent, const char *name, mode_t
     }
     struct fuse_entry_param en;
     memset(&en, 0, sizeof en);
-    en.ino = nodes_remember(&g_fs.nodes, parent, name, st.ino);
+    en.ino = nodes_remember(&g_fs.nodes, parent, name, st.ino, st.type != NCP_FT_DIR && st.nlink > 1);
     if (!en.ino) {
         close_handle(t, h);
         fuse_reply_err(rq, ENOMEM);

@@ -149,6 +149,10 @@ check ln_s_and_readlink bash -c "ln -s nowhere '$MA/dangling' && [ \"\$(readlink
 check_fails symlink_loop_eloop "Too many levels of symbolic links" bash -c "ln -s loop '$MA/loop' && cat '$MA/loop'"
 check_fails hard_link_to_dir_refused "ln: " ln "$MA/ltree/dir" "$MA/dirhard"
 check rm_one_hard_link_keeps_file bash -c "rm '$MA/luntar/ltree/hard' && [ \"\$(stat -c %h '$MA/luntar/ltree/dir/file')\" = 1 ] && grep -qx 'link target' '$MA/luntar/ltree/dir/file'"
+# a file with two links is still reached through its inode when the name looked up last goes
+check hard_link_inode_kept_by_other_name bash -c "mkdir '$MA/lx' && echo x >'$MA/lx/a' && exec 5<'$MA/lx/a' &&
+    ln '$MA/lx/a' '$MA/lx/b' && stat '$MA/lx/b' >/dev/null && rm '$MA/lx/b' &&
+    chmod 600 /proc/self/fd/5 && [ \"\$(stat -L -c '%a %h' /proc/self/fd/5)\" = '600 1' ]"
 check_fails guest_cannot_hard_link_alice_file "Operation not permitted" ln "$MA/alice-note.txt" "$MA/stolen-note"
 check ncpc_sees_fuse_symlink bash -c "[ \"\$(${GUEST[*]} readlink /ltree/dir/slow)\" = '$SLOW' ]"
 

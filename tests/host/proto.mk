@@ -90,3 +90,9 @@ $(BUILD)/host/proto/freestanding.stamp: $(PROTO_SRC) $(wildcard server/*.c) $(PR
 .PHONY: proto-freestanding-check
 proto-freestanding-check: $(BUILD)/host/proto/freestanding.stamp
 $(PROTO_UNIT_TESTS) $(BUILD)/host/test_proto_server $(BUILD)/host/test_proto_resolve: $(BUILD)/host/proto/freestanding.stamp
+
+# ncpfs's inode table (client/ncpfs_nodes.c).
+$(BUILD)/host/test_ncpfs_nodes: tests/host/test_ncpfs_nodes.c client/ncpfs_nodes.c client/ncpfs_nodes.h tests/host/test_harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< client/ncpfs_nodes.c -pthread
+HOST_TESTS += $(BUILD)/host/test_ncpfs_nodes
