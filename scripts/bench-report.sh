@@ -197,6 +197,29 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         line = "| boot to serving, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot", "serving_ms"] / 1000) : "—") " |"; print line
         line = "| boot to serving via GRUB ISO, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot_iso", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot_iso", "serving_ms"] / 1000) : "—") " |"; print line
         print ""
+        print "**Through the mount** (`build/ncpfs`, the same client for every system, on a boot of its"
+        print "own with the volume grown to 2 GiB): the 64 MiB file read with `cat` against `ncpc get` of"
+        print "the same file (server cache warm, client page cache empty); fio with `--ioengine=psync`:"
+        print "64 MiB written in 1 MiB blocks (with a final fsync), read back in 1 MiB blocks, and 4 KiB"
+        print "random reads; dbench (NetBench'"'"'s load, `client.txt`) with 1, 8 and 32 clients."
+        print ""
+        hdr = "| figure |"; sep = "|---|"
+        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " |"; sep = sep "---:|" }
+        print hdr; print sep
+        line = "| 64 MiB `ncpc get`, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "mount_get_seq64m") " |"; print line
+        line = "| 64 MiB `cat` on the mount, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "mount_seq64m") " |"; print line
+        line = "| mount / get |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "mount_seq64m", "vs_get_pct"]) ? sprintf("%.0f%%", v[S[j], "mount_seq64m", "vs_get_pct"]) : "—") " |"; print line
+        line = "| fio sequential write, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "fio_seq_write") " |"; print line
+        line = "| fio sequential read, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "fio_seq_read") " |"; print line
+        line = "| fio 4 KiB random read, IOPS |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "fio_rand4k", "iops") " |"; print line
+        split("1 8 32", D, " ")
+        for (i = 1; i <= 3; i++) {
+            w = "dbench_c" D[i]
+            line = "| dbench " D[i] ", MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], w) " |"; print line
+            line = "| dbench " D[i] ", x epoll |"; for (j = 1; j <= ns; j++) line = line " " ratio(S[j], w, "mb_per_s") " |"; print line
+            line = "| dbench " D[i] ", max latency ms |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], w, "max_latency_ms"]) ? sprintf("%.0f", v[S[j], w, "max_latency_ms"]) : "—") " |"; print line
+        }
+        print ""
         print "Boot to serving: wall time from starting QEMU to the first answered PING of the file"
         print "protocol, polled every 50 ms.  WorkToDo boots through its PVH entry (QEMU `-kernel`, no"
         print "GRUB, no NIC option ROM: the tests'"'"' and benchmarks'"'"' path); the ISO row is `make run`'"'"'s"

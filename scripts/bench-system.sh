@@ -9,7 +9,9 @@
 #   bcache.mb=32; Linux: ncpd --cache-mb 32 with the page cache squeezed to ~16 MiB);
 #   boot 3 (scale): default caches again, 5000 and 10000 connections (when the connection
 #   list has counts above 1000), on a fresh boot so that memory the other runs filled
-#   (a Linux ncpd's own cache) does not count against them.
+#   (a Linux ncpd's own cache) does not count against them;
+#   boot 4 (mount): default caches, the volume grown to 2 GiB (dbench at 32 clients writes
+#   about 700 MB), the FUSE workloads.
 # BENCH_PHASES="main" runs only boot 1.
 # A system that does not come up prints "BENCH SYSTEM <workload> error unavailable" for each
 # workload of that boot and the script goes on.
@@ -25,15 +27,16 @@ trap 'rm -f "$img"' EXIT
 main_workloads="tcp_source read4k nullrpc seq64m write4k_c16 write4k_fsync_c16 users_mix"
 miss_workloads="miss0 miss10 miss20 miss50"
 scale_workloads="read4k_scale"
+mount_workloads="mount_seq64m fio_seq_write fio_seq_read fio_rand4k dbench_c1 dbench_c8 dbench_c32"
 unavailable() {  # unavailable PHASE
     local w
-    case "$1" in main) w="boot $main_workloads";; miss) w=$miss_workloads;; boot) w=boot_iso;; *) w=$scale_workloads;; esac
+    case "$1" in main) w="boot $main_workloads";; miss) w=$miss_workloads;; boot) w=boot_iso;; mount) w=$mount_workloads;; *) w=$scale_workloads;; esac
     for x in $w; do echo "BENCH $sys $x error unavailable"; done
 }
 # The scale boot only when some connection count is above 1000 (not in QUICK's list).
-default_phases="boot main miss"
+default_phases="boot main miss mount"
 if [ "${QUICK:-0}" = 1 ]; then conns=${BENCH_CONNS:-1000}; else conns=${BENCH_CONNS:-10000}; fi
-for c in $conns; do [ "$c" -gt 1000 ] && { default_phases="boot main miss scale"; break; }; done
+for c in $conns; do [ "$c" -gt 1000 ] && { default_phases="boot main miss mount scale"; break; }; done
 # Boot to serving: wall time from starting QEMU to the first answered request (a PING over
 # the file protocol, after logging in as guest), polled every 50 ms, for every system on its main boot.  WorkToDo boots
 # through PVH (scripts/run.sh --boot pvh, as the tests do); one extra boot through the GRUB
@@ -63,11 +66,20 @@ shutdown_cmd() {  # what ends a boot: the admin SHUTDOWN of the protocol
     echo "ip netns exec $1 env NCP_PASSWORD=admin $here/build/ncpc -s $2:524 -u admin shutdown >/dev/null 2>&1"
 }
 
+# scratch_image PHASE: the benchmark image copied to $img (sparse); grown to 2 GiB for the mount phase.
+scratch_image() {
+    cp --sparse=always "$here/build/bench/bench.img" "$img"
+    if [ "$1" = mount ]; then
+        truncate -s 2G "$img"
+        PATH=$PATH:/usr/sbin resize2fs -f "$img" >/dev/null 2>&1 || echo "bench-system: resize2fs failed; the mount phase runs on 256 MiB" >&2
+    fi
+}
+
 boot_linux() {  # boot_linux MODE PHASE [DEVICES]: DEVICES virtio boots on virtio-net and virtio-blk
     local mode=$1 phase=$2 extra=()
     [ "${3:-}" = virtio ] && extra+=(--nic virtio --blk virtio)
     [ "$phase" = miss ] && extra+=(--cache-mb "$cache_mb" --pagecache-mb 16)
-    cp --sparse=always "$here/build/bench/bench.img" "$img"
+    scratch_image "$phase"
     # The command starts once the guest's run.sh saw port 524 open (it polls every 50 ms);
     # its first PING then times boot to serving from just before the launch.
     local boot=""
@@ -85,7 +97,7 @@ boot_worktodo() {  # boot_worktodo PHASE [DEVICES]: scripts/run.sh --net tap (gu
     local kopts=(ip=10.77.0.2/24) log=$logdir/$sys.$phase.console.log pid up=0
     [ "$phase" = miss ] && kopts+=("bcache.mb=$cache_mb")
     if [ ! -f "$here/build/worktodo.elf" ]; then unavailable "$phase"; return 0; fi
-    cp --sparse=always "$here/build/bench/bench.img" "$img"
+    scratch_image "$phase"
     local boot=pvh t0 ms
     [ "$phase" = boot ] && boot=iso
     # scripts/run.sh --net tap makes the namespace; with --netns (newer run.sh) a private one,

@@ -12,6 +12,12 @@
 #   PHASE miss: 4 KiB random reads over file sets 0.75x..2x a 32 MiB cache (the cache
 #               itself is set up by bench-system.sh).
 #   PHASE scale: 4 KiB cached reads at the connection counts above 1000.
+#   PHASE mount: through the FUSE mount (build/ncpfs, entered into the namespace's network
+#               only, so the mount is on this host): the 64 MiB file read with cat against
+#               `ncpc get` of the same file (mount_seq64m vs_get_pct), fio sequential write
+#               and read (1 MiB blocks, 64 MiB) and 4 KiB random reads (IOPS), and dbench
+#               (NetBench's load) with 1, 8 and 32 clients (MB/s, max latency).  Each read
+#               figure starts on a fresh mount, so the client's page cache is empty.
 # Every ncpc run is bounded by --duration and --count and by `timeout`.  QUICK=1: shorter runs
 # and connection counts up to 1000.  Raw ncpc output goes to $BENCH_LOGDIR.
 set -uo pipefail
@@ -210,6 +216,86 @@ if [ "$phase" = scale ]; then
     for c in $conns_list; do
         [ "$c" -gt 1000 ] && bench_run "read4k_c$c" --conns "$c" --depth 1 --files /hot/h16.bin --read-size 4096
     done
+fi
+
+if [ "$phase" = mount ]; then
+    ncpfs=$here/build/ncpfs
+    mnt=$(mktemp -d "${TMPDIR:-/tmp}/wtd-bench-mnt.XXXXXX")
+    fs_pid=""
+    unmount() {
+        [ -n "$fs_pid" ] || return 0
+        fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$fs_pid" 2>/dev/null || break; sleep 0.1; done
+        kill "$fs_pid" 2>/dev/null; wait "$fs_pid" 2>/dev/null
+        fs_pid=""
+    }
+    # mount_fresh: a new ncpfs process (a long request timeout: TCG is slow), waits for it.
+    mount_fresh() {
+        unmount
+        nsenter --net="/run/netns/$ns" "$ncpfs" -s "$ip:524" -u guest -o timeout=120 -f "$mnt" \
+            2>>"$logdir/$sys.ncpfs.log" &
+        fs_pid=$!
+        for _ in $(seq 200); do grep -q " $mnt fuse" /proc/mounts && return 0; sleep 0.1; done
+        return 1
+    }
+    # fio_fig WORKLOAD FIELD(7 read KiB/s, 8 read IOPS, 48 write KiB/s) FIO-ARGS...: one fio
+    # job in $mnt/fio (terse output; KiB/s become MB/s).
+    fio_fig() {
+        local w=$1 f=$2; shift 2
+        local out
+        out=$(timeout -k 5 $((dur * 3 + 300)) fio --name="$w" --directory="$mnt/fio" --ioengine=psync \
+            --minimal "$@" 2>"$logdir/$sys.$w.err")
+        echo "$out" > "$logdir/$sys.$w.txt"
+        local x; x=$(echo "$out" | awk -F';' -v f="$f" 'NF > 100 {print $f; exit}')
+        if [ -z "$x" ] || [ "$x" = 0 ]; then emit "$w" error "$(tail -1 "$logdir/$sys.$w.err" | tr ' ' '_' | cut -c1-60)"
+        elif [ "$f" = 8 ]; then emit "$w" iops "$x"
+        else emit "$w" mb_per_s "$(awk -v k="$x" 'BEGIN {printf "%.2f", k * 1024 / 1e6}')"; fi
+    }
+    if ! command -v fio >/dev/null || ! command -v dbench >/dev/null || ! command -v nsenter >/dev/null ||
+        ! [ -c /dev/fuse ] || ! [ -x "$ncpfs" ]; then
+        for w in mount_seq64m fio_seq_write fio_seq_read fio_rand4k dbench_c1 dbench_c8 dbench_c32; do
+            emit "$w" error no_fuse_fio_dbench_or_ncpfs
+        done
+    elif mount_fresh; then
+        get_file /seq/random64.bin >/dev/null                   # the server's cache warm
+        s=$(get_file /seq/random64.bin)
+        [ -n "$s" ] && emit mount_get_seq64m mb_per_s "$(awk -v s="$s" 'BEGIN {printf "%.2f", 67108864 / s / 1e6}')"
+        t0=$(now)
+        if timeout 300 cat "$mnt/seq/random64.bin" > /dev/null; then
+            m=$(echo "$(now) $t0" | awk '{printf "%.2f", 67108864 / ($1 - $2) / 1e6}')
+            emit mount_seq64m mb_per_s "$m"
+            [ -n "$s" ] && emit mount_seq64m vs_get_pct "$(awk -v m="$m" -v s="$s" 'BEGIN {printf "%.1f", 100 * m / (67108864 / s / 1e6)}')"
+        else
+            emit mount_seq64m error read_failed
+        fi
+        mkdir -p "$mnt/fio"
+        fio_fig fio_seq_write 48 --rw=write --bs=1M --size=64M --end_fsync=1
+        mount_fresh && fio_fig fio_seq_read 7 --rw=read --bs=1M --size=64M
+        mount_fresh && fio_fig fio_rand4k 8 --rw=randread --bs=4k --size=64M --time_based --runtime="$dur"
+        # dbench: NetBench's load (dbench's client.txt), each count in a directory of its own.
+        if [ "$quick" = 1 ]; then dbench_s=10; else dbench_s=30; fi
+        for n in 1 8 32; do
+            mount_fresh || { emit "dbench_c$n" error no_mount; continue; }
+            mkdir -p "$mnt/dbench$n"
+            out=$(timeout -k 5 $((dbench_s * 4 + 300)) dbench -D "$mnt/dbench$n" -t "$dbench_s" "$n" 2>&1)
+            echo "$out" > "$logdir/$sys.dbench_c$n.txt"
+            tp=$(echo "$out" | sed -n 's/^Throughput \([0-9.]*\) MB\/sec.*/\1/p' | tail -1)
+            lat=$(echo "$out" | sed -n 's/^Throughput .*max_latency=\([0-9.]*\) ms.*/\1/p' | tail -1)
+            if [ -n "$tp" ]; then
+                emit "dbench_c$n" mb_per_s "$tp"
+                [ -n "$lat" ] && emit "dbench_c$n" max_latency_ms "$lat"
+            else
+                emit "dbench_c$n" error "$(echo "$out" | tail -1 | tr ' ' '_' | cut -c1-60)"
+            fi
+            rm -rf "$mnt/dbench$n"
+        done
+    else
+        for w in mount_seq64m fio_seq_write fio_seq_read fio_rand4k dbench_c1 dbench_c8 dbench_c32; do
+            emit "$w" error no_mount
+        done
+    fi
+    unmount
+    rmdir "$mnt" 2>/dev/null
 fi
 
 if [ "$phase" = miss ]; then

@@ -36,7 +36,7 @@ if [ "${SKIP_WTD:-0}" != 1 ]; then
 fi
 
 # The client side: ncpc, the benchmark disk, and the Linux guest's kernel and initramfs.
-make -s build/ncpc >/dev/null
+make -s build/ncpc build/ncpfs >/dev/null
 scripts/bench-image.sh
 if ! scripts/linux-guest/mkinitramfs.sh; then
     echo "bench: the Linux guest cannot be built; linux systems will be unavailable" >&2
