@@ -63,20 +63,24 @@ table miss 0 10 20 50 > "$out/miss.dat"
 # system, in the order of $systems); rate.gp draws one plot per device kind.
 rates=$(awk '$1 == "BENCH" && $3 ~ /^rate_r[0-9]+$/ {sub("rate_r", "", $3); print $3}' "$res" | sort -n -u | paste -sd' ')
 table rate_r $rates > "$out/rate.dat"
+# plot GP DATA PREFIX: one gnuplot script per device kind, over that kind's systems that have a
+# figure whose workload starts with PREFIX (a kind not run this time gets no plot).
+plot() {
+    local gp=$1 data=$2 prefix=$3 kind pick
+    for kind in e1000 virtio; do
+        pick=$(echo $systems | tr ' ' '\n' | awk -v k="$kind" -v res="$res" -v p="$prefix" '
+            BEGIN { while ((getline l < res) > 0) { split(l, f, " "); if (f[1] == "BENCH" && index(f[3], p) == 1 && f[5] ~ /^[0-9.]+$/) has[f[2]] = 1 } }
+            (k == "virtio") == ($0 ~ /virtio/) && ($0 in has) {printf "%s%d", sep, NR; sep = " "}')
+        [ -n "$pick" ] || continue
+        gnuplot -e "DATA='$data'; OUT='$out'; SYSTEMS='$systems'; PICK='$pick'; KIND='$kind'" "$here/bench/plots/$gp" 2>>"$out/gnuplot.log" ||
+            echo "bench-report: gnuplot $gp failed (see $out/gnuplot.log)" >&2
+    done
+}
 if command -v gnuplot >/dev/null 2>&1; then
-    gnuplot -e "DATA='$out/conns.dat'; OUT='$out'" "$here/bench/plots/conns.gp" 2>"$out/gnuplot.log" || echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
-    gnuplot -e "DATA='$out/miss.dat'; OUT='$out'" "$here/bench/plots/miss.gp" 2>>"$out/gnuplot.log" || echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
-    if [ -n "$rates" ]; then
-        for kind in e1000 virtio; do
-            # this kind's systems that have figures (a kind not run this time gets no plot)
-            pick=$(echo $systems | tr ' ' '\n' | awk -v k="$kind" -v res="$res" '
-                BEGIN { while ((getline l < res) > 0) { split(l, f, " "); if (f[1] == "BENCH" && f[3] ~ /^rate_r/) has[f[2]] = 1 } }
-                (k == "virtio") == ($0 ~ /virtio/) && ($0 in has) {printf "%s%d", sep, NR; sep = " "}')
-            [ -n "$pick" ] || continue
-            gnuplot -e "DATA='$out/rate.dat'; OUT='$out'; SYSTEMS='$systems'; PICK='$pick'; KIND='$kind'" "$here/bench/plots/rate.gp" 2>>"$out/gnuplot.log" ||
-                echo "bench-report: gnuplot failed (see $out/gnuplot.log)" >&2
-        done
-    fi
+    : > "$out/gnuplot.log"
+    plot conns.gp "$out/conns.dat" read4k_c
+    plot miss.gp "$out/miss.dat" miss
+    [ -n "$rates" ] && plot rate.gp "$out/rate.dat" rate_r
 fi
 
 # The generated Markdown section.
@@ -225,9 +229,9 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "GRUB, no NIC option ROM: the tests'"'"' and benchmarks'"'"' path); the ISO row is `make run`'"'"'s"
         print "path.  The Linux guest boots Debian'"'"'s kernel with `-kernel` and an initramfs."
         print ""
-        print "Plots: `build/bench/read4k_rps.png`, `build/bench/read4k_p99.png`, `build/bench/miss_rps.png`,"
-        print "and p99 latency against offered load (the mix, open loop, 64 connections) per device kind:"
-        print "`build/bench/rate_p99_e1000.png`, `build/bench/rate_p99_virtio.png`"
+        print "Plots, one per device kind (KIND = e1000 or virtio): `build/bench/read4k_rps_KIND.png`,"
+        print "`build/bench/read4k_p99_KIND.png`, `build/bench/miss_rps_KIND.png`, and p99 latency against"
+        print "offered load (the mix, open loop, 64 connections) `build/bench/rate_p99_KIND.png`"
         print "(copies of this run in `docs/img/`)."
     }' "$res" > "$section"
 
@@ -243,7 +247,7 @@ else
 fi
 # Small PNGs are worth keeping with the document.
 mkdir -p "$here/docs/img"
-for p in read4k_rps read4k_p99 miss_rps rate_p99_e1000 rate_p99_virtio; do
+for p in read4k_rps_e1000 read4k_p99_e1000 miss_rps_e1000 rate_p99_e1000 read4k_rps_virtio read4k_p99_virtio miss_rps_virtio rate_p99_virtio; do
     [ -f "$out/$p.png" ] && [ "$(stat -c %s "$out/$p.png")" -lt 204800 ] && cp "$out/$p.png" "$here/docs/img/bench-$p.png"
 done
 echo "bench-report: $out/results.json, plots in $out, results section in docs/benchmarks.md" >&2
