@@ -68,6 +68,10 @@ static inline void thread_sleep_ms(uint64_t ms) { thread_sleep_ns(ms * 1000000UL
 bool thread_stack_guard_hit(struct thread *t, uint64_t addr);
 void threads_print(void);
 uint64_t sched_switch_count(void);
+/* TSC ticks spent halted in the idle thread (under -icount shift=0 the TSC counts guest
+ * instructions, so rdtsc() minus this is the instructions executed). */
+uint64_t sched_idle_tsc(void);
+void idle_wake(void);                        /* irqs off: an interrupt ends a halt (trap.c) */
 
 /* run queue (irqs off) */
 void rq_insert_head(struct thread *t);

@@ -46,14 +46,36 @@ static void reap_zombies(void)
     }
 }
 
+/* Halted time: idle_main notes when it halts, the next interrupt's entry (idle_wake) ends
+ * the period, before its handler runs (which may switch away from idle for a long time).
+ * Irqs off guard both (one CPU). */
+static uint64_t idle_tsc;                   /* ticks halted so far */
+static uint64_t halted_at;                  /* rdtsc() at the halt; 0 while not halted */
+
+uint64_t sched_idle_tsc(void)
+{
+    return idle_tsc;
+}
+
+void idle_wake(void)
+{
+    if (halted_at) {
+        idle_tsc += rdtsc() - halted_at;
+        halted_at = 0;
+    }
+}
+
 static void idle_main(void *arg)
 {
     for (;;) {
         if (zombies)
             reap_zombies();
         irq_disable();
-        if (rq_empty() && !wtd_dispatchable())
+        if (rq_empty() && !wtd_dispatchable()) {
+            halted_at = rdtsc();
             __asm__ volatile("sti; hlt; cli");
+            idle_wake();                    /* woken by something that is not an interrupt */
+        }
         if (!rq_empty() || wtd_dispatchable())
             schedule();
         irq_enable();

@@ -33,6 +33,7 @@ struct irq_source {
     uint64_t count;
 };
 static struct irq_source sources[256];
+static uint64_t taken_by_kind[IRQ_KINDS];   /* irqs off (one CPU) */
 volatile int irq_depth;
 struct trap_frame *irq_frame;            /* the frame of the interrupt being handled */
 
@@ -107,11 +108,13 @@ void trap_dispatch(struct trap_frame *f)
         exception(f);
         return;
     }
+    idle_wake();
     if (f->vector == VEC_SPURIOUS)
         return;
     struct irq_source *s = &sources[f->vector];
     irq_depth++;
     s->count++;
+    taken_by_kind[s->kind]++;
     irq_frame = f;
     if (s->fn)
         s->fn(s->arg);
@@ -129,6 +132,11 @@ int irq_register(int vector, irq_handler_t fn, void *arg, enum irq_kind kind, co
     sources[vector] = (struct irq_source){ fn, arg, kind, name, 0 };
     irq_restore(fl);
     return vector;
+}
+
+uint64_t irq_taken(enum irq_kind kind)
+{
+    return (unsigned)kind < IRQ_KINDS ? taken_by_kind[kind] : 0;
 }
 
 int irq_alloc_vector(void)

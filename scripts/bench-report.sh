@@ -201,6 +201,28 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         line = "| boot to serving, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot", "serving_ms"] / 1000) : "—") " |"; print line
         line = "| boot to serving via GRUB ISO, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot_iso", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot_iso", "serving_ms"] / 1000) : "—") " |"; print line
         print ""
+        print "**Cost per request** (`scripts/bench-cost.sh`, counted, not timed: WorkToDo under"
+        print "`-icount shift=0,sleep=on` where the TSC counts guest instructions while it runs: `cpu.tsc -"
+        print "cpu.idle_tsc` from STATS, less the 1 kHz timer'"'"'s ticks at an idle tick'"'"'s cost (the ticks a"
+        print "request sees follow the host'"'"'s latency); device-register"
+        print "accesses traced by QEMU (`memory_region_ops_read/write`, the TCG counterpart of VM exits,"
+        print "the local APIC'"'"'s EOIs and timer apart; per region in `build/bench/logs/*.exits`); device"
+        print "interrupts from the kernel'"'"'s counts.  `get16m`: per 4 KiB of a cached 16 MiB `ncpc get`."
+        print ""
+        print "| workload | e1000: instructions | exits | irqs | virtio: instructions | exits | irqs |"
+        print "|---|---:|---:|---:|---:|---:|---:|"
+        split("read4k_c1 read4k_c16 get16m", CW, " ")
+        for (i = 1; i <= 3; i++) {
+            w = "cost_" CW[i]; line = "| " CW[i] " |"
+            for (j = 1; j <= 2; j++) {
+                sy = (j == 1) ? "worktodo" : "worktodo-virtio"
+                line = line " " (num(v[sy, w, "instr_per_req"]) ? sprintf("%.0f", v[sy, w, "instr_per_req"]) : "—") \
+                            " | " (num(v[sy, w, "exits_per_req"]) ? sprintf("%.1f", v[sy, w, "exits_per_req"]) : "—") \
+                            " | " (num(v[sy, w, "irqs_per_req"]) ? sprintf("%.2f", v[sy, w, "irqs_per_req"]) : "—") " |"
+            }
+            print line
+        }
+        print ""
         print "**Through the mount** (`build/ncpfs`, the same client for every system, on a boot of its"
         print "own with the volume grown to 2 GiB): the 64 MiB file read with `cat` against `ncpc get` of"
         print "the same file (server cache warm, client page cache empty); fio with `--ioengine=psync`:"

@@ -6,6 +6,8 @@
 #      by scripts/bench-system.sh on the same emulated hardware and driven by ncpc bench from
 #      inside its network namespace (scripts/bench-workloads.sh);
 #   3. scripts/bench-report.sh: build/bench/results.json, PNG plots, docs/benchmarks.md.
+# Between 1 and 2, scripts/bench-cost.sh counts what one request costs WorkToDo on each device
+# kind (guest instructions under -icount, device-register accesses, interrupts).
 # QUICK=1: ~10 minutes (shorter runs, up to 1000 connections).  SYSTEMS="..." picks systems;
 # REPEAT=N runs N rounds and reports medians; SKIP_WTD=1 skips step 1; APPEND=1 keeps the other systems' figures from the last run.  A system that does not come up is reported "error unavailable".
 set -uo pipefail
@@ -27,7 +29,7 @@ if [ "${APPEND:-0}" = 1 ] && [ -f "$results" ]; then
 else
     : > "$results"
 fi
-cmd="${QUICK:+QUICK=$QUICK }${SYSTEMS:+SYSTEMS=\"$SYSTEMS\" }${REPEAT:+REPEAT=$REPEAT }${APPEND:+APPEND=$APPEND }${SKIP_WTD:+SKIP_WTD=$SKIP_WTD }make bench"
+cmd="${QUICK:+QUICK=$QUICK }${SYSTEMS:+SYSTEMS=\"$SYSTEMS\" }${REPEAT:+REPEAT=$REPEAT }${APPEND:+APPEND=$APPEND }${SKIP_WTD:+SKIP_WTD=$SKIP_WTD }${SKIP_COST:+SKIP_COST=$SKIP_COST }make bench"
 [ "${APPEND:-0}" = 1 ] && [ -f "$out/command.txt" ] && cmd="$(cat "$out/command.txt"); then $cmd"
 echo "$cmd" > "$out/command.txt.new"
 
@@ -38,6 +40,11 @@ fi
 # The client side: ncpc, the benchmark disk, and the Linux guest's kernel and initramfs.
 make -s build/ncpc build/ncpfs >/dev/null
 scripts/bench-image.sh
+# What a request costs WorkToDo on each device kind, counted under -icount (when a WorkToDo
+# system is in the run; SKIP_COST=1 skips it).
+case " ${SYSTEMS:-worktodo} " in
+    *" worktodo"*) [ "${SKIP_COST:-0}" = 1 ] || scripts/bench-cost.sh | tee -a "$results";;
+esac
 if ! scripts/linux-guest/mkinitramfs.sh; then
     echo "bench: the Linux guest cannot be built; linux systems will be unavailable" >&2
 fi

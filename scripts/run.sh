@@ -2,7 +2,7 @@
 # Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
 #
 #   run.sh [--net user|tap|none] [--nic e1000|virtio] [--blk ahci|virtio] [--disk IMG] [--debug] [--test]
-#          [--icount] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE]
+#          [--icount|--icount-sleep] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE]
 #          [--boot iso|pvh] -- [kernel options...]
 #
 # --boot iso (default): SeaBIOS boots a GRUB rescue ISO that loads the kernel through
@@ -22,6 +22,11 @@
 # kernel plus tests/kernel/ and bench/) when the kernel options ask for tests or a benchmark
 # (test, test=PATTERN, bench=NAME), else the production kernel (build/worktodo.elf, `make`).
 # --elf FILE boots another.
+#
+# --icount: -icount shift=0,sleep=off, the guest TSC counts guest instructions and an idle
+#     guest's clock jumps to its next timer (deterministic runs: scripts/bench-wtd.sh).
+#     --icount-sleep: sleep=on, the TSC still counts instructions while the guest runs but an
+#     idle guest waits in real time, so device timeouts hold with real I/O (bench-cost.sh).
 #
 # --cpu MODEL: QEMU's CPU model (default qemu64,+rdrand: qemu64 plus the RDRAND instruction,
 #     which TCG implements from the host's getrandom(); TCG in QEMU 7.2 has no RDSEED).
@@ -53,6 +58,7 @@ while [ $# -gt 0 ]; do
         --debug) debug=1; shift;;
         --test) test=1; shift;;
         --icount) icount=1; shift;;
+        --icount-sleep) icount=2; shift;;
         --timeout) timeout=$2; shift 2;;
         --log) log=$2; shift 2;;
         --mem) mem=$2; shift 2;;
@@ -113,6 +119,7 @@ ro=""
 [ "$disk_ro" = 1 ] && ro=,readonly=on
 [ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw$ro" "${diskdev[@]}")
 [ "$icount" = 1 ] && q+=(-icount shift=0,sleep=off)
+[ "$icount" = 2 ] && q+=(-icount shift=0,sleep=on)
 case "$net" in
     user) b=$port_base
           q+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$((b+40))-:524,hostfwd=tcp:127.0.0.1:$((b+7))-:7,hostfwd=tcp:127.0.0.1:$((b+9))-:9,hostfwd=tcp:127.0.0.1:$((b+19))-:19,hostfwd=tcp:127.0.0.1:$((b+41))-:5241"

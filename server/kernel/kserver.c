@@ -69,6 +69,7 @@
 #include "fs/ext2.h"
 #include "wtd.h"
 #include "sched.h"
+#include "irq.h"
 #include "mm.h"
 #include "io.h"
 #include "init.h"
@@ -918,6 +919,11 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "net.rx_drops", net_rx_drops_total() }, { "net.tcp_refused", net_tcp_refused() },
         { "net.pcb_index_hits", idx_hits }, { "net.pcb_index_misses", idx_misses },
         { "mem.free_kib", pmm_free_count() * 4 },
+        /* the cost per request (scripts/bench-cost.sh): under -icount shift=0 the TSC counts
+         * guest instructions, so cpu.tsc - cpu.idle_tsc is the instructions executed */
+        { "cpu.tsc", rdtsc() }, { "cpu.idle_tsc", sched_idle_tsc() },
+        { "irq.net", irq_taken(IRQ_HOOKED_NET) }, { "irq.disk", irq_taken(IRQ_HOOKED_DISK) },
+        { "irq.plain", irq_taken(IRQ_PLAIN) },
     };
     unsigned n = 0;
     for (; n < ARRAY_SIZE(all) && n < max; n++)

@@ -4,6 +4,7 @@
 #include "io.h"
 #include "time.h"
 #include "string.h"
+#include "irq.h"
 
 static void exit_with_arg(void *arg) { thread_exit((int)(uintptr_t)arg); }
 static void return_normally(void *arg) { *(volatile int *)arg = 1; }
@@ -164,4 +165,21 @@ KTEST(timer_preempts_busy_threads)
     thread_join(b);
     KT_NE(sa, 0);
     KT_NE(sb, 0);
+}
+
+/* The idle accounting bench-cost.sh reads: a sleep with nothing else to run is spent halted
+ * (most of it counted as idle), a busy loop is not, and the timer's ticks are counted. */
+KTEST(idle_time_and_timer_ticks_counted)
+{
+    uint64_t i0 = sched_idle_tsc(), t0 = rdtsc(), k0 = irq_taken(IRQ_PLAIN);
+    thread_sleep_ms(20);
+    uint64_t slept = rdtsc() - t0, idled = sched_idle_tsc() - i0;
+    KT_GE(irq_taken(IRQ_PLAIN) - k0, 10);          /* 1 kHz timer over 20 ms */
+    KT_GE(idled * 2, slept);                       /* at least half the sleep halted */
+    KT_LE(idled, slept);
+    i0 = sched_idle_tsc();
+    t0 = rdtsc();
+    while (rdtsc() - t0 < slept)                   /* busy as long as we slept */
+        cpu_relax();
+    KT_LE((sched_idle_tsc() - i0) * 10, slept);    /* nothing else ran: no halts */
 }
