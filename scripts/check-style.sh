@@ -23,7 +23,11 @@ while [ $# -gt 0 ]; do
     *) break;;
     esac
 done
-[ $# -gt 0 ] || set -- proto server
+self_test=0
+if [ $# = 0 ]; then
+    set -- proto server
+    self_test=1         # the default run (the `make test` suite) also checks the checker
+fi
 files=$(find "$@" -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -144,4 +148,30 @@ for rule in multiple-statements body-on-control-line tab-indent; do
         bad "style_$rule" "$n lines"
     fi
 done
+# The checker itself must find one of each rule in a file that breaks each once, and nothing
+# in the forms that are one statement (a for header, a struct on one line, `;` in strings,
+# comments and macros).
+if [ "$self_test" = 1 ]; then
+    t=$(mktemp -d)
+    trap 'rm -f "$out"; rm -rf "$t"' EXIT
+    printf '%b\n' \
+        'struct pair { int a; int b; };' \
+        '#define TWO(x) do { (x)++; (x)++; } while (0)' \
+        'static int f(int x)' \
+        '{' \
+        '    for (int i = 0; i < 2; i++)' \
+        '        x++;' \
+        '    const char *s = "a; b; c;";      /* d; e; */' \
+        '    x++; x--;' \
+        '    if (x) return 1;' \
+        '\treturn s[0];' \
+        '}' > "$t/bad.c"
+    awk -v mode=check "$style_awk" "$t/bad.c" > "$t/found"
+    got=$(sed 's/^[^:]*:\([0-9]*\): \([a-z-]*\):.*/\1 \2/' "$t/found" | tr '\n' ,)
+    if [ "$got" = "8 multiple-statements,9 body-on-control-line,10 tab-indent," ]; then
+        ok "style_check_catches_violations"
+    else
+        bad "style_check_catches_violations" "found: $got"
+    fi
+fi
 finish
