@@ -8,7 +8,9 @@ struct fs_mutex { pthread_mutex_t m; };
 struct fs_cond  { pthread_cond_t c; };
 
 /* How fs_run_async behaves in tests: on a new detached thread (default),
- * inline in the caller, or refused. */
+ * inline in the caller (the job has finished when fs_run_async returns, so
+ * counts do not depend on thread timing; fs/ calls it with no lock held),
+ * or refused. */
 enum fs_host_async_mode { FS_ASYNC_THREAD, FS_ASYNC_INLINE, FS_ASYNC_REFUSE };
 extern enum fs_host_async_mode fs_host_async_mode;
 /* Seconds added to the wall clock fs_time_now reads (tests of times set the past with it). */
