@@ -13,6 +13,11 @@ struct fs_cond  { pthread_cond_t c; };
  * or refused. */
 enum fs_host_async_mode { FS_ASYNC_THREAD, FS_ASYNC_INLINE, FS_ASYNC_REFUSE };
 extern enum fs_host_async_mode fs_host_async_mode;
+/* Waits (at most 60 s) until every background call fs_run_async started has returned:
+ * 0, or -1 if some are still running. */
+int fs_host_async_drain(void);
+/* Background calls started and not yet returned. */
+unsigned fs_host_async_running(void);
 /* Seconds added to the wall clock fs_time_now reads (tests of times set the past with it). */
 extern int64_t fs_host_clock_offset;
 

@@ -343,6 +343,47 @@ static void test_sequential_readahead(void)
 	CHECK_MSG(td.reads <= 2 + 200 / 8 + 1, "device reads %llu", (unsigned long long)td.reads);
 }
 
+/* Reads blocks 0..10 in order; the read of block 10 queues the window from 18 on (a job
+ * that sleeps td->read_delay_us in the device), then a check fails. */
+static void fail_while_reading_ahead(struct bcache *c)
+{
+	struct bcache_buf *b;
+	for (unsigned i = 0; i <= 10; i++) {
+		CHECK_EQ(bcache_read(c, i, &b), 0);
+		bcache_release(b);
+	}
+	CHECK(!"failed on purpose, a read-ahead job running");
+}
+
+/* A check that fails while read-ahead runs waits for it before it returns (th_quiesce):
+ * the job reads through the test's device, which lives on the test's stack. */
+static void test_failed_check_waits_for_readahead(void)
+{
+	struct testdev td;
+	make_image(64, 0);
+	fs_host_async_mode = FS_ASYNC_THREAD;
+	CHECK(testdev_open(&td, img, 512) == 0);
+	struct bcache *c = bcache_init(&td.dev, 128);
+	struct bcache_buf *b;
+	CHECK_EQ(bcache_read(c, 0, &b), 0);
+	bcache_release(b);
+	CHECK_EQ(bcache_read(c, 1, &b), 0);    /* queues blocks 2..17 */
+	bcache_release(b);
+	CHECK_EQ(fs_host_async_drain(), 0);
+	td.read_delay_us = 300000;
+	struct th_state saved = *th_state();
+	fail_while_reading_ahead(c);
+	unsigned left = fs_host_async_running();
+	*th_state() = saved;                    /* that failure was the point, not this test's */
+	struct bcache_stats st;
+	bcache_get_stats(c, &st);
+	bcache_destroy(c);
+	testdev_close(&td);
+	CHECK_MSG(left == 0, "%u read-ahead jobs still running after the check returned", left);
+	CHECK_MSG(st.ra_blocks > 16, "the second window was not read ahead (%llu blocks)",
+		  (unsigned long long)st.ra_blocks);
+}
+
 /* Threads read and rewrite their own blocks through a small cache, racing
  * with each other's evictions, read-ahead and a flusher. */
 struct stress_arg { struct bcache *c; unsigned id; int err; };
@@ -417,6 +458,7 @@ int main(void)
 	ft_run("bcache_read_error_then_retry", test_read_error_then_retry);
 	ft_run("bcache_partial_last_block", test_partial_last_block);
 	ft_run("bcache_sequential_readahead", test_sequential_readahead);
+	ft_run("bcache_failed_check_waits_for_readahead", test_failed_check_waits_for_readahead);
 	ft_run("bcache_concurrent_stress", test_concurrent_stress);
 	ft_rm_rf(tmpdir);
 	free(tmpdir);
