@@ -165,6 +165,40 @@ static void usage(void)
     exit(2);
 }
 
+/* A command-line option and what it sets: a flag, or the value that follows it (a string,
+ * a number, or MiB kept in bytes).  Exactly one of the pointers is set. */
+struct cli_option {
+    const char *name;
+    bool *flag;
+    const char **str;
+    int *i;
+    unsigned *u;
+    uint32_t *u32;
+    uint64_t *mib;
+};
+
+static const struct cli_option *find_option(const struct cli_option *opts, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(opts[k].name, name))
+            return &opts[k];
+    return NULL;
+}
+
+static void set_option(const struct cli_option *opt, const char *v)
+{
+    if (opt->str)
+        *opt->str = v;
+    else if (opt->i)
+        *opt->i = atoi(v);
+    else if (opt->u)
+        *opt->u = (unsigned)atoi(v);
+    else if (opt->u32)
+        *opt->u32 = (uint32_t)atoi(v);
+    else
+        *opt->mib = (uint64_t)strtoull(v, NULL, 10) << 20;
+}
+
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -217,76 +251,35 @@ int main(int argc, char **argv)
     struct ncp_server_config cfg = { 0 };
     unsigned cache_mb = 64;
 
+    const struct cli_option options[] = {
+        { "--image", .str = &image }, { "--ro", .flag = &ro }, { "--memfs", .flag = &memfs },
+        { "--users", .str = &users }, { "--host", .str = &o.host }, { "--port", .i = &o.port },
+        { "--threads", .flag = &o.threads }, { "--workers", .i = &o.workers },
+        { "--quiet", .flag = &o.quiet }, { "--max-conns", .u32 = &cfg.max_conns },
+        { "--max-handles", .u32 = &cfg.max_handles }, { "--max-inflight", .u32 = &cfg.max_inflight },
+        { "--cache-mb", .u = &cache_mb },
+        { "--max-locks-per-handle", .u32 = &cfg.max_locks_per_handle },
+        { "--max-locks-per-conn", .u32 = &cfg.max_locks_per_conn },
+        { "--max-locks", .u32 = &cfg.max_locks },
+        { "--intruder-attempts", .u32 = &cfg.intruder_attempts },
+        { "--intruder-window-s", .u32 = &cfg.intruder_window_s },
+        { "--intruder-lock-s", .u32 = &cfg.intruder_lock_s },
+        { "--intruder-names", .u32 = &cfg.intruder_names },
+        { "--conn-mem-mb", .mib = &ncpd_mem_limit },
+        { "--login-timeout", .u = &o.login_timeout_s },
+        { "--frame-timeout", .u = &o.frame_timeout_s },
+    };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--image") && v) {
-            image = v;
-            i++;
-        } else if (!strcmp(a, "--ro"))
-            ro = true;
-        else if (!strcmp(a, "--memfs"))
-            memfs = true;
-        else if (!strcmp(a, "--users") && v) {
-            users = v;
-            i++;
-        } else if (!strcmp(a, "--host") && v) {
-            o.host = v;
-            i++;
-        } else if (!strcmp(a, "--port") && v) {
-            o.port = atoi(v);
-            i++;
-        } else if (!strcmp(a, "--threads"))
-            o.threads = true;
-        else if (!strcmp(a, "--workers") && v) {
-            o.workers = atoi(v);
-            i++;
-        } else if (!strcmp(a, "--quiet"))
-            o.quiet = true;
-        else if (!strcmp(a, "--max-conns") && v) {
-            cfg.max_conns = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--max-handles") && v) {
-            cfg.max_handles = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--max-inflight") && v) {
-            cfg.max_inflight = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--cache-mb") && v) {
-            cache_mb = (unsigned)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--max-locks-per-handle") && v) {
-            cfg.max_locks_per_handle = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--max-locks-per-conn") && v) {
-            cfg.max_locks_per_conn = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--max-locks") && v) {
-            cfg.max_locks = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--intruder-attempts") && v) {
-            cfg.intruder_attempts = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--intruder-window-s") && v) {
-            cfg.intruder_window_s = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--intruder-lock-s") && v) {
-            cfg.intruder_lock_s = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--intruder-names") && v) {
-            cfg.intruder_names = (uint32_t)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--conn-mem-mb") && v) {
-            ncpd_mem_limit = (uint64_t)strtoull(v, NULL, 10) << 20;
-            i++;
-        } else if (!strcmp(a, "--login-timeout") && v) {
-            o.login_timeout_s = (unsigned)atoi(v);
-            i++;
-        } else if (!strcmp(a, "--frame-timeout") && v) {
-            o.frame_timeout_s = (unsigned)atoi(v);
-            i++;
-        } else
+        const struct cli_option *opt = find_option(options, sizeof options / sizeof options[0], argv[i]);
+        if (!opt)
             usage();
+        if (opt->flag) {
+            *opt->flag = true;
+            continue;
+        }
+        if (i + 1 == argc)
+            usage();                    /* an option that takes a value, without one */
+        set_option(opt, argv[++i]);
     }
     if (!image == !memfs)
         usage();

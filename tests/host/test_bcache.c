@@ -315,6 +315,18 @@ static void test_partial_last_block(void)
 	close(fd);
 }
 
+/* A cache of nbuf buffers over a fresh image of nblocks blocks, its background work run
+ * as mode says; NULL if the device does not open. */
+static struct bcache *open_cache(struct testdev *td, unsigned nblocks, uint32_t nbuf,
+				 enum fs_host_async_mode mode)
+{
+	make_image(nblocks, 0);
+	fs_host_async_mode = mode;
+	if (testdev_open(td, img, 512))
+		return NULL;
+	return bcache_init(&td->dev, nbuf);
+}
+
 /* A sequential reader is served by read-ahead.  The jobs run inline (each
  * has finished when the read that queued it returns), so the counts do not
  * depend on how fast threads get the CPU: the first two reads find the
@@ -324,10 +336,8 @@ static void test_partial_last_block(void)
 static void test_sequential_readahead(void)
 {
 	struct testdev td;
-	make_image(256, 0);
-	fs_host_async_mode = FS_ASYNC_INLINE;
-	CHECK(testdev_open(&td, img, 512) == 0);
-	struct bcache *c = bcache_init(&td.dev, 128);
+	struct bcache *c = open_cache(&td, 256, 128, FS_ASYNC_INLINE);
+	CHECK(c);
 	for (unsigned i = 0; i < 200; i++) {
 		struct bcache_buf *b;
 		CHECK_EQ(bcache_read(c, i, &b), 0);
@@ -360,10 +370,8 @@ static void fail_while_reading_ahead(struct bcache *c)
 static void test_failed_check_waits_for_readahead(void)
 {
 	struct testdev td;
-	make_image(64, 0);
-	fs_host_async_mode = FS_ASYNC_THREAD;
-	CHECK(testdev_open(&td, img, 512) == 0);
-	struct bcache *c = bcache_init(&td.dev, 128);
+	struct bcache *c = open_cache(&td, 64, 128, FS_ASYNC_THREAD);
+	CHECK(c);
 	struct bcache_buf *b;
 	CHECK_EQ(bcache_read(c, 0, &b), 0);
 	bcache_release(b);
