@@ -46,10 +46,12 @@
  * Read-ahead: a small table of "streams" remembers the next expected block
  * of recent sequential runs.  When a stream advances and is within half a
  * window of the end of what was prefetched, the next window is queued as a
- * job with fs_run_async.  A job claims missing blocks under the lock (so a
- * concurrent reader waits for the job's read instead of issuing its own)
- * and reads each contiguous run with a single device call.  Read-ahead only
- * takes clean unreferenced buffers: it never writes back or waits.
+ * job with fs_run_async, once c->lock is dropped (the port may run the job
+ * at once, and the job takes the lock).  A job claims missing blocks under
+ * the lock (so a concurrent reader waits for the job's read instead of
+ * issuing its own) and reads each contiguous run with a single device call.
+ * Read-ahead only takes clean unreferenced buffers: it never writes back or
+ * waits.
  */
 #include "bcache.h"
 #include "fs_errno.h"
@@ -78,7 +80,8 @@ struct ra_job {
 	struct bcache *c;
 	uint64_t first;
 	uint32_t count;
-	bool busy;
+	bool busy;      /* set under c->lock; cleared by the job under it, or (atomically,
+	                   without it) by a caller whose fs_run_async failed */
 };
 
 struct bcache {
@@ -101,7 +104,7 @@ struct bcache {
 	uint32_t stream_clock;
 	uint32_t ra_window;
 	struct ra_job jobs[RA_JOBS];
-	uint32_t jobs_running;
+	uint32_t jobs_running;          /* c->lock: jobs inside ra_job_run */
 
 	struct bcache_stats st;
 };
@@ -380,11 +383,13 @@ static void claim(struct bcache *c, struct bcache_buf *b, uint64_t blockno, uint
 
 static void ra_job_run(void *arg);
 
-/* Queues background reading of [first, first+count).  c->lock held. */
-static void queue_readahead(struct bcache *c, uint64_t first, uint32_t count)
+/* Reserves a job to read [first, first+count) in the background; NULL if
+ * there is nothing to read or every job is busy.  c->lock held; the caller
+ * starts the job with start_readahead once it has dropped the lock. */
+static struct ra_job *reserve_readahead(struct bcache *c, uint64_t first, uint32_t count)
 {
 	if (first >= c->nblocks)
-		return;
+		return NULL;
 	if (count > c->nblocks - first)
 		count = (uint32_t)(c->nblocks - first);
 	while (count && hash_find(c, first)) {
@@ -392,31 +397,49 @@ static void queue_readahead(struct bcache *c, uint64_t first, uint32_t count)
 		count--;
 	}
 	if (!count)
-		return;
+		return NULL;
 	for (int i = 0; i < RA_JOBS; i++) {
 		struct ra_job *j = &c->jobs[i];
-		if (j->busy)
+		if (__atomic_load_n(&j->busy, __ATOMIC_ACQUIRE))
 			continue;
 		j->busy = true;
 		j->c = c;
 		j->first = first;
 		j->count = count;
-		c->jobs_running++;
-		if (fs_run_async(ra_job_run, j) != 0) {
-			j->busy = false;
-			c->jobs_running--;
-		}
-		return;
+		return j;
 	}
+	return NULL;
 }
 
-/* Records an access to blockno for sequential detection.  c->lock held. */
-static void note_access(struct bcache *c, uint64_t blockno)
+/* Starts a job note_access reserved; c->lock NOT held, since fs_run_async
+ * may run the job before it returns and the job takes the lock.  Never
+ * sleeps (the non-blocking lookup calls it): a job that cannot be started is
+ * given back without the lock.  Nobody waits for a job that never ran
+ * (bcache_destroy comes after every caller has returned). */
+static void start_readahead(struct ra_job *j)
+{
+	if (j && fs_run_async(ra_job_run, j) != 0)
+		__atomic_store_n(&j->busy, false, __ATOMIC_RELEASE);
+}
+
+/* True while a read-ahead job is reserved or running.  c->lock held. */
+static bool jobs_busy(struct bcache *c)
+{
+	for (int i = 0; i < RA_JOBS; i++)
+		if (__atomic_load_n(&c->jobs[i].busy, __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+/* Records an access to blockno for sequential detection; returns the
+ * read-ahead job to start (start_readahead) or NULL.  c->lock held. */
+static struct ra_job *note_access(struct bcache *c, uint64_t blockno)
 {
 	struct ra_stream *s = NULL, *oldest = &c->streams[0];
+	struct ra_job *job = NULL;
 
 	if (c->ra_window == 0)
-		return;
+		return NULL;
 	for (int i = 0; i < RA_STREAMS; i++) {
 		struct ra_stream *t = &c->streams[i];
 		if (t->next == blockno || t->next == blockno + 1) {
@@ -431,19 +454,20 @@ static void note_access(struct bcache *c, uint64_t blockno)
 		s->next = blockno + 1;
 		s->ra_end = blockno + 1;
 		s->age = ++c->stream_clock;
-		return;
+		return NULL;
 	}
 	s->age = ++c->stream_clock;
 	if (s->next != blockno)
-		return;                         /* same block again */
+		return NULL;                    /* same block again */
 	s->next = blockno + 1;
 	if (s->ra_end < s->next)
 		s->ra_end = s->next;
 	if (s->ra_end < s->next + c->ra_window / 2) {
 		uint64_t end = s->next + c->ra_window;
-		queue_readahead(c, s->ra_end, (uint32_t)(end - s->ra_end));
+		job = reserve_readahead(c, s->ra_end, (uint32_t)(end - s->ra_end));
 		s->ra_end = end;
 	}
+	return job;
 }
 
 static void ra_job_run(void *arg)
@@ -454,6 +478,7 @@ static void ra_job_run(void *arg)
 	struct bcache_buf *v[RA_WINDOW_MAX];
 
 	fs_mutex_lock(&c->lock);
+	c->jobs_running++;
 	while (blk < end) {
 		uint32_t n = 0;
 		while (blk < end && n < RA_WINDOW_MAX) {
@@ -484,7 +509,7 @@ static void ra_job_run(void *arg)
 		c->st.ra_blocks += n;
 		wake_all(c);
 	}
-	job->busy = false;
+	__atomic_store_n(&job->busy, false, __ATOMIC_RELEASE);
 	c->jobs_running--;
 	wake_all(c);
 	fs_mutex_unlock(&c->lock);
@@ -510,8 +535,9 @@ int bcache_lookup_nb(struct bcache *c, uint64_t blockno, struct bcache_buf **out
 		get_ref(b);
 		touch(c, b);
 		count_hit(c, b);
-		note_access(c, blockno);
+		struct ra_job *ra = note_access(c, blockno);
 		fs_mutex_unlock(&c->lock);
+		start_readahead(ra);
 		*out = b;
 		return 0;
 	}
@@ -541,8 +567,9 @@ static int get_block(struct bcache *c, uint64_t blockno, bool noread, struct bca
 			}
 			if (b->flags & B_VALID) {
 				count_hit(c, b);
-				note_access(c, blockno);
+				struct ra_job *ra = note_access(c, blockno);
 				fs_mutex_unlock(&c->lock);
+				start_readahead(ra);
 				*out = b;
 				return 0;
 			}
@@ -587,8 +614,9 @@ static int get_block(struct bcache *c, uint64_t blockno, bool noread, struct bca
 		return 0;
 	}
 	c->st.misses++;
-	note_access(c, blockno);
+	struct ra_job *ra = note_access(c, blockno);
 	fs_mutex_unlock(&c->lock);
+	start_readahead(ra);
 
 	r = run_io(c, &b, 1, false);
 
@@ -854,7 +882,7 @@ void bcache_destroy(struct bcache *c)
 	if (!c)
 		return;
 	fs_mutex_lock(&c->lock);
-	while (c->jobs_running)
+	while (jobs_busy(c))
 		wait_locked(c);
 	fs_mutex_unlock(&c->lock);
 	for (uint32_t i = 0; c->bufs && i < c->nbuf; i++) {

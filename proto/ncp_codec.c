@@ -114,7 +114,10 @@ static struct ncp_str rstr(struct rd *r)
     struct ncp_str s;
     s.len = r16(r);
     s.ptr = (const char *)rd_take(r, s.len);
-    if (!s.ptr) { s.ptr = ""; s.len = 0; }
+    if (!s.ptr) {
+        s.ptr = "";
+        s.len = 0;
+    }
     return s;
 }
 static struct ncp_bytes rbytes32(struct rd *r)
@@ -122,7 +125,10 @@ static struct ncp_bytes rbytes32(struct rd *r)
     struct ncp_bytes b;
     b.len = r32(r);
     b.ptr = rd_take(r, b.len);
-    if (!b.ptr) { b.ptr = (const uint8_t *)""; b.len = 0; }
+    if (!b.ptr) {
+        b.ptr = (const uint8_t *)"";
+        b.len = 0;
+    }
     return b;
 }
 
@@ -201,10 +207,19 @@ size_t ncp_encode_bare(uint8_t *buf, size_t cap, const struct ncp_header *h)
 static int frame_open(struct rd *r, const uint8_t *frame, size_t len,
                       struct ncp_header *h, const char **why)
 {
-    if (len < NCP_LEN_SIZE + NCP_HDR_SIZE) { *why = "truncated header"; return NCP_E_BADFRAME; }
+    if (len < NCP_LEN_SIZE + NCP_HDR_SIZE) {
+        *why = "truncated header";
+        return NCP_E_BADFRAME;
+    }
     uint32_t flen = ncp_frame_len(frame);
-    if (flen > NCP_MAX_FRAME_LIMIT) { *why = "frame too large"; return NCP_E_BADFRAME; }
-    if ((size_t)flen != len - NCP_LEN_SIZE) { *why = "length prefix mismatch"; return NCP_E_BADFRAME; }
+    if (flen > NCP_MAX_FRAME_LIMIT) {
+        *why = "frame too large";
+        return NCP_E_BADFRAME;
+    }
+    if ((size_t)flen != len - NCP_LEN_SIZE) {
+        *why = "length prefix mismatch";
+        return NCP_E_BADFRAME;
+    }
     ncp_header_get(frame + NCP_LEN_SIZE, h);
     r->p = frame;
     r->len = len;

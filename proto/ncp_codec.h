@@ -37,8 +37,14 @@ struct ncp_request {
         struct { uint32_t handle; uint64_t size; } truncate;
         struct { uint32_t handle; uint64_t offset, length; uint8_t flags; } lock; /* LOCK, UNLOCK */
         struct { uint16_t first; } stats;
-        struct { uint32_t mask, handle; struct ncp_str path; uint16_t mode;
-                 uint32_t uid, gid; uint64_t size; uint32_t atime, mtime; } setattr;
+        struct {
+            uint32_t mask, handle;
+            struct ncp_str path;
+            uint16_t mode;
+            uint32_t uid, gid;
+            uint64_t size;
+            uint32_t atime, mtime;
+        } setattr;
         struct {
             uint16_t count;
             const struct ncp_name *ids;         /* encode: count entries (NULL: raw instead) */
@@ -52,10 +58,17 @@ struct ncp_request {
 struct ncp_reply {
     struct ncp_header h;
     union {
-        struct { uint16_t version; uint32_t max_frame; uint16_t conn;
-                 uint32_t max_handles, max_inflight; } negotiate;
-        struct { uint8_t salt_len; uint8_t salt[NCP_SALT_MAX];
-                 uint8_t nonce[NCP_NONCE_SIZE]; } challenge;
+        struct {
+            uint16_t version;
+            uint32_t max_frame;
+            uint16_t conn;
+            uint32_t max_handles, max_inflight;
+        } negotiate;
+        struct {
+            uint8_t salt_len;
+            uint8_t salt[NCP_SALT_MAX];
+            uint8_t nonce[NCP_NONCE_SIZE];
+        } challenge;
         struct { uint32_t flags; } login;
         struct { struct ncp_bytes data; } ping;
         struct { uint32_t handle; struct ncp_stat st; } open;   /* OPEN, CREATE */

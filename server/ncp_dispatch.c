@@ -1170,7 +1170,10 @@ static int do_stats(struct ctx *x)
     while (first + count < n) {
         const char *name = all[first + count].name;
         size_t len = strlen(name);
-        if (len == 0 || len > NCP_STAT_NAME_MAX) { all[first + count].name = "?"; continue; }
+        if (len == 0 || len > NCP_STAT_NAME_MAX) {
+            all[first + count].name = "?";
+            continue;
+        }
         if (used + ncp_counter_size(name) > room)
             break;
         used += ncp_counter_size(name);

@@ -96,7 +96,10 @@ static void grant_waiters(struct ncp_server *s, struct ncp_waiter **done)
             continue;
         }
         struct ncp_lock *l = fs_alloc(sizeof *l);
-        if (!l) { pp = &w->next; continue; }      /* retry at the next release */
+        if (!l) {    /* retry at the next release */
+            pp = &w->next;
+            continue;
+        }
         *l = w->want;
         INC(l->owner->refs);                      /* the lock's; the waiter's goes when it is freed */
         l->next = s->locks;

@@ -145,7 +145,11 @@ static void *worker_main(void *arg)
         while (!job_head && !jobs_stop)
             pthread_cond_wait(&job_cond, &job_lock);
         struct job *j = job_head;
-        if (j) { job_head = j->next; if (!job_head) job_tail = NULL; }
+        if (j) {
+            job_head = j->next;
+            if (!job_head)
+                job_tail = NULL;
+        }
         pthread_mutex_unlock(&job_lock);
         if (!j)
             break;
@@ -196,7 +200,11 @@ static void flush_out(struct client *cl)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
-        if (n <= 0) { cl->closing = true; cl->out_off = cl->out_len = 0; break; }
+        if (n <= 0) {
+            cl->closing = true;
+            cl->out_off = cl->out_len = 0;
+            break;
+        }
         add_counter(&ncpd_ctr.tx_bytes, (uint64_t)n);
         cl->out_off += (size_t)n;
     }
@@ -228,7 +236,10 @@ static void client_free(struct client *cl)
     ncp_conn_destroy(cl->conn);                 /* after this no thread sends to cl */
     pthread_mutex_lock(&pending_lock);          /* a worker may have queued it meanwhile */
     for (size_t i = 0; cl->queued && i < npending; i++)
-        if (pending[i] == cl) { pending[i] = pending[--npending]; cl->queued = false; }
+        if (pending[i] == cl) {
+            pending[i] = pending[--npending];
+            cl->queued = false;
+        }
     pthread_mutex_unlock(&pending_lock);
     epoll_ctl(epfd, EPOLL_CTL_DEL, cl->fd, NULL);
     close(cl->fd);
@@ -316,7 +327,11 @@ static void consume_bytes(struct client *cl, const uint8_t *data, size_t len, in
         const uint8_t *f;
         size_t fl;
         int r = ncp_reasm_frame(&cl->ra, &f, &fl);
-        if (r == NCP_REASM_ERROR) { ncp_conn_bad_stream(cl->conn); cl->closing = true; break; }
+        if (r == NCP_REASM_ERROR) {
+            ncp_conn_bad_stream(cl->conn);
+            cl->closing = true;
+            break;
+        }
         if (r == NCP_REASM_NOMEM) {             /* the frame would pass the budget */
             add_counter(&ncpd_ctr.closed_mem, 1);
             cl->closing = true;
@@ -395,12 +410,18 @@ static void on_readable(struct client *cl, int workers)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
-        if (n < 0) { cl->closing = true; break; }
+        if (n < 0) {
+            cl->closing = true;
+            break;
+        }
         if (n == 0) {                           /* half-close: answer, then close */
             if (ndraining == draining_cap) {
                 draining_cap = draining_cap ? draining_cap * 2 : 64;
                 struct client **d = realloc(draining, draining_cap * sizeof *d);
-                if (!d) { cl->closing = true; break; }
+                if (!d) {
+                    cl->closing = true;
+                    break;
+                }
                 draining = d;
             }
             draining[ndraining++] = cl;
@@ -460,7 +481,10 @@ static void accept_all(int lfd)
                 add_counter(&ncpd_ctr.refused_mem, 1);
             if (cl && cl->conn)
                 ncp_conn_destroy(cl->conn);
-            if (cl) { pthread_mutex_destroy(&cl->out_lock); free(cl); }
+            if (cl) {
+                pthread_mutex_destroy(&cl->out_lock);
+                free(cl);
+            }
             if (room)
                 ncpd_mem_uncharge(base);
             close(fd);
@@ -502,8 +526,17 @@ int ncpd_serve_epoll(struct ncp_server *srv, int lfd, const struct ncpd_opts *o)
         add_counter(&ncpd_ctr.loop_wakeups, 1);
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
-            if (p == &listen_tag) { accept_all(lfd); continue; }
-            if (p == &wake_tag) { uint64_t v; if (read(wake_fd, &v, sizeof v) < 0) { /* spurious */ } continue; }
+            if (p == &listen_tag) {
+                accept_all(lfd);
+                continue;
+            }
+            if (p == &wake_tag) {
+                uint64_t v;
+                if (read(wake_fd, &v, sizeof v) < 0) {
+                    /* spurious */
+                }
+                continue;
+            }
             struct client *cl = p;
             if (cl->closing)
                 continue; /* freed in run_pending */

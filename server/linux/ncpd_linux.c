@@ -73,7 +73,10 @@ static void get_random(void *arg, uint8_t *buf, size_t n)
 {
     while (n) {
         ssize_t r = getrandom(buf, n, 0);
-        if (r <= 0) { perror("getrandom"); exit(1); }
+        if (r <= 0) {
+            perror("getrandom");
+            exit(1);
+        }
         buf += r;
         n -= (size_t)r;
     }
@@ -143,7 +146,10 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         all[26].v = es.mount_count;
     }
     unsigned n = 0, total = volume ? 27 : cache ? 21 : 16;
-    for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
+    for (; n < total && n < max; n++) {
+        out[n].name = all[n].name;
+        out[n].value = all[n].v;
+    }
     return n;
 }
 
@@ -157,6 +163,40 @@ static void usage(void)
         "            [--intruder-names N] [--conn-mem-mb N] [--login-timeout S]\n"
         "            [--frame-timeout S] [--quiet]\n");
     exit(2);
+}
+
+/* A command-line option and what it sets: a flag, or the value that follows it (a string,
+ * a number, or MiB kept in bytes).  Exactly one of the pointers is set. */
+struct cli_option {
+    const char *name;
+    bool *flag;
+    const char **str;
+    int *i;
+    unsigned *u;
+    uint32_t *u32;
+    uint64_t *mib;
+};
+
+static const struct cli_option *find_option(const struct cli_option *opts, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(opts[k].name, name))
+            return &opts[k];
+    return NULL;
+}
+
+static void set_option(const struct cli_option *opt, const char *v)
+{
+    if (opt->str)
+        *opt->str = v;
+    else if (opt->i)
+        *opt->i = atoi(v);
+    else if (opt->u)
+        *opt->u = (unsigned)atoi(v);
+    else if (opt->u32)
+        *opt->u32 = (uint32_t)atoi(v);
+    else
+        *opt->mib = (uint64_t)strtoull(v, NULL, 10) << 20;
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -211,38 +251,35 @@ int main(int argc, char **argv)
     struct ncp_server_config cfg = { 0 };
     unsigned cache_mb = 64;
 
+    const struct cli_option options[] = {
+        { "--image", .str = &image }, { "--ro", .flag = &ro }, { "--memfs", .flag = &memfs },
+        { "--users", .str = &users }, { "--host", .str = &o.host }, { "--port", .i = &o.port },
+        { "--threads", .flag = &o.threads }, { "--workers", .i = &o.workers },
+        { "--quiet", .flag = &o.quiet }, { "--max-conns", .u32 = &cfg.max_conns },
+        { "--max-handles", .u32 = &cfg.max_handles }, { "--max-inflight", .u32 = &cfg.max_inflight },
+        { "--cache-mb", .u = &cache_mb },
+        { "--max-locks-per-handle", .u32 = &cfg.max_locks_per_handle },
+        { "--max-locks-per-conn", .u32 = &cfg.max_locks_per_conn },
+        { "--max-locks", .u32 = &cfg.max_locks },
+        { "--intruder-attempts", .u32 = &cfg.intruder_attempts },
+        { "--intruder-window-s", .u32 = &cfg.intruder_window_s },
+        { "--intruder-lock-s", .u32 = &cfg.intruder_lock_s },
+        { "--intruder-names", .u32 = &cfg.intruder_names },
+        { "--conn-mem-mb", .mib = &ncpd_mem_limit },
+        { "--login-timeout", .u = &o.login_timeout_s },
+        { "--frame-timeout", .u = &o.frame_timeout_s },
+    };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--image") && v) { image = v; i++; }
-        else if (!strcmp(a, "--ro"))
-            ro = true;
-        else if (!strcmp(a, "--memfs"))
-            memfs = true;
-        else if (!strcmp(a, "--users") && v) { users = v; i++; }
-        else if (!strcmp(a, "--host") && v) { o.host = v; i++; }
-        else if (!strcmp(a, "--port") && v) { o.port = atoi(v); i++; }
-        else if (!strcmp(a, "--threads"))
-            o.threads = true;
-        else if (!strcmp(a, "--workers") && v) { o.workers = atoi(v); i++; }
-        else if (!strcmp(a, "--quiet"))
-            o.quiet = true;
-        else if (!strcmp(a, "--max-conns") && v) { cfg.max_conns = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--max-handles") && v) { cfg.max_handles = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--max-inflight") && v) { cfg.max_inflight = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--cache-mb") && v) { cache_mb = (unsigned)atoi(v); i++; }
-        else if (!strcmp(a, "--max-locks-per-handle") && v) { cfg.max_locks_per_handle = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--max-locks-per-conn") && v) { cfg.max_locks_per_conn = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--max-locks") && v) { cfg.max_locks = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--intruder-attempts") && v) { cfg.intruder_attempts = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--intruder-window-s") && v) { cfg.intruder_window_s = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--intruder-lock-s") && v) { cfg.intruder_lock_s = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--intruder-names") && v) { cfg.intruder_names = (uint32_t)atoi(v); i++; }
-        else if (!strcmp(a, "--conn-mem-mb") && v) { ncpd_mem_limit = (uint64_t)strtoull(v, NULL, 10) << 20; i++; }
-        else if (!strcmp(a, "--login-timeout") && v) { o.login_timeout_s = (unsigned)atoi(v); i++; }
-        else if (!strcmp(a, "--frame-timeout") && v) { o.frame_timeout_s = (unsigned)atoi(v); i++; }
-        else
+        const struct cli_option *opt = find_option(options, sizeof options / sizeof options[0], argv[i]);
+        if (!opt)
             usage();
+        if (opt->flag) {
+            *opt->flag = true;
+            continue;
+        }
+        if (i + 1 == argc)
+            usage();                    /* an option that takes a value, without one */
+        set_option(opt, argv[++i]);
     }
     if (!image == !memfs)
         usage();
@@ -268,7 +305,10 @@ int main(int argc, char **argv)
     if (image) {
         int fd = open(image, ro ? O_RDONLY : O_RDWR);
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) { perror(image); return 1; }
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            perror(image);
+            return 1;
+        }
         dev.sector_size = 512;
         dev.sectors = (uint64_t)st.st_size / 512;
         dev.read = file_read;
@@ -277,7 +317,10 @@ int main(int argc, char **argv)
         dev.priv = (void *)(intptr_t)fd;
         cache = bcache_init(&dev, cache_mb * 256);
         int e = cache ? ext2_mount(cache, ro ? EXT2_MOUNT_RDONLY : 0, &ext2) : -FS_ENOMEM;
-        if (e) { fprintf(stderr, "ncpd: cannot mount %s: error %d\n", image, e); return 1; }
+        if (e) {
+            fprintf(stderr, "ncpd: cannot mount %s: error %d\n", image, e);
+            return 1;
+        }
         volume = ext2;
         struct ext2_stats es;
         ext2_get_stats(ext2, &es);
@@ -290,12 +333,21 @@ int main(int argc, char **argv)
         cfg.vfs = &ncp_memfs_ops;
         cfg.vfs_ctx = mem;
     }
-    if (mem && memfs_layout(mem)) { fprintf(stderr, "ncpd: cannot lay out the memory volume\n"); return 1; }
+    if (mem && memfs_layout(mem)) {
+        fprintf(stderr, "ncpd: cannot lay out the memory volume\n");
+        return 1;
+    }
     if (users) {
         size_t len;
         char *text = slurp(users, &len);
-        if (!text) { perror(users); return 1; }
-        if (mem && memfs_users(mem, text, len)) { fprintf(stderr, "ncpd: cannot store %s\n", users); return 1; }
+        if (!text) {
+            perror(users);
+            return 1;
+        }
+        if (mem && memfs_users(mem, text, len)) {
+            fprintf(stderr, "ncpd: cannot store %s\n", users);
+            return 1;
+        }
         if (!mem)
             fprintf(stderr, "ncpd: --users only applies to --memfs (ext2 images carry /etc/ncp-users)\n");
         free(text);
@@ -305,11 +357,17 @@ int main(int argc, char **argv)
     cfg.extra_counters = extra_counters;
     cfg.now_ms = monotonic_ms;
     struct ncp_server *srv = ncp_server_create(&cfg);
-    if (!srv) { fprintf(stderr, "ncpd: out of memory\n"); return 1; }
+    if (!srv) {
+        fprintf(stderr, "ncpd: out of memory\n");
+        return 1;
+    }
 
     int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o.port) };
-    if (inet_pton(AF_INET, o.host, &sa.sin_addr) != 1) { fprintf(stderr, "ncpd: bad --host\n"); return 2; }
+    if (inet_pton(AF_INET, o.host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "ncpd: bad --host\n");
+        return 2;
+    }
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 4096) < 0) {
         perror("ncpd: bind/listen");
@@ -317,7 +375,10 @@ int main(int argc, char **argv)
     }
     socklen_t sl = sizeof sa;
     getsockname(lfd, (struct sockaddr *)&sa, &sl);
-    if (o.port == 0) { printf("port %d\n", ntohs(sa.sin_port)); fflush(stdout); }
+    if (o.port == 0) {
+        printf("port %d\n", ntohs(sa.sin_port));
+        fflush(stdout);
+    }
     if (!o.quiet)
         fprintf(stderr, "ncpd: serving %s on %s:%d (%s, %d workers)\n", image ? image : "memory volume",
                 o.host, ntohs(sa.sin_port), o.threads ? "thread per connection" : "epoll",
@@ -329,8 +390,14 @@ int main(int argc, char **argv)
         /* Thread mode may still have connection threads inside the volume: shut it down
          * (read-only, marked clean, synced) without freeing it. */
         int e = o.threads ? ext2_shutdown(ext2) : ext2_unmount(ext2);
-        if (e) { fprintf(stderr, "ncpd: unmount failed: %d\n", e); rc = 1; }
-        if (!o.threads) { volume = NULL; bcache_destroy(cache); }
+        if (e) {
+            fprintf(stderr, "ncpd: unmount failed: %d\n", e);
+            rc = 1;
+        }
+        if (!o.threads) {
+            volume = NULL;
+            bcache_destroy(cache);
+        }
     }
     if (!o.threads) {
         ncp_server_destroy(srv);

@@ -34,7 +34,11 @@ static void thread_send(void *arg, const uint8_t *frame, size_t len)
         ssize_t n = send(cl->fd, frame, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0) { cl->broken = true; shutdown(cl->fd, SHUT_RDWR); break; }
+        if (n <= 0) {
+            cl->broken = true;
+            shutdown(cl->fd, SHUT_RDWR);
+            break;
+        }
         add_counter(&ncpd_ctr.tx_bytes, (uint64_t)n);
         frame += n;
         len -= (size_t)n;
@@ -100,8 +104,16 @@ static void *conn_thread(void *arg)
             const uint8_t *f;
             size_t fl;
             int r = ncp_reasm_frame(&cl->ra, &f, &fl);
-            if (r == NCP_REASM_ERROR) { ncp_conn_bad_stream(cl->conn); closing = true; break; }
-            if (r == NCP_REASM_NOMEM) { add_counter(&ncpd_ctr.closed_mem, 1); closing = true; break; }
+            if (r == NCP_REASM_ERROR) {
+                ncp_conn_bad_stream(cl->conn);
+                closing = true;
+                break;
+            }
+            if (r == NCP_REASM_NOMEM) {
+                add_counter(&ncpd_ctr.closed_mem, 1);
+                closing = true;
+                break;
+            }
             if (r == NCP_REASM_FRAME) {
                 add_counter(&ncpd_ctr.frames, 1);
                 if (ncp_conn_handle(cl->conn, f, fl, true) == NCP_CLOSE_CONN)

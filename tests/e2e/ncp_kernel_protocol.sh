@@ -16,7 +16,9 @@ fi
 rm -f /tmp/ncp_kproto_build.$$
 T=$(mktemp -d /tmp/ncp-kproto.XXXXXX)
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+# QEMU runs in a session of its own (setsid): a kernel that did not power off is ended with
+# its whole group (run.sh alone would wait for QEMU before it acts on the signal).
+trap '[ -n "$pid" ] && kill -TERM -- -"$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 mkdir -p "$T/root/etc"
 # the users and layout tests/e2e/test_ncpd.c expects (a second non-admin user for the
 # cross-user tests)
@@ -28,7 +30,7 @@ base=$((20000 + RANDOM % 12000))        # below the ephemeral ports (scripts/run
 # behind QEMU's user networking the flood test needs minutes to open its 700 connections,
 # which must not time out meanwhile (ncp_kernel_limits.sh tests the timeouts).
 # shellcheck disable=SC2086
-scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" -- \
+setsid scripts/run.sh --net user --port-base "$base" --disk "$T/vol.img" -- \
     ${KPROTO_ARGS:-ncp.intruder_attempts=3 ncp.intruder_lock_s=2 ncp.login_timeout_s=900 ncp.frame_timeout_s=900} \
     </dev/null >"$T/kernel.log" 2>&1 &
 pid=$!
@@ -47,7 +49,15 @@ if grep -q "panic\|lock order" "$T/kernel.log"; then
     bad kernel_no_panic "$(tr -d '\000\r' < "$T/kernel.log" | grep -m1 'panic\|lock order')"
 else ok kernel_no_panic; fi
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then bad kernel_powered_off "QEMU still running"
-else wait "$pid"; pid=""; ok kernel_powered_off; fi
+if kill -0 "$pid" 2>/dev/null; then
+    bad kernel_powered_off "QEMU still running"
+    kill -TERM -- -"$pid" 2>/dev/null    # before the fsck: the volume is no longer written
+    wait "$pid"
+    pid=""
+else
+    wait "$pid"
+    pid=""
+    ok kernel_powered_off
+fi
 fsck_clean volume_fsck_clean "$T/vol.img"
 finish

@@ -315,27 +315,81 @@ static void test_partial_last_block(void)
 	close(fd);
 }
 
+/* A cache of nbuf buffers over a fresh image of nblocks blocks, its background work run
+ * as mode says; NULL if the device does not open. */
+static struct bcache *open_cache(struct testdev *td, unsigned nblocks, uint32_t nbuf,
+				 enum fs_host_async_mode mode)
+{
+	make_image(nblocks, 0);
+	fs_host_async_mode = mode;
+	if (testdev_open(td, img, 512))
+		return NULL;
+	return bcache_init(&td->dev, nbuf);
+}
+
+/* A sequential reader is served by read-ahead.  The jobs run inline (each
+ * has finished when the read that queued it returns), so the counts do not
+ * depend on how fast threads get the CPU: the first two reads find the
+ * stream, every later block was brought in by read-ahead, and each window
+ * (16 blocks here, the next one queued half a window before the end) is one
+ * device call. */
 static void test_sequential_readahead(void)
 {
 	struct testdev td;
-	make_image(256, 0);
-	fs_host_async_mode = FS_ASYNC_THREAD;
-	CHECK(testdev_open(&td, img, 512) == 0);
-	td.read_delay_us = 2000;
-	struct bcache *c = bcache_init(&td.dev, 128);
+	struct bcache *c = open_cache(&td, 256, 128, FS_ASYNC_INLINE);
+	CHECK(c);
 	for (unsigned i = 0; i < 200; i++) {
 		struct bcache_buf *b;
 		CHECK_EQ(bcache_read(c, i, &b), 0);
 		CHECK_MSG(block_is(b, (uint8_t)(i * 7 + 1)), "block %u", i);
 		bcache_release(b);
-		usleep(300);
 	}
 	struct bcache_stats st;
 	bcache_get_stats(c, &st);
-	bcache_destroy(c);      /* waits for read-ahead jobs */
+	bcache_destroy(c);
 	testdev_close(&td);
-	CHECK_MSG(st.ra_hits > 100, "ra_hits %llu", (unsigned long long)st.ra_hits);
-	CHECK_MSG(td.reads < 60, "device reads %llu", (unsigned long long)td.reads);
+	CHECK_MSG(st.misses == 2, "misses %llu", (unsigned long long)st.misses);
+	CHECK_MSG(st.ra_hits == 198, "ra_hits %llu", (unsigned long long)st.ra_hits);
+	CHECK_MSG(td.reads <= 2 + 200 / 8 + 1, "device reads %llu", (unsigned long long)td.reads);
+}
+
+/* Reads blocks 0..10 in order; the read of block 10 queues the window from 18 on (a job
+ * that sleeps td->read_delay_us in the device), then a check fails. */
+static void fail_while_reading_ahead(struct bcache *c)
+{
+	struct bcache_buf *b;
+	for (unsigned i = 0; i <= 10; i++) {
+		CHECK_EQ(bcache_read(c, i, &b), 0);
+		bcache_release(b);
+	}
+	CHECK(!"failed on purpose, a read-ahead job running");
+}
+
+/* A check that fails while read-ahead runs waits for it before it returns (th_quiesce):
+ * the job reads through the test's device, which lives on the test's stack. */
+static void test_failed_check_waits_for_readahead(void)
+{
+	struct testdev td;
+	struct bcache *c = open_cache(&td, 64, 128, FS_ASYNC_THREAD);
+	CHECK(c);
+	struct bcache_buf *b;
+	CHECK_EQ(bcache_read(c, 0, &b), 0);
+	bcache_release(b);
+	CHECK_EQ(bcache_read(c, 1, &b), 0);    /* queues blocks 2..17 */
+	bcache_release(b);
+	CHECK_EQ(fs_host_async_drain(), 0);
+	td.read_delay_us = 300000;
+	struct th_state saved = *th_state();
+	fail_while_reading_ahead(c);
+	unsigned left = fs_host_async_running();
+	*th_state() = saved;                    /* that failure was the point, not this test's */
+	struct bcache_stats st;
+	bcache_get_stats(c, &st);
+	bcache_destroy(c);
+	testdev_close(&td);
+	CHECK_MSG(left == 0, "%u read-ahead jobs still running after the check returned", left);
+	CHECK_MSG(st.ra_blocks > 16, "the second window was not read ahead (%llu blocks)",
+		  (unsigned long long)st.ra_blocks);
 }
 
 /* Threads read and rewrite their own blocks through a small cache, racing
@@ -412,6 +466,7 @@ int main(void)
 	ft_run("bcache_read_error_then_retry", test_read_error_then_retry);
 	ft_run("bcache_partial_last_block", test_partial_last_block);
 	ft_run("bcache_sequential_readahead", test_sequential_readahead);
+	ft_run("bcache_failed_check_waits_for_readahead", test_failed_check_waits_for_readahead);
 	ft_run("bcache_concurrent_stress", test_concurrent_stress);
 	ft_rm_rf(tmpdir);
 	free(tmpdir);

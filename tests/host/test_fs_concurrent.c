@@ -107,6 +107,7 @@ static void test_slow_read_does_not_block(void)
 struct rw_shared {
 	struct ext2_fs *fs;
 	atomic_int stop;
+	atomic_int writer_done;
 	atomic_int errors;
 	char msg[256];
 };
@@ -192,6 +193,7 @@ static void *writer_thread(void *p)
 			atomic_fetch_add(&s->errors, 1);
 		}
 	}
+	atomic_store(&s->writer_done, 1);
 	return NULL;
 }
 
@@ -206,8 +208,9 @@ static void test_readers_and_writer(void)
 	for (int i = 0; i < 4; i++)
 		pthread_create(&rd[i], NULL, reader_thread, &s);
 	pthread_create(&wr, NULL, writer_thread, &s);
-	/* a flusher, as the kernel runs one */
-	for (int i = 0; i < 50; i++) {
+	/* a flusher, as the kernel runs one, for as long as the writer writes
+	 * (however long that takes here); the pause only paces it */
+	while (!atomic_load(&s.writer_done)) {
 		bcache_flush_some(m.bc, 8);
 		usleep(2000);
 	}

@@ -361,6 +361,7 @@ struct writer {
 	volatile int stop;
 	volatile uint64_t blocks;       /* 4 KiB writes done */
 	uint64_t max_blocks;
+	volatile int done;              /* the writer has returned */
 };
 
 static void *writer_main(void *arg)
@@ -373,6 +374,7 @@ static void *writer_main(void *arg)
 			break;
 		__atomic_fetch_add(&w->blocks, 1, __ATOMIC_RELAXED);
 	}
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -393,10 +395,12 @@ static void test_sync_bounded_under_writer(void)
 	CHECK_EQ(ext2_sync(m.fs), 0);
 	m.td.write_delay_us = 300;      /* the device is slow: the writer outruns the sync */
 
-	struct writer w = { m.fs, bino, 0, 0, 12000 };
+	struct writer w = { m.fs, bino, 0, 0, 12000, 0 };
 	pthread_t t;
 	CHECK_EQ(pthread_create(&t, NULL, writer_main, &w), 0);
-	while (__atomic_load_n(&w.blocks, __ATOMIC_RELAXED) < 1000)
+	/* until the writer has dirtied 1000 blocks, or stopped (an error, checked below) */
+	while (__atomic_load_n(&w.blocks, __ATOMIC_RELAXED) < 1000 &&
+	       !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	struct bcache_stats st;
 	bcache_get_stats(m.bc, &st);
@@ -406,14 +410,16 @@ static void test_sync_bounded_under_writer(void)
 	int r = bcache_sync_counted(m.bc, &written);
 	uint64_t w1 = __atomic_load_n(&w.blocks, __ATOMIC_RELAXED);
 
-	CHECK_EQ(ext2_write(m.fs, sino, 0, "small", 5), 5);
+	int64_t sw = ext2_write(m.fs, sino, 0, "small", 5);
 	int fr = ext2_fsync(m.fs, sino);
 	struct ext2_stats es;
 	ext2_get_stats(m.fs, &es);
 	w.stop = 1;
-	pthread_join(t, NULL);
+	pthread_join(t, NULL);  /* before any CHECK can return: w is on this stack */
 	m.td.write_delay_us = 0;
+	CHECK_MSG(w0 >= 1000, "the writer stopped after %llu blocks", (unsigned long long)w0);
 	CHECK_EQ(r, 0);
+	CHECK_EQ(sw, 5);
 	CHECK_EQ(fr, 0);
 	/* at most what was dirty at its stamp, which is about what we saw before */
 	bcache_get_stats(m.bc, &st);

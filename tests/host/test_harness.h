@@ -21,6 +21,12 @@
  * status is 1 if any test failed.  A check that fails outside a running test (in main)
  * counts as a failure too, so the suite can never end green with it.
  *
+ * Background work: a program whose tests start work on other threads that uses the
+ * test's memory (the host fs port's read-ahead jobs, tests/host/fs_port_host.c) defines
+ * th_quiesce() to wait for it.  The harness calls it when a CHECK, REQUIRE or SKIP ends a
+ * test early -- before the test returns, while its stack is still there -- and after
+ * every test, so no job outlives the test that started it.
+ *
  * The old names stay: ft_run, ft_fail, ft_failed_now, ft_summary (fs tests) and
  * tp_failed_now (proto tests) are the same functions. */
 #ifndef TEST_HARNESS_H
@@ -38,6 +44,14 @@ struct th_state {
     int cur_skipped;
     char msg[1024];
 };
+
+void th_quiesce(void) __attribute__((weak));     /* see "Background work" above */
+
+static inline void th_quiesce_now(void)
+{
+    if (th_quiesce)
+        th_quiesce();
+}
 
 static inline struct th_state *th_state(void)
 {
@@ -112,6 +126,7 @@ static inline void th_run2(const char *name, const char *label, void (*fn)(void)
     s->msg[0] = 0;
     s->running = 1;
     fn();
+    th_quiesce_now();
     s->running = 0;
     const char *sep = label ? "_" : "";
     if (!label)
@@ -139,13 +154,13 @@ static inline int th_summary(void)
     return s->failed ? 1 : 0;
 }
 
-#define CHECK_MSG(c, ...) do { if (!(c)) { th_fail(__FILE__, __LINE__, __VA_ARGS__); return; } } while (0)
+#define CHECK_MSG(c, ...) do { if (!(c)) { th_fail(__FILE__, __LINE__, __VA_ARGS__); th_quiesce_now(); return; } } while (0)
 #define CHECK(c) CHECK_MSG(c, "%s", #c)
 #define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
     if (a_ != b_) { th_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a, a_, #b, b_); \
-    return; } } while (0)
-#define REQUIRE(c, ...) do { if (!(c)) { th_fail(__FILE__, __LINE__, __VA_ARGS__); return -1; } } while (0)
-#define SKIP(...) do { th_skip(__VA_ARGS__); return; } while (0)
+    th_quiesce_now(); return; } } while (0)
+#define REQUIRE(c, ...) do { if (!(c)) { th_fail(__FILE__, __LINE__, __VA_ARGS__); th_quiesce_now(); return -1; } } while (0)
+#define SKIP(...) do { th_skip(__VA_ARGS__); th_quiesce_now(); return; } while (0)
 #define RUN(fn) th_run2(#fn, NULL, fn)
 #define RUN_AS(fn, label) th_run2(#fn, label, fn)
 #define DONE() return th_summary()
