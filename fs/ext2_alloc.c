@@ -50,16 +50,26 @@ int ext2_alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
 			return r;
 		uint32_t n = blocks_in_group(fs, g);
 		int64_t bit = -1;
-		if (k == 0)
-			bit = find_clear(bm.p, start < n ? start : 0, n);
-		if (bit < 0)
-			bit = find_clear(bm.p, 0, n);
+		for (;;) {
+			bit = -1;
+			if (k == 0)
+				bit = find_clear(bm.p, start < n ? start : 0, n);
+			if (bit < 0)
+				bit = find_clear(bm.p, 0, n);
+			if (bit < 0)
+				break;
+			bm.p[bit / 8] |= (uint8_t)(1u << (bit & 7));
+			ext2_bdirty(&bm);
+			if (ext2_block_valid(fs, fs->first_data_block + g * fs->blocks_per_group + (uint32_t)bit))
+				break;
+			/* a corrupt bitmap had the superblock or the descriptors free: now in use */
+			fs_log("ext2: group %u bitmap had metadata block %u free\n", g,
+			       fs->first_data_block + g * fs->blocks_per_group + (uint32_t)bit);
+		}
 		if (bit < 0) {
 			ext2_brelse(&bm);
 			continue;       /* descriptor count was wrong; keep looking */
 		}
-		bm.p[bit / 8] |= (uint8_t)(1u << (bit & 7));
-		ext2_bdirty(&bm);
 		ext2_brelse(&bm);
 		gd->bg_free_blocks_count--;
 		ext2_gd_dirty(fs, g);
@@ -90,9 +100,13 @@ int ext2_free_block(struct ext2_fs *fs, uint32_t blk)
 	bm.p[bit / 8] &= (uint8_t)~(1u << (bit & 7));
 	ext2_bdirty(&bm);
 	ext2_brelse(&bm);
-	gd->bg_free_blocks_count++;
+	/* Counts that a corrupt volume got wrong (more free than its bitmap) stay within
+	 * their totals: statfs never shows more free than there is. */
+	if (gd->bg_free_blocks_count < fs->blocks_per_group)
+		gd->bg_free_blocks_count++;
 	ext2_gd_dirty(fs, g);
-	fs->sb->s_free_blocks_count++;
+	if (fs->sb->s_free_blocks_count < fs->blocks_count)
+		fs->sb->s_free_blocks_count++;
 	ext2_sb_dirty(fs);
 	return 0;
 }
@@ -168,11 +182,13 @@ int ext2_free_inode(struct ext2_fs *fs, uint32_t ino, bool is_dir)
 	bm.p[bit / 8] &= (uint8_t)~(1u << (bit & 7));
 	ext2_bdirty(&bm);
 	ext2_brelse(&bm);
-	gd->bg_free_inodes_count++;
+	if (gd->bg_free_inodes_count < fs->inodes_per_group)	/* as for blocks */
+		gd->bg_free_inodes_count++;
 	if (is_dir && gd->bg_used_dirs_count)
 		gd->bg_used_dirs_count--;
 	ext2_gd_dirty(fs, g);
-	fs->sb->s_free_inodes_count++;
+	if (fs->sb->s_free_inodes_count < fs->inodes_count)
+		fs->sb->s_free_inodes_count++;
 	ext2_sb_dirty(fs);
 	return 0;
 }

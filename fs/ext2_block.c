@@ -3,9 +3,13 @@
  * blk * block_size / 4096, at offset blk * block_size % 4096. */
 #include "ext2_internal.h"
 
+/* A block a pointer on the volume may name: inside the volume and past the superblock
+ * and the group descriptors, which stay pinned in the cache (a corrupt pointer to them
+ * would have file data written over the in-memory superblock). */
 bool ext2_block_valid(struct ext2_fs *fs, uint32_t blk)
 {
-	return blk >= fs->first_data_block && blk < fs->blocks_count && blk != 0;
+	uint32_t low = fs->gdt_end ? fs->gdt_end : fs->first_data_block + 1;
+	return blk >= low && blk < fs->blocks_count && blk != 0;
 }
 
 static int get(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out, int mode)

@@ -34,6 +34,9 @@ struct ext2_fs {
 	struct bcache_buf *sb_buf;      /* pinned; superblock at +1024 */
 	struct ext2_super *sb;
 	uint32_t gdt_block;             /* first fs block of the descriptors */
+	uint32_t gdt_end;               /* first fs block after them: no block below it (the
+					 * superblock and the descriptors) is ever file data,
+					 * an indirect block, a bitmap or an inode table */
 	struct bcache_buf **gdt_bufs;   /* pinned cache blocks holding them */
 	uint32_t gdt_nbufs;
 	uint32_t alloc_group_hint;

@@ -132,6 +132,7 @@ static int load_groups(struct ext2_fs *fs)
 
 	if (!range_ok(fs, fs->gdt_block, gdt_fs_blocks))
 		return fail("group descriptors past the end");
+	fs->gdt_end = fs->gdt_block + gdt_fs_blocks;
 	fs->gdt_nbufs = (uint32_t)(last - first + 1);
 	fs->gdt_bufs = fs_alloc(sizeof(*fs->gdt_bufs) * fs->gdt_nbufs);
 	if (!fs->gdt_bufs)
@@ -148,6 +149,9 @@ static int load_groups(struct ext2_fs *fs)
 		if (!range_ok(fs, gd->bg_block_bitmap, 1) || !range_ok(fs, gd->bg_inode_bitmap, 1) ||
 		    !range_ok(fs, gd->bg_inode_table, fs->inode_table_blocks))
 			return fail("group descriptor points outside the file system");
+		if (gd->bg_block_bitmap < fs->gdt_end || gd->bg_inode_bitmap < fs->gdt_end ||
+		    gd->bg_inode_table < fs->gdt_end)
+			return fail("group descriptor points at the superblock or the descriptors");
 		if (gd->bg_free_blocks_count > fs->blocks_per_group ||
 		    gd->bg_free_inodes_count > fs->inodes_per_group ||
 		    gd->bg_used_dirs_count > fs->inodes_per_group)

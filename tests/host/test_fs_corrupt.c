@@ -106,12 +106,107 @@ static void test_e2fsck_clean_sees_wrong_free_count(void)
 	free(rep);
 }
 
+/* debugfs -w REQUESTS on img (a ';'-separated list); 0 on success. */
+static int debugfs_w(const char *requests)
+{
+	char *out = NULL;
+	int st = ft_sh(&out, "%s -w -R '%s' '%s'", ft_tool("debugfs"), requests, img);
+	free(out);
+	return st;
+}
+
+/* A 1 KiB-block image holding /f (2 KiB) and an empty /g. */
+static int small_image(const char *name)
+{
+	char src[700], path[1400];
+	snprintf(src, sizeof src, "%s/src", tmpdir);
+	ft_rm_rf(src);
+	mkdir(src, 0755);
+	static uint8_t two_k[2048];
+	ft_fill(two_k, sizeof two_k, 7);
+	const char *names[] = { "f", "g" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/%s", src, names[i]);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		REQUIRE(fd >= 0, "create %s", path);
+		REQUIRE(i == 1 || write(fd, two_k, sizeof two_k) == (ssize_t)sizeof two_k, "write %s", path);
+		close(fd);
+	}
+	snprintf(img, sizeof img, "%s/%s", tmpdir, name);
+	REQUIRE(ft_mkfs(img, src, 1024, 1024, NULL) == 0, "mke2fs");
+	return 0;
+}
+
+/* The magic and the free counts the superblock holds on disk, read back after unmount. */
+static bool super_intact(uint32_t *free_blocks)
+{
+	struct fsimg m;
+	if (fsimg_open(&m, img, 32, EXT2_MOUNT_RDONLY) != 0)
+		return false;
+	struct ext2_statfs sf;
+	ext2_statfs(m.fs, &sf);
+	*free_blocks = (uint32_t)sf.free_blocks;
+	bool ok = sf.free_blocks <= sf.blocks && sf.free_inodes <= sf.inodes;
+	fsimg_close(&m);
+	return ok;
+}
+
+/* A file whose block pointer names the superblock (block 1 of a 1 KiB-block volume): writes
+ * through it are refused, not written over the cached superblock, whose free counts then
+ * read as file data (found by fuzz_ext2: statfs said 1936946035 free of 64). */
+static void test_block_pointer_to_superblock_refused(void)
+{
+	if (small_image("sbptr.img"))
+		return;
+	CHECK_EQ(debugfs_w("sif /f block[0] 1"), 0);
+	struct fsimg m;
+	CHECK_EQ(fsimg_open(&m, img, 32, 0), 0);
+	uint32_t ino;
+	CHECK_EQ(ext2_lookup(m.fs, "/f", &ino), 0);
+	uint8_t data[1024];
+	memset(data, 's', sizeof data);
+	int64_t w = ext2_write(m.fs, ino, 0, data, sizeof data);
+	int64_t r = ext2_read(m.fs, ino, 0, data, sizeof data);
+	struct ext2_statfs sf;
+	ext2_statfs(m.fs, &sf);
+	fsimg_close(&m);
+	CHECK_EQ(w, -FS_EUCLEAN);
+	CHECK_EQ(r, -FS_EUCLEAN);
+	CHECK_MSG(sf.free_blocks <= sf.blocks, "statfs: %llu free of %llu", (unsigned long long)sf.free_blocks,
+		  (unsigned long long)sf.blocks);
+	uint32_t fb;
+	CHECK_MSG(super_intact(&fb), "the superblock on disk was overwritten");
+}
+
+/* A block bitmap that has the superblock and the descriptors free: allocation skips them
+ * (and marks them used), so new data never lands on them. */
+static void test_bitmap_with_superblock_free(void)
+{
+	if (small_image("sbfree.img"))
+		return;
+	CHECK_EQ(debugfs_w("freeb 1 2"), 0);             /* the superblock and the descriptors */
+	struct fsimg m;
+	CHECK_EQ(fsimg_open(&m, img, 32, 0), 0);
+	uint32_t ino;
+	CHECK_EQ(ext2_lookup(m.fs, "/g", &ino), 0);
+	uint8_t data[8192];
+	memset(data, 's', sizeof data);
+	int64_t w = ext2_write(m.fs, ino, 0, data, sizeof data);
+	fsimg_close(&m);
+	CHECK_EQ(w, (int64_t)sizeof data);
+	uint32_t fb;
+	CHECK_MSG(super_intact(&fb), "the superblock on disk was overwritten");
+	CHECK(ft_debugfs_cat_equals(img, "/g", data, sizeof data));
+}
+
 int main(void)
 {
 	tmpdir = ft_mkdtemp();
 	ft_run("ext2_dirent_name_with_nul", test_dirent_name_with_nul);
 	ft_run("ext2_dirent_name_with_slash", test_dirent_name_with_slash);
 	ft_run("e2fsck_clean_sees_wrong_free_count", test_e2fsck_clean_sees_wrong_free_count);
+	ft_run("ext2_block_pointer_to_superblock_refused", test_block_pointer_to_superblock_refused);
+	ft_run("ext2_bitmap_with_superblock_free", test_bitmap_with_superblock_free);
 	ft_rm_rf(tmpdir);
 	free(tmpdir);
 	return ft_summary();
