@@ -217,7 +217,7 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
             for (j = 1; j <= 2; j++) {
                 sy = (j == 1) ? "worktodo" : "worktodo-virtio"
                 line = line " " (num(v[sy, w, "instr_per_req"]) ? sprintf("%.0f", v[sy, w, "instr_per_req"]) : "—") \
-                            " | " (num(v[sy, w, "exits_per_req"]) ? sprintf("%.1f", v[sy, w, "exits_per_req"]) : "—") \
+                            " | " (num(v[sy, w, "exits_per_req"]) ? sprintf("%.2f", v[sy, w, "exits_per_req"]) : "—") \
                             " | " (num(v[sy, w, "irqs_per_req"]) ? sprintf("%.2f", v[sy, w, "irqs_per_req"]) : "—") " |"
             }
             print line
