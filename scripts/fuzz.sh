@@ -6,6 +6,8 @@
 #   FUZZ_RUNS=N   each harness stops after N executions instead (FUZZ_S still caps the time);
 #                 the summary says whether a harness reached N.
 #   FUZZ_JOBS=N   runs up to N harnesses at once (default 1; one core each).
+#   FUZZ_SPLIT=N  runs each harness as N processes on one corpus, each with 1/N of FUZZ_RUNS
+#                 (the row sums their executions): a slow harness on N cores.
 #   corpus:   build/fuzz/NAME/corpus (kept between runs; new inputs go there), plus the
 #             committed seeds and reproducers in tests/fuzz/NAME/{corpus,crashes} (read only)
 #   findings: build/fuzz/NAME/crashes/{crash,leak,timeout,oom}-*  (commit each one to
@@ -55,16 +57,26 @@ fuzz_one() {
     for d in "tests/fuzz/$h/corpus" "tests/fuzz/$h/crashes"; do
         [ -d "$d" ] && seeds+=("$d")
     done
-    echo "=== fuzz_$h: ${secs}s${runs:+ or $runs executions}"
-    "$bin" -max_total_time="$secs" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$h")" \
-        -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
-        "$dir/corpus" "${seeds[@]}" >"$dir/fuzz.log" 2>&1
-    rc=$?
-    execs=$(grep -a '^stat::number_of_executed_units:' "$dir/fuzz.log" | awk '{print $2}')
-    done_line=$(grep -aE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$dir/fuzz.log" | tail -1)
-    cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$done_line")
-    ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$done_line")
-    eps=$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$done_line")
+    # FUZZ_SPLIT=N: N processes of the harness on the same corpus (each reloads what the
+    # others add), N seeds, each with a share of the executions; the row sums them.
+    local split=${FUZZ_SPLIT:-1} k pids=() share
+    share=${runs:+$(( (runs + split - 1) / split ))}
+    echo "=== fuzz_$h: ${secs}s${runs:+ or $runs executions}$([ "$split" -gt 1 ] && echo " in $split processes")"
+    rm -f "$dir"/fuzz.*.log
+    for k in $(seq "$split"); do
+        "$bin" -max_total_time="$secs" ${share:+-runs="$share"} -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$h")" \
+            -print_final_stats=1 -artifact_prefix="$dir/crashes/" -seed="$k" \
+            "$dir/corpus" "${seeds[@]}" >"$dir/fuzz.$k.log" 2>&1 &
+        pids+=($!)
+    done
+    rc=0
+    for k in "${pids[@]}"; do wait "$k" || rc=$?; done
+    if [ "$split" = 1 ]; then mv "$dir/fuzz.1.log" "$dir/fuzz.log"; else cat "$dir"/fuzz.*.log >"$dir/fuzz.log"; fi
+    execs=$(grep -a '^stat::number_of_executed_units:' "$dir/fuzz.log" | awk '{n += $2} END {if (NR) print n}')
+    # coverage: the largest any process saw; speed: their sum
+    cov=$(grep -aoE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED) +cov: [0-9]+' "$dir/fuzz.log" | awk '{if ($NF > m) m = $NF} END {if (NR) print m}')
+    ft=$(grep -aoE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED) +cov: [0-9]+ ft: [0-9]+' "$dir/fuzz.log" | awk '{if ($NF > m) m = $NF} END {if (NR) print m}')
+    eps=$(grep -a '^stat::average_exec_per_sec:' "$dir/fuzz.log" | awk '{n += $2} END {if (NR) print n}')
     corp=$(ls "$dir/corpus" | wc -l)
     found=$(( $(ls "$dir/crashes" | wc -l) - before ))
     if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
@@ -105,7 +117,7 @@ for h in "$@"; do
     [ "$(cat "build/fuzz/$h/rc" 2>/dev/null)" = 0 ] || status=1
 done
 {
-    echo "=== fuzz summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(clang-14 --version | head -1)${runs:+, FUZZ_RUNS=$runs}, FUZZ_JOBS=$jobs_max)"
+    echo "=== fuzz summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(clang-14 --version | head -1)${runs:+, FUZZ_RUNS=$runs}, FUZZ_JOBS=$jobs_max, FUZZ_SPLIT=${FUZZ_SPLIT:-1})"
     for h in "$@"; do cat "build/fuzz/$h/row"; done
 } | tee build/fuzz/summary.txt
 exit $status

@@ -4,7 +4,8 @@
 #       build/fuzz/<name>/corpus (seeded from tests/fuzz/<name>/corpus); crashes land in
 #       build/fuzz/<name>/crashes.  scripts/fuzz.sh does the running.
 #       FUZZ_RUNS=N stops each after N executions (FUZZ_S then only caps the time);
-#       FUZZ_JOBS=N runs N harnesses at once.
+#       FUZZ_JOBS=N runs N harnesses at once; FUZZ_SPLIT=N runs each as N processes
+#       sharing its corpus and its FUZZ_RUNS (the summary sums them).
 #   make fuzz-build                                    builds them all.
 # `make test` replays the committed corpus and reproducers (scripts/fuzz-replay.sh).
 #
