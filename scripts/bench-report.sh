@@ -107,6 +107,16 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " " cols; for (k = 0; k < ncols; k++) sep = sep "---:|" }
         print hdr; print sep
     }
+    function figure_header(   j, hdr, sep) {   # "| figure | <system> |..." over every system
+        hdr = "| figure |"; sep = "|---|"
+        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " |"; sep = sep "---:|" }
+        print hdr; print sep
+    }
+    function mb_row(label, w,   j, line) {    # one row of MB/s figures
+        line = "| " label " |"
+        for (j = 1; j <= ns; j++) line = line " " mb(S[j], w) " |"
+        print line
+    }
     function ran(w,   j) {                   # some system has a figure or an error for w
         for (j = 1; j <= ns; j++) if ((S[j], w, "req_per_s") in v || (S[j], w) in err) return 1
         return 0
@@ -185,12 +195,10 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "(`ncpc bench --write-pct 100 --conns 16 --depth 1`, without and with `--fsync`: each write"
         print "followed by an FSYNC of its file, the pair counted as one request)."
         print ""
-        hdr = "| figure |"; sep = "|---|"
-        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " |"; sep = sep "---:|" }
-        print hdr; print sep
-        line = "| TCP source, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "tcp_source") " |"; print line
-        line = "| 64 MiB get cold, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "seq64m_cold") " |"; print line
-        line = "| 64 MiB get warm, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "seq64m_warm") " |"; print line
+        figure_header()
+        mb_row("TCP source, MB/s", "tcp_source")
+        mb_row("64 MiB get cold, MB/s", "seq64m_cold")
+        mb_row("64 MiB get warm, MB/s", "seq64m_warm")
         line = "| warm get / TCP ceiling |"
         for (j = 1; j <= ns; j++) { a = v[S[j], "seq64m_warm", "mb_per_s"]; b = v[S[j], "tcp_source", "mb_per_s"]; line = line " " ((num(a) && num(b) && b > 0) ? sprintf("%.0f%%", 100 * a / b) : "—") " |" }
         print line
@@ -229,14 +237,12 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "64 MiB written in 1 MiB blocks (with a final fsync), read back in 1 MiB blocks, and 4 KiB"
         print "random reads; dbench (NetBench'"'"'s load, `client.txt`) with 1, 8 and 32 clients."
         print ""
-        hdr = "| figure |"; sep = "|---|"
-        for (j = 1; j <= ns; j++) { hdr = hdr " " S[j] " |"; sep = sep "---:|" }
-        print hdr; print sep
-        line = "| 64 MiB `ncpc get`, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "mount_get_seq64m") " |"; print line
-        line = "| 64 MiB `cat` on the mount, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "mount_seq64m") " |"; print line
+        figure_header()
+        mb_row("64 MiB `ncpc get`, MB/s", "mount_get_seq64m")
+        mb_row("64 MiB `cat` on the mount, MB/s", "mount_seq64m")
         line = "| mount / get |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "mount_seq64m", "vs_get_pct"]) ? sprintf("%.0f%%", v[S[j], "mount_seq64m", "vs_get_pct"]) : "—") " |"; print line
-        line = "| fio sequential write, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "fio_seq_write") " |"; print line
-        line = "| fio sequential read, MB/s |"; for (j = 1; j <= ns; j++) line = line " " mb(S[j], "fio_seq_read") " |"; print line
+        mb_row("fio sequential write, MB/s", "fio_seq_write")
+        mb_row("fio sequential read, MB/s", "fio_seq_read")
         line = "| fio 4 KiB random read, IOPS |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "fio_rand4k", "iops") " |"; print line
         split("1 8 32", D, " ")
         for (i = 1; i <= 3; i++) {
