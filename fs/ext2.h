@@ -104,7 +104,16 @@ struct ext2_stats {
 	uint64_t sync_last_blocks;      /* ... by the last one */
 	uint64_t unclean_mount;         /* 1: the volume was not clean at mount */
 	uint64_t mount_count;           /* s_mnt_count after this mount */
+	/* ext3 (zero for ext2) */
+	uint64_t journal_commits;       /* transactions committed */
+	uint64_t journal_blocks;        /* log blocks they took (descriptors, copies, revokes, commits) */
+	uint64_t journal_checkpoints;   /* times the log was written home and emptied */
+	uint64_t journal_replayed;      /* transactions replayed at mount */
 };
+/* ext3: commits the running transaction when it is JOURNAL_COMMIT_SECONDS (5) old and
+ * checkpoints a log over half full; the embedder calls it every second or so (the
+ * flusher).  0 or an error; nothing on ext2. */
+int ext2_journal_tick(struct ext2_fs *fs);
 void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st);
 int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st);
 bool ext2_is_read_only(struct ext2_fs *fs);

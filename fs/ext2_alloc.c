@@ -16,6 +16,18 @@ static uint32_t blocks_in_group(struct ext2_fs *fs, uint32_t g)
 }
 
 /* First clear bit in [from, to) of bitmap p, or -1. */
+static int64_t find_clear(const uint8_t *p, uint32_t from, uint32_t to);
+
+/* First block of group g free in bitmap p and not freed by a journal
+ * transaction that is not durable yet (ext2_jtrans.c), or -1. */
+static int64_t find_free(struct ext2_fs *fs, uint32_t g, const uint8_t *p, uint32_t from, uint32_t to)
+{
+	int64_t bit = find_clear(p, from, to);
+	while (bit >= 0 && fs->j && ext2_journal_busy(fs, g, (uint32_t)bit))
+		bit = find_clear(p, (uint32_t)bit + 1, to);
+	return bit;
+}
+
 static int64_t find_clear(const uint8_t *p, uint32_t from, uint32_t to)
 {
 	for (uint32_t i = from; i < to;) {
@@ -51,9 +63,9 @@ int ext2_alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
 		uint32_t n = blocks_in_group(fs, g);
 		int64_t bit = -1;
 		if (k == 0)
-			bit = find_clear(bm.p, start < n ? start : 0, n);
+			bit = find_free(fs, g, bm.p, start < n ? start : 0, n);
 		if (bit < 0)
-			bit = find_clear(bm.p, 0, n);
+			bit = find_free(fs, g, bm.p, 0, n);
 		if (bit < 0) {
 			ext2_brelse(&bm);
 			continue;       /* descriptor count was wrong; keep looking */
@@ -87,6 +99,8 @@ int ext2_free_block(struct ext2_fs *fs, uint32_t blk)
 		fs_log("ext2: freeing free block %u\n", blk);
 		return -FS_EUCLEAN;
 	}
+	if (fs->j)
+		ext2_journal_freed(fs, g, bm.p, bit, blk);
 	bm.p[bit / 8] &= (uint8_t)~(1u << (bit & 7));
 	ext2_bdirty(&bm);
 	ext2_brelse(&bm);

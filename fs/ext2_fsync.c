@@ -237,6 +237,12 @@ int ext2_fsync(struct ext2_fs *fs, uint32_t ino)
 
 	if (ino < 1 || ino > fs->inodes_count)
 		return -FS_EINVAL;
+	if (fs->j) {
+		/* ext3: the commit of the transaction holding its changes (group commit) */
+		int jr = fs->read_only ? 0 : ext2_journal_sync(fs);
+		count_fsync(fs, 0);
+		return jr;
+	}
 	fs_mutex_lock(&fs->lock);
 	bool nothing = fs->read_only;   /* a read-only volume has nothing to write */
 	int r = nothing ? 0 : collect(fs, ino, ph, &gen, &fallback);
@@ -277,4 +283,7 @@ void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st)
 	st->sync_last_blocks = __atomic_load_n(&fs->st.sync_last_blocks, __ATOMIC_RELAXED);
 	st->unclean_mount = __atomic_load_n(&fs->st.unclean_mount, __ATOMIC_RELAXED);
 	st->mount_count = __atomic_load_n(&fs->st.mount_count, __ATOMIC_RELAXED);
+	st->journal_commits = st->journal_blocks = st->journal_checkpoints = 0;
+	st->journal_replayed = __atomic_load_n(&fs->st.journal_replayed, __ATOMIC_RELAXED);
+	ext2_journal_get_stats(fs, st);
 }
