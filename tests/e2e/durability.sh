@@ -68,7 +68,7 @@ small_on_image() {
 # ---- the kernel ----
 kernel_half() {
     local img=$T/k.img mc0 klog qpid u
-    scripts/mkimage.sh "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
+    scripts/mkimage.sh --ext2 "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
     mc0=$(field "$img" "Mount count")
     # a long flusher interval: the writer's blocks stay dirty, so an FSYNC that wrote the
     # whole volume would show in its counter
@@ -122,7 +122,7 @@ kernel_half() {
 # ---- ncpd ----
 ncpd_half() {
     local img=$T/d.img mc0 port u
-    scripts/mkimage.sh "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
+    scripts/mkimage.sh --ext2 "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
     mc0=$(field "$img" "Mount count")
     : >"$T/ncpd.log"
     start_ncpd "$img"
