@@ -114,6 +114,9 @@ struct ext2_stats {
  * checkpoints a log over half full; the embedder calls it every second or so (the
  * flusher).  0 or an error; nothing on ext2. */
 int ext2_journal_tick(struct ext2_fs *fs);
+/* True if the volume is written through its ext3 journal (then ext2_sync and ext2_fsync
+ * commit: the metadata reaches its home blocks later, at a checkpoint). */
+bool ext2_has_journal(struct ext2_fs *fs);
 void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st);
 int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st);
 bool ext2_is_read_only(struct ext2_fs *fs);

@@ -376,8 +376,15 @@ static void journal_free(struct ext2_journal *j)
 {
 	if (!j)
 		return;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		/* an aborted journal's transaction still pins its buffers: dropped unwritten */
+		for (uint32_t k = 0; j->trans[i].bufs && k < j->trans[i].meta.n; k++) {
+			bcache_unpin(j->trans[i].bufs[k]);
+			if (j->trans[i].copy)
+				fs_free(j->trans[i].copy[k]);
+		}
 		jtrans_free(&j->trans[i]);
+	}
 	jset_free(&j->live);
 	for (uint32_t g = 0; j->busy_bm && g < j->fs->ngroups; g++)
 		fs_free(j->busy_bm[g]);
@@ -457,4 +464,9 @@ void ext2_journal_begin(struct ext2_fs *fs)
 bool ext2_journal_writing(struct ext2_fs *fs)
 {
 	return fs->j && !fs->j->stopped;
+}
+
+bool ext2_has_journal(struct ext2_fs *fs)
+{
+	return ext2_journal_writing(fs);
 }

@@ -103,6 +103,8 @@ int jtrans_init(struct jtrans *t, uint32_t cap)
 	t->escaped = fs_alloc(sizeof *t->escaped * cap);
 	if (r == 0 && (!t->bufs || !t->copy || !t->escaped))
 		r = -FS_ENOMEM;
+	if (r == 0)
+		memset(t->copy, 0, sizeof *t->copy * cap);
 	return r;
 }
 
