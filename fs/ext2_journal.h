@@ -14,7 +14,7 @@
  * quarter of the journal, or an eighth of the cache, whichever is least). */
 #define JOURNAL_TRANS_MAX 1024u
 /* ... or this many file data blocks, written before its commit (data=ordered). */
-#define JOURNAL_DATA_MAX 8192u
+#define JOURNAL_DATA_MAX 2048u
 /* ... or when the running transaction is this many seconds old (ext2_journal_tick). */
 #define JOURNAL_COMMIT_SECONDS 5u
 
@@ -38,6 +38,7 @@ struct jtrans {
 	uint32_t ndata, data_cap;
 	uint32_t *revoke;
 	uint32_t nrevoke, revoke_cap;
+	uint32_t nfreed;                /* blocks it freed (not reusable before its commit) */
 	uint8_t **copy;                 /* frozen copies (commit) */
 	bool *escaped;
 	uint32_t start;                 /* first log block (commit) */

@@ -234,6 +234,7 @@ void ext2_journal_freed(struct ext2_fs *fs, uint32_t g, const uint8_t *bitmap, u
 	}
 	j->busy_bm[g][bit / 8] |= (uint8_t)(1u << (bit & 7));
 	j->busy_tid[g] = t->tid;
+	t->nfreed++;
 
 	fs_mutex_lock(&j->lock);
 	bool logged = jset_has(&j->live, blk) || (j->ctr && jset_has(&j->ctr->meta, blk));
@@ -455,6 +456,7 @@ static void finish(struct ext2_journal *j, struct jtrans *t, int r)
 	jset_clear(&t->meta);
 	t->ndata = 0;
 	t->nrevoke = 0;
+	t->nfreed = 0;
 	if (r)
 		journal_abort(j, r);
 	fs_mutex_lock(&j->lock);
@@ -566,7 +568,9 @@ void ext2_journal_change_begin(struct ext2_fs *fs)
 	if (!j || j->error)
 		return;
 	struct jtrans *t = j->run;
-	if (t->meta.n >= j->trans_soft || t->ndata >= JOURNAL_DATA_MAX ||
+	/* space it freed comes back at its commit: commit first when free space runs low */
+	bool short_of_space = t->nfreed && fs->sb->s_free_blocks_count < (uint64_t)t->nfreed + 2048;
+	if (t->meta.n >= j->trans_soft || t->ndata >= JOURNAL_DATA_MAX || short_of_space ||
 	    j->next_head + space_of(j, t) + j->reserve > j->maxlen)
 		(void)commit(fs, true);
 	if (j->next_head + 1 + j->reserve > j->maxlen)

@@ -335,6 +335,32 @@ static void test_freed_blocks_wait_for_commit(void)
 	CHECK(ft_debugfs_cat_equals(crash, "/old", old_data, sizeof old_data));
 }
 
+/* A nearly full volume: the space a delete freed is usable by the next write
+ * (the delete is committed first), not ENOSPC until some later commit. */
+static void test_freed_space_reused_when_full(void)
+{
+	char img[600];
+	snprintf(img, sizeof img, "%s/full.img", tmpdir);
+	CHECK_EQ(mk_ext3(img, 1024, 8192), 0);
+	struct fsimg m;
+	CHECK_EQ(fsimg_open(&m, img, 256, 0), 0);
+	struct ext2_statfs sf;
+	CHECK_EQ(ext2_statfs(m.fs, &sf), 0);
+	uint32_t len = (uint32_t)(sf.free_blocks - 200) * 1024;    /* indirect blocks need some */
+	uint8_t *data = malloc(len);
+	ft_fill(data, len, 3);
+	uint32_t a, b;
+	CHECK_EQ(ext2_create(m.fs, "/a", 0644, &a), 0);
+	CHECK_EQ(write_all(m.fs, a, data, len), 0);
+	CHECK_EQ(ext2_unlink(m.fs, "/a"), 0);
+	CHECK_EQ(ext2_create(m.fs, "/b", 0644, &b), 0);
+	int w = write_all(m.fs, b, data, len);
+	free(data);
+	CHECK_EQ(w, 0);
+	CHECK_EQ(fsimg_close(&m), 0);
+	CHECK_FSCK(img);
+}
+
 /* Group commit: FSYNCs from several threads that come while a commit is
  * being written are answered by one later commit, not one commit each. */
 struct gc_arg {
@@ -697,6 +723,7 @@ int main(void)
 	ft_run("journal_refuses_unsupported", test_refuses_unsupported);
 	ft_run("journal_escape_in_log", test_escape_in_log);
 	ft_run("journal_freed_blocks_wait_for_commit", test_freed_blocks_wait_for_commit);
+	ft_run("journal_freed_space_reused_when_full", test_freed_space_reused_when_full);
 	ft_run("journal_group_commit", test_group_commit);
 	ft_run("journal_crash_points_1k", test_crash_points_1k);
 	ft_run("journal_crash_points_4k", test_crash_points_4k);
