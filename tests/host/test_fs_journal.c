@@ -341,22 +341,23 @@ static void test_freed_space_reused_when_full(void)
 {
 	char img[600];
 	snprintf(img, sizeof img, "%s/full.img", tmpdir);
-	CHECK_EQ(mk_ext3(img, 1024, 8192), 0);
+	CHECK_EQ(mk_ext3(img, 4096, 16384), 0);        /* 4 KiB blocks: few indirect blocks to change */
 	struct fsimg m;
 	CHECK_EQ(fsimg_open(&m, img, 256, 0), 0);
 	struct ext2_statfs sf;
 	CHECK_EQ(ext2_statfs(m.fs, &sf), 0);
-	uint32_t len = (uint32_t)(sf.free_blocks - 200) * 1024;    /* indirect blocks need some */
+	uint32_t len = (uint32_t)(sf.free_blocks - 60) * 4096;     /* room for its indirect blocks */
 	uint8_t *data = malloc(len);
 	ft_fill(data, len, 3);
 	uint32_t a, b;
 	CHECK_EQ(ext2_create(m.fs, "/a", 0644, &a), 0);
-	CHECK_EQ(write_all(m.fs, a, data, len), 0);
-	CHECK_EQ(ext2_unlink(m.fs, "/a"), 0);
 	CHECK_EQ(ext2_create(m.fs, "/b", 0644, &b), 0);
-	int w = write_all(m.fs, b, data, len);
+	CHECK_EQ(write_all(m.fs, a, data, len), 0);
+	CHECK_EQ(ext2_sync(m.fs), 0);
+	CHECK_EQ(ext2_unlink(m.fs, "/a"), 0);          /* in the running transaction only */
+	int64_t w = ext2_write(m.fs, b, 0, data, len);  /* one change: no commit inside it */
 	free(data);
-	CHECK_EQ(w, 0);
+	CHECK_EQ(w, len);
 	CHECK_EQ(fsimg_close(&m), 0);
 	CHECK_FSCK(img);
 }
