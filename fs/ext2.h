@@ -84,7 +84,9 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out);
 int ext2_unmount(struct ext2_fs *fs);           /* shuts down, then frees fs */
 int ext2_shutdown(struct ext2_fs *fs);
 /* Everything dirty when it is called is durable on return (not what others
- * write meanwhile: the sync ends however fast they write). */
+ * write meanwhile: the sync ends however fast they write).  On ext3 (a journal)
+ * ext2_sync and ext2_fsync commit the running transaction instead (group commit:
+ * one commit answers every FSYNC waiting on it); see fs/ext2_jtrans.c. */
 int ext2_sync(struct ext2_fs *fs);
 /* One file durable: its data, the indirect blocks mapping it, its inode, and
  * for a file created since the last volume sync its directory entry and the

@@ -22,7 +22,8 @@
  * carries the other inodes in it as they are in memory; and a write to the
  * same file while its FSYNC runs may reach the inode (phase 2) with a
  * pointer to a block allocated after phase 1 was listed.
- * A journal would replace ext2_write_ordered by a commit.
+ * On ext3 (fs->j) none of this runs: an FSYNC commits the journal's running
+ * transaction (ext2_jtrans.c), which holds every change made so far.
  *
  * New files: ext2_create notes (ino, parent) in a small ring; a volume sync
  * forgets the entries older than itself.  If the ring pushed out an entry

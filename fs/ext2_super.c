@@ -8,6 +8,7 @@
  * unmounted stays "not clean" until e2fsck checks it.  Read-only mounts
  * never write the superblock. */
 #include "ext2_internal.h"
+#include "jbd2_format.h"
 
 static int fail(const char *why)
 {
@@ -224,6 +225,11 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 			return r;
 		}
 		break;
+	}
+	if ((fs->sb->s_feature_compat & EXT3_FEATURE_COMPAT_HAS_JOURNAL) && !(fs->sb->s_state & EXT2_VALID_FS)) {
+		/* ext3: the journal (replayed above if it held work) makes the volume consistent */
+		fs_log("ext3: volume was not cleanly unmounted: consistent after its journal\n");
+		fs->sb->s_state |= EXT2_VALID_FS;
 	}
 	fs->mount_state = fs->sb->s_state;
 	if (r == 0)

@@ -672,7 +672,18 @@ static void crash_points(unsigned bs, uint64_t seed, int steps, int points)
 		struct fsimg m2;
 		int mr = fsimg_open(&m2, ours, 64, 0);
 		CHECK_MSG(mr == 0, "crash point %d: our mount failed %d", p, mr);
+		struct ext2_stats es2;
+		ext2_get_stats(m2.fs, &es2);
+		CHECK_EQ(es2.unclean_mount, 0);         /* ext3: consistent after the journal */
 		CHECK_EQ(fsimg_close(&m2), 0);
+		if (p == 0) {
+			char state[64] = "";
+			out = NULL;
+			ft_sh(&out, "%s -h '%s' 2>/dev/null | grep '^Filesystem state:'", ft_tool("dumpe2fs"), ours);
+			CHECK_MSG(out && strstr(out, "clean") && !strstr(out, "not clean"), "state after our replay: %s%s",
+				  out ? out : "?", state);
+			free(out);
+		}
 		if (!ft_e2fsck_clean(ours, &rep)) {
 			ft_fail(__FILE__, __LINE__, "crash point %d (flush %u/%u) after our replay: %.600s", p, k, nf,
 				rep ? rep : "?");
