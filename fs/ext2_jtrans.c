@@ -469,9 +469,22 @@ static void finish(struct ext2_journal *j, struct jtrans *t, int r)
 static int commit(struct ext2_fs *fs, bool locked)
 {
 	struct ext2_journal *j = fs->j;
-	if (!locked)
-		fs_mutex_lock(&fs->lock);
-	fs_mutex_lock(&j->lock);
+	for (;;) {
+		/* not holding fs->lock while another commit is written: changes go on meanwhile
+		 * (and join the transaction this one commits) */
+		if (!locked) {
+			fs_mutex_lock(&j->lock);
+			while (j->committing)
+				fs_cond_wait(&j->cond, &j->lock);
+			fs_mutex_unlock(&j->lock);
+			fs_mutex_lock(&fs->lock);
+		}
+		fs_mutex_lock(&j->lock);
+		if (!j->committing || locked)
+			break;
+		fs_mutex_unlock(&j->lock);
+		fs_mutex_unlock(&fs->lock);
+	}
 	while (j->committing)
 		fs_cond_wait(&j->cond, &j->lock);
 	int err = j->error;
