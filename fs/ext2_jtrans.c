@@ -572,6 +572,24 @@ static int checkpoint_locked(struct ext2_fs *fs)
 	return 0;
 }
 
+/* Without fs->lock: the committed blocks of the log written home ahead of a
+ * checkpoint (pinned ones, changed again since, are skipped), so the
+ * checkpoint, which holds fs->lock, has little left to write. */
+static int write_home_early(struct ext2_journal *j)
+{
+	fs_mutex_lock(&j->lock);
+	uint32_t n = j->live.n;
+	uint64_t *cb = fs_alloc(sizeof *cb * (n ? n : 1));
+	for (uint32_t i = 0; cb && i < n; i++)
+		cb[i] = (uint64_t)j->live.v[i] * j->bs / BCACHE_BLOCK_SIZE;
+	fs_mutex_unlock(&j->lock);
+	if (!cb)
+		return -FS_ENOMEM;
+	int r = bcache_write_set(j->fs->bc, cb, n, NULL);
+	fs_free(cb);
+	return r;
+}
+
 /* ---- entry points ------------------------------------------------------------------------ */
 
 /* Before a change (fs->lock held): room in the log for it, a commit if due. */
@@ -608,11 +626,16 @@ int ext2_journal_tick(struct ext2_fs *fs)
 		return 0;
 	fs_mutex_lock(&fs->lock);
 	uint32_t since = j->run_since;
-	bool half = j->next_head - j->first > (j->maxlen - j->first) / 2;
-	int r = 0;
-	if (half)
-		r = checkpoint_locked(fs);
+	uint32_t used = j->next_head - j->first, span = j->maxlen - j->first;
 	fs_mutex_unlock(&fs->lock);
+	int r = 0;
+	if (used > span / 4)
+		r = write_home_early(j);
+	if (r == 0 && used > span / 2) {
+		fs_mutex_lock(&fs->lock);
+		r = checkpoint_locked(fs);
+		fs_mutex_unlock(&fs->lock);
+	}
 	if (r == 0 && since && since + JOURNAL_COMMIT_SECONDS <= fs_time_now())
 		r = commit(fs, false);
 	return r;
