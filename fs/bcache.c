@@ -345,7 +345,7 @@ static int writeback_for_eviction(struct bcache *c)
 	uint32_t n = 0;
 
 	for (struct bcache_buf *b = c->lru.lru_next; b != &c->lru && n < WRITE_BATCH; b = b->lru_next)
-		if ((b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY && refs_load(b) == 0)
+		if ((b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY && refs_load(b) == 0 && !b->jpins)
 			v[n++] = b;
 	if (n == 0)
 		return 0;
@@ -671,7 +671,7 @@ int bcache_flush_some(struct bcache *c, uint32_t max)
 		uint32_t n = 0;
 		for (struct bcache_buf *b = c->lru.lru_next;
 		     b != &c->lru && n < WRITE_BATCH && done + n < max; b = b->lru_next)
-			if ((b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY)
+			if ((b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY && !b->jpins)
 				v[n++] = b;
 		if (!n)
 			break;
@@ -690,7 +690,7 @@ int bcache_flush_some(struct bcache *c, uint32_t max)
  * it is running: the sync writes it. */
 static bool needs_write(struct bcache_buf *b, uint64_t stamp)
 {
-	return (b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY && b->dirty_epoch < stamp;
+	return (b->flags & (B_DIRTY | B_WRITING)) == B_DIRTY && b->dirty_epoch < stamp && !b->jpins;
 }
 
 /* A write of b is running and b holds data from before S (in that write, or
@@ -826,6 +826,120 @@ uint32_t bcache_count_dirty(struct bcache *c, const uint64_t *blocks, uint32_t n
 	}
 	fs_mutex_unlock(&c->lock);
 	return k;
+}
+
+/* ---- journal support --------------------------------------------------------- */
+
+void bcache_pin(struct bcache_buf *b)
+{
+	struct bcache *c = b->cache;
+	fs_mutex_lock(&c->lock);
+	get_ref(b);
+	b->jpins++;
+	fs_mutex_unlock(&c->lock);
+}
+
+void bcache_unpin(struct bcache_buf *b)
+{
+	struct bcache *c = b->cache;
+	fs_mutex_lock(&c->lock);
+	b->jpins--;
+	put_ref(b);
+	wake_all(c);
+	fs_mutex_unlock(&c->lock);
+}
+
+bool bcache_is_pinned(struct bcache *c, uint64_t blockno)
+{
+	fs_mutex_lock(&c->lock);
+	struct bcache_buf *b = hash_find(c, blockno);
+	bool pinned = b && b->jpins;
+	fs_mutex_unlock(&c->lock);
+	return pinned;
+}
+
+/* Takes buffer b for a journal write: waits until no read or write of it
+ * runs, then marks it being written.  c->lock held.  False if b holds no data. */
+static bool take_for_write(struct bcache *c, struct bcache_buf *b)
+{
+	get_ref(b);
+	while (b->flags & (B_READING | B_WRITING))
+		wait_locked(c);
+	if (!(b->flags & B_VALID)) {
+		put_ref(b);
+		return false;
+	}
+	b->flags |= B_WRITING;
+	return true;
+}
+
+static void give_back(struct bcache *c, struct bcache_buf **held, uint32_t n, int r)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		held[i]->flags &= ~B_WRITING;
+		put_ref(held[i]);
+	}
+	if (r == 0)
+		__atomic_fetch_add(&c->st.blocks_written, 1, __ATOMIC_RELEASE);
+	wake_all(c);
+}
+
+int bcache_write_through(struct bcache *c, uint64_t off, uint32_t len, const void *src)
+{
+	struct fs_blockdev *dev = c->dev;
+	struct bcache_buf *held[BCACHE_WT_MAX];
+	uint32_t n = 0;
+	if (len == 0 || off % dev->sector_size || len % dev->sector_size)
+		return -FS_EINVAL;
+	uint64_t first = off / BCACHE_BLOCK_SIZE, last = (off + len - 1) / BCACHE_BLOCK_SIZE;
+	if (last - first + 1 > BCACHE_WT_MAX || last >= c->nblocks)
+		return -FS_EINVAL;
+	fs_mutex_lock(&c->lock);
+	for (uint64_t blk = first; blk <= last; blk++) {
+		struct bcache_buf *b = hash_find(c, blk);
+		if (!b || !take_for_write(c, b))
+			continue;
+		uint64_t lo = blk * BCACHE_BLOCK_SIZE > off ? blk * BCACHE_BLOCK_SIZE : off;
+		uint64_t hi = (blk + 1) * BCACHE_BLOCK_SIZE < off + len ? (blk + 1) * BCACHE_BLOCK_SIZE : off + len;
+		memcpy(b->data + lo % BCACHE_BLOCK_SIZE, (const uint8_t *)src + (lo - off), hi - lo);
+		held[n++] = b;
+	}
+	fs_mutex_unlock(&c->lock);
+	__atomic_fetch_add(&c->st.dev_writes, 1, __ATOMIC_RELAXED);
+	int r = dev->write(dev, off / dev->sector_size, len / dev->sector_size, src);
+	if (r > 0)
+		r = -FS_EIO;
+	if (r)
+		__atomic_fetch_add(&c->st.io_errors, 1, __ATOMIC_RELAXED);
+	fs_mutex_lock(&c->lock);
+	give_back(c, held, n, r);
+	fs_mutex_unlock(&c->lock);
+	return r;
+}
+
+int bcache_write_part(struct bcache *c, uint64_t blockno, uint32_t off, uint32_t len)
+{
+	struct fs_blockdev *dev = c->dev;
+	if (len == 0 || off % dev->sector_size || len % dev->sector_size || off + len > BCACHE_BLOCK_SIZE)
+		return -FS_EINVAL;
+	fs_mutex_lock(&c->lock);
+	struct bcache_buf *b = hash_find(c, blockno);
+	if (!b || !take_for_write(c, b)) {
+		fs_mutex_unlock(&c->lock);
+		return 0;
+	}
+	fs_mutex_unlock(&c->lock);
+	__atomic_fetch_add(&c->st.dev_writes, 1, __ATOMIC_RELAXED);
+	uint64_t lba = (blockno * BCACHE_BLOCK_SIZE + off) / dev->sector_size;
+	int r = dev->write(dev, lba, len / dev->sector_size, b->data + off);
+	if (r > 0)
+		r = -FS_EIO;
+	if (r)
+		__atomic_fetch_add(&c->st.io_errors, 1, __ATOMIC_RELAXED);
+	fs_mutex_lock(&c->lock);
+	give_back(c, &b, 1, r);
+	fs_mutex_unlock(&c->lock);
+	return r;
 }
 
 /* ---- setup and stats -------------------------------------------------------- */

@@ -29,6 +29,7 @@ struct bcache_buf {
 	uint32_t flags;
 	uint64_t dirty_epoch;               /* c->epoch when it last became dirty */
 	uint64_t write_epoch;               /* dirty_epoch of the data being written */
+	uint32_t jpins;                     /* c->lock: journal pins (never written while > 0) */
 };
 
 struct bcache_stats {
@@ -106,6 +107,23 @@ int bcache_flush(struct bcache *c);
 /* True if some write completed that no finished flush covers yet (false
  * for a device without flush). */
 bool bcache_unflushed(struct bcache *c);
+
+/* Journal support (fs/ext2_journal*.c).  A pinned buffer holds metadata of a
+ * transaction not yet committed: no path writes it back (flusher, eviction,
+ * sync, write_set) until every pin is gone.  A pin holds a reference. */
+void bcache_pin(struct bcache_buf *b);
+void bcache_unpin(struct bcache_buf *b);
+bool bcache_is_pinned(struct bcache *c, uint64_t blockno);
+/* Writes len bytes of src at device byte offset off (sector multiples, at most
+ * BCACHE_WT_MAX cache blocks) with one device call, and copies them into the
+ * cached buffers it covers so the cache stays coherent (those buffers are
+ * marked being written meanwhile, so no write-back of old contents races). */
+#define BCACHE_WT_MAX 32u
+int bcache_write_through(struct bcache *c, uint64_t off, uint32_t len, const void *src);
+/* Writes bytes [off, off+len) of cached block blockno as they are in memory
+ * (sector multiples), leaving the buffer's state alone (a pinned buffer's
+ * data part); nothing if the block is not cached. */
+int bcache_write_part(struct bcache *c, uint64_t blockno, uint32_t off, uint32_t len);
 
 /* Running counters, read without the lock and without a scan (callable anywhere). */
 void bcache_get_stats(struct bcache *c, struct bcache_stats *st);

@@ -84,7 +84,9 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out);
 int ext2_unmount(struct ext2_fs *fs);           /* shuts down, then frees fs */
 int ext2_shutdown(struct ext2_fs *fs);
 /* Everything dirty when it is called is durable on return (not what others
- * write meanwhile: the sync ends however fast they write). */
+ * write meanwhile: the sync ends however fast they write).  On ext3 (a journal)
+ * ext2_sync and ext2_fsync commit the running transaction instead (group commit:
+ * one commit answers every FSYNC waiting on it); see fs/ext2_jtrans.c. */
 int ext2_sync(struct ext2_fs *fs);
 /* One file durable: its data, the indirect blocks mapping it, its inode, and
  * for a file created since the last volume sync its directory entry and the
@@ -104,7 +106,19 @@ struct ext2_stats {
 	uint64_t sync_last_blocks;      /* ... by the last one */
 	uint64_t unclean_mount;         /* 1: the volume was not clean at mount */
 	uint64_t mount_count;           /* s_mnt_count after this mount */
+	/* ext3 (zero for ext2) */
+	uint64_t journal_commits;       /* transactions committed */
+	uint64_t journal_blocks;        /* log blocks they took (descriptors, copies, revokes, commits) */
+	uint64_t journal_checkpoints;   /* times the log was written home and emptied */
+	uint64_t journal_replayed;      /* transactions replayed at mount */
 };
+/* ext3: commits the running transaction when it is JOURNAL_COMMIT_SECONDS (5) old and
+ * checkpoints a log over half full; the embedder calls it every second or so (the
+ * flusher).  0 or an error; nothing on ext2. */
+int ext2_journal_tick(struct ext2_fs *fs);
+/* True if the volume is written through its ext3 journal (then ext2_sync and ext2_fsync
+ * commit: the metadata reaches its home blocks later, at a checkpoint). */
+bool ext2_has_journal(struct ext2_fs *fs);
 void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st);
 int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st);
 bool ext2_is_read_only(struct ext2_fs *fs);

@@ -16,6 +16,20 @@ static uint32_t blocks_in_group(struct ext2_fs *fs, uint32_t g)
 }
 
 /* First clear bit in [from, to) of bitmap p, or -1. */
+static int64_t find_clear(const uint8_t *p, uint32_t from, uint32_t to);
+
+/* First block of group g free in bitmap p, not freed by a journal transaction that is not
+ * durable yet (ext2_jtrans.c), and not the superblock or the descriptors (a corrupt bitmap
+ * may have them free: found by fuzz_ext2), or -1. */
+static int64_t find_free(struct ext2_fs *fs, uint32_t g, const uint8_t *p, uint32_t from, uint32_t to)
+{
+	int64_t bit = find_clear(p, from, to);
+	while (bit >= 0 && ((fs->j && ext2_journal_busy(fs, g, (uint32_t)bit)) ||
+			    !ext2_block_valid(fs, fs->first_data_block + g * fs->blocks_per_group + (uint32_t)bit)))
+		bit = find_clear(p, (uint32_t)bit + 1, to);
+	return bit;
+}
+
 static int64_t find_clear(const uint8_t *p, uint32_t from, uint32_t to)
 {
 	for (uint32_t i = from; i < to;) {
@@ -50,26 +64,16 @@ int ext2_alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
 			return r;
 		uint32_t n = blocks_in_group(fs, g);
 		int64_t bit = -1;
-		for (;;) {
-			bit = -1;
-			if (k == 0)
-				bit = find_clear(bm.p, start < n ? start : 0, n);
-			if (bit < 0)
-				bit = find_clear(bm.p, 0, n);
-			if (bit < 0)
-				break;
-			bm.p[bit / 8] |= (uint8_t)(1u << (bit & 7));
-			ext2_bdirty(&bm);
-			if (ext2_block_valid(fs, fs->first_data_block + g * fs->blocks_per_group + (uint32_t)bit))
-				break;
-			/* a corrupt bitmap had the superblock or the descriptors free: now in use */
-			fs_log("ext2: group %u bitmap had metadata block %u free\n", g,
-			       fs->first_data_block + g * fs->blocks_per_group + (uint32_t)bit);
-		}
+		if (k == 0)
+			bit = find_free(fs, g, bm.p, start < n ? start : 0, n);
+		if (bit < 0)
+			bit = find_free(fs, g, bm.p, 0, n);
 		if (bit < 0) {
 			ext2_brelse(&bm);
 			continue;       /* descriptor count was wrong; keep looking */
 		}
+		bm.p[bit / 8] |= (uint8_t)(1u << (bit & 7));
+		ext2_bdirty(&bm);
 		ext2_brelse(&bm);
 		gd->bg_free_blocks_count--;
 		ext2_gd_dirty(fs, g);
@@ -97,6 +101,8 @@ int ext2_free_block(struct ext2_fs *fs, uint32_t blk)
 		fs_log("ext2: freeing free block %u\n", blk);
 		return -FS_EUCLEAN;
 	}
+	if (fs->j)
+		ext2_journal_freed(fs, g, bm.p, bit, blk);
 	bm.p[bit / 8] &= (uint8_t)~(1u << (bit & 7));
 	ext2_bdirty(&bm);
 	ext2_brelse(&bm);

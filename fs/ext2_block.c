@@ -20,6 +20,7 @@ static int get(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out, int mode)
 
 	out->buf = NULL;
 	out->p = NULL;
+	out->fs = fs;
 	if (!ext2_block_valid(fs, blk))
 		return -FS_EUCLEAN;
 	if (mode == 1)
@@ -53,8 +54,26 @@ int ext2_bnew(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out)
 	if (r)
 		return r;
 	memset(out->p, 0, fs->block_size);
-	bcache_mark_dirty(out->buf);
+	ext2_bdirty(out);
 	return 0;
+}
+
+/* The same for a new file data block. */
+int ext2_bnew_data(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out)
+{
+	int r = get(fs, blk, out, 2);
+	if (r)
+		return r;
+	memset(out->p, 0, fs->block_size);
+	ext2_bdirty_data(out);
+	return 0;
+}
+
+/* The fs block b holds. */
+static uint32_t blk_of(struct ext2_blk *b)
+{
+	uint64_t byte = b->buf->blockno * BCACHE_BLOCK_SIZE + (uint64_t)(b->p - b->buf->data);
+	return (uint32_t)(byte / b->fs->block_size);
 }
 
 /* A block the caller is about to overwrite completely: with 4 KiB blocks
@@ -74,5 +93,14 @@ void ext2_brelse(struct ext2_blk *b)
 
 void ext2_bdirty(struct ext2_blk *b)
 {
+	if (b->fs->j)
+		ext2_journal_meta(b->fs, b->buf, blk_of(b));
+	bcache_mark_dirty(b->buf);
+}
+
+void ext2_bdirty_data(struct ext2_blk *b)
+{
+	if (b->fs->j)
+		ext2_journal_data(b->fs, blk_of(b));
 	bcache_mark_dirty(b->buf);
 }

@@ -116,7 +116,7 @@ int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uin
 		if (!ptr) {
 			r = ext2_alloc_block(fs, goal, &ptr);
 			if (r == 0)
-				r = ext2_bnew(fs, ptr, &child);
+				r = d == depth ? ext2_bnew_data(fs, ptr, &child) : ext2_bnew(fs, ptr, &child);
 			if (r) {
 				ext2_brelse(&parent);
 				return r;

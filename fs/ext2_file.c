@@ -349,7 +349,7 @@ static int64_t write_locked(struct ext2_fs *fs, uint32_t ino, uint64_t off, cons
 		if (r)
 			break;
 		memcpy(b.p + boff, buf + done, n);
-		ext2_bdirty(&b);
+		ext2_bdirty_data(&b);
 		ext2_brelse(&b);
 		done += n;
 	}
@@ -395,7 +395,7 @@ static int truncate_locked(struct ext2_fs *fs, uint32_t ino, uint64_t size)
 			r = ext2_bread(fs, pblk, &b);
 			if (r == 0) {
 				memset(b.p + tail, 0, fs->block_size - tail);
-				ext2_bdirty(&b);
+				ext2_bdirty_data(&b);
 				ext2_brelse(&b);
 			}
 		}

@@ -22,7 +22,8 @@
  * carries the other inodes in it as they are in memory; and a write to the
  * same file while its FSYNC runs may reach the inode (phase 2) with a
  * pointer to a block allocated after phase 1 was listed.
- * A journal would replace ext2_write_ordered by a commit.
+ * On ext3 (fs->j) none of this runs: an FSYNC commits the journal's running
+ * transaction (ext2_jtrans.c), which holds every change made so far.
  *
  * New files: ext2_create notes (ino, parent) in a small ring; a volume sync
  * forgets the entries older than itself.  If the ring pushed out an entry
@@ -237,6 +238,12 @@ int ext2_fsync(struct ext2_fs *fs, uint32_t ino)
 
 	if (ino < 1 || ino > fs->inodes_count)
 		return -FS_EINVAL;
+	if (fs->j) {
+		/* ext3: the commit of the transaction holding its changes (group commit) */
+		int jr = fs->read_only ? 0 : ext2_journal_sync(fs);
+		count_fsync(fs, 0);
+		return jr;
+	}
 	fs_mutex_lock(&fs->lock);
 	bool nothing = fs->read_only;   /* a read-only volume has nothing to write */
 	int r = nothing ? 0 : collect(fs, ino, ph, &gen, &fallback);
@@ -277,4 +284,7 @@ void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st)
 	st->sync_last_blocks = __atomic_load_n(&fs->st.sync_last_blocks, __ATOMIC_RELAXED);
 	st->unclean_mount = __atomic_load_n(&fs->st.unclean_mount, __ATOMIC_RELAXED);
 	st->mount_count = __atomic_load_n(&fs->st.mount_count, __ATOMIC_RELAXED);
+	st->journal_commits = st->journal_blocks = st->journal_checkpoints = 0;
+	st->journal_replayed = __atomic_load_n(&fs->st.journal_replayed, __ATOMIC_RELAXED);
+	ext2_journal_get_stats(fs, st);
 }

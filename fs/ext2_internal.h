@@ -50,6 +50,7 @@ struct ext2_fs {
 	uint32_t sync_gen;              /* volume syncs started */
 
 	struct ext2_stats st;           /* atomic counters */
+	struct ext2_journal *j;         /* ext3: the journal (ext2_journal.c); NULL: plain ext2 writes */
 	struct ext2_open_ino **open_tab; /* lock: inodes open through the server (ext2_orphan.c) */
 };
 
@@ -61,6 +62,7 @@ struct ext2_fs {
 struct ext2_blk {
 	struct bcache_buf *buf;
 	uint8_t *p;
+	struct ext2_fs *fs;
 };
 
 /* ext2_super.c */
@@ -78,13 +80,31 @@ void ext2_fsync_note_new(struct ext2_fs *fs, uint32_t ino, uint32_t parent);
 void ext2_fsync_volume_synced(struct ext2_fs *fs, uint32_t gen);
 int ext2_inode_block(struct ext2_fs *fs, uint32_t ino, uint32_t *blk);
 
+/* ext2_journal.c, ext2_jtrans.c: the ext3 journal.  The hooks do nothing
+ * without one (fs->j NULL); they are called with fs->lock held. */
+struct ext2_journal;
+int ext2_journal_mount(struct ext2_fs *fs, bool writable);
+void ext2_journal_begin(struct ext2_fs *fs);
+bool ext2_journal_writing(struct ext2_fs *fs);
+void ext2_journal_free(struct ext2_fs *fs);
+void ext2_journal_meta(struct ext2_fs *fs, struct bcache_buf *buf, uint32_t blk);  /* metadata dirtied */
+void ext2_journal_data(struct ext2_fs *fs, uint32_t blk);                          /* file data dirtied */
+void ext2_journal_freed(struct ext2_fs *fs, uint32_t g, const uint8_t *bitmap, uint32_t bit, uint32_t blk);
+bool ext2_journal_busy(struct ext2_fs *fs, uint32_t g, uint32_t bit);             /* freed, not durable */
+void ext2_journal_change_begin(struct ext2_fs *fs);
+int ext2_journal_sync(struct ext2_fs *fs);
+int ext2_journal_stop_locked(struct ext2_fs *fs);
+void ext2_journal_get_stats(struct ext2_fs *fs, struct ext2_stats *st);
+
 /* ext2_block.c: fs-block access */
 int ext2_bread(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
 int ext2_bread_nb(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
 int ext2_bnew(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);  /* zeroed */
 int ext2_bget_overwrite(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
 void ext2_brelse(struct ext2_blk *b);
-void ext2_bdirty(struct ext2_blk *b);
+void ext2_bdirty(struct ext2_blk *b);           /* metadata */
+void ext2_bdirty_data(struct ext2_blk *b);      /* file data (not journaled; written before the commit) */
+int ext2_bnew_data(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
 bool ext2_block_valid(struct ext2_fs *fs, uint32_t blk);
 
 /* ext2_inode.c */

@@ -8,6 +8,7 @@
  * unmounted stays "not clean" until e2fsck checks it.  Read-only mounts
  * never write the superblock. */
 #include "ext2_internal.h"
+#include "jbd2_format.h"
 
 static int fail(const char *why)
 {
@@ -108,11 +109,16 @@ void ext2_gd_dirty(struct ext2_fs *fs, uint32_t group)
 {
 	uint64_t off = (uint64_t)fs->gdt_block * fs->block_size + (uint64_t)group * 32;
 	uint64_t first = (uint64_t)fs->gdt_block * fs->block_size / BCACHE_BLOCK_SIZE;
-	bcache_mark_dirty(fs->gdt_bufs[off / BCACHE_BLOCK_SIZE - first]);
+	struct bcache_buf *b = fs->gdt_bufs[off / BCACHE_BLOCK_SIZE - first];
+	if (fs->j)
+		ext2_journal_meta(fs, b, (uint32_t)(off / fs->block_size));
+	bcache_mark_dirty(b);
 }
 
 void ext2_sb_dirty(struct ext2_fs *fs)
 {
+	if (fs->j)
+		ext2_journal_meta(fs, fs->sb_buf, EXT2_SUPER_OFFSET / fs->block_size);
 	bcache_mark_dirty(fs->sb_buf);
 }
 
@@ -187,28 +193,47 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 		fs_free(fs);
 		return -FS_EINVAL;
 	}
-	r = bcache_read(bc, 0, &fs->sb_buf);
-	if (r) {
-		fs_free(fs);
-		return r;
+	/* twice when an ext3 journal was replayed: then on the replayed metadata */
+	for (int pass = 0;; pass++) {
+		r = bcache_read(bc, 0, &fs->sb_buf);
+		if (r) {
+			fs_free(fs);
+			return r;
+		}
+		fs->sb = (struct ext2_super *)(fs->sb_buf->data + EXT2_SUPER_OFFSET);
+		fs->gdt_bufs = NULL;
+		r = load_super(fs, flags);
+		if (r == 0) {
+			fs->gdt_block = fs->first_data_block + 1;
+			r = load_groups(fs);
+		}
+		if (r == 0) {
+			/* the root must be a directory */
+			struct ext2_inode root;
+			r = ext2_iget(fs, EXT2_ROOT_INO, &root);
+			if (r == 0 && (root.i_mode & EXT2_S_IFMT) != EXT2_S_IFDIR)
+				r = fail("root is not a directory");
+		}
+		if (r == 0)
+			r = ext2_journal_mount(fs, !fs->read_only);
+		if (r == 1 && pass == 0) {
+			release_pins(fs);
+			continue;
+		}
+		if (r == 1)
+			r = fail("journal still needs recovery after its replay");
+		if (r) {
+			ext2_journal_free(fs);
+			release_pins(fs);
+			fs_free(fs);
+			return r;
+		}
+		break;
 	}
-	fs->sb = (struct ext2_super *)(fs->sb_buf->data + EXT2_SUPER_OFFSET);
-	r = load_super(fs, flags);
-	if (r == 0) {
-		fs->gdt_block = fs->first_data_block + 1;
-		r = load_groups(fs);
-	}
-	if (r == 0) {
-		/* the root must be a directory */
-		struct ext2_inode root;
-		r = ext2_iget(fs, EXT2_ROOT_INO, &root);
-		if (r == 0 && (root.i_mode & EXT2_S_IFMT) != EXT2_S_IFDIR)
-			r = fail("root is not a directory");
-	}
-	if (r) {
-		release_pins(fs);
-		fs_free(fs);
-		return r;
+	if ((fs->sb->s_feature_compat & EXT3_FEATURE_COMPAT_HAS_JOURNAL) && !(fs->sb->s_state & EXT2_VALID_FS)) {
+		/* ext3: the journal (replayed above if it held work) makes the volume consistent */
+		fs_log("ext3: volume was not cleanly unmounted: consistent after its journal\n");
+		fs->sb->s_state |= EXT2_VALID_FS;
 	}
 	fs->mount_state = fs->sb->s_state;
 	if (r == 0)
@@ -223,13 +248,17 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 	if (!fs->read_only) {
 		fs_mutex_lock(&fs->lock);
 		ext2_super_mark_mounted(fs);
+		if (fs->j)
+			fs->sb->s_feature_incompat |= EXT2_FEATURE_INCOMPAT_RECOVER;
 		fs_mutex_unlock(&fs->lock);
 		r = bcache_sync(bc);    /* the "in use" mark must reach the disk */
 		if (r) {
+			ext2_journal_free(fs);
 			release_pins(fs);
 			fs_free(fs);
 			return r;
 		}
+		ext2_journal_begin(fs);
 	}
 	*out = fs;
 	return 0;
@@ -264,6 +293,12 @@ void ext2_super_mark_clean(struct ext2_fs *fs)
 
 int ext2_sync(struct ext2_fs *fs)
 {
+	if (ext2_journal_writing(fs)) {
+		/* ext3: the running transaction committed */
+		int jr = fs->read_only ? 0 : ext2_journal_sync(fs);
+		__atomic_fetch_add(&fs->st.syncs, 1, __ATOMIC_RELAXED);
+		return jr;
+	}
 	uint32_t gen;
 	uint32_t written = 0;
 	fs_mutex_lock(&fs->lock);
@@ -296,6 +331,8 @@ int ext2_shutdown(struct ext2_fs *fs)
 	fs_mutex_lock(&fs->lock);
 	was_writable = !fs->read_only;
 	if (was_writable && !fs->stopped) {
+		if (ext2_journal_stop_locked(fs))       /* the log home and empty */
+			fs->mount_state &= (uint16_t)~EXT2_VALID_FS;
 		ext2_super_mark_clean(fs);
 		fs->stopped = true;
 	}
@@ -308,6 +345,7 @@ int ext2_unmount(struct ext2_fs *fs)
 {
 	int r = ext2_shutdown(fs);
 	ext2_orphans_unmount(fs);       /* the table; shutdown freed the open orphans */
+	ext2_journal_free(fs);
 	release_pins(fs);
 	fs_free(fs);
 	return r;
@@ -349,6 +387,8 @@ void ext2_change_begin(struct ext2_fs *fs)
 		fs->sb->s_state &= (uint16_t)~EXT2_VALID_FS;
 		ext2_sb_dirty(fs);
 	}
+	if (fs->j)
+		ext2_journal_change_begin(fs);  /* room in the log; a commit if one is due */
 }
 
 void ext2_change_end(struct ext2_fs *fs)

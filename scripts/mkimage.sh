@@ -1,13 +1,21 @@
 #!/bin/sh
-# mkimage.sh DIR IMAGE [SIZE] - build an ext2 image holding the tree DIR.
+# mkimage.sh [--ext2] DIR IMAGE [SIZE] - build an ext3 image (ext2 with --ext2)
+# holding the tree DIR.
 # SIZE is anything mke2fs accepts (e.g. 128M); default: the tree's size
 # plus a quarter plus 16 MiB, at least 32 MiB.  Extra mke2fs options may be
-# given in MKE2FS_OPTS (default: 4 KiB blocks).  Owners and modes come from
+# given in MKE2FS_OPTS (default: 4 KiB blocks).  ext3 is mke2fs's ext3 with its
+# default journal (jbd2, internal, no journal checksums: what fs/ext2_journal.c
+# serves).  Owners and modes come from
 # the tree (scripts/volume-layout.sh sets the volume's); mke2fs -d leaves the
 # root directory 0755 root, so its mode and owner are copied afterwards.
 set -eu
+fstype=ext3
+if [ "${1:-}" = --ext2 ]; then
+	fstype=ext2
+	shift
+fi
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-	echo "usage: $0 DIR IMAGE [SIZE]" >&2
+	echo "usage: $0 [--ext2] DIR IMAGE [SIZE]" >&2
 	exit 2
 fi
 dir=$1
@@ -28,7 +36,7 @@ done
 mkdir -p "$(dirname "$image")"
 rm -f "$image"
 # shellcheck disable=SC2086
-"$MKE2FS" -q -t ext2 ${MKE2FS_OPTS:--b 4096} -d "$dir" -F "$image" "$size"
+"$MKE2FS" -q -t "$fstype" ${MKE2FS_OPTS:--b 4096} -d "$dir" -F "$image" "$size"
 DEBUGFS=debugfs
 for d in /usr/sbin /sbin; do
 	[ -x "$d/debugfs" ] && DEBUGFS=$d/debugfs && break

@@ -74,6 +74,11 @@ static void flusher(void *arg)
 {
     for (;;) {
         thread_sleep_ms(opt_flush_ms);
+        if (volume) {
+            int jr = ext2_journal_tick(volume);   /* ext3: a commit every 5 s, checkpoints */
+            if (jr)
+                kprintf("storage: journal: error %d\n", jr);
+        }
         struct bcache_stats st;
         bcache_get_stats(cache, &st);
         if (!st.dirty)

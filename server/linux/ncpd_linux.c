@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "cache.evictions", 0 }, { "cache.dirty", 0 },
         { "fs.fsyncs", 0 }, { "fs.fsync_blocks", 0 }, { "fs.fsync_last_blocks", 0 },
         { "fs.sync_last_blocks", 0 }, { "fs.unclean_mount", 0 }, { "fs.mount_count", 0 },
+        { "fs.journal_commits", 0 }, { "fs.journal_checkpoints", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
@@ -144,13 +146,31 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         all[24].v = es.sync_last_blocks;
         all[25].v = es.unclean_mount;
         all[26].v = es.mount_count;
+        all[27].v = es.journal_commits;
+        all[28].v = es.journal_checkpoints;
     }
-    unsigned n = 0, total = volume ? 27 : cache ? 21 : 16;
+    unsigned n = 0, total = volume ? 29 : cache ? 21 : 16;
     for (; n < total && n < max; n++) {
         out[n].name = all[n].name;
         out[n].value = all[n].v;
     }
     return n;
+}
+
+/* ext3: the journal's periodic commit (every 5 s) and checkpoint, once a second
+ * until main stops it before the unmount. */
+static volatile int ticker_stop;
+
+static void *journal_ticker(void *arg)
+{
+    struct ext2_fs *fs = arg;
+    for (int ms = 0; !ticker_stop; ms += 100) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        if (ms % 1000 == 900 && ext2_journal_tick(fs))
+            fprintf(stderr, "ncpd: journal error\n");
+    }
+    return NULL;
 }
 
 static void usage(void)
@@ -301,6 +321,8 @@ int main(int argc, char **argv)
 
     struct ext2_fs *ext2 = NULL;
     struct ncp_memfs *mem = NULL;
+    pthread_t ticker;
+    int have_ticker = 0;
     static struct fs_blockdev dev;
     if (image) {
         int fd = open(image, ro ? O_RDONLY : O_RDWR);
@@ -322,6 +344,8 @@ int main(int argc, char **argv)
             return 1;
         }
         volume = ext2;
+        if (!ro && pthread_create(&ticker, NULL, journal_ticker, ext2) == 0)
+            have_ticker = 1;
         struct ext2_stats es;
         ext2_get_stats(ext2, &es);
         if (es.unclean_mount)
@@ -386,6 +410,10 @@ int main(int argc, char **argv)
 
     int rc = o.threads ? ncpd_serve_threads(srv, lfd, &o) : ncpd_serve_epoll(srv, lfd, &o);
     close(lfd);
+    if (have_ticker) {
+        ticker_stop = 1;
+        pthread_join(ticker, NULL);
+    }
     if (ext2) {
         /* Thread mode may still have connection threads inside the volume: shut it down
          * (read-only, marked clean, synced) without freeing it. */

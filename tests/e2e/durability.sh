@@ -8,8 +8,9 @@
 #     mount count one higher, e2fsck -fn clean;
 #   - a server killed with SIGKILL mid-serve leaves it not clean: the next boot says so on
 #     the console (ncpd: on stderr) and in STATS (fs.unclean_mount 1);
-#   - a read-only virtio-blk disk is not written at all, shutdown included.
-# DURABLE_TARGET=kernel|ncpd runs one half only (default both).  Output per docs/conventions.md.
+#   - a read-only virtio-blk disk is not written at all, shutdown included;
+#   - ext3 (the kernel): a committed put survives QEMU killed, under e2fsck's replay and ours.
+# DURABLE_TARGET=kernel|ncpd|ext3 runs one part only (default all).  Output per docs/conventions.md.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${1:-build}
@@ -68,7 +69,7 @@ small_on_image() {
 # ---- the kernel ----
 kernel_half() {
     local img=$T/k.img mc0 klog qpid u
-    scripts/mkimage.sh "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
+    scripts/mkimage.sh --ext2 "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
     mc0=$(field "$img" "Mount count")
     # a long flusher interval: the writer's blocks stay dirty, so an FSYNC that wrote the
     # whole volume would show in its counter
@@ -119,10 +120,65 @@ kernel_half() {
     [ "$sum0" = "$sum1" ] && ok kernel_ro_disk_untouched || bad kernel_ro_disk_untouched "the image changed"
 }
 
+# ---- the kernel on ext3 (issue 15 item 3) ----
+# A put, a journal commit within seconds (its STATS counter, waited for), an FSYNC answered
+# after the put (ncpc bench --fsync, one request), then QEMU killed: the image is clean under e2fsck -fn after e2fsck's own replay (a copy), the
+# next boot replays the log itself (console), does not call the volume unclean, serves the
+# file, and its shutdown leaves the volume clean.
+kernel_ext3_half() {
+    local img=$T/k3.img c0 c1 n qpid u p klog
+    scripts/mkimage.sh "$T/root" "$img" 256M >/dev/null 2>&1      # ext3 (the default)
+    boot_kernel "$img"
+    c0=$(stat_of "$SERVER" fs.journal_commits)
+    NCP_PASSWORD=guest "$NCPC" -s "$SERVER" put "$T/users" /home/guest/ext3-put.txt >/dev/null 2>&1
+    n=0
+    c1=$c0
+    while [ "${c1:-0}" -le "${c0:-0}" ] && [ $((n += 1)) -le 120 ]; do
+        sleep 0.5
+        c1=$(stat_of "$SERVER" fs.journal_commits)
+    done
+    [ "${c1:-0}" -gt "${c0:-0}" ] && ok kernel_ext3_periodic_commit ||
+        bad kernel_ext3_periodic_commit "fs.journal_commits '$c0' -> '$c1'"
+    # an FSYNC answered after the put: its commit holds every change before it, the put's too
+    NCP_PASSWORD=guest timeout 120 "$NCPC" -s "$SERVER" bench --conns 1 --depth 1 --count 1 --duration 30 \
+        --write-pct 100 --read-size 4096 --fsync >"$T/bench.out" 2>&1 &&
+        ok kernel_ext3_fsync_answered || bad kernel_ext3_fsync_answered "$(tail -2 "$T/bench.out")"
+    qpid=$(pgrep -P "$pid" qemu-system)
+    if [ -n "$qpid" ]; then kill -9 "$qpid"; fi
+    wait_gone 20 || { kill "$pid"; wait_gone 10; }
+    cp "$img" "$T/k3e.img"
+    e2fsck -E journal_only -y "$T/k3e.img" >/dev/null 2>&1
+    p=$(fsck_problems "$T/k3e.img")
+    [ -z "$p" ] && ok kernel_ext3_crash_clean_after_e2fsck_replay ||
+        bad kernel_ext3_crash_clean_after_e2fsck_replay "$(head -c 400 <<<"$p")"
+    rm -f "$T/k3.got"
+    debugfs -R "dump /home/guest/ext3-put.txt $T/k3.got" "$T/k3e.img" >/dev/null 2>&1
+    cmp -s "$T/users" "$T/k3.got" && ok kernel_ext3_file_after_e2fsck_replay ||
+        bad kernel_ext3_file_after_e2fsck_replay "debugfs dump differs"
+    boot_kernel "$img"
+    klog=$(tr -d '\000\r' < "$T/kernel.log")
+    grep -q "ext3: journal replayed" <<<"$klog" && ok kernel_ext3_console_replayed ||
+        bad kernel_ext3_console_replayed "$(grep -m2 '^ext[23]:\|^storage:' <<<"$klog" | tr '\n' '|')"
+    u=$(stat_of "$SERVER" fs.unclean_mount)
+    [ "$u" = 0 ] && ok kernel_ext3_not_unclean_after_replay || bad kernel_ext3_not_unclean_after_replay "fs.unclean_mount '$u'"
+    rm -f "$T/k3.get"
+    NCP_PASSWORD=guest "$NCPC" -s "$SERVER" get /home/guest/ext3-put.txt "$T/k3.get" >/dev/null 2>&1
+    cmp -s "$T/users" "$T/k3.get" && ok kernel_ext3_file_after_our_replay ||
+        bad kernel_ext3_file_after_our_replay "get differs"
+    NCP_PASSWORD=s3cret "$NCPC" -s "$SERVER" -u admin shutdown >/dev/null 2>&1
+    wait_gone 60 || { kill "$pid"; wait_gone 10; }
+    u=$(field "$img" "Filesystem state")
+    [ "$u" = clean ] && ok kernel_ext3_shutdown_clean || bad kernel_ext3_shutdown_clean "state '$u'"
+    dumpe2fs -h "$img" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery' &&
+        bad kernel_ext3_shutdown_no_needs_recovery "needs_recovery still set" || ok kernel_ext3_shutdown_no_needs_recovery
+    p=$(fsck_problems "$img")
+    [ -z "$p" ] && ok kernel_ext3_shutdown_fsck_clean || bad kernel_ext3_shutdown_fsck_clean "$(head -c 400 <<<"$p")"
+}
+
 # ---- ncpd ----
 ncpd_half() {
     local img=$T/d.img mc0 port u
-    scripts/mkimage.sh "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
+    scripts/mkimage.sh --ext2 "$T/root" "$img" 256M >/dev/null 2>&1      # plain ext2 (no journal)
     mc0=$(field "$img" "Mount count")
     : >"$T/ncpd.log"
     start_ncpd "$img"
@@ -157,9 +213,10 @@ ncpd_half() {
 }
 
 case ${DURABLE_TARGET:-both} in
-kernel) kernel_half ;;
+kernel) kernel_half; kernel_ext3_half ;;
+ext3) kernel_ext3_half ;;
 ncpd) ncpd_half ;;
-*) ncpd_half; kernel_half ;;
+*) ncpd_half; kernel_half; kernel_ext3_half ;;
 esac
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -470,8 +470,10 @@ static void test_posix_times(void)
  * it at mount (the free inode count is back, e2fsck is clean after a clean shutdown). */
 static int fsck_output(const char *img, char *out, size_t cap)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "PATH=$PATH:/usr/sbin e2fsck -fn '%s' 2>&1", img);
+    char cmd[2048];
+    /* a copy, after e2fsck's own journal replay (ext3; nothing to do for ext2) */
+    snprintf(cmd, sizeof cmd, "PATH=$PATH:/usr/sbin; cp '%s' '%s.fsck' && e2fsck -E journal_only -y '%s.fsck' "
+             ">/dev/null 2>&1; e2fsck -fn '%s.fsck' 2>&1; st=$?; rm -f '%s.fsck'; exit $st", img, img, img, img, img);
     FILE *f = popen(cmd, "r");
     if (!f) return -1;
     size_t n = fread(out, 1, cap - 1, f);
@@ -504,11 +506,16 @@ static void test_posix_crash_frees_orphans_at_mount(void)
     raw_close(a); raw_close(b);
     static char out[8192];
     int st = fsck_output(image_path, out, sizeof out);
-    /* (one orphan is the list's end, dtime 0: "Deleted inode N has zero dtime"; more say
-     * "part of the orphaned inode list") */
-    bool reported = st == 4 && (strstr(out, "orphan") || strstr(out, "zero dtime"));
-    CHECK(reported);
+    /* ext2: (one orphan is the list's end, dtime 0: "Deleted inode N has zero dtime"; more
+     * say "part of the orphaned inode list").  ext3: e2fsck's journal replay frees the
+     * orphans itself (as Linux does), so the volume is clean after it. */
+    char q[1024];
+    snprintf(q, sizeof q, "PATH=$PATH:/usr/sbin dumpe2fs -h '%s' 2>/dev/null | grep -q '^Filesystem features:.*has_journal'",
+             image_path);
+    bool journaled = system(q) == 0;
+    bool reported = journaled ? st == 0 : st == 4 && (strstr(out, "orphan") || strstr(out, "zero dtime"));
     if (!reported) printf("# e2fsck -fn after the crash (%d):\n%s", st, out);
+    CHECK(reported);
     for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
         static const char *const ok[] = { "e2fsck ", "Pass ", "orphan", "zero dtime", "bitmap differences",
                                           "Fix? no", "count wrong", "still has errors", " files (", NULL };

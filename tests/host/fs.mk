@@ -13,7 +13,7 @@ FS_FREESTANDING_CFLAGS := -std=c11 -ffreestanding -nostdlib -mno-red-zone -mgene
 FS_TESTS       := $(BUILD)/host/test_bcache $(BUILD)/host/test_fs_read $(BUILD)/host/test_fs_write \
                   $(BUILD)/host/test_fs_model $(BUILD)/host/test_fs_concurrent $(BUILD)/host/test_fs_fuzz \
                    $(BUILD)/host/test_fs_corrupt $(BUILD)/host/test_fs_durable $(BUILD)/host/test_fs_links \
-                   $(BUILD)/host/test_fs_posix
+                   $(BUILD)/host/test_fs_posix $(BUILD)/host/test_fs_journal
 FS_TESTS       := $(foreach t,$(FS_TESTS),$(if $(wildcard tests/host/$(notdir $(t)).c),$(t)))
 HOST_TESTS     += $(FS_TESTS)
 

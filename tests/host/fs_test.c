@@ -118,8 +118,10 @@ int ft_mkfs(const char *img, const char *dir, unsigned block_size, unsigned size
 	if (dir)
 		snprintf(dopt, sizeof dopt, "-d '%s'", dir);
 	unlink(img);
-	int st = ft_sh(&out, "%s -q -F -t ext2 -b %u %s %s '%s' %uk", ft_tool("mke2fs"),
-		       block_size, opts ? opts : "", dopt, img, size_kb);
+	/* FS_TEST_EXT3=1: every image gets a journal (the suites then run on ext3) */
+	const char *j = getenv("FS_TEST_EXT3") && *getenv("FS_TEST_EXT3") == '1' ? "-j" : "";
+	int st = ft_sh(&out, "%s -q -F -t ext2 -b %u %s %s %s '%s' %uk", ft_tool("mke2fs"),
+		       block_size, j, opts ? opts : "", dopt, img, size_kb);
 	if (st != 0)
 		fprintf(stderr, "mke2fs failed: %s\n", out ? out : "");
 	free(out);

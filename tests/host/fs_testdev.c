@@ -3,6 +3,7 @@
 #include "fs/fs_errno.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <time.h>
 #include <string.h>
@@ -48,8 +49,12 @@ static int td_write(struct fs_blockdev *dev, uint64_t lba, uint32_t count, const
 	pthread_mutex_lock(&td->lock);
 	td->writes++;
 	td->sectors_written += count;
-	if (td->log && td->log_n < td->log_cap)
-		td->log[td->log_n] = (struct testdev_op){ lba, count, 0 };
+	if (td->log && td->log_n < td->log_cap) {
+		td->log[td->log_n] = (struct testdev_op){ lba, count, 0, NULL };
+		size_t len = (size_t)count * dev->sector_size;
+		if (td->log_data && (td->log[td->log_n].data = malloc(len)) != NULL)
+			memcpy(td->log[td->log_n].data, buf, len);
+	}
 	if (td->log)
 		td->log_n++;
 	int fail = td->fail_writes;
@@ -70,7 +75,7 @@ static int td_flush(struct fs_blockdev *dev)
 	pthread_mutex_lock(&td->lock);
 	td->flushes++;
 	if (td->log && td->log_n < td->log_cap)
-		td->log[td->log_n] = (struct testdev_op){ 0, 0, 1 };
+		td->log[td->log_n] = (struct testdev_op){ 0, 0, 1, NULL };
 	if (td->log)
 		td->log_n++;
 	pthread_mutex_unlock(&td->lock);

@@ -11,6 +11,7 @@ struct testdev_op {
 	uint64_t lba;
 	uint32_t count;
 	int flush;
+	void *data;             /* with log_data: a malloc'ed copy of what was written */
 };
 
 struct testdev {
@@ -27,6 +28,7 @@ struct testdev {
 	unsigned write_delay_us;                /* per 4 KiB written */
 	struct testdev_op *log;                 /* when set, writes and flushes are logged */
 	uint32_t log_cap, log_n;                /* (past log_cap only counted in log_n) */
+	int log_data;                           /* log a copy of each write's data too */
 	/* A gate for ordering tests without sleeps: while closed, device reads wait at it
 	 * (gate_waiting counts them) until it is opened -- or 10 s pass, which opens it and
 	 * sets gate_timed_out (a test that deadlocks fails instead of hanging). */
