@@ -104,6 +104,7 @@ struct ext2_stats {
 	uint64_t sync_last_blocks;      /* ... by the last one */
 	uint64_t unclean_mount;         /* 1: the volume was not clean at mount */
 	uint64_t mount_count;           /* s_mnt_count after this mount */
+	uint64_t order_barriers;        /* write + flush barriers of plain ext2 (ext2_order.c) */
 };
 void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st);
 int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st);

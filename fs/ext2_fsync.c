@@ -277,4 +277,5 @@ void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st)
 	st->sync_last_blocks = __atomic_load_n(&fs->st.sync_last_blocks, __ATOMIC_RELAXED);
 	st->unclean_mount = __atomic_load_n(&fs->st.unclean_mount, __ATOMIC_RELAXED);
 	st->mount_count = __atomic_load_n(&fs->st.mount_count, __ATOMIC_RELAXED);
+	st->order_barriers = __atomic_load_n(&fs->st.order_barriers, __ATOMIC_RELAXED);
 }

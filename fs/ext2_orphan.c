@@ -41,6 +41,7 @@ static void set_last_orphan(struct ext2_fs *fs, uint32_t ino)
 {
 	memcpy((uint8_t *)fs->sb + SB_LAST_ORPHAN_OFF, &ino, sizeof ino);
 	ext2_sb_dirty(fs);
+	ext2_order_note_super(fs);
 }
 
 uint32_t ext2_orphan_head(struct ext2_fs *fs)
@@ -171,6 +172,10 @@ int ext2_orphan_keep(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
 	in->i_links_count = 0;
 	in->i_dtime = last_orphan(fs);
 	int r = ext2_iput(fs, ino, in);
+	/* order: on the list (links 0, i_dtime the next) durably before the superblock points
+	 * at it (ext2_order.c rule 6) */
+	if (r == 0)
+		r = ext2_order_barrier_inode(fs, ino);
 	if (r == 0)
 		set_last_orphan(fs, ino);
 	return r;
@@ -223,6 +228,9 @@ int ext2_orphans_mount(struct ext2_fs *fs)
 		freed++;
 		ino = next;
 	}
+	int c = ext2_order_commit(fs);          /* their blocks and numbers: free now */
+	if (r == 0)
+		r = c;
 	fs_mutex_unlock(&fs->lock);
 	if (r)
 		fs_log("ext2: orphan list broken at inode %u (error %d): run e2fsck\n", ino, r);

@@ -18,7 +18,9 @@
  *             flush is among them);
  *   STATE     the SHA-256 of the file's contents, or "-" for "no such name".
  * A crash image holding every entry below ANSWERED in order must show PATH in STATE unless
- * it also holds an entry of the next change of PATH (index >= that change's SENT).  The
+ * it also holds an entry of the next change of PATH (index >= that change's SENT).  Before
+ * each change a marker line "PATH SENT 18446744073709551615 ?" is written (a change whose
+ * answer never comes still bounds the promise before it).  The
  * count comes from the log superblock (log-super-update-interval=1 rewrites it after every
  * entry).  Prints "load: N ops, M fsyncs" at the end; exit status 0 if every request
  * succeeded.
@@ -93,6 +95,17 @@ static void event(const char *path, uint64_t sent, uint64_t answered, const stru
 		hex_of(f->data, f->size, h);
 	fprintf(events, "%s %" PRIu64 " %" PRIu64 " %s\n", path, sent, answered, h);
 	fflush(events);
+}
+
+/* A change of path is about to be asked for: nothing logged from here on may be assumed
+ * to show path's previous state, even if the change is never answered (a marker whose
+ * ANSWERED never comes). */
+static uint64_t changing(const char *path)
+{
+	uint64_t sent = log_count();
+	fprintf(events, "%s %" PRIu64 " 18446744073709551615 ?\n", path, sent);
+	fflush(events);
+	return sent;
 }
 
 static struct ncpc *session(const char *host, int port, const char *user, const char *pw)
@@ -229,7 +242,7 @@ static void a_step(struct ncpc *c)
 			exit(1);
 		fill(nf.data, nf.size);
 		snprintf(tmp, sizeof tmp, "/home/guest/a/t%lu", tmp_seq++);
-		sent = log_count();
+		sent = changing(tmp);
 		if ((e = op_open(c, tmp, NCP_O_READ | NCP_O_WRITE | NCP_O_CREATE | NCP_O_TRUNC, &h)))
 			fail(c, "open", tmp, e);
 		if ((e = op_write(c, h, 0, nf.data, nf.size)))
@@ -244,7 +257,8 @@ static void a_step(struct ncpc *c)
 			free(nf.data);
 			return;
 		}
-		sent = log_count();
+		sent = changing(tmp);
+		changing(path);
 		if ((e = op_rename(c, tmp, path)))
 			fail(c, "rename", tmp, e);
 		if ((e = fsync_volume(c)))
@@ -255,7 +269,7 @@ static void a_step(struct ncpc *c)
 		free(f->data);
 		*f = nf;
 	} else if (r < 5) {
-		sent = log_count();
+		sent = changing(path);
 		if ((e = op_path(c, NCP_FN_UNLINK, path)))
 			fail(c, "unlink", path, e);
 		if ((e = fsync_volume(c)))
@@ -265,7 +279,7 @@ static void a_step(struct ncpc *c)
 	} else if (r < 7) {
 		/* truncate to a shorter length */
 		uint32_t ns = f->size ? (uint32_t)(rnd() % f->size) : 0;
-		sent = log_count();
+		sent = changing(path);
 		if ((e = op_open(c, path, NCP_O_READ | NCP_O_WRITE, &h)))
 			fail(c, "open", path, e);
 		if ((e = op_truncate(c, h, ns)))
@@ -286,7 +300,7 @@ static void a_step(struct ncpc *c)
 			exit(1);
 		f->data = nd;
 		fill(nd + f->size, add);
-		sent = log_count();
+		sent = changing(path);
 		if ((e = op_open(c, path, NCP_O_READ | NCP_O_WRITE, &h)))
 			fail(c, "open", path, e);
 		if ((e = op_write(c, h, f->size, nd + f->size, add)))
@@ -299,7 +313,7 @@ static void a_step(struct ncpc *c)
 		op_handle(c, NCP_FN_CLOSE, h);
 	} else {
 		/* unlinked while open: written to after the unlink, closed after a volume FSYNC */
-		sent = log_count();
+		sent = changing(path);
 		if ((e = op_open(c, path, NCP_O_READ | NCP_O_WRITE, &h)))
 			fail(c, "open", path, e);
 		if ((e = op_path(c, NCP_FN_UNLINK, path)))
