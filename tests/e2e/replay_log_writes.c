@@ -20,7 +20,9 @@
  *   prefix  everything up to some entry j, in order (a disk that writes in order);
  *   subset  everything up to the last FLUSH before j, and of the entries after it up to
  *           j only a random part (each dropped with probability P%, default 50): what a
- *           volatile write cache may hold back at a power cut.
+ *           volatile write cache may hold back at a power cut.  Half of them take j at
+ *           the end of its window (the entry before the next FLUSH), so the whole
+ *           window between two flushes is in play.
  * A write is applied whole or not at all (no torn sectors).  Points are drawn at random
  * (--seed) with about a quarter flush, a quarter prefix and half subset, plus the state
  * after the last entry; they are visited in order of their stable part, so the log is
@@ -290,6 +292,16 @@ int main(int argc, char **argv)
 		last_flush_end[i] = lf;
 	}
 
+	/* for each entry, the last entry before the next FLUSH (or the last entry) */
+	int64_t *window_end = malloc(sizeof(int64_t) * (n ? n : 1));
+	if (!window_end)
+		die("out of memory");
+	for (int64_t i = (int64_t)n - 1, end = (int64_t)n - 1; i >= 0; i--) {
+		if (ent[i].flags & F_FLUSH)
+			end = i - 1 >= 0 ? i - 1 : 0;
+		window_end[i] = (ent[i].flags & F_FLUSH) ? i : end;
+	}
+
 	struct point *pts = calloc((size_t)npoints, sizeof *pts);
 	if (!pts)
 		die("out of memory");
@@ -315,6 +327,8 @@ int main(int argc, char **argv)
 		} else {
 			p->kind = 's';
 			p->upto = (int64_t)(rng_next(&rs) % n);
+			if (rng_next(&rs) % 2)
+				p->upto = window_end[p->upto];  /* the whole window up to the next flush */
 		}
 		p->stable_end = p->kind == 's' ? last_flush_end[p->upto] : p->upto + 1;
 		if (p->kind == 's' && p->stable_end == p->upto + 1)
@@ -373,6 +387,7 @@ int main(int argc, char **argv)
 	free(buf);
 	free(ent);
 	free(last_flush_end);
+	free(window_end);
 	free(flushes);
 	return failures ? 1 : 0;
 }
