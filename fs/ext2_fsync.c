@@ -1,5 +1,5 @@
-/* ext2_fsync.c - making one file durable, and the one place where the order
- * of metadata writes is decided (ext2_write_ordered).
+/* ext2_fsync.c - making one file durable (ext2_write_ordered); the order of
+ * the other metadata writes of plain ext2 is decided in ext2_order.c.
  *
  * An FSYNC of a file collects, under fs->lock, the cache blocks it needs in
  * four phases, each pointed at by the next:
@@ -17,11 +17,16 @@
  * one with these blocks (other inodes of the inode table block, other files'
  * 1 KiB blocks) is written too.
  *
- * Known limits (plain ext2, issue 15 item 4): the write-back flusher and
- * eviction write in no particular order; the inode block written in phase 2
- * carries the other inodes in it as they are in memory; and a write to the
- * same file while its FSYNC runs may reach the inode (phase 2) with a
- * pointer to a block allocated after phase 1 was listed.
+ * The flusher and eviction write in no particular order; that any part of
+ * what they write may reach the disk is safe because of the rules of
+ * ext2_order.c (every cached state may reach the disk in any part).  So the
+ * inode block written in phase 2 may carry the other inodes in it as they are
+ * in memory, and a write to the same file while its FSYNC runs may reach the
+ * inode with a pointer to a data block allocated after phase 1 was listed
+ * (its bytes are that write's business: it was not FSYNCed; a new indirect
+ * block is durable before any pointer to it).  Since a create makes the new
+ * entry durable at once (ext2_order.c rule 2), phases 3 and 4 only find
+ * something to write when the directory changed again since.
  * A journal would replace ext2_write_ordered by a commit.
  *
  * New files: ext2_create notes (ino, parent) in a small ring; a volume sync
