@@ -13,6 +13,8 @@
 #   CRASH_POINTS  points to check (make crashtest: 2000)
 #   CRASH_OPS     operations of connection A (default 40; make crashtest: 600)
 #   CRASH_SEED    seed of the load and of the points (default: 1)
+#   CRASH_FS      ext2 (default) or ext3 (the same image with a journal added, tune2fs -j;
+#                 each crash image is then checked after e2fsck -p replayed the journal)
 #   CRASH_KEEP=1  keep the scratch directory (log, base image, events) for a look
 # A point that fails prints its entry range; replay it by hand with
 #   build/e2e/replay_log_writes --log LOG --base BASE --image OUT --points N --seed S --exec ...
@@ -42,7 +44,16 @@ scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret
 mkdir -p "$T/root/etc"
 cp "$T/users" "$T/root/etc/ncp-users"
 scripts/volume-layout.sh "$T/root"
-MKE2FS_OPTS="-b 4096" scripts/mkimage.sh "$T/root" "$T/disk.img" 48M >/dev/null 2>&1   # plain ext2
+MKE2FS_OPTS="-b 4096" scripts/mkimage.sh --ext2 "$T/root" "$T/disk.img" 48M >/dev/null 2>&1 ||
+    MKE2FS_OPTS="-b 4096" scripts/mkimage.sh "$T/root" "$T/disk.img" 48M >/dev/null 2>&1   # plain ext2
+case ${CRASH_FS:-ext2} in
+ext2) if dumpe2fs -h "$T/disk.img" 2>/dev/null | grep -q '^Filesystem features:.*has_journal'; then
+          tune2fs -O ^has_journal "$T/disk.img" >/dev/null 2>&1 || bad make_ext2_image "tune2fs -O ^has_journal failed"
+      fi ;;
+ext3) tune2fs -j "$T/disk.img" >/dev/null 2>&1 || bad make_ext3_image "tune2fs -j failed" ;;
+*) bad crash_fs "CRASH_FS must be ext2 or ext3"; finish ;;
+esac
+echo "# volume: ${CRASH_FS:-ext2}, $(dumpe2fs -h "$T/disk.img" 2>/dev/null | sed -n 's/^Filesystem features:[[:space:]]*//p')"
 cp "$T/disk.img" "$T/base.img"
 
 # a short flusher interval: write-back runs often between the load's FSYNCs
