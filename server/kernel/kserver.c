@@ -932,7 +932,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         out[n++] = (struct ncp_counter){ "cache.evictions", b.evictions };
         out[n++] = (struct ncp_counter){ "cache.dirty", b.dirty };
     }
-    if (storage_volume() && n + 6 <= max) {
+    if (storage_volume() && n + 7 <= max) {
         struct ext2_stats e;
         ext2_get_stats(storage_volume(), &e);
         out[n++] = (struct ncp_counter){ "fs.fsyncs", e.fsyncs };
@@ -941,6 +941,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         out[n++] = (struct ncp_counter){ "fs.sync_last_blocks", e.sync_last_blocks };
         out[n++] = (struct ncp_counter){ "fs.unclean_mount", e.unclean_mount };
         out[n++] = (struct ncp_counter){ "fs.mount_count", e.mount_count };
+        out[n++] = (struct ncp_counter){ "fs.order_barriers", e.order_barriers };
     }
     return n;
 }

@@ -123,6 +123,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "cache.evictions", 0 }, { "cache.dirty", 0 },
         { "fs.fsyncs", 0 }, { "fs.fsync_blocks", 0 }, { "fs.fsync_last_blocks", 0 },
         { "fs.sync_last_blocks", 0 }, { "fs.unclean_mount", 0 }, { "fs.mount_count", 0 },
+        { "fs.order_barriers", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
@@ -141,8 +142,9 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         all[24].v = es.sync_last_blocks;
         all[25].v = es.unclean_mount;
         all[26].v = es.mount_count;
+        all[27].v = es.order_barriers;
     }
-    unsigned n = 0, total = volume ? 27 : cache ? 21 : 16;
+    unsigned n = 0, total = volume ? 28 : cache ? 21 : 16;
     for (; n < total && n < max; n++) { out[n].name = all[n].name; out[n].value = all[n].v; }
     return n;
 }

@@ -65,10 +65,11 @@ else
     bad load_ran "$(tail -3 "$T/load.out" | tr '\n' '|')"
 fi
 cat "$T/load.out"
+NCP_PASSWORD=guest timeout 20 "$NCPC" -s "$SERVER" stats 2>/dev/null | grep -E '^fs\.(fsyncs|order_barriers) ' | sed 's/^/# /'
 if [ "$fail" != 0 ]; then
     # a server that stopped answering: what it says on a fresh connection, for the report
     echo "# server after the load failed:"
-    NCP_PASSWORD=guest timeout 20 "$NCPC" -s "$SERVER" stats 2>&1 | grep -E '^(cache|storage|fs|ahci|wtd|engine)\.' | head -40 | sed 's/^/#   /'
+    NCP_PASSWORD=guest timeout 20 "$NCPC" -s "$SERVER" stats 2>&1 | head -80 | sed 's/^/#   /'
     tr -d '\000\r' < "$T/kernel.log" | tail -5 | sed 's/^/#   /'
 fi
 # the power cut: QEMU killed, nothing more reaches the disk or the log

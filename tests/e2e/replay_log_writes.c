@@ -2,7 +2,7 @@
  * log in dm-log-writes format (QEMU's blklogwrites driver: scripts/run.sh --disk-log).
  *
  *   replay_log_writes --log LOG --base BASE --image OUT [--points N] [--seed S]
- *                     [--exec CMD] [--list] [--drop-percent P]
+ *                     [--exec CMD] [--list] [--drop-percent P] [--prefix K]
  *
  * The log (all fields little-endian): sector 0 holds the log superblock (u64 magic
  * 0x6a736677736872, u64 version 1, u64 nr_entries, u32 sectorsize); entries follow from
@@ -34,7 +34,8 @@
  *   CRASH_MAX    the highest index applied (-1: none); nothing logged at or after a
  *                count > CRASH_MAX can have reached the image
  *   CRASH_IMAGE  OUT
- * CMD's output goes to stdout.  --list prints the entries instead.  Exit status: 0 if
+ * CMD's output goes to stdout.  --list prints the entries instead; --prefix K makes one
+ * image only, of the entries [0, K) in order (to look at one crash point again).  Exit status: 0 if
  * every CMD exited 0, 1 if some did not, 2 on a bad log or argument.
  */
 #include <errno.h>
@@ -206,7 +207,7 @@ static int cmp_point(const void *a, const void *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: replay_log_writes --log LOG --base BASE --image OUT [--points N] [--seed S]\n"
-			"                         [--exec CMD] [--drop-percent P] | --log LOG --list\n");
+			"                         [--exec CMD] [--drop-percent P] [--prefix K] | --log LOG --list\n");
 	exit(2);
 }
 
@@ -217,6 +218,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	int drop = 50;
 	bool list = false;
+	long long prefix = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -240,6 +242,8 @@ int main(int argc, char **argv)
 			seed = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--drop-percent"))
 			drop = atoi(v);
+		else if (!strcmp(a, "--prefix"))
+			prefix = strtoll(v, NULL, 10);
 		else
 			usage();
 		i++;
@@ -305,6 +309,11 @@ int main(int argc, char **argv)
 	struct point *pts = calloc((size_t)npoints, sizeof *pts);
 	if (!pts)
 		die("out of memory");
+	if (prefix >= 0) {                      /* one image: entries [0, prefix) in order */
+		if ((uint64_t)prefix > n)
+			prefix = (long long)n;
+		npoints = 1;
+	}
 	uint64_t rs = seed;
 	for (long i = 0; i < npoints; i++) {
 		struct point *p = &pts[i];
@@ -329,6 +338,10 @@ int main(int argc, char **argv)
 			p->upto = (int64_t)(rng_next(&rs) % n);
 			if (rng_next(&rs) % 2)
 				p->upto = window_end[p->upto];  /* the whole window up to the next flush */
+		}
+		if (prefix >= 0) {
+			p->kind = 'p';
+			p->upto = prefix - 1;
 		}
 		p->stable_end = p->kind == 's' ? last_flush_end[p->upto] : p->upto + 1;
 		if (p->kind == 's' && p->stable_end == p->upto + 1)
@@ -356,7 +369,7 @@ int main(int argc, char **argv)
 			extras++;
 			if (p->kind == 's' && (int)(rng_next(&ps) % 100) < drop)
 				continue;
-			apply(logfd, &ent[j], ss, img, img_size, outfd, buf);
+			apply(logfd, &ent[j], ss, NULL, img_size, outfd, buf);   /* to OUT only */
 			kept++;
 			maxa = j;
 		}
