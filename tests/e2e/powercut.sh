@@ -100,16 +100,19 @@ done
 echo "# $POINTS crash points: $np passed, $nf failed; $npromises promises; seed $SEED"
 [ $((np + nf)) = "$POINTS" ] && ok all_points_checked || bad all_points_checked "$((np + nf)) of $POINTS points reported"
 
-# the check itself can fail: a promise the image does not keep (one recorded hash
-# changed) must be reported as broken, on the state after the last entry
-last=$(tail -1 "$T/events")
-if [ -n "$last" ]; then
-    awk '{ if (NR == n) $4 = "0000000000000000000000000000000000000000000000000000000000000000"; print }' \
-        n="$(wc -l <"$T/events")" "$T/events" >"$T/events.lie"
-    # (the lie only binds if its last state is a file; a "-" turned into a hash says "missing")
+# the check itself can fail: a promise the image does not keep (the recorded hash of the
+# last file promise no later change touches, changed) must be reported as broken on the
+# state after the last entry
+lie=$(awk '{ last[$1] = NR; line[NR] = $0; p[NR] = $1; a[NR] = $3; st[NR] = $4 }
+           END { for (i = NR; i > 0; i--) if (last[p[i]] == i && st[i] != "-" && st[i] != "?" && a[i] < 1e18) { print i; exit } }' "$T/events")
+if [ -n "$lie" ]; then
+    awk -v n="$lie" '{ if (NR == n) $4 = "0000000000000000000000000000000000000000000000000000000000000000"; print }' \
+        "$T/events" >"$T/events.lie"
     "$B/e2e/replay_log_writes" --log "$T/disk.log" --base "$T/base.img" --image "$T/crash.img" \
         --points 1 --seed "$SEED" --exec "scripts/crash-point-check.sh $T/events.lie $T/scratch" >"$T/lie.out" 2>&1
     grep -q '^FAIL .*promises broken' "$T/lie.out" && ok check_detects_a_broken_promise ||
         bad check_detects_a_broken_promise "$(head -c 300 "$T/lie.out")"
+else
+    bad check_detects_a_broken_promise "no file promise to change in $T/events"
 fi
 finish
