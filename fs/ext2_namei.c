@@ -81,10 +81,14 @@ int ext2_create_locked(struct ext2_fs *fs, const char *path, uint16_t type, uint
 		pin.i_links_count++;            /* the new ".." */
 		r = ext2_iput(fs, parent, &pin);
 	}
-	if (r == 0)
-		r = ext2_order_barrier_notes(fs);       /* the entry's block, the parent's inode */
-	if (r == 0)
+	if (r == 0) {
+		/* the entry's block and the parent's inode; a failed barrier (a failing disk)
+		 * still leaves the inode written in memory, so the cache stays consistent */
+		int b = ext2_order_barrier_notes(fs);
 		r = ext2_iput(fs, ino, &in);
+		if (r == 0)
+			r = b;
+	}
 	if (r == 0 && !dir)
 		ext2_fsync_note_new(fs, ino, parent);   /* its FSYNC writes the entry too */
 	if (r == 0 && out)
