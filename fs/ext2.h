@@ -106,6 +106,7 @@ struct ext2_stats {
 	uint64_t sync_last_blocks;      /* ... by the last one */
 	uint64_t unclean_mount;         /* 1: the volume was not clean at mount */
 	uint64_t mount_count;           /* s_mnt_count after this mount */
+	uint64_t order_barriers;        /* write + flush barriers of plain ext2 (ext2_order.c) */
 	/* ext3 (zero for ext2) */
 	uint64_t journal_commits;       /* transactions committed */
 	uint64_t journal_blocks;        /* log blocks they took (descriptors, copies, revokes, commits) */

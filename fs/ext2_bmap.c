@@ -91,10 +91,16 @@ static uint32_t alloc_goal(struct ext2_fs *fs, uint32_t ino, const struct ext2_i
 }
 
 /* Maps lblk, allocating the data block and any missing indirect blocks
- * (all zero-filled).  Checks first that enough blocks are free, so that a
- * full disk never leaves half-built indirect chains.  The caller holds
- * fs->lock and writes *in back afterwards. */
-int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk, uint32_t *pblk)
+ * (all zero-filled; a new data block then filled by fill(arg, p) if given).
+ * Checks first that enough blocks are free, so that a full disk never leaves
+ * half-built indirect chains.  The caller holds fs->lock and writes *in back
+ * afterwards.
+ * order: a new indirect block, and a new data block given contents by fill
+ * (directories, symlinks), is durable before the pointer to it is set in its
+ * parent (ext2_order.c rule 1); a file's data block is not (only its FSYNC
+ * orders it). */
+int ext2_bmap_alloc_fill(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk,
+			 void (*fill)(void *arg, uint8_t *p), void *arg, uint32_t *pblk)
 {
 	uint32_t slot, idx[3], need;
 	int depth = map_path(fs, lblk, &slot, idx);
@@ -116,8 +122,15 @@ int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uin
 		if (!ptr) {
 			r = ext2_alloc_block(fs, goal, &ptr);
 			if (r == 0)
-				r = d == depth ? ext2_bnew_data(fs, ptr, &child) : ext2_bnew(fs, ptr, &child);
+				r = d == depth && !fill ? ext2_bnew_data(fs, ptr, &child) : ext2_bnew(fs, ptr, &child);
+			if (r == 0 && d == depth && fill) {
+				fill(arg, child.p);
+				ext2_bdirty(&child);
+			}
+			if (r == 0 && (d < depth || fill))
+				r = ext2_order_barrier(fs, &ptr, 1);
 			if (r) {
+				ext2_brelse(&child);
 				ext2_brelse(&parent);
 				return r;
 			}
@@ -142,6 +155,11 @@ int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uin
 	ext2_brelse(&parent);
 	*pblk = ptr;
 	return 0;
+}
+
+int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk, uint32_t *pblk)
+{
+	return ext2_bmap_alloc_fill(fs, ino, in, lblk, NULL, NULL, pblk);
 }
 
 /* Frees the blocks that map logical blocks >= first in the subtree whose
@@ -178,12 +196,16 @@ static int trunc_tree(struct ext2_fs *fs, struct ext2_inode *in, uint32_t *loc, 
 		ext2_brelse(&b);
 	}
 	if (base >= first) {
-		int r = ext2_free_block(fs, blk);
+		/* order: the block is free for others only once the pointer's removal is
+		 * durable (ext2_order.c rule 4): the holder is noted, the inode by ext2_iput */
+		int r = ext2_free_block_later(fs, blk);
 		if (r)
 			return r;
 		*loc = 0;
-		if (holder)
+		if (holder) {
 			ext2_bdirty(holder);
+			ext2_order_note_blk(fs, holder);
+		}
 		uint32_t sectors = fs->block_size / 512;
 		in->i_blocks = in->i_blocks >= sectors ? in->i_blocks - sectors : 0;
 	}

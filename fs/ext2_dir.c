@@ -135,6 +135,22 @@ static void fill_entry(struct ext2_fs *fs, struct ext2_dir_entry *de, const char
 	memcpy(de->name, name, len);
 }
 
+/* A new directory block holding one entry (ext2_bmap_alloc_fill's fill). */
+struct new_entry {
+	struct ext2_fs *fs;
+	const char *name;
+	uint32_t len, ino;
+	uint8_t ftype;
+};
+
+static void fill_one_entry(void *arg, uint8_t *p)
+{
+	struct new_entry *e = arg;
+	struct ext2_dir_entry *de = entry_at(p, 0);
+	de->rec_len = (uint16_t)e->fs->block_size;
+	fill_entry(e->fs, de, e->name, e->len, e->ino, e->ftype);
+}
+
 int ext2_dir_add(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, const char *name,
 		 uint32_t len, uint32_t ino, uint8_t ftype)
 {
@@ -164,6 +180,7 @@ int ext2_dir_add(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, c
 				}
 				fill_entry(fs, ne, name, len, ino, ftype);
 				ext2_bdirty(&b);
+				ext2_order_note_blk(fs, &b);
 				ext2_brelse(&b);
 				return dir_touch(fs, dir_ino, dir);
 			}
@@ -172,22 +189,18 @@ int ext2_dir_add(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, c
 		ext2_brelse(&b);
 	}
 
-	/* no room: append a block */
+	/* no room: append a block, holding the entry before the directory points at it
+	 * (order: ext2_order.c rule 1) */
 	uint32_t pblk;
 	if ((uint64_t)dir->i_size + fs->block_size > 0xFFFFFFFFu)
 		return -FS_EFBIG;
-	r = ext2_bmap_alloc(fs, dir_ino, dir, n, &pblk);
-	if (r == 0)
-		r = ext2_bread(fs, pblk, &b);
+	struct new_entry ne = { fs, name, len, ino, ftype };
+	r = ext2_bmap_alloc_fill(fs, dir_ino, dir, n, fill_one_entry, &ne, &pblk);
 	if (r) {
 		ext2_iput(fs, dir_ino, dir);    /* keep i_blocks right if anything was allocated */
 		return r;
 	}
-	struct ext2_dir_entry *de = entry_at(b.p, 0);
-	de->rec_len = (uint16_t)fs->block_size;
-	fill_entry(fs, de, name, len, ino, ftype);
-	ext2_bdirty(&b);
-	ext2_brelse(&b);
+	ext2_order_note(fs, pblk);
 	dir->i_size += fs->block_size;
 	return dir_touch(fs, dir_ino, dir);
 }
@@ -205,6 +218,7 @@ int ext2_dir_remove(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir
 	else
 		de->inode = 0;
 	ext2_bdirty(&b);
+	ext2_order_note_blk(fs, &b);
 	ext2_brelse(&b);
 	return dir_touch(fs, dir_ino, dir);
 }
@@ -221,6 +235,7 @@ int ext2_dir_retarget(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *d
 		return r;
 	fill_entry(fs, entry_at(b.p, off), name, len, ino, ftype);
 	ext2_bdirty(&b);
+	ext2_order_note_blk(fs, &b);
 	ext2_brelse(&b);
 	return dir_touch(fs, dir_ino, dir);
 }
@@ -248,32 +263,37 @@ int ext2_dir_is_empty(struct ext2_fs *fs, const struct ext2_inode *dir)
 	return 1;
 }
 
-int ext2_first_block(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, struct ext2_blk *b)
+int ext2_first_block(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in,
+		     void (*fill)(void *arg, uint8_t *p), void *arg)
 {
 	uint32_t pblk;
-	int r = ext2_bmap_alloc(fs, ino, in, 0, &pblk);
-	if (r == 0)
-		r = ext2_bread(fs, pblk, b);
-	if (r == 0)
-		memset(b->p, 0, fs->block_size);
-	return r;
+	return ext2_bmap_alloc_fill(fs, ino, in, 0, fill, arg, &pblk);
 }
 
-/* Gives the new directory ino its first block with "." and "..". */
+struct dots {
+	struct ext2_fs *fs;
+	uint32_t ino, parent;
+};
+
+static void fill_dots(void *arg, uint8_t *p)
+{
+	struct dots *d = arg;
+	struct ext2_dir_entry *dot = entry_at(p, 0);
+	dot->rec_len = 12;
+	fill_entry(d->fs, dot, ".", 1, d->ino, EXT2_FT_DIR);
+	struct ext2_dir_entry *dotdot = entry_at(p, 12);
+	dotdot->rec_len = (uint16_t)(d->fs->block_size - 12);
+	fill_entry(d->fs, dotdot, "..", 2, d->parent, EXT2_FT_DIR);
+}
+
+/* Gives the new directory ino its first block with "." and ".." (durable before the
+ * inode points at it). */
 int ext2_dir_init(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint32_t parent)
 {
-	struct ext2_blk b;
-	int r = ext2_first_block(fs, ino, in, &b);
+	struct dots d = { fs, ino, parent };
+	int r = ext2_first_block(fs, ino, in, fill_dots, &d);
 	if (r)
 		return r;
-	struct ext2_dir_entry *dot = entry_at(b.p, 0);
-	dot->rec_len = 12;
-	fill_entry(fs, dot, ".", 1, ino, EXT2_FT_DIR);
-	struct ext2_dir_entry *dotdot = entry_at(b.p, 12);
-	dotdot->rec_len = (uint16_t)(fs->block_size - 12);
-	fill_entry(fs, dotdot, "..", 2, parent, EXT2_FT_DIR);
-	ext2_bdirty(&b);
-	ext2_brelse(&b);
 	in->i_size = fs->block_size;
 	return 0;
 }

@@ -1,5 +1,5 @@
-/* ext2_fsync.c - making one file durable, and the one place where the order
- * of metadata writes is decided (ext2_write_ordered).
+/* ext2_fsync.c - making one file durable (ext2_write_ordered); the order of
+ * the other metadata writes of plain ext2 is decided in ext2_order.c.
  *
  * An FSYNC of a file collects, under fs->lock, the cache blocks it needs in
  * four phases, each pointed at by the next:
@@ -17,11 +17,16 @@
  * one with these blocks (other inodes of the inode table block, other files'
  * 1 KiB blocks) is written too.
  *
- * Known limits (plain ext2, issue 15 item 4): the write-back flusher and
- * eviction write in no particular order; the inode block written in phase 2
- * carries the other inodes in it as they are in memory; and a write to the
- * same file while its FSYNC runs may reach the inode (phase 2) with a
- * pointer to a block allocated after phase 1 was listed.
+ * The flusher and eviction write in no particular order; that any part of
+ * what they write may reach the disk is safe because of the rules of
+ * ext2_order.c (every cached state may reach the disk in any part).  So the
+ * inode block written in phase 2 may carry the other inodes in it as they are
+ * in memory, and a write to the same file while its FSYNC runs may reach the
+ * inode with a pointer to a data block allocated after phase 1 was listed
+ * (its bytes are that write's business: it was not FSYNCed; a new indirect
+ * block is durable before any pointer to it).  Since a create makes the new
+ * entry durable at once (ext2_order.c rule 2), phases 3 and 4 only find
+ * something to write when the directory changed again since.
  * On ext3 (fs->j) none of this runs: an FSYNC commits the journal's running
  * transaction (ext2_jtrans.c), which holds every change made so far.
  *
@@ -287,4 +292,5 @@ void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st)
 	st->journal_commits = st->journal_blocks = st->journal_checkpoints = 0;
 	st->journal_replayed = __atomic_load_n(&fs->st.journal_replayed, __ATOMIC_RELAXED);
 	ext2_journal_get_stats(fs, st);
+	st->order_barriers = __atomic_load_n(&fs->st.order_barriers, __ATOMIC_RELAXED);
 }

@@ -56,6 +56,7 @@ int ext2_iput(struct ext2_fs *fs, uint32_t ino, const struct ext2_inode *in)
 		return r;
 	memcpy(b.p + off, in, sizeof *in);
 	ext2_bdirty(&b);
+	ext2_order_note_blk(fs, &b);    /* durable before what this change frees (ext2_order.c) */
 	ext2_brelse(&b);
 	return 0;
 }
@@ -170,10 +171,12 @@ static int release_xattr_block(struct ext2_fs *fs, struct ext2_inode *in)
 		return 0;
 	}
 	ext2_brelse(&b);
-	return ext2_free_block(fs, blk);
+	return ext2_free_block_later(fs, blk);  /* order: after the inode dropped it (rule 4) */
 }
 
-/* The last link is gone: free the data, the attribute block and the inode. */
+/* The last link is gone: free the data, the attribute block and the inode.  The inode
+ * is written released (links 0, dtime) now; its blocks and its number become free at the
+ * end of the change, after that write is durable (ext2_order.c rule 4). */
 int ext2_inode_release(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
 {
 	bool is_dir = (in->i_mode & EXT2_S_IFMT) == EXT2_S_IFDIR;
@@ -190,6 +193,6 @@ int ext2_inode_release(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
 	if (r == 0)
 		r = w;
 	if (r == 0)
-		r = ext2_free_inode(fs, ino, is_dir);
+		r = ext2_free_inode_later(fs, ino, is_dir);
 	return r;
 }

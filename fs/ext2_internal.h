@@ -49,6 +49,15 @@ struct ext2_fs {
 	uint32_t new_files_lost_gen;    /* the sync_gen when that happened */
 	uint32_t sync_gen;              /* volume syncs started */
 
+	/* ext2_order.c, all under fs->lock: the blocks this change wrote that must be durable
+	 * before its deferred frees, and the frees (one map per group, NULL if none) */
+#define EXT2_ORDER_NOTES 64
+	uint64_t ord_notes[EXT2_ORDER_NOTES];   /* cache block numbers */
+	uint32_t ord_nnotes;
+	uint32_t ord_pending;           /* deferred frees in the maps */
+	bool ord_error;                 /* an early barrier of the notes failed */
+	uint8_t **ord_block_maps, **ord_inode_maps, **ord_dirs_maps;
+
 	struct ext2_stats st;           /* atomic counters */
 	struct ext2_journal *j;         /* ext3: the journal (ext2_journal.c); NULL: plain ext2 writes */
 	struct ext2_open_ino **open_tab; /* lock: inodes open through the server (ext2_orphan.c) */
@@ -96,6 +105,19 @@ int ext2_journal_sync(struct ext2_fs *fs);
 int ext2_journal_stop_locked(struct ext2_fs *fs);
 void ext2_journal_get_stats(struct ext2_fs *fs, struct ext2_stats *st);
 
+/* ext2_order.c: the order of writes on plain ext2 (the rules are at its top) */
+int ext2_order_init(struct ext2_fs *fs);
+void ext2_order_fini(struct ext2_fs *fs);
+int ext2_order_barrier(struct ext2_fs *fs, const uint32_t *blks, uint32_t n);   /* write + flush now */
+int ext2_order_barrier_inode(struct ext2_fs *fs, uint32_t ino);
+int ext2_order_barrier_notes(struct ext2_fs *fs);       /* what this change noted so far */
+void ext2_order_note(struct ext2_fs *fs, uint32_t blk);  /* durable before this change's frees */
+void ext2_order_note_super(struct ext2_fs *fs);
+void ext2_order_note_blk(struct ext2_fs *fs, const struct ext2_blk *b);
+int ext2_free_block_later(struct ext2_fs *fs, uint32_t blk);    /* freed at ext2_order_commit */
+int ext2_free_inode_later(struct ext2_fs *fs, uint32_t ino, bool is_dir);
+int ext2_order_commit(struct ext2_fs *fs);      /* end of a change (ext2_change_end) */
+
 /* ext2_block.c: fs-block access */
 int ext2_bread(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
 int ext2_bread_nb(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out);
@@ -121,6 +143,8 @@ uint8_t ext2_mode_to_ftype(uint16_t mode);
 /* ext2_bmap.c: logical -> physical block mapping */
 int ext2_bmap(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, uint32_t *pblk, bool nonblock);
 int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk, uint32_t *pblk);
+int ext2_bmap_alloc_fill(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk,
+			 void (*fill)(void *arg, uint8_t *p), void *arg, uint32_t *pblk);
 int ext2_free_blocks_from(struct ext2_fs *fs, struct ext2_inode *in, uint64_t first_lblk);
 
 /* ext2_alloc.c: bitmaps */
@@ -131,8 +155,11 @@ int ext2_free_inode(struct ext2_fs *fs, uint32_t ino, bool is_dir);
 uint32_t ext2_group_of_inode(struct ext2_fs *fs, uint32_t ino);
 
 /* ext2_dir.c */
-/* Allocates block 0 of the new inode ino (no blocks yet) and reads it, zeroed, into b. */
-int ext2_first_block(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, struct ext2_blk *b);
+/* Allocates block 0 of the new inode ino (no blocks yet), zeroed and then filled by
+ * fill(arg, p), and makes it durable (ext2_order.c rule 1) before the caller writes the
+ * inode that points at it. */
+int ext2_first_block(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in,
+		     void (*fill)(void *arg, uint8_t *p), void *arg);
 int ext2_dir_lookup(struct ext2_fs *fs, const struct ext2_inode *dir, const char *name, uint32_t len,
 		    uint32_t *ino);
 int ext2_dir_add(struct ext2_fs *fs, uint32_t dir_ino, struct ext2_inode *dir, const char *name,

@@ -63,12 +63,14 @@ int ext2_create_locked(struct ext2_fs *fs, const char *path, uint16_t type, uint
 	in.i_links_count = dir ? 2 : 1;
 	ext2_set_owner(&in, uid, gid);
 	if (dir)
-		r = ext2_dir_init(fs, ino, &in, parent);
+		r = ext2_dir_init(fs, ino, &in, parent);        /* its block durable: rule 1 */
 	else if (type == EXT2_S_IFLNK)
 		r = ext2_symlink_store(fs, ino, &in, target, tlen);
 	uint8_t ft = dir ? EXT2_FT_DIR : type == EXT2_S_IFLNK ? EXT2_FT_SYMLINK : EXT2_FT_REG_FILE;
-	if (r == 0)
-		r = ext2_iput(fs, ino, &in);
+	/* order: the name first, durable with its directory's inode, and only then the inode
+	 * with its links and blocks (ext2_order.c rule 2): a crash between leaves a name of
+	 * an unused inode, which e2fsck -p clears, never an inode with blocks and no name (or
+	 * a directory nobody can reach) */
 	if (r == 0)
 		r = ext2_dir_add(fs, parent, &pin, name, len, ino, ft);
 	if (r) {
@@ -78,6 +80,14 @@ int ext2_create_locked(struct ext2_fs *fs, const char *path, uint16_t type, uint
 	if (dir) {
 		pin.i_links_count++;            /* the new ".." */
 		r = ext2_iput(fs, parent, &pin);
+	}
+	if (r == 0) {
+		/* the entry's block and the parent's inode; a failed barrier (a failing disk)
+		 * still leaves the inode written in memory, so the cache stays consistent */
+		int b = ext2_order_barrier_notes(fs);
+		r = ext2_iput(fs, ino, &in);
+		if (r == 0)
+			r = b;
 	}
 	if (r == 0 && !dir)
 		ext2_fsync_note_new(fs, ino, parent);   /* its FSYNC writes the entry too */
@@ -166,19 +176,31 @@ static int remove_locked(struct ext2_fs *fs, const char *path, bool dir)
 		if (r < 0)
 			goto out;
 	}
-	r = ext2_dir_remove(fs, parent, &pin, name, len);
-	if (r)
+	if (!dir && in.i_links_count > 1) {
+		/* other names stay: either order leaves a link count e2fsck fixes */
+		r = ext2_dir_remove(fs, parent, &pin, name, len);
+		if (r == 0)
+			r = drop_link(fs, ino, &in);
 		goto out;
+	}
+	/* order: the last name goes after the inode is durably released or on the orphan
+	 * list (ext2_order.c rule 3): a crash between leaves a name of a deleted inode, which
+	 * e2fsck -p clears, never an inode with data and no name */
 	if (dir) {
+		in.i_links_count = 0;
+		in.i_ctime = fs_time_now();
+		r = ext2_inode_release(fs, ino, &in);
+	} else {
+		r = drop_link(fs, ino, &in);
+	}
+	if (r == 0)
+		r = ext2_order_barrier_inode(fs, ino);
+	if (r == 0)
+		r = ext2_dir_remove(fs, parent, &pin, name, len);
+	if (r == 0 && dir) {
 		if (pin.i_links_count > 2)
 			pin.i_links_count--;    /* its ".." is gone */
 		r = ext2_iput(fs, parent, &pin);
-		in.i_links_count = 0;
-		in.i_ctime = fs_time_now();
-		if (r == 0)
-			r = ext2_inode_release(fs, ino, &in);
-	} else {
-		r = drop_link(fs, ino, &in);
 	}
 out:
 	ext2_path_free(&p);
@@ -278,11 +300,34 @@ static int rename_locked(struct ext2_fs *fs, const char *from, const char *to)
 		goto out;
 	}
 
-	/* 1. the new name (the only step that may need a new block) */
+	/* 0. a replaced target losing its last name dies first, durably (order: ext2_order.c
+	 * rule 3; a crash between leaves the target's name naming a deleted inode, cleared by
+	 * e2fsck -p, and the source under its old name) */
+	bool dst_last = have_dst && (dst_dir || di.i_links_count <= 1);
+	if (dst_last) {
+		if (dst_dir) {
+			if (dpi.i_links_count > 2)
+				dpi.i_links_count--;    /* its ".." goes with it */
+			r = ext2_iput(fs, dp, &dpi);
+			di.i_links_count = 0;
+			if (r == 0)
+				r = ext2_inode_release(fs, dst, &di);
+		} else {
+			r = drop_link(fs, dst, &di);
+		}
+		if (r == 0)
+			r = ext2_order_barrier_inode(fs, dst);
+		if (r)
+			goto out;
+	}
+	/* 1. the new name (the only step that may need a new block), durable before the old
+	 * name goes (order: ext2_order.c rule 5) */
 	if (have_dst)
 		r = ext2_dir_retarget(fs, dp, &dpi, dname, dlen, src, ftype);
 	else
 		r = ext2_dir_add(fs, dp, &dpi, dname, dlen, src, ftype);
+	if (r == 0)
+		r = ext2_order_barrier_notes(fs);
 	if (r)
 		goto out;
 	/* 2. the old name */
@@ -312,24 +357,11 @@ static int rename_locked(struct ext2_fs *fs, const char *from, const char *to)
 		if (r)
 			goto out;
 	}
-	/* 4. the replaced target */
-	if (have_dst) {
+	/* 4. a replaced target that keeps other names */
+	if (have_dst && !dst_last) {
 		r = ext2_iget(fs, dst, &di);
-		if (r)
-			goto out;
-		if (dst_dir) {
-			r = ext2_iget(fs, dp, &dpi);
-			if (r)
-				goto out;
-			if (dpi.i_links_count > 2)
-				dpi.i_links_count--;
-			r = ext2_iput(fs, dp, &dpi);
-			di.i_links_count = 0;
-			if (r == 0)
-				r = ext2_inode_release(fs, dst, &di);
-		} else {
+		if (r == 0)
 			r = drop_link(fs, dst, &di);
-		}
 		if (r)
 			goto out;
 	}

@@ -14,6 +14,22 @@
  * the orphaned inode list.  IGNORED." for the others, and the block and inode bitmap
  * differences of their space; nothing else. 
  *
+ * The list and a power cut (plain ext2, fs/ext2_order.c rule 6).  e2fsck -p walks the list
+ * from s_last_orphan and frees what it finds there; an inode OFF the list whose i_dtime looks
+ * like an inode number ("part of a corrupted orphan linked list") makes it stop and ask for a
+ * person.  So no state of the disk may show an inode off the list with a small i_dtime:
+ *   - an inode joins at the TAIL: written first with links 0 and i_dtime 0 (the end of a
+ *     list), durably, and only then does the old tail (or the superblock) point at it;
+ *   - an inode leaves only from the tail: released (i_dtime = now), then its predecessor ends
+ *     the list.  An orphan closed while a later one is still on the list stays on it, its
+ *     blocks freed ("spent"), until it is the tail; then it goes as well.  Spent orphans wait
+ *     only for orphans still open, so there are never more than the handles allow;
+ *   - at mount (after a crash) and at shutdown the whole list is released, durably, before
+ *     the superblock forgets it.
+ * A crash at any point leaves a list e2fsck can walk: a node released already ends it with a
+ * large i_dtime (e2fsck says "illegal inode in orphan list" and goes on unasked), the nodes
+ * after it are released or the tail (i_dtime 0: "deleted inode has zero dtime", fixed unasked).
+ *
  * The open table: OPEN_BUCKETS chains of {inode, opens}, under fs->lock.  It holds one entry
  * per inode open through the server, so its size is bounded by the server's handle limits
  * (max_conns x max_handles, docs/security.md). */
@@ -41,6 +57,7 @@ static void set_last_orphan(struct ext2_fs *fs, uint32_t ino)
 {
 	memcpy((uint8_t *)fs->sb + SB_LAST_ORPHAN_OFF, &ino, sizeof ino);
 	ext2_sb_dirty(fs);
+	ext2_order_note_super(fs);
 }
 
 uint32_t ext2_orphan_head(struct ext2_fs *fs)
@@ -110,39 +127,101 @@ int ext2_open_ino(struct ext2_fs *fs, uint32_t ino)
 	return r;
 }
 
-/* Takes ino off the on-disk orphan list (fs->lock held); `in` is its inode. */
-static int orphan_unlist(struct ext2_fs *fs, uint32_t ino, const struct ext2_inode *in)
+/* The on-disk list in order from s_last_orphan: *v (fs_alloc'ed, *n entries).  fs->lock
+ * held.  -EUCLEAN if it leaves the inode table or is longer than the inode count. */
+static int list_read(struct ext2_fs *fs, uint32_t **v, uint32_t *n)
 {
-	uint32_t cur = last_orphan(fs);
-	if (cur == ino) {
-		set_last_orphan(fs, in->i_dtime);
-		return 0;
-	}
-	for (uint32_t steps = 0; cur && steps < fs->inodes_count; steps++) {
+	uint32_t cap = 16, k = 0, cur = last_orphan(fs);
+	uint32_t *a = fs_alloc(sizeof *a * cap);
+	int r = a ? 0 : -FS_ENOMEM;
+	while (r == 0 && cur) {
 		struct ext2_inode ci;
-		int r = ext2_iget(fs, cur, &ci);
-		if (r)
-			return r;
-		if (ci.i_dtime == ino) {
-			ci.i_dtime = in->i_dtime;
-			return ext2_iput(fs, cur, &ci);
+		if (cur < fs->first_ino || cur > fs->inodes_count || k >= fs->inodes_count) {
+			r = -FS_EUCLEAN;
+			break;
 		}
+		if (k == cap) {
+			uint32_t *b = fs_alloc(sizeof *b * cap * 2);
+			if (!b) {
+				r = -FS_ENOMEM;
+				break;
+			}
+			memcpy(b, a, sizeof *a * k);
+			fs_free(a);
+			a = b;
+			cap *= 2;
+		}
+		a[k++] = cur;
+		r = ext2_iget(fs, cur, &ci);
 		cur = ci.i_dtime;
 	}
-	fs_log("ext2: inode %u is missing from the orphan list\n", ino);
-	return -FS_EUCLEAN;
+	if (r) {
+		fs_free(a);
+		return r;
+	}
+	*v = a;
+	*n = k;
+	return 0;
 }
 
-/* Frees an orphan whose last open went (fs->lock held, inside a change). */
+/* Ends the list after entry `keep` of v (keep 0: empty).  fs->lock held. */
+static int list_cut(struct ext2_fs *fs, const uint32_t *v, uint32_t keep)
+{
+	if (keep == 0) {
+		set_last_orphan(fs, 0);
+		return 0;
+	}
+	struct ext2_inode ci;
+	int r = ext2_iget(fs, v[keep - 1], &ci);
+	if (r == 0) {
+		ci.i_dtime = 0;
+		r = ext2_iput(fs, v[keep - 1], &ci);
+	}
+	return r;
+}
+
+/* Releases the spent tail of the list: every orphan at its end that is no longer open
+ * (fs->lock held, inside a change).  order: the released inodes are durable (their i_dtime
+ * a time, not a link) before the list is cut in front of them (see the top of the file). */
+static int trim_tail(struct ext2_fs *fs)
+{
+	uint32_t *v, n;
+	int r = list_read(fs, &v, &n);
+	if (r)
+		return r;
+	uint32_t keep = n;
+	while (r == 0 && keep > 0 && !ext2_ino_is_open(fs, v[keep - 1])) {
+		struct ext2_inode in;
+		r = ext2_iget(fs, v[keep - 1], &in);
+		if (r || in.i_links_count > 0 || in.i_mode == 0)
+			break;                  /* not an orphan: leave the list for e2fsck */
+		r = ext2_inode_release(fs, v[keep - 1], &in);
+		keep--;
+	}
+	if (r == 0 && keep < n)
+		r = ext2_order_barrier_notes(fs);
+	if (r == 0 && keep < n)
+		r = list_cut(fs, v, keep);
+	fs_free(v);
+	return r;
+}
+
+/* An orphan's last open went (fs->lock held, inside a change): at the tail it goes (with
+ * the spent ones before it); else its blocks are freed now and it stays on the list. */
 static int orphan_free(struct ext2_fs *fs, uint32_t ino)
 {
 	struct ext2_inode in;
 	int r = ext2_iget(fs, ino, &in);
 	if (r || in.i_links_count > 0 || in.i_mode == 0)
 		return r;                       /* linked again (never: no name) or already gone */
-	r = orphan_unlist(fs, ino, &in);
-	int f = ext2_inode_release(fs, ino, &in);
-	return r ? r : f;
+	if (in.i_dtime == 0)
+		return trim_tail(fs);
+	if (ext2_inode_has_blocks(fs, &in)) {
+		r = ext2_free_blocks_from(fs, &in, 0);
+		if (ext2_set_isize(fs, &in, 0) == 0 && r == 0)
+			r = ext2_iput(fs, ino, &in);
+	}
+	return r;
 }
 
 int ext2_close_ino(struct ext2_fs *fs, uint32_t ino)
@@ -168,11 +247,28 @@ int ext2_close_ino(struct ext2_fs *fs, uint32_t ino)
 
 int ext2_orphan_keep(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in)
 {
+	uint32_t *v, n;
+	int r = list_read(fs, &v, &n);
+	if (r)
+		return r;
+	/* order: the new tail (links 0, i_dtime 0) is durable before anything points at it
+	 * (ext2_order.c rule 6); then the old tail or the superblock does */
 	in->i_links_count = 0;
-	in->i_dtime = last_orphan(fs);
-	int r = ext2_iput(fs, ino, in);
+	in->i_dtime = 0;
+	r = ext2_iput(fs, ino, in);
 	if (r == 0)
+		r = ext2_order_barrier_inode(fs, ino);
+	if (r == 0 && n == 0) {
 		set_last_orphan(fs, ino);
+	} else if (r == 0) {
+		struct ext2_inode ti;
+		r = ext2_iget(fs, v[n - 1], &ti);
+		if (r == 0) {
+			ti.i_dtime = ino;
+			r = ext2_iput(fs, v[n - 1], &ti);
+		}
+	}
+	fs_free(v);
 	return r;
 }
 
@@ -189,20 +285,18 @@ static int inode_in_use(struct ext2_fs *fs, uint32_t ino)
 	return used;
 }
 
-/* Frees every inode on the list a crash left (read-write mount, before any request).  A
- * list that points outside the inode table, at a linked or free inode, or loops is left
- * where it stopped (s_last_orphan cleared) for e2fsck, with a message. */
-int ext2_orphans_mount(struct ext2_fs *fs)
+/* Releases every inode on the list, in order, and then empties the list (fs->lock held).
+ * order: the released inodes are durable before the superblock forgets them.  A list that
+ * points outside the inode table, at a linked or free inode, or loops is released up to
+ * where it breaks and then cleared, with a message (e2fsck has the rest).  *freed counts. */
+static int release_list(struct ext2_fs *fs, uint32_t *freed)
 {
-	uint32_t ino = last_orphan(fs), freed = 0;
-	if (!ino || fs->read_only)
-		return 0;
-	fs_mutex_lock(&fs->lock);
-	set_last_orphan(fs, 0);                 /* win or lose, the list is not used again */
+	uint32_t ino = last_orphan(fs);
 	int r = 0;
+	*freed = 0;
 	while (ino) {
 		struct ext2_inode in;
-		if (ino < fs->first_ino || ino > fs->inodes_count || freed >= fs->inodes_count) {
+		if (ino < fs->first_ino || ino > fs->inodes_count || *freed >= fs->inodes_count) {
 			r = -FS_EUCLEAN;
 			break;
 		}
@@ -220,30 +314,43 @@ int ext2_orphans_mount(struct ext2_fs *fs)
 		r = ext2_inode_release(fs, ino, &in);
 		if (r)
 			break;
-		freed++;
+		++*freed;
 		ino = next;
 	}
-	fs_mutex_unlock(&fs->lock);
+	int b = ext2_order_barrier_notes(fs);
+	set_last_orphan(fs, 0);                 /* win or lose, the list is not used again */
 	if (r)
 		fs_log("ext2: orphan list broken at inode %u (error %d): run e2fsck\n", ino, r);
-	else
+	return r ? r : b;
+}
+
+/* Frees every inode on the list a crash left (read-write mount, before any request). */
+int ext2_orphans_mount(struct ext2_fs *fs)
+{
+	uint32_t freed = 0;
+	if (!last_orphan(fs) || fs->read_only)
+		return 0;
+	fs_mutex_lock(&fs->lock);
+	int r = release_list(fs, &freed);
+	int c = ext2_order_commit(fs);          /* their blocks and numbers: free now */
+	if (r == 0)
+		r = c;
+	fs_mutex_unlock(&fs->lock);
+	if (r == 0)
 		fs_log("ext2: freed %u orphaned inode%s (unlinked while open before a crash)\n", freed,
 		       freed == 1 ? "" : "s");
 	return r;
 }
 
-/* Shutdown: the orphans still open are freed (taken off the list) while the volume is
- * writable, so the superblock is marked clean with an empty list; their entries stay, and
- * the closes that follow on the read-only volume free nothing. */
+/* Shutdown: the orphans still open, and the spent ones, are freed while the volume is
+ * writable, so the superblock is marked clean with an empty list; their entries in the open
+ * table stay, and the closes that follow on the read-only volume free nothing. */
 void ext2_orphans_shutdown(struct ext2_fs *fs)
 {
-	if (!fs->open_tab)
-		return;
+	uint32_t freed;
 	ext2_change_begin(fs);
-	for (uint32_t b = 0; b < OPEN_BUCKETS && !fs->read_only; b++) {
-		for (struct ext2_open_ino *e = fs->open_tab[b]; e; e = e->next)
-			(void)orphan_free(fs, e->ino);
-	}
+	if (!fs->read_only && last_orphan(fs))
+		(void)release_list(fs, &freed);
 	ext2_change_end(fs);
 }
 

@@ -172,6 +172,7 @@ static int load_groups(struct ext2_fs *fs)
 
 static void release_pins(struct ext2_fs *fs)
 {
+	ext2_order_fini(fs);
 	for (uint32_t i = 0; fs->gdt_bufs && i < fs->gdt_nbufs; i++)
 		bcache_release(fs->gdt_bufs[i]);
 	fs_free(fs->gdt_bufs);
@@ -207,6 +208,8 @@ int ext2_mount(struct bcache *bc, unsigned flags, struct ext2_fs **out)
 			fs->gdt_block = fs->first_data_block + 1;
 			r = load_groups(fs);
 		}
+		if (r == 0)
+			r = ext2_order_init(fs);
 		if (r == 0) {
 			/* the root must be a directory */
 			struct ext2_inode root;
@@ -393,6 +396,9 @@ void ext2_change_begin(struct ext2_fs *fs)
 
 void ext2_change_end(struct ext2_fs *fs)
 {
+	/* order: what this change freed becomes free only now, after a barrier on the blocks
+	 * that dropped their pointers to it (ext2_order.c rule 4) */
+	(void)ext2_order_commit(fs);
 	__atomic_add_fetch(&fs->seq, 1, __ATOMIC_ACQ_REL);
 	fs_mutex_unlock(&fs->lock);
 }

@@ -13,6 +13,17 @@
 
 #define FAST_SYMLINK_MAX (EXT2_N_BLOCKS * 4 - 1)       /* 59 bytes + the NUL */
 
+struct slow_target {
+	const char *target;
+	uint32_t len;
+};
+
+static void fill_target(void *arg, uint8_t *p)
+{
+	struct slow_target *t = arg;
+	memcpy(p, t->target, t->len);
+}
+
 /* Puts the target into the new inode: i_block, or a block of its own. */
 int ext2_symlink_store(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, const char *target,
 		       uint32_t len)
@@ -23,14 +34,8 @@ int ext2_symlink_store(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, 
 		memcpy(in->i_block, target, len);
 		return 0;
 	}
-	struct ext2_blk b;
-	int r = ext2_first_block(fs, ino, in, &b);
-	if (r)
-		return r;
-	memcpy(b.p, target, len);
-	ext2_bdirty(&b);
-	ext2_brelse(&b);
-	return 0;
+	struct slow_target t = { target, len };
+	return ext2_first_block(fs, ino, in, fill_target, &t);    /* durable before the inode */
 }
 
 int ext2_symlink_as(struct ext2_fs *fs, const char *path, const char *target, uint32_t len, uint32_t uid,

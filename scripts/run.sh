@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
 #
-#   run.sh [--net user|tap|none] [--nic e1000|virtio] [--blk ahci|virtio] [--disk IMG] [--debug] [--test]
+#   run.sh [--net user|tap|none] [--nic e1000|virtio] [--blk ahci|virtio] [--disk IMG] [--disk-log LOG] [--debug] [--test]
 #          [--icount|--icount-sleep] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE]
 #          [--boot iso|pvh] -- [kernel options...]
 #
@@ -17,6 +17,10 @@
 #     the device is read-only (VIRTIO_BLK_F_RO) and the volume is mounted read-only.  The environment variables
 #     WTD_NIC and WTD_BLK set the defaults (make test reruns suites with them set to virtio),
 #     and WTD_KARGS adds kernel options (e.g. virtio.intx) to every boot.
+# --disk-log LOG: the disk sits behind QEMU's blklogwrites driver, which appends every write,
+#     flush and discard the guest makes to LOG in dm-log-writes format (the log's superblock
+#     rewritten after every entry: log-super-update-interval=1), for the power-cut tests
+#     (tests/e2e/powercut.sh, tests/e2e/replay_log_writes.c).  LOG is started afresh.
 #
 # The image: the test kernel (build/worktodo-test.elf, `make test-image`: the production
 # kernel plus tests/kernel/ and bench/) when the kernel options ask for tests or a benchmark
@@ -45,7 +49,7 @@
 #     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf="" boot=${WTD_BOOT:-iso}
+disk_log="" disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf="" boot=${WTD_BOOT:-iso}
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
         --netns) netns=$2; shift 2;;
         --disk) disk=$2; shift 2;;
         --disk-readonly) disk_ro=1; shift;;
+        --disk-log) disk_log=$2; shift 2;;
         --debug) debug=1; shift;;
         --test) test=1; shift;;
         --icount) icount=1; shift;;
@@ -117,7 +122,16 @@ esac
 if [ "$disk_ro" = 1 ] && [ "$blk" != virtio ]; then echo "run.sh: --disk-readonly needs --blk virtio" >&2; exit 2; fi
 ro=""
 [ "$disk_ro" = 1 ] && ro=,readonly=on
-[ -n "$disk" ] && q+=(-drive "file=$disk,if=none,id=disk0,format=raw$ro" "${diskdev[@]}")
+if [ -n "$disk" ] && [ -n "$disk_log" ]; then
+    [ "$disk_ro" = 1 ] && { echo "run.sh: --disk-log with --disk-readonly logs nothing" >&2; exit 2; }
+    : >"$disk_log"
+    q+=(-blockdev "driver=file,filename=$disk,node-name=disk0-file"
+        -blockdev "driver=file,filename=$disk_log,node-name=disk0-log"
+        -blockdev "driver=blklogwrites,node-name=disk0,file=disk0-file,log=disk0-log,log-sector-size=512,log-append=off,log-super-update-interval=1"
+        "${diskdev[@]}")
+elif [ -n "$disk" ]; then
+    q+=(-drive "file=$disk,if=none,id=disk0,format=raw$ro" "${diskdev[@]}")
+fi
 [ "$icount" = 1 ] && q+=(-icount shift=0,sleep=off)
 [ "$icount" = 2 ] && q+=(-icount shift=0,sleep=on)
 case "$net" in

@@ -185,8 +185,9 @@ static void test_fsync_writes_only_the_file(void)
 	struct ext2_stats es;
 	ext2_get_stats(fs, &es);
 
-	/* A: 26 data blocks + 1 indirect; its inode block; the root's one
-	 * directory block; the root's inode block. */
+	/* A: 26 data blocks + 1 indirect; its inode block.  A's entry in the root and
+	 * the root's inode were made durable when A was created (fs/ext2_order.c rule 2:
+	 * the name before the inode), so this FSYNC need not write them. */
 	CHECK(nlog <= MAXB);
 	uint32_t writes = 0, flushes = 0;
 	uint64_t sectors = 0;
@@ -202,10 +203,10 @@ static void test_fsync_writes_only_the_file(void)
 	CHECK_EQ(es.fsync_last_blocks, sectors / 8);
 	CHECK(after.dirty + 40 > before.dirty);         /* B's dirty blocks stay dirty */
 	CHECK(nlog > 0 && log[nlog - 1].flush);         /* the device flushed after the writes */
-	CHECK(flushes >= 4);                            /* between the four phases and at the end */
+	CHECK(flushes >= 2);                            /* between data and inode, and at the end */
 
-	/* order on the device: every data block of A, flush, A's inode block,
-	 * flush, the root's directory block, flush, the root's inode block */
+	/* order on the device: every data block of A, flush, A's inode block, flush;
+	 * the root's directory block and inode block are clean already */
 	uint64_t ablk[64];
 	int na = debugfs_blocks(crash, "/A", ablk, 64);
 	CHECK_EQ(na, 27);
@@ -220,10 +221,8 @@ static void test_fsync_writes_only_the_file(void)
 	uint64_t rootblk[4];
 	CHECK_EQ(debugfs_blocks(crash, "/", rootblk, 4), 1);
 	long dirent = log_find(&m.td, rootblk[0], 1);
-	long rinode = log_find(&m.td, (uint64_t)debugfs_inode_block(crash, "/"), 1);
 	CHECK(ainode > last_data && log_flush_between(&m.td, last_data, ainode));
-	CHECK(dirent > ainode && log_flush_between(&m.td, ainode, dirent));
-	CHECK(rinode > dirent && log_flush_between(&m.td, dirent, rinode));
+	CHECK_MSG(dirent < 0, "the root's directory block was written again (entry %ld)", dirent);
 
 	/* none of B's blocks went out */
 	uint64_t *bblk = malloc(sizeof *bblk * MAXB);
@@ -267,7 +266,7 @@ static void test_fsync_again_writes_little(void)
 	CHECK_EQ(ext2_write(m.fs, ino, 0, "hello", 5), 5);
 	CHECK_EQ(ext2_fsync(m.fs, ino), 0);
 	ext2_get_stats(m.fs, &es);
-	CHECK(es.fsync_last_blocks >= 3);
+	CHECK(es.fsync_last_blocks >= 2);       /* data and inode (the entry is durable since create) */
 	CHECK_EQ(ext2_fsync(m.fs, ino), 0);
 	ext2_get_stats(m.fs, &es);
 	CHECK_EQ(es.fsync_last_blocks, 0);
@@ -499,6 +498,128 @@ static void test_clean_flag(void)
 	CHECK_EQ(mount_count(img), mc + 2);
 }
 
+
+/* fs/ext2_order.c's invariant: whatever part of the dirty cache reaches the disk, e2fsck -p
+ * repairs the result alone.  Rounds of creates, big writes (indirect blocks), renames over
+ * files, truncations, unlinks (of open files too), mkdir and rmdir with no sync; then the
+ * disk as it is (what the barriers made durable) is copied, a volume sync is logged (the
+ * writes it makes are exactly the dirty blocks), and crash images are made from the copy
+ * plus a random half of those writes (their contents as the sync left them).  Each must be
+ * repaired by e2fsck -p (exit 0 or 1) and be clean under e2fsck -fn after.  Without the
+ * ordering (the rig's first run) such images said "illegal block", "directory corrupted",
+ * "unattached inode" and "duplicate blocks". */
+#define ORD_LOG 4096
+static void test_order_any_part_of_the_cache_repairs(void)
+{
+	char img[700], base[720], crash[720];
+	snprintf(img, sizeof img, "%s/order.img", tmpdir);
+	snprintf(base, sizeof base, "%s/order.base", tmpdir);
+	snprintf(crash, sizeof crash, "%s/order.crash", tmpdir);
+	CHECK(ft_mkfs(img, NULL, 4096, 32 * 1024, NULL) == 0);
+	struct fsimg m;
+	CHECK_EQ(fsimg_open(&m, img, 4096, 0), 0);
+	struct ext2_fs *fs = m.fs;
+	struct testdev_op *log = calloc(ORD_LOG, sizeof *log);
+	uint8_t *buf = malloc(400 * 1024), *blk = malloc(4096);
+	uint64_t seed = 42;
+	uint32_t held[4] = { 0 };
+	int images = 0, bad = 0;
+	CHECK(log && buf && blk);
+	if (!log || !buf || !blk)
+		goto done;
+	CHECK_EQ(ext2_mkdir(fs, "/d", 0755), 0);
+	for (int round = 0; round < 6; round++) {
+		char a[64], b[64];
+		for (int op = 0; op < 12; op++) {
+			uint32_t ino, k = (uint32_t)(ft_rand(&seed) % 6), r = (uint32_t)(ft_rand(&seed) % 8);
+			snprintf(a, sizeof a, "/%s%u", k % 2 ? "d/" : "", k);
+			snprintf(b, sizeof b, "/%s%u", k % 3 ? "d/" : "", (k + 1) % 6);
+			if (r < 3) {
+				if (ext2_create(fs, a, 0644, &ino) == 0 || ext2_lookup(fs, a, &ino) == 0) {
+					size_t n = (size_t)(ft_rand(&seed) % (400 * 1024)) + 1;
+					ft_fill(buf, n, seed);
+					CHECK_EQ(ext2_write(fs, ino, ft_rand(&seed) % 4096, buf, n), (int64_t)n);
+				}
+			} else if (r == 3) {
+				(void)ext2_rename(fs, a, b);
+			} else if (r == 4) {
+				if (ext2_lookup(fs, a, &ino) == 0)
+					(void)ext2_truncate(fs, ino, ft_rand(&seed) % 60000);
+			} else if (r == 5) {
+				(void)ext2_unlink(fs, a);
+			} else if (r == 6) {
+				/* unlinked while open: on the orphan list until the close (next round) */
+				if (!held[k % 4] && ext2_lookup(fs, a, &ino) == 0 && ext2_open_ino(fs, ino) == 0) {
+					CHECK_EQ(ext2_unlink(fs, a), 0);
+					held[k % 4] = ino;
+				}
+			} else {
+				snprintf(a, sizeof a, "/d/e%u", k);
+				if (ext2_mkdir(fs, a, 0755) != 0)
+					(void)ext2_rmdir(fs, a);
+			}
+		}
+		CHECK(copy_file(img, base) == 0);       /* the disk now: only what barriers wrote */
+		pthread_mutex_lock(&m.td.lock);
+		m.td.log = log;
+		m.td.log_cap = ORD_LOG;
+		m.td.log_n = 0;
+		pthread_mutex_unlock(&m.td.lock);
+		CHECK_EQ(ext2_sync(fs), 0);             /* writes exactly the dirty blocks */
+		pthread_mutex_lock(&m.td.lock);
+		uint32_t nlog = m.td.log_n < ORD_LOG ? m.td.log_n : ORD_LOG;
+		m.td.log = NULL;
+		pthread_mutex_unlock(&m.td.lock);
+		CHECK(nlog > 2);
+		int dst = -1, src = open(img, O_RDONLY);
+		for (int k = 0; k < 6 && src >= 0; k++) {
+			CHECK(copy_file(base, crash) == 0);
+			dst = open(crash, O_RDWR);
+			CHECK(dst >= 0);
+			uint64_t pick = seed + (uint64_t)k * 7919;
+			for (uint32_t i = 0; dst >= 0 && i < nlog; i++) {
+				if (log[i].flush || ft_rand(&pick) % 2)
+					continue;       /* this write stayed in the volatile cache */
+				for (uint32_t sct = 0; sct < log[i].count; sct += 8) {
+					off_t off = (off_t)(log[i].lba + sct) * 512;
+					uint32_t len = log[i].count - sct < 8 ? (log[i].count - sct) * 512 : 4096;
+					CHECK(pread(src, blk, len, off) == (ssize_t)len);
+					CHECK(pwrite(dst, blk, len, off) == (ssize_t)len);
+				}
+			}
+			if (dst >= 0)
+				close(dst);
+			char *out = NULL;
+			int st = ft_sh(&out, "%s -p '%s' 2>&1", ft_tool("e2fsck"), crash);
+			images++;
+			if (st != 0 && st != 1) {
+				bad++;
+				CHECK_MSG(0, "round %d image %d: e2fsck -p exit %d: %.500s", round, k, st, out ? out : "");
+			} else {
+				CHECK_FSCK(crash);
+			}
+			free(out);
+		}
+		if (src >= 0)
+			close(src);
+		for (int i = 0; i < 4; i++)             /* the orphans go at their last close */
+			if (held[i] && round % 2) {
+				CHECK_EQ(ext2_close_ino(fs, held[i]), 0);
+				held[i] = 0;
+			}
+	}
+	printf("# %d crash images from the dirty cache, %d needed more than e2fsck -p\n", images, bad);
+	for (int i = 0; i < 4; i++)
+		if (held[i])
+			CHECK_EQ(ext2_close_ino(fs, held[i]), 0);
+done:
+	CHECK_EQ(fsimg_close(&m), 0);
+	CHECK_FSCK(img);
+	free(log);
+	free(buf);
+	free(blk);
+}
+
 int main(void)
 {
 	tmpdir = ft_mkdtemp();
@@ -512,6 +633,7 @@ int main(void)
 	ft_run("fsync_corrupt_map_ends", test_fsync_corrupt_map_ends);
 	ft_run("sync_bounded_under_writer", test_sync_bounded_under_writer);
 	ft_run("clean_flag_mount_shutdown_crash_ro", test_clean_flag);
+	ft_run("order_any_part_of_the_cache_repairs", test_order_any_part_of_the_cache_repairs);
 	ft_rm_rf(tmpdir);
 	free(tmpdir);
 	return ft_summary();

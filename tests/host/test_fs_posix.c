@@ -118,15 +118,15 @@ static void test_orphan_list_any_order_and_rename_over(void)
 	CHECK_EQ(ext2_rename(m.fs, "/new", "/o2"), 0);   /* o2 replaced while open */
 	CHECK_EQ(ext2_lookup(m.fs, "/o2", &newer), 0);
 	CHECK(newer != ino[2]);
-	CHECK_EQ(ext2_orphan_head(m.fs), ino[2]);
+	CHECK_EQ(ext2_orphan_head(m.fs), ino[0]);        /* orphans join at the tail */
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ(ext2_read(m.fs, ino[i], 0, back, sizeof back), (int64_t)sizeof back);
 		CHECK(memcmp(back, data[i], sizeof back) == 0);
 	}
-	CHECK_EQ(ext2_close_ino(m.fs, ino[1]), 0);       /* the middle of the list */
+	CHECK_EQ(ext2_close_ino(m.fs, ino[1]), 0);       /* the middle: spent, stays listed */
 	CHECK_EQ(ext2_read(m.fs, ino[0], 0, back, sizeof back), (int64_t)sizeof back);
 	CHECK(memcmp(back, data[0], sizeof back) == 0);
-	CHECK_EQ(ext2_close_ino(m.fs, ino[2]), 0);       /* the head */
+	CHECK_EQ(ext2_close_ino(m.fs, ino[2]), 0);       /* the tail: goes, and the spent one */
 	CHECK_EQ(ext2_orphan_head(m.fs), ino[0]);
 	CHECK_EQ(ext2_close_ino(m.fs, ino[0]), 0);
 	CHECK_EQ(ext2_orphan_head(m.fs), 0);
