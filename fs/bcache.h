@@ -19,39 +19,39 @@ struct bcache;
 /* A cached block.  Only `blockno` and `data` are for users; while you hold a
  * reference the buffer keeps its identity and `data` stays valid. */
 struct bcache_buf {
-	uint64_t blockno;
-	uint8_t *data;                      /* BCACHE_BLOCK_SIZE bytes */
-	/* private to bcache.c */
-	struct bcache *cache;
-	struct bcache_buf *hash_next;
-	struct bcache_buf *lru_prev, *lru_next;
-	uint32_t refs;
-	uint32_t flags;
-	uint64_t dirty_epoch;               /* c->epoch when it last became dirty */
-	uint64_t write_epoch;               /* dirty_epoch of the data being written */
-	uint32_t jpins;                     /* c->lock: journal pins (never written while > 0) */
+    uint64_t blockno;
+    uint8_t *data;                      /* BCACHE_BLOCK_SIZE bytes */
+    /* private to bcache.c */
+    struct bcache *cache;
+    struct bcache_buf *hash_next;
+    struct bcache_buf *lru_prev, *lru_next;
+    uint32_t refs;
+    uint32_t flags;
+    uint64_t dirty_epoch;               /* c->epoch when it last became dirty */
+    uint64_t write_epoch;               /* dirty_epoch of the data being written */
+    uint32_t jpins;                     /* c->lock: journal pins (never written while > 0) */
 };
 
 struct bcache_stats {
-	uint64_t hits;          /* lookups served from memory (both paths) */
-	uint64_t misses;        /* blocking lookups that had to read the device */
-	uint64_t nb_misses;     /* non-blocking lookups that returned -EWOULDBLOCK */
-	uint64_t ra_hits;       /* first use of a block brought in by read-ahead */
-	uint64_t ra_blocks;     /* blocks read by read-ahead */
-	uint64_t evictions;     /* valid buffers reused for another block */
-	uint64_t dev_reads;     /* device read calls */
-	uint64_t dev_writes;    /* device write calls */
-	uint64_t blocks_written;
-	uint64_t io_errors;
-	uint64_t dev_flushes;   /* device flush calls (bcache_sync, bcache_flush) */
-	uint64_t syncs;         /* bcache_sync calls */
-	uint64_t sync_blocks;   /* blocks written by bcache_sync */
-	uint64_t sync_last_dirty; /* buffers dirty when the last bcache_sync took its stamp */
-	uint64_t set_blocks;    /* blocks written by bcache_write_set (file fsyncs) */
-	uint32_t nbuffers;
-	uint32_t dirty;         /* buffers holding unwritten data now */
-	uint32_t io_in_flight;  /* device calls running now */
-	uint32_t referenced;    /* buffers with refs > 0 now (a running count) */
+    uint64_t hits;          /* lookups served from memory (both paths) */
+    uint64_t misses;        /* blocking lookups that had to read the device */
+    uint64_t nb_misses;     /* non-blocking lookups that returned -EWOULDBLOCK */
+    uint64_t ra_hits;       /* first use of a block brought in by read-ahead */
+    uint64_t ra_blocks;     /* blocks read by read-ahead */
+    uint64_t evictions;     /* valid buffers reused for another block */
+    uint64_t dev_reads;     /* device read calls */
+    uint64_t dev_writes;    /* device write calls */
+    uint64_t blocks_written;
+    uint64_t io_errors;
+    uint64_t dev_flushes;   /* device flush calls (bcache_sync, bcache_flush) */
+    uint64_t syncs;         /* bcache_sync calls */
+    uint64_t sync_blocks;   /* blocks written by bcache_sync */
+    uint64_t sync_last_dirty; /* buffers dirty when the last bcache_sync took its stamp */
+    uint64_t set_blocks;    /* blocks written by bcache_write_set (file fsyncs) */
+    uint32_t nbuffers;
+    uint32_t dirty;         /* buffers holding unwritten data now */
+    uint32_t io_in_flight;  /* device calls running now */
+    uint32_t referenced;    /* buffers with refs > 0 now (a running count) */
 };
 
 /* Creates a cache of nbuffers 4 KiB buffers.  NULL if out of memory. */

@@ -41,37 +41,37 @@ struct ext2_fs;
 #define EXT2_FT_SYMLINK  7
 
 struct ext2_stat {
-	uint32_t ino;
-	uint16_t mode;          /* EXT2_S_IF* type bits | permissions */
-	uint16_t nlink;
-	uint32_t uid, gid;
-	uint64_t size;
-	uint64_t blocks;        /* 512-byte units allocated */
-	uint32_t atime, mtime, ctime;
-	uint32_t generation;
+    uint32_t ino;
+    uint16_t mode;          /* EXT2_S_IF* type bits | permissions */
+    uint16_t nlink;
+    uint32_t uid, gid;
+    uint64_t size;
+    uint64_t blocks;        /* 512-byte units allocated */
+    uint32_t atime, mtime, ctime;
+    uint32_t generation;
 };
 
 struct ext2_statfs {
-	uint32_t block_size;
-	uint64_t blocks, free_blocks, avail_blocks;     /* avail: minus reserved */
-	uint64_t inodes, free_inodes;
-	uint32_t name_max;
-	bool read_only;
+    uint32_t block_size;
+    uint64_t blocks, free_blocks, avail_blocks;     /* avail: minus reserved */
+    uint64_t inodes, free_inodes;
+    uint32_t name_max;
+    bool read_only;
 };
 
 struct ext2_dirent {
-	uint32_t ino;
-	uint8_t type;           /* EXT2_FT_*; EXT2_FT_UNKNOWN without filetype */
-	uint8_t name_len;
-	char name[256];         /* NUL-terminated */
+    uint32_t ino;
+    uint8_t type;           /* EXT2_FT_*; EXT2_FT_UNKNOWN without filetype */
+    uint8_t name_len;
+    char name[256];         /* NUL-terminated */
 };
 
 /* A piece of file data handed out by reference: `data` points into the
  * cache buffer `buf` (NULL for a hole, then data points at zeros). */
 struct ext2_ref {
-	struct bcache_buf *buf;
-	const uint8_t *data;
-	uint32_t len;
+    struct bcache_buf *buf;
+    const uint8_t *data;
+    uint32_t len;
 };
 
 /* Mount / unmount.  A writable mount marks the superblock "not clean",
@@ -97,21 +97,21 @@ int ext2_fsync(struct ext2_fs *fs, uint32_t ino);
 
 /* Counters (atomic; read without a lock). */
 struct ext2_stats {
-	uint64_t fsyncs;                /* ext2_fsync calls */
-	uint64_t fsync_blocks;          /* cache blocks written by them */
-	uint64_t fsync_last_blocks;     /* ... by the last one */
-	uint64_t fsync_fallbacks;       /* fsyncs that synced the volume instead */
-	uint64_t syncs;                 /* ext2_sync calls */
-	uint64_t sync_blocks;           /* cache blocks written by them */
-	uint64_t sync_last_blocks;      /* ... by the last one */
-	uint64_t unclean_mount;         /* 1: the volume was not clean at mount */
-	uint64_t mount_count;           /* s_mnt_count after this mount */
-	uint64_t order_barriers;        /* write + flush barriers of plain ext2 (ext2_order.c) */
-	/* ext3 (zero for ext2) */
-	uint64_t journal_commits;       /* transactions committed */
-	uint64_t journal_blocks;        /* log blocks they took (descriptors, copies, revokes, commits) */
-	uint64_t journal_checkpoints;   /* times the log was written home and emptied */
-	uint64_t journal_replayed;      /* transactions replayed at mount */
+    uint64_t fsyncs;                /* ext2_fsync calls */
+    uint64_t fsync_blocks;          /* cache blocks written by them */
+    uint64_t fsync_last_blocks;     /* ... by the last one */
+    uint64_t fsync_fallbacks;       /* fsyncs that synced the volume instead */
+    uint64_t syncs;                 /* ext2_sync calls */
+    uint64_t sync_blocks;           /* cache blocks written by them */
+    uint64_t sync_last_blocks;      /* ... by the last one */
+    uint64_t unclean_mount;         /* 1: the volume was not clean at mount */
+    uint64_t mount_count;           /* s_mnt_count after this mount */
+    uint64_t order_barriers;        /* write + flush barriers of plain ext2 (ext2_order.c) */
+    /* ext3 (zero for ext2) */
+    uint64_t journal_commits;       /* transactions committed */
+    uint64_t journal_blocks;        /* log blocks they took (descriptors, copies, revokes, commits) */
+    uint64_t journal_checkpoints;   /* times the log was written home and emptied */
+    uint64_t journal_replayed;      /* transactions replayed at mount */
 };
 /* ext3: commits the running transaction when it is JOURNAL_COMMIT_SECONDS (5) old and
  * checkpoints a log over half full; the embedder calls it every second or so (the
@@ -149,7 +149,7 @@ int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size);
  * run out); release them with ext2_refs_release. */
 int64_t ext2_read_nonblock(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint64_t len);
 int64_t ext2_read_nonblock_ref(struct ext2_fs *fs, uint32_t ino, uint64_t off, uint64_t len,
-			       struct ext2_ref *refs, unsigned max_refs, unsigned *nrefs);
+                               struct ext2_ref *refs, unsigned max_refs, unsigned *nrefs);
 void ext2_refs_release(struct ext2_ref *refs, unsigned n);
 
 /* Namespace changes.  mode holds permission bits (07777).  The plain forms
@@ -157,7 +157,7 @@ void ext2_refs_release(struct ext2_ref *refs, unsigned n);
 int ext2_create(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t *ino);
 int ext2_mkdir(struct ext2_fs *fs, const char *path, uint16_t mode);
 int ext2_create_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid,
-		   uint32_t *ino);
+                   uint32_t *ino);
 int ext2_mkdir_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t uid, uint32_t gid);
 
 /* Attribute changes (chmod, chown, utimes): the fields named in mask; ctime
@@ -169,10 +169,10 @@ int ext2_mkdir_as(struct ext2_fs *fs, const char *path, uint16_t mode, uint32_t 
 #define EXT2_SA_ATIME 0x10u
 #define EXT2_SA_MTIME 0x20u
 struct ext2_setattr {
-	unsigned mask;
-	uint16_t mode;
-	uint32_t uid, gid;
-	uint32_t atime, mtime;
+    unsigned mask;
+    uint16_t mode;
+    uint32_t uid, gid;
+    uint32_t atime, mtime;
 };
 int ext2_setattr(struct ext2_fs *fs, uint32_t ino, const struct ext2_setattr *a);
 int ext2_unlink(struct ext2_fs *fs, const char *path);
@@ -186,7 +186,7 @@ int ext2_rename(struct ext2_fs *fs, const char *from, const char *to);
  * ext2_link gives the file at `existing` (never a directory: -EPERM) a second name newpath;
  * -EMLINK at EXT2_LINK_MAX links.  Paths are not followed through symlinks here either. */
 int ext2_symlink_as(struct ext2_fs *fs, const char *path, const char *target, uint32_t len, uint32_t uid,
-		    uint32_t gid, uint32_t *ino);
+                    uint32_t gid, uint32_t *ino);
 int64_t ext2_readlink(struct ext2_fs *fs, uint32_t ino, char *buf, uint32_t cap);
 int ext2_link(struct ext2_fs *fs, const char *existing, const char *newpath);
 /* Open files (ext2_orphan.c).  The server counts each open handle of a regular file: an

@@ -40,82 +40,82 @@
 #define EXT2_XATTR_MAGIC 0xEA020000u
 
 struct ext2_super {
-	uint32_t s_inodes_count;
-	uint32_t s_blocks_count;
-	uint32_t s_r_blocks_count;
-	uint32_t s_free_blocks_count;
-	uint32_t s_free_inodes_count;
-	uint32_t s_first_data_block;
-	uint32_t s_log_block_size;
-	uint32_t s_log_frag_size;
-	uint32_t s_blocks_per_group;
-	uint32_t s_frags_per_group;
-	uint32_t s_inodes_per_group;
-	uint32_t s_mtime;
-	uint32_t s_wtime;
-	uint16_t s_mnt_count;
-	int16_t  s_max_mnt_count;
-	uint16_t s_magic;
-	uint16_t s_state;
-	uint16_t s_errors;
-	uint16_t s_minor_rev_level;
-	uint32_t s_lastcheck;
-	uint32_t s_checkinterval;
-	uint32_t s_creator_os;
-	uint32_t s_rev_level;
-	uint16_t s_def_resuid;
-	uint16_t s_def_resgid;
-	/* revision 1 */
-	uint32_t s_first_ino;
-	uint16_t s_inode_size;
-	uint16_t s_block_group_nr;
-	uint32_t s_feature_compat;
-	uint32_t s_feature_incompat;
-	uint32_t s_feature_ro_compat;
-	uint8_t  s_uuid[16];
-	char     s_volume_name[16];
-	char     s_last_mounted[64];
-	uint32_t s_algorithm_usage_bitmap;
-	uint8_t  s_rest[1024 - 204];
+    uint32_t s_inodes_count;
+    uint32_t s_blocks_count;
+    uint32_t s_r_blocks_count;
+    uint32_t s_free_blocks_count;
+    uint32_t s_free_inodes_count;
+    uint32_t s_first_data_block;
+    uint32_t s_log_block_size;
+    uint32_t s_log_frag_size;
+    uint32_t s_blocks_per_group;
+    uint32_t s_frags_per_group;
+    uint32_t s_inodes_per_group;
+    uint32_t s_mtime;
+    uint32_t s_wtime;
+    uint16_t s_mnt_count;
+    int16_t  s_max_mnt_count;
+    uint16_t s_magic;
+    uint16_t s_state;
+    uint16_t s_errors;
+    uint16_t s_minor_rev_level;
+    uint32_t s_lastcheck;
+    uint32_t s_checkinterval;
+    uint32_t s_creator_os;
+    uint32_t s_rev_level;
+    uint16_t s_def_resuid;
+    uint16_t s_def_resgid;
+    /* revision 1 */
+    uint32_t s_first_ino;
+    uint16_t s_inode_size;
+    uint16_t s_block_group_nr;
+    uint32_t s_feature_compat;
+    uint32_t s_feature_incompat;
+    uint32_t s_feature_ro_compat;
+    uint8_t  s_uuid[16];
+    char     s_volume_name[16];
+    char     s_last_mounted[64];
+    uint32_t s_algorithm_usage_bitmap;
+    uint8_t  s_rest[1024 - 204];
 };
 _Static_assert(sizeof(struct ext2_super) == 1024, "superblock size");
 
 struct ext2_group_desc {
-	uint32_t bg_block_bitmap;
-	uint32_t bg_inode_bitmap;
-	uint32_t bg_inode_table;
-	uint16_t bg_free_blocks_count;
-	uint16_t bg_free_inodes_count;
-	uint16_t bg_used_dirs_count;
-	uint16_t bg_flags;
-	uint8_t  bg_reserved[12];
+    uint32_t bg_block_bitmap;
+    uint32_t bg_inode_bitmap;
+    uint32_t bg_inode_table;
+    uint16_t bg_free_blocks_count;
+    uint16_t bg_free_inodes_count;
+    uint16_t bg_used_dirs_count;
+    uint16_t bg_flags;
+    uint8_t  bg_reserved[12];
 };
 _Static_assert(sizeof(struct ext2_group_desc) == 32, "group descriptor size");
 
 struct ext2_inode {
-	uint16_t i_mode;
-	uint16_t i_uid;
-	uint32_t i_size;
-	uint32_t i_atime;
-	uint32_t i_ctime;
-	uint32_t i_mtime;
-	uint32_t i_dtime;
-	uint16_t i_gid;
-	uint16_t i_links_count;
-	uint32_t i_blocks;              /* 512-byte units, data + metadata */
-	uint32_t i_flags;
-	uint32_t i_osd1;
-	uint32_t i_block[EXT2_N_BLOCKS];
-	uint32_t i_generation;
-	uint32_t i_file_acl;            /* extended attribute block */
-	uint32_t i_size_high;           /* regular files (rev 1) */
-	uint32_t i_faddr;
-	uint16_t i_blocks_hi;
-	uint16_t i_file_acl_high;
-	uint16_t i_uid_high;
-	uint16_t i_gid_high;
-	uint16_t i_checksum_lo;
-	uint16_t i_reserved;
+    uint16_t i_mode;
+    uint16_t i_uid;
+    uint32_t i_size;
+    uint32_t i_atime;
+    uint32_t i_ctime;
+    uint32_t i_mtime;
+    uint32_t i_dtime;
+    uint16_t i_gid;
+    uint16_t i_links_count;
+    uint32_t i_blocks;              /* 512-byte units, data + metadata */
+    uint32_t i_flags;
+    uint32_t i_osd1;
+    uint32_t i_block[EXT2_N_BLOCKS];
+    uint32_t i_generation;
+    uint32_t i_file_acl;            /* extended attribute block */
+    uint32_t i_size_high;           /* regular files (rev 1) */
+    uint32_t i_faddr;
+    uint16_t i_blocks_hi;
+    uint16_t i_file_acl_high;
+    uint16_t i_uid_high;
+    uint16_t i_gid_high;
+    uint16_t i_checksum_lo;
+    uint16_t i_reserved;
 };
 _Static_assert(sizeof(struct ext2_inode) == 128, "inode size");
 
@@ -124,11 +124,11 @@ _Static_assert(sizeof(struct ext2_inode) == 128, "inode size");
 #define EXT2_EXTRA_ISIZE_DEFAULT 32
 
 struct ext2_dir_entry {
-	uint32_t inode;
-	uint16_t rec_len;
-	uint8_t  name_len;
-	uint8_t  file_type;             /* 0 unless INCOMPAT_FILETYPE */
-	char     name[];
+    uint32_t inode;
+    uint16_t rec_len;
+    uint8_t  name_len;
+    uint8_t  file_type;             /* 0 unless INCOMPAT_FILETYPE */
+    char     name[];
 };
 #define EXT2_DIR_ENTRY_HEADER 8
 #define EXT2_DIR_REC_LEN(name_len) ((EXT2_DIR_ENTRY_HEADER + (name_len) + 3u) & ~3u)

@@ -21,60 +21,60 @@
 /* A set of fs block numbers: members in the order added (v) and an
  * open-addressing index (value + 1; 0 is a free slot).  Fixed capacity. */
 struct jset {
-	uint32_t *v;
-	uint32_t n, cap;
-	uint32_t *slot;
-	uint32_t mask;
+    uint32_t *v;
+    uint32_t n, cap;
+    uint32_t *slot;
+    uint32_t mask;
 };
 
 /* One transaction: the metadata blocks it changed (each pinned in the cache),
  * the file data blocks it wrote (written before its commit), the blocks it
  * revokes, and at commit frozen copies of the metadata. */
 struct jtrans {
-	uint32_t tid;
-	struct jset meta;
-	struct bcache_buf **bufs;       /* bufs[i]: pinned cache buffer of meta.v[i] */
-	uint32_t *data;
-	uint32_t ndata, data_cap;
-	uint32_t *revoke;
-	uint32_t nrevoke, revoke_cap;
-	uint32_t nfreed;                /* blocks it freed (not reusable before its commit) */
-	uint8_t **copy;                 /* frozen copies (commit) */
-	bool *escaped;
-	uint32_t start;                 /* first log block (commit) */
-	bool write_jsb;                 /* the log was empty: the journal superblock starts it */
+    uint32_t tid;
+    struct jset meta;
+    struct bcache_buf **bufs;       /* bufs[i]: pinned cache buffer of meta.v[i] */
+    uint32_t *data;
+    uint32_t ndata, data_cap;
+    uint32_t *revoke;
+    uint32_t nrevoke, revoke_cap;
+    uint32_t nfreed;                /* blocks it freed (not reusable before its commit) */
+    uint8_t **copy;                 /* frozen copies (commit) */
+    bool *escaped;
+    uint32_t start;                 /* first log block (commit) */
+    bool write_jsb;                 /* the log was empty: the journal superblock starts it */
 };
 
 struct ext2_journal {
-	struct ext2_fs *fs;
-	uint32_t bs;                    /* journal block size = fs block size */
-	uint32_t maxlen, first;         /* s_maxlen, s_first */
-	uint32_t *map;                  /* journal block -> fs block */
-	uint8_t *jsb;                   /* copy of the journal superblock (journal block 0) */
-	uint32_t tags_per_desc, recs_per_revoke;
-	uint32_t trans_soft;            /* metadata blocks that make a commit due */
-	uint32_t reserve;               /* log blocks one change may need at most */
+    struct ext2_fs *fs;
+    uint32_t bs;                    /* journal block size = fs block size */
+    uint32_t maxlen, first;         /* s_maxlen, s_first */
+    uint32_t *map;                  /* journal block -> fs block */
+    uint8_t *jsb;                   /* copy of the journal superblock (journal block 0) */
+    uint32_t tags_per_desc, recs_per_revoke;
+    uint32_t trans_soft;            /* metadata blocks that make a commit due */
+    uint32_t reserve;               /* log blocks one change may need at most */
 
-	struct fs_mutex lock;           /* orders: fs->lock before j->lock */
-	struct fs_cond cond;            /* j->lock: a commit ended */
-	uint32_t committed_tid;         /* j->lock: the last transaction durable */
-	bool committing;                /* j->lock: a commit is writing ctr */
-	int error;                      /* j->lock: a commit failed: the journal is dead */
-	struct jset live;               /* j->lock: blocks logged since the last checkpoint */
-	struct jtrans *ctr;             /* j->lock: the transaction being committed */
+    struct fs_mutex lock;           /* orders: fs->lock before j->lock */
+    struct fs_cond cond;            /* j->lock: a commit ended */
+    uint32_t committed_tid;         /* j->lock: the last transaction durable */
+    bool committing;                /* j->lock: a commit is writing ctr */
+    int error;                      /* j->lock: a commit failed: the journal is dead */
+    struct jset live;               /* j->lock: blocks logged since the last checkpoint */
+    struct jtrans *ctr;             /* j->lock: the transaction being committed */
 
-	/* fs->lock */
-	struct jtrans trans[2];         /* run and the one committing alternate */
-	struct jtrans *run;             /* the running transaction */
-	uint32_t next_head;             /* log block the next commit starts at */
-	bool log_empty;                 /* no transaction in the log since a checkpoint */
-	uint32_t run_since;             /* fs_time_now of the running transaction's first change */
-	bool stopped;                   /* shut down: no more journaling */
-	uint8_t **busy_bm;              /* per group: blocks freed by a transaction not yet durable */
-	uint32_t *busy_tid;             /* ... the last such transaction */
+    /* fs->lock */
+    struct jtrans trans[2];         /* run and the one committing alternate */
+    struct jtrans *run;             /* the running transaction */
+    uint32_t next_head;             /* log block the next commit starts at */
+    bool log_empty;                 /* no transaction in the log since a checkpoint */
+    uint32_t run_since;             /* fs_time_now of the running transaction's first change */
+    bool stopped;                   /* shut down: no more journaling */
+    uint8_t **busy_bm;              /* per group: blocks freed by a transaction not yet durable */
+    uint32_t *busy_tid;             /* ... the last such transaction */
 
-	/* atomic counters */
-	uint64_t commits, commit_blocks, checkpoints;
+    /* atomic counters */
+    uint64_t commits, commit_blocks, checkpoints;
 };
 
 /* ext2_journal.c */

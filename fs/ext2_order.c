@@ -64,52 +64,52 @@
 
 static uint64_t cache_block_of(struct ext2_fs *fs, uint32_t blk)
 {
-	return (uint64_t)blk * fs->block_size / BCACHE_BLOCK_SIZE;
+    return (uint64_t)blk * fs->block_size / BCACHE_BLOCK_SIZE;
 }
 
 /* Writes cache blocks v[0..n) and flushes the device.  fs->lock held (nothing may change
  * the blocks meanwhile: they are written as they are now). */
 static int barrier_cache(struct ext2_fs *fs, const uint64_t *v, uint32_t n)
 {
-	/* ext3: the journal orders (a change reaches its home blocks only after its commit);
-	 * writing a journaled buffer home here would break that. */
-	if (fs->j)
-		return 0;
-	struct bcache *c = fs->bc;
-	uint32_t w = 0;
-	int r = n ? bcache_write_set(c, v, n, &w) : 0;
-	__atomic_fetch_add(&fs->st.order_barriers, 1, __ATOMIC_RELAXED);
-	if (r == 0 && bcache_unflushed(c))
-		r = bcache_flush(c);
-	return r;
+    /* ext3: the journal orders (a change reaches its home blocks only after its commit);
+     * writing a journaled buffer home here would break that. */
+    if (fs->j)
+        return 0;
+    struct bcache *c = fs->bc;
+    uint32_t w = 0;
+    int r = n ? bcache_write_set(c, v, n, &w) : 0;
+    __atomic_fetch_add(&fs->st.order_barriers, 1, __ATOMIC_RELAXED);
+    if (r == 0 && bcache_unflushed(c))
+        r = bcache_flush(c);
+    return r;
 }
 
 int ext2_order_barrier(struct ext2_fs *fs, const uint32_t *blks, uint32_t n)
 {
-	uint64_t v[EXT2_ORDER_NOTES];
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		if (k == EXT2_ORDER_NOTES) {
-			int r = barrier_cache(fs, v, k);
-			if (r)
-				return r;
-			k = 0;
-		}
-		v[k++] = cache_block_of(fs, blks[i]);
-	}
-	return barrier_cache(fs, v, k);
+    uint64_t v[EXT2_ORDER_NOTES];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (k == EXT2_ORDER_NOTES) {
+            int r = barrier_cache(fs, v, k);
+            if (r)
+                return r;
+            k = 0;
+        }
+        v[k++] = cache_block_of(fs, blks[i]);
+    }
+    return barrier_cache(fs, v, k);
 }
 
 int ext2_order_barrier_inode(struct ext2_fs *fs, uint32_t ino)
 {
-	uint32_t blk;
-	int r = ext2_inode_block(fs, ino, &blk);
-	return r ? r : ext2_order_barrier(fs, &blk, 1);
+    uint32_t blk;
+    int r = ext2_inode_block(fs, ino, &blk);
+    return r ? r : ext2_order_barrier(fs, &blk, 1);
 }
 
 int ext2_order_barrier_notes(struct ext2_fs *fs)
 {
-	return barrier_cache(fs, fs->ord_notes, fs->ord_nnotes);
+    return barrier_cache(fs, fs->ord_notes, fs->ord_nnotes);
 }
 
 /* Remembers cache block cb: its contents must be durable before this change's deferred
@@ -117,163 +117,163 @@ int ext2_order_barrier_notes(struct ext2_fs *fs)
  * write, see above) and starts again. */
 static void note_cache(struct ext2_fs *fs, uint64_t cb)
 {
-	for (uint32_t i = 0; i < fs->ord_nnotes; i++)
-		if (fs->ord_notes[i] == cb)
-			return;
-	if (fs->ord_nnotes == EXT2_ORDER_NOTES) {
-		if (barrier_cache(fs, fs->ord_notes, fs->ord_nnotes))
-			fs->ord_error = true;
-		fs->ord_nnotes = 0;
-	}
-	fs->ord_notes[fs->ord_nnotes++] = cb;
+    for (uint32_t i = 0; i < fs->ord_nnotes; i++)
+        if (fs->ord_notes[i] == cb)
+            return;
+    if (fs->ord_nnotes == EXT2_ORDER_NOTES) {
+        if (barrier_cache(fs, fs->ord_notes, fs->ord_nnotes))
+            fs->ord_error = true;
+        fs->ord_nnotes = 0;
+    }
+    fs->ord_notes[fs->ord_nnotes++] = cb;
 }
 
 void ext2_order_note(struct ext2_fs *fs, uint32_t blk)
 {
-	note_cache(fs, cache_block_of(fs, blk));
+    note_cache(fs, cache_block_of(fs, blk));
 }
 
 void ext2_order_note_blk(struct ext2_fs *fs, const struct ext2_blk *b)
 {
-	note_cache(fs, b->buf->blockno);
+    note_cache(fs, b->buf->blockno);
 }
 
 void ext2_order_note_super(struct ext2_fs *fs)
 {
-	note_cache(fs, fs->sb_buf->blockno);
+    note_cache(fs, fs->sb_buf->blockno);
 }
 
 /* Sets bit `bit` of group g in the deferred map of kind k (0 blocks, 1 inodes);
  * -EUCLEAN if it is set already (freed twice in one change). */
 static int defer(struct ext2_fs *fs, int k, uint32_t g, uint32_t bit)
 {
-	uint8_t **maps = k ? fs->ord_inode_maps : fs->ord_block_maps;
-	if (!maps)
-		return -FS_ENOMEM;
-	if (!maps[g]) {
-		maps[g] = fs_alloc(fs->block_size);
-		if (!maps[g])
-			return -FS_ENOMEM;
-		memset(maps[g], 0, fs->block_size);
-	}
-	if (maps[g][bit / 8] & (1u << (bit & 7)))
-		return -FS_EUCLEAN;
-	maps[g][bit / 8] |= (uint8_t)(1u << (bit & 7));
-	fs->ord_pending++;
-	return 0;
+    uint8_t **maps = k ? fs->ord_inode_maps : fs->ord_block_maps;
+    if (!maps)
+        return -FS_ENOMEM;
+    if (!maps[g]) {
+        maps[g] = fs_alloc(fs->block_size);
+        if (!maps[g])
+            return -FS_ENOMEM;
+        memset(maps[g], 0, fs->block_size);
+    }
+    if (maps[g][bit / 8] & (1u << (bit & 7)))
+        return -FS_EUCLEAN;
+    maps[g][bit / 8] |= (uint8_t)(1u << (bit & 7));
+    fs->ord_pending++;
+    return 0;
 }
 
 int ext2_free_block_later(struct ext2_fs *fs, uint32_t blk)
 {
-	if (!ext2_block_valid(fs, blk))
-		return -FS_EUCLEAN;
-	uint32_t rel = blk - fs->first_data_block;
-	return defer(fs, 0, rel / fs->blocks_per_group, rel % fs->blocks_per_group);
+    if (!ext2_block_valid(fs, blk))
+        return -FS_EUCLEAN;
+    uint32_t rel = blk - fs->first_data_block;
+    return defer(fs, 0, rel / fs->blocks_per_group, rel % fs->blocks_per_group);
 }
 
 int ext2_free_inode_later(struct ext2_fs *fs, uint32_t ino, bool is_dir)
 {
-	if (ino < fs->first_ino || ino > fs->inodes_count)
-		return -FS_EUCLEAN;
-	uint32_t g = ext2_group_of_inode(fs, ino), bit = (ino - 1) % fs->inodes_per_group;
-	int r = defer(fs, 1, g, bit);
-	if (r == 0 && is_dir) {
-		if (!fs->ord_dirs_maps[g]) {
-			fs->ord_dirs_maps[g] = fs_alloc(fs->block_size);
-			if (!fs->ord_dirs_maps[g])
-				return -FS_ENOMEM;
-			memset(fs->ord_dirs_maps[g], 0, fs->block_size);
-		}
-		fs->ord_dirs_maps[g][bit / 8] |= (uint8_t)(1u << (bit & 7));
-	}
-	return r;
+    if (ino < fs->first_ino || ino > fs->inodes_count)
+        return -FS_EUCLEAN;
+    uint32_t g = ext2_group_of_inode(fs, ino), bit = (ino - 1) % fs->inodes_per_group;
+    int r = defer(fs, 1, g, bit);
+    if (r == 0 && is_dir) {
+        if (!fs->ord_dirs_maps[g]) {
+            fs->ord_dirs_maps[g] = fs_alloc(fs->block_size);
+            if (!fs->ord_dirs_maps[g])
+                return -FS_ENOMEM;
+            memset(fs->ord_dirs_maps[g], 0, fs->block_size);
+        }
+        fs->ord_dirs_maps[g][bit / 8] |= (uint8_t)(1u << (bit & 7));
+    }
+    return r;
 }
 
 /* Applies the deferred frees (the barrier before them done). */
 static int apply_frees(struct ext2_fs *fs)
 {
-	int err = 0;
-	for (uint32_t g = 0; g < fs->ngroups; g++) {
-		uint8_t *bm = fs->ord_block_maps[g], *im = fs->ord_inode_maps[g], *dm = fs->ord_dirs_maps[g];
-		for (uint32_t i = 0; bm && i < fs->blocks_per_group; i++) {
-			if (!(bm[i / 8] & (1u << (i & 7))))
-				continue;
-			int r = ext2_free_block(fs, fs->first_data_block + g * fs->blocks_per_group + i);
-			if (r && !err)
-				err = r;
-		}
-		for (uint32_t i = 0; im && i < fs->inodes_per_group; i++) {
-			if (!(im[i / 8] & (1u << (i & 7))))
-				continue;
-			bool dir = dm && (dm[i / 8] & (1u << (i & 7)));
-			int r = ext2_free_inode(fs, g * fs->inodes_per_group + i + 1, dir);
-			if (r && !err)
-				err = r;
-		}
-		fs_free(bm);
-		fs_free(im);
-		fs_free(dm);
-		fs->ord_block_maps[g] = fs->ord_inode_maps[g] = fs->ord_dirs_maps[g] = NULL;
-	}
-	fs->ord_pending = 0;
-	return err;
+    int err = 0;
+    for (uint32_t g = 0; g < fs->ngroups; g++) {
+        uint8_t *bm = fs->ord_block_maps[g], *im = fs->ord_inode_maps[g], *dm = fs->ord_dirs_maps[g];
+        for (uint32_t i = 0; bm && i < fs->blocks_per_group; i++) {
+            if (!(bm[i / 8] & (1u << (i & 7))))
+                continue;
+            int r = ext2_free_block(fs, fs->first_data_block + g * fs->blocks_per_group + i);
+            if (r && !err)
+                err = r;
+        }
+        for (uint32_t i = 0; im && i < fs->inodes_per_group; i++) {
+            if (!(im[i / 8] & (1u << (i & 7))))
+                continue;
+            bool dir = dm && (dm[i / 8] & (1u << (i & 7)));
+            int r = ext2_free_inode(fs, g * fs->inodes_per_group + i + 1, dir);
+            if (r && !err)
+                err = r;
+        }
+        fs_free(bm);
+        fs_free(im);
+        fs_free(dm);
+        fs->ord_block_maps[g] = fs->ord_inode_maps[g] = fs->ord_dirs_maps[g] = NULL;
+    }
+    fs->ord_pending = 0;
+    return err;
 }
 
 int ext2_order_commit(struct ext2_fs *fs)
 {
-	int r = 0;
-	if (fs->ord_pending) {
-		r = barrier_cache(fs, fs->ord_notes, fs->ord_nnotes);
-		if (r == 0 && fs->ord_error)
-			r = -FS_EIO;
-		/* A failed barrier leaves them allocated (bitmap differences for e2fsck): freeing
-		 * them now could hand a block to a file while an old pointer may still be on disk. */
-		if (r == 0)
-			r = apply_frees(fs);
-		else
-			fs_log("ext2: write barrier failed (%d): freed blocks stay allocated until e2fsck\n", r);
-		if (r)
-			for (uint32_t g = 0; g < fs->ngroups; g++) {
-				fs_free(fs->ord_block_maps[g]);
-				fs_free(fs->ord_inode_maps[g]);
-				fs_free(fs->ord_dirs_maps[g]);
-				fs->ord_block_maps[g] = fs->ord_inode_maps[g] = fs->ord_dirs_maps[g] = NULL;
-			}
-		fs->ord_pending = 0;
-	}
-	fs->ord_nnotes = 0;
-	fs->ord_error = false;
-	return r;
+    int r = 0;
+    if (fs->ord_pending) {
+        r = barrier_cache(fs, fs->ord_notes, fs->ord_nnotes);
+        if (r == 0 && fs->ord_error)
+            r = -FS_EIO;
+        /* A failed barrier leaves them allocated (bitmap differences for e2fsck): freeing
+         * them now could hand a block to a file while an old pointer may still be on disk. */
+        if (r == 0)
+            r = apply_frees(fs);
+        else
+            fs_log("ext2: write barrier failed (%d): freed blocks stay allocated until e2fsck\n", r);
+        if (r)
+            for (uint32_t g = 0; g < fs->ngroups; g++) {
+                fs_free(fs->ord_block_maps[g]);
+                fs_free(fs->ord_inode_maps[g]);
+                fs_free(fs->ord_dirs_maps[g]);
+                fs->ord_block_maps[g] = fs->ord_inode_maps[g] = fs->ord_dirs_maps[g] = NULL;
+            }
+        fs->ord_pending = 0;
+    }
+    fs->ord_nnotes = 0;
+    fs->ord_error = false;
+    return r;
 }
 
 int ext2_order_init(struct ext2_fs *fs)
 {
-	size_t n = sizeof(uint8_t *) * fs->ngroups;
-	fs->ord_block_maps = fs_alloc(n);
-	fs->ord_inode_maps = fs_alloc(n);
-	fs->ord_dirs_maps = fs_alloc(n);
-	if (!fs->ord_block_maps || !fs->ord_inode_maps || !fs->ord_dirs_maps) {
-		ext2_order_fini(fs);
-		return -FS_ENOMEM;
-	}
-	memset(fs->ord_block_maps, 0, n);
-	memset(fs->ord_inode_maps, 0, n);
-	memset(fs->ord_dirs_maps, 0, n);
-	return 0;
+    size_t n = sizeof(uint8_t *) * fs->ngroups;
+    fs->ord_block_maps = fs_alloc(n);
+    fs->ord_inode_maps = fs_alloc(n);
+    fs->ord_dirs_maps = fs_alloc(n);
+    if (!fs->ord_block_maps || !fs->ord_inode_maps || !fs->ord_dirs_maps) {
+        ext2_order_fini(fs);
+        return -FS_ENOMEM;
+    }
+    memset(fs->ord_block_maps, 0, n);
+    memset(fs->ord_inode_maps, 0, n);
+    memset(fs->ord_dirs_maps, 0, n);
+    return 0;
 }
 
 void ext2_order_fini(struct ext2_fs *fs)
 {
-	for (uint32_t g = 0; g < fs->ngroups; g++) {
-		if (fs->ord_block_maps)
-			fs_free(fs->ord_block_maps[g]);
-		if (fs->ord_inode_maps)
-			fs_free(fs->ord_inode_maps[g]);
-		if (fs->ord_dirs_maps)
-			fs_free(fs->ord_dirs_maps[g]);
-	}
-	fs_free(fs->ord_block_maps);
-	fs_free(fs->ord_inode_maps);
-	fs_free(fs->ord_dirs_maps);
-	fs->ord_block_maps = fs->ord_inode_maps = fs->ord_dirs_maps = NULL;
+    for (uint32_t g = 0; g < fs->ngroups; g++) {
+        if (fs->ord_block_maps)
+            fs_free(fs->ord_block_maps[g]);
+        if (fs->ord_inode_maps)
+            fs_free(fs->ord_inode_maps[g]);
+        if (fs->ord_dirs_maps)
+            fs_free(fs->ord_dirs_maps[g]);
+    }
+    fs_free(fs->ord_block_maps);
+    fs_free(fs->ord_inode_maps);
+    fs_free(fs->ord_dirs_maps);
+    fs->ord_block_maps = fs->ord_inode_maps = fs->ord_dirs_maps = NULL;
 }

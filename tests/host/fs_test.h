@@ -21,7 +21,7 @@ int ft_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 int ft_e2fsck_clean(const char *img, char **report);
 /* Fails the test (and returns from it) unless e2fsck -fn finds the image clean. */
 #define CHECK_FSCK(path) do { char *rep_ = NULL; \
-	if (!ft_e2fsck_clean(path, &rep_)) { ft_fail(__FILE__, __LINE__, "e2fsck: %.700s", rep_ ? rep_ : "?"); free(rep_); th_quiesce_now(); return; } } while (0)
+    if (!ft_e2fsck_clean(path, &rep_)) { ft_fail(__FILE__, __LINE__, "e2fsck: %.700s", rep_ ? rep_ : "?"); free(rep_); th_quiesce_now(); return; } } while (0)
 /* Pseudo-random bytes from seed (ft_rand). */
 void ft_fill(uint8_t *p, size_t n, uint64_t seed);
 /* 1 if debugfs's view of the file at path in image is exactly want[0..n). */
@@ -33,12 +33,12 @@ int ft_mkfs(const char *img, const char *dir, unsigned block_size, unsigned size
 /* Deterministic PRNG (xorshift64*) for reproducible tests. */
 static inline uint64_t ft_rand(uint64_t *s)
 {
-	uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
+    uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
 }
 
 #endif

@@ -6,9 +6,9 @@
 #include "fs_testdev.h"
 
 struct fsimg {
-	struct testdev td;
-	struct bcache *bc;
-	struct ext2_fs *fs;
+    struct testdev td;
+    struct bcache *bc;
+    struct ext2_fs *fs;
 };
 
 /* Returns 0 or the (negative) mount error; on error nothing stays open. */
