@@ -1,6 +1,8 @@
 #!/bin/sh
-# mkimage.sh [--ext2] DIR IMAGE [SIZE] - build an ext3 image (ext2 with --ext2)
-# holding the tree DIR.
+# mkimage.sh [--ext2|--ext3] DIR IMAGE [SIZE] - build an ext2 image (ext3 with --ext3)
+# holding the tree DIR.  ext2 stays the default for now: the kernel on ext3 hung once in
+# `make test` (an FSYNC never answered, 2026-12-01, issue 15); ncpd and the fs host tests
+# serve ext3 fully.
 # SIZE is anything mke2fs accepts (e.g. 128M); default: the tree's size
 # plus a quarter plus 16 MiB, at least 32 MiB.  Extra mke2fs options may be
 # given in MKE2FS_OPTS (default: 4 KiB blocks).  ext3 is mke2fs's ext3 with its
@@ -9,13 +11,16 @@
 # the tree (scripts/volume-layout.sh sets the volume's); mke2fs -d leaves the
 # root directory 0755 root, so its mode and owner are copied afterwards.
 set -eu
-fstype=ext3
-if [ "${1:-}" = --ext2 ]; then
-	fstype=ext2
+fstype=ext2
+case "${1:-}" in
+--ext2) shift ;;
+--ext3)
+	fstype=ext3
 	shift
-fi
+	;;
+esac
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-	echo "usage: $0 [--ext2] DIR IMAGE [SIZE]" >&2
+	echo "usage: $0 [--ext2|--ext3] DIR IMAGE [SIZE]" >&2
 	exit 2
 fi
 dir=$1

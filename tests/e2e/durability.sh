@@ -127,7 +127,7 @@ kernel_half() {
 # file, and its shutdown leaves the volume clean.
 kernel_ext3_half() {
     local img=$T/k3.img c0 c1 n qpid u p klog
-    scripts/mkimage.sh "$T/root" "$img" 256M >/dev/null 2>&1      # ext3 (the default)
+    scripts/mkimage.sh --ext3 "$T/root" "$img" 256M >/dev/null 2>&1
     boot_kernel "$img"
     c0=$(stat_of "$SERVER" fs.journal_commits)
     NCP_PASSWORD=guest "$NCPC" -s "$SERVER" put "$T/users" /home/guest/ext3-put.txt >/dev/null 2>&1
