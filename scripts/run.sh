@@ -20,7 +20,7 @@
 # --disk-log LOG: the disk sits behind QEMU's blklogwrites driver, which appends every write,
 #     flush and discard the guest makes to LOG in dm-log-writes format (the log's superblock
 #     rewritten after every entry: log-super-update-interval=1), for the power-cut tests
-#     (tests/e2e/powercut.sh, tests/e2e/replay_log_writes.c).  LOG is started afresh.
+#     (tests/crash/powercut.sh, tests/e2e/replay_log_writes.c).  LOG is started afresh.
 #
 # The image: the test kernel (build/worktodo-test.elf, `make test-image`: the production
 # kernel plus tests/kernel/ and bench/) when the kernel options ask for tests or a benchmark
