@@ -47,26 +47,29 @@ int ext2_bread_nb(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out)
 
 /* A freshly allocated block: its old contents do not matter, so a whole
  * cache block is not read from disk; the fs block comes back zeroed and
- * marked dirty. */
-int ext2_bnew(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out)
+ * marked dirty, as metadata or (data) as file data for the journal. */
+static int bnew(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out, bool data)
 {
     int r = get(fs, blk, out, 2);
     if (r)
         return r;
     memset(out->p, 0, fs->block_size);
-    ext2_bdirty(out);
+    if (data)
+        ext2_bdirty_data(out);
+    else
+        ext2_bdirty(out);
     return 0;
+}
+
+int ext2_bnew(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out)
+{
+    return bnew(fs, blk, out, false);
 }
 
 /* The same for a new file data block. */
 int ext2_bnew_data(struct ext2_fs *fs, uint32_t blk, struct ext2_blk *out)
 {
-    int r = get(fs, blk, out, 2);
-    if (r)
-        return r;
-    memset(out->p, 0, fs->block_size);
-    ext2_bdirty_data(out);
-    return 0;
+    return bnew(fs, blk, out, true);
 }
 
 /* The fs block b holds. */
