@@ -3,13 +3,17 @@
  * Input: u16 n (big-endian), n bytes of operation script, then the image (its size rounded
  * down to 1 KiB; 4 KiB .. 256 KiB).  Seeds are small mke2fs-made images (1 KiB blocks, so
  * mutations land in metadata often): tests/fuzz/mkseeds.sh.
+ * An ext3 volume cannot be that small (a journal has at least 1024 blocks), so the image may
+ * also come sparse: "SPRS", u16 device size in KiB (at most 4 MiB), then records of u16 block
+ * number and that 1 KiB block; every other block is zeros.  A journal is mostly zeros, so an
+ * ext3 seed with a transaction to replay is about 50 KiB.
  *
  * The image sits in memory behind a struct fs_blockdev; a small cache (the script's first
  * byte picks 4..19 buffers, so evictions happen) and a mount (read-only when asked) go on
  * top.  Script ops, each an op byte and parameters (zeros past the end of the script):
  *   lookup+stat, readdir (bounded), read, read_nonblock, read_nonblock_ref, write, truncate,
- *   create, mkdir, unlink, rmdir, rename, sync, statfs, stat of a raw inode number,
- *   lookup_at, a bounded walk of the whole tree (also run once at the end; it reads every
+ *   create, mkdir, unlink, rmdir, rename, sync (or fsync, or the journal's tick), statfs,
+ *   stat of a raw inode number, lookup_at, a bounded walk of the whole tree (also run once at the end; it reads every
  *   symlink too), readlink of a raw inode number, symlink (fast or slow target), link.
  * Paths come from a table of names the seed images have (and some they lack).
  *
@@ -27,6 +31,7 @@
 
 #define IMG_MIN        4096u
 #define IMG_MAX        (256u * 1024u)
+#define SPARSE_MAX     (4096u * 1024u)
 #define WALK_DEPTH     8
 #define WALK_ENTRIES   256
 #define READ_MAX       (64u * 1024u)
@@ -67,6 +72,35 @@ static const char *const paths[] = {
 #define NPATHS (sizeof paths / sizeof paths[0])
 
 static uint8_t iobuf[READ_MAX];
+
+/* load_image: the device's bytes from the input's image part (plain or sparse, above) in a
+ * fresh allocation; 0 when the image is too small to mount. */
+static uint8_t *load_image(struct fuzz_in *in, size_t *size)
+{
+    size_t got;
+    const uint8_t *magic = in->p + in->pos;
+    if (in->len - in->pos < 6 || memcmp(magic, "SPRS", 4) != 0) {
+        const uint8_t *image = fin_bytes(in, IMG_MAX, &got);
+        *size = got & ~(size_t)1023;
+        uint8_t *img = *size >= IMG_MIN ? malloc(*size) : 0;
+        if (img)
+            memcpy(img, image, *size);
+        return img;
+    }
+    in->pos += 4;
+    size_t kib = fin_u16(in);
+    *size = kib * 1024u;
+    if (*size < IMG_MIN || *size > SPARSE_MAX)
+        return 0;
+    uint8_t *img = calloc(1, *size);
+    while (img && in->len - in->pos >= 2 + 1024) {
+        size_t blk = fin_u16(in);
+        const uint8_t *bytes = fin_bytes(in, 1024, &got);
+        if (blk < kib)
+            memcpy(img + blk * 1024u, bytes, 1024);
+    }
+    return img;
+}
 
 static const char *take_path(struct fuzz_in *in) { return paths[fin_u8(in) % NPATHS]; }
 
@@ -218,12 +252,16 @@ static void run_script(struct ext2_fs *fs, struct fuzz_in *in)
             (void)ext2_rename(fs, from, take_path(in));
             break;
         }
-        case 12:
-            if (fin_u8(in) & 1)
+        case 12: {
+            uint8_t how = fin_u8(in);
+            if (how & 1)
                 (void)ext2_fsync(fs, fin_u16(in));     /* any inode number, valid or not */
+            else if (how & 2)
+                (void)ext2_journal_tick(fs);            /* the flusher's call (ext3) */
             else
                 (void)ext2_sync(fs);
             break;
+        }
         case 13: {
             struct ext2_statfs sf;
             if (ext2_statfs(fs, &sf) == 0)
@@ -275,17 +313,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t slen, ilen;
     uint16_t n = fin_u16(&in);
     const uint8_t *script = fin_bytes(&in, n, &slen);
-    const uint8_t *image = fin_bytes(&in, IMG_MAX, &ilen);
-    ilen &= ~(size_t)1023;
-    if (ilen < IMG_MIN)
+    struct memdev md;
+    md.img = load_image(&in, &ilen);
+    if (!md.img)
         return 0;
     long allocs_before = fuzz_allocs_live;
     fs_host_async_mode = FS_ASYNC_REFUSE;
 
-    struct memdev md;
-    md.img = malloc(ilen);
     md.size = ilen;
-    memcpy(md.img, image, ilen);
     md.dev.sector_size = 512;
     md.dev.sectors = ilen / 512;
     md.dev.read = md_read;
