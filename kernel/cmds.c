@@ -1,6 +1,7 @@
 /* Console commands about the kernel itself. */
 #include "console.h"
 #include "mm.h"
+#include "string.h"
 #include "sched.h"
 #include "time.h"
 #include "irq.h"
@@ -19,8 +20,11 @@ static void cmd_mem(int argc, char **argv)
 }
 CONSOLE_COMMAND("mem", "physical memory and heap usage", cmd_mem);
 
-static void cmd_threads(int argc, char **argv) { threads_print(); }
-CONSOLE_COMMAND("threads", "list threads", cmd_threads);
+static void cmd_threads(int argc, char **argv)
+{
+    threads_print(argc > 1 && strcmp(argv[1], "-s") == 0);
+}
+CONSOLE_COMMAND("threads", "list threads (-s: with what each waits on, and its stack)", cmd_threads);
 
 static void cmd_uptime(int argc, char **argv)
 {

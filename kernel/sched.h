@@ -66,7 +66,7 @@ void thread_yield(void);
 void thread_sleep_ns(uint64_t ns);
 static inline void thread_sleep_ms(uint64_t ms) { thread_sleep_ns(ms * 1000000ULL); }
 bool thread_stack_guard_hit(struct thread *t, uint64_t addr);
-void threads_print(void);
+void threads_print(bool stacks);
 uint64_t sched_switch_count(void);
 /* TSC ticks spent halted in the idle thread (under -icount shift=0 the TSC counts guest
  * instructions, so rdtsc() minus this is the instructions executed). */

@@ -205,13 +205,26 @@ bool thread_stack_guard_hit(struct thread *t, uint64_t addr)
     return t->stack.pages && addr >= t->stack.guard && addr < t->stack.guard + PAGE_SIZE;
 }
 
-void threads_print(void)
+/* threads_print(stacks): one line per thread; with stacks, each thread that is not running
+ * also shows what it waits on and where (the frames its switch_to saved), so a stalled
+ * server can say who sleeps in which function (`threads -s` on the console). */
+void threads_print(bool stacks)
 {
     static const char *states[] = { "running", "runnable", "blocked", "parked", "dead" };
     uint64_t f = irq_save();
     kprintf("  %4s %-22s %-9s %-7s %10s\n", "id", "name", "state", "kind", "switches");
-    for (struct thread *t = all_threads; t; t = t->all_next)
+    for (struct thread *t = all_threads; t; t = t->all_next) {
         kprintf("  %4u %-22s %-9s %-7s %10lu\n", t->id, t->name, states[t->state],
                 t == idle_thread ? "idle" : t->is_worker ? "worker" : "thread", t->switches);
+        if (!stacks || t == current || t->state == T_DEAD || t->state == T_PARKED)
+            continue;
+        /* switch_to pushed rbp, rbx, r12..r15 below its return address */
+        const uint64_t *saved = (const uint64_t *)t->rsp;
+        if (t->stack.pages && (t->rsp < t->stack.base || t->rsp + 7 * 8 > t->stack.top))
+            continue;
+        kprintf("       waits on %s%s\n", t->waiting_on ? t->waiting_on->name : "-",
+                t->cur_wtd ? ", inside a WTD" : "");
+        backtrace_from(saved[5], saved[6]);
+    }
     irq_restore(f);
 }

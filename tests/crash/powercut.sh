@@ -71,6 +71,8 @@ if [ "$fail" != 0 ]; then
     echo "# server after the load failed:"
     NCP_PASSWORD=guest timeout 20 "$NCPC" -s "$SERVER" stats 2>&1 | head -80 | sed 's/^/#   /'
     tr -d '\000\r' < "$T/kernel.log" | tail -5 | sed 's/^/#   /'
+    echo "# its threads:"
+    kernel_stacks
 fi
 # the power cut: QEMU killed, nothing more reaches the disk or the log
 qpid=$(pgrep -P "$pid" qemu-system)

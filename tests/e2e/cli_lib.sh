@@ -34,6 +34,9 @@ check_fails() {
 boot_kernel() {
     make --no-print-directory all >/dev/null 2>&1
     local attempt base n net=${KERNEL_NET:-user} ns=wtd-$$ tool
+    # the console's input: a FIFO held open read-write on fd 7 (never blocks, never ends)
+    [ -p "$T/console.in" ] || mkfifo "$T/console.in"
+    exec 7<>"$T/console.in"
     if [ "$net" = tap ]; then
         if [ "$(id -u)" != 0 ] || ! [ -c /dev/net/tun ] || ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
             echo "# KERNEL_NET=tap needs root, /dev/net/tun, iproute2 and nsenter: user networking instead"
@@ -42,7 +45,7 @@ boot_kernel() {
     fi
     for attempt in 1 2 3; do
         if [ "$net" = tap ]; then
-            scripts/run.sh --net tap --netns "$ns" --disk "$1" "${@:2}" </dev/null >"$T/kernel.log" 2>&1 &
+            scripts/run.sh --net tap --netns "$ns" --disk "$1" "${@:2}" <"$T/console.in" >"$T/kernel.log" 2>&1 &
             SERVER=10.77.0.2:524
             mkdir -p "$T/nsbin"
             for tool in ncpc ncpfs; do
@@ -52,7 +55,7 @@ boot_kernel() {
             NCPC=$T/nsbin/ncpc NCPFS=$T/nsbin/ncpfs
         else
             base=$((20000 + RANDOM % 12000))    # below the ephemeral ports (scripts/run.sh --port-base)
-            scripts/run.sh --net user --port-base "$base" --disk "$1" "${@:2}" </dev/null >"$T/kernel.log" 2>&1 &
+            scripts/run.sh --net user --port-base "$base" --disk "$1" "${@:2}" <"$T/console.in" >"$T/kernel.log" 2>&1 &
             SERVER=127.0.0.1:$((base + 40))
         fi
         pid=$!
@@ -70,6 +73,28 @@ boot_kernel() {
     tr -d '\000\r' < "$T/kernel.log" | tail -15 | sed 's/^/    /'
     fail=$((fail + 1))
     finish
+}
+
+# kernel_stacks: what every thread of the kernel boot_kernel started waits on, and its
+# stack (the console's `threads -s`), as comment lines: for the report of a server that
+# stopped answering.  Frames name kernel functions; `addr2line -e build/kernel.elf` has lines.
+kernel_stacks() {
+    local mark="stacks$RANDOM$RANDOM" n
+    echo "threads -s" >&7
+    echo "$mark" >&7                # an unknown command: its echo ends the output
+    for ((n = 0; n < 50; n++)); do
+        tr -d '\000\r' < "$T/kernel.log" | grep -q "$mark" && break
+        sleep 0.2
+    done
+    tr -d '\000\r' < "$T/kernel.log" | sed -n '/threads -s/,$p' | grep -v "$mark" | head -150 | sed 's/^/#   /'
+}
+
+# After a failed check, while the kernel boot_kernel started still runs: its threads
+# (finish calls this; suite_lib.sh).
+failure_report() {
+    [ -p "$T/console.in" ] && [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null || return 0
+    echo "# the kernel's threads after the failure:"
+    kernel_stacks
 }
 
 # build_or_fail NAME TARGET...: makes the targets (BUILD=$B) or ends the script with a FAIL line.

@@ -6,7 +6,8 @@
 #   bad NAME WHY            one failed check: "FAIL NAME: WHY" (fail NAME WHY is the same)
 #   skip NAME WHY           one check that cannot run here: "skip NAME: WHY" (never a pass)
 #   finish                  prints "N passed, N failed, N skipped" and EXITS the script:
-#                           status 0 only if nothing failed
+#                           status 0 only if nothing failed (after a failure it first calls
+#                           the script's failure_report, if it has one)
 #   fsck_clean NAME IMAGE   ok/bad: e2fsck -fn finds IMAGE clean (scripts/e2fsck-clean.sh:
 #                           exit status and output both)
 #   fsck_problems IMAGE     what e2fsck -fn has to say about IMAGE; empty when clean
@@ -20,6 +21,7 @@ bad()  { echo "FAIL $1: ${2:-}"; fail=$((fail + 1)); }
 fail() { bad "$@"; }
 skip() { echo "skip $1: ${2:-}"; skipped=$((skipped + 1)); }
 finish() {
+    [ "$fail" != 0 ] && declare -F failure_report >/dev/null && failure_report
     echo "$pass passed, $fail failed, $skipped skipped"
     [ "$fail" = 0 ]
     exit $?
