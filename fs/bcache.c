@@ -714,14 +714,19 @@ static bool in_batch(struct bcache_buf **v, uint32_t n, struct bcache_buf *b)
  * (blocks == NULL) or those of blocks[0..n).  c->lock held (dropped during
  * I/O).  A cursor walks the buffers once; only the buffers that had to be
  * waited for make it walk again, and those are finitely many (their epochs
- * are older than the stamp).  Adds the blocks written to *written. */
+ * are older than the stamp).  Adds the blocks written to *written.
+ * It sleeps only on a write it saw running since it last held the lock
+ * throughout: a write seen before one of its own batches (which drops the
+ * lock) may have ended meanwhile, its wake-up gone to nobody, so that one is
+ * looked at again instead of waited for (a sync once slept forever so). */
 static int write_stamped(struct bcache *c, uint64_t stamp, const uint64_t *blocks, uint32_t n,
                          uint32_t *written)
 {
     struct bcache_buf *v[WRITE_BATCH];
     uint32_t total = blocks ? n : c->nbuf;
     uint32_t i = 0;
-    bool wait = false;
+    bool wait = false;          /* a write of old data runs, seen since the lock was last dropped */
+    bool again = false;         /* one was seen before a drop: walk again */
 
     for (;;) {
         uint32_t k = 0;
@@ -739,13 +744,17 @@ static int write_stamped(struct bcache *c, uint64_t stamp, const uint64_t *block
             if (r < 0)
                 return r;
             *written += k;
+            again |= wait;
+            wait = false;
             continue;
         }
-        if (!wait)
+        if (wait)
+            wait_locked(c);     /* somebody else's write of old data must finish */
+        else if (!again)
             return 0;
-        wait_locked(c);         /* somebody else's write of old data must finish */
         i = 0;
         wait = false;
+        again = false;
     }
 }
 

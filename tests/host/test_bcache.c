@@ -6,8 +6,10 @@
 #include "fs_port_host.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *tmpdir;
@@ -392,6 +394,112 @@ static void test_failed_check_waits_for_readahead(void)
               (unsigned long long)st.ra_blocks);
 }
 
+/* A sync that sees another thread's write of old data running, then writes a batch of its
+ * own (dropping the lock), while that other write ends, must not sleep for a wake-up that
+ * went to nobody: it looks again.  The device orders the three steps: the flusher's write
+ * (block 10) waits inside the device until the sync's own write (block 20) starts; that
+ * write waits until the flusher has returned.  The sync runs in a thread and is given 10 s;
+ * a sync that sleeps forever is woken by one more write, so the test fails, not hangs. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int writes, flusher_may_go, flusher_done;
+    int (*write)(struct fs_blockdev *, uint64_t, uint32_t, const void *);
+    struct bcache *c;
+    int sync_result, sync_done;
+} wr = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* Waits (wr.lock held) until *flag is set, at most 10 s; 0 if it was. */
+static int wr_wait(int *flag)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (!*flag)
+        if (pthread_cond_timedwait(&wr.cv, &wr.lock, &until))
+            return *flag ? 0 : -1;
+    return 0;
+}
+
+static int ordered_write(struct fs_blockdev *dev, uint64_t lba, uint32_t count, const void *buf)
+{
+    pthread_mutex_lock(&wr.lock);
+    int nth = ++wr.writes;
+    if (nth == 1) {
+        pthread_cond_broadcast(&wr.cv);
+        (void)wr_wait(&wr.flusher_may_go);
+    } else if (nth == 2) {
+        wr.flusher_may_go = 1;
+        pthread_cond_broadcast(&wr.cv);
+        (void)wr_wait(&wr.flusher_done);
+    }
+    pthread_mutex_unlock(&wr.lock);
+    return wr.write(dev, lba, count, buf);
+}
+
+static void *flusher_thread(void *p)
+{
+    bcache_flush_some(wr.c, 1);
+    pthread_mutex_lock(&wr.lock);
+    wr.flusher_done = 1;
+    pthread_cond_broadcast(&wr.cv);
+    pthread_mutex_unlock(&wr.lock);
+    return NULL;
+}
+
+static void *sync_thread(void *p)
+{
+    int r = bcache_sync(wr.c);
+    pthread_mutex_lock(&wr.lock);
+    wr.sync_result = r;
+    wr.sync_done = 1;
+    pthread_cond_broadcast(&wr.cv);
+    pthread_mutex_unlock(&wr.lock);
+    return NULL;
+}
+
+static void test_sync_sees_write_end_during_own_batch(void)
+{
+    struct testdev td;
+    int err;
+    struct bcache *c = open_cache(&td, 64, 16, FS_ASYNC_REFUSE);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    fill_block(c, 10, 0x31, &err);
+    CHECK_EQ(err, 0);
+    fill_block(c, 20, 0x32, &err);
+    CHECK_EQ(err, 0);
+    wr.c = c;
+    wr.write = td.dev.write;
+    td.dev.write = ordered_write;
+    pthread_t fl, sy;
+    pthread_create(&fl, NULL, flusher_thread, NULL);
+    pthread_mutex_lock(&wr.lock);
+    while (wr.writes < 1)               /* the flusher is inside the device with block 10 */
+        pthread_cond_wait(&wr.cv, &wr.lock);
+    pthread_mutex_unlock(&wr.lock);
+    pthread_create(&sy, NULL, sync_thread, NULL);
+    pthread_mutex_lock(&wr.lock);
+    int ended = wr_wait(&wr.sync_done) == 0;
+    pthread_mutex_unlock(&wr.lock);
+    CHECK_MSG(ended, "the sync still sleeps 10 s after every write ended");
+    if (!ended) {
+        fill_block(c, 30, 0x33, &err);  /* a write that wakes it, so the test can end */
+        bcache_flush_some(c, 1);
+    }
+    pthread_join(fl, NULL);
+    pthread_join(sy, NULL);
+    CHECK_EQ(wr.sync_result, 0);
+    CHECK_EQ(wr.writes, ended ? 2 : 3);
+    struct bcache_stats st;
+    bcache_get_stats(c, &st);
+    CHECK_EQ(st.dirty, 0);
+    td.dev.write = wr.write;
+    bcache_destroy(c);
+    testdev_close(&td);
+}
+
 /* Threads read and rewrite their own blocks through a small cache, racing
  * with each other's evictions, read-ahead and a flusher. */
 struct stress_arg { struct bcache *c; unsigned id; int err; };
@@ -467,6 +575,7 @@ int main(void)
     ft_run("bcache_partial_last_block", test_partial_last_block);
     ft_run("bcache_sequential_readahead", test_sequential_readahead);
     ft_run("bcache_failed_check_waits_for_readahead", test_failed_check_waits_for_readahead);
+    ft_run("bcache_sync_sees_write_end_during_own_batch", test_sync_sees_write_end_during_own_batch);
     ft_run("bcache_concurrent_stress", test_concurrent_stress);
     ft_rm_rf(tmpdir);
     free(tmpdir);
