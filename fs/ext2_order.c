@@ -1,6 +1,6 @@
 /* ext2_order.c - the order of writes on a plain ext2 volume, so that whatever part of
  * the dirty blocks reaches the disk before a power cut, `e2fsck -p` repairs the volume
- * without asking a person (issue 15 item 4; tests/crash/powercut.sh checks it).
+ * without asking a person (issue 15 item 4; tests/e2e/powercut.sh checks it).
  *
  * The disk model: between two device flushes the disk may keep any subset of the writes
  * (a volatile cache); a flush makes every completed write durable.  The write-back

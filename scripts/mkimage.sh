@@ -1,8 +1,6 @@
 #!/bin/sh
-# mkimage.sh [--ext2|--ext3] DIR IMAGE [SIZE] - build an ext2 image (ext3 with --ext3)
-# holding the tree DIR.  ext2 stays the default for now: the kernel on ext3 hung once in
-# `make test` (an FSYNC never answered, 2026-12-01, issue 15); ncpd and the fs host tests
-# serve ext3 fully.
+# mkimage.sh [--ext2|--ext3] DIR IMAGE [SIZE] - build an ext3 image (plain ext2 with
+# --ext2) holding the tree DIR.
 # SIZE is anything mke2fs accepts (e.g. 128M); default: the tree's size
 # plus a quarter plus 16 MiB, at least 32 MiB.  Extra mke2fs options may be
 # given in MKE2FS_OPTS (default: 4 KiB blocks).  ext3 is mke2fs's ext3 with its
@@ -11,13 +9,13 @@
 # the tree (scripts/volume-layout.sh sets the volume's); mke2fs -d leaves the
 # root directory 0755 root, so its mode and owner are copied afterwards.
 set -eu
-fstype=ext2
+fstype=ext3
 case "${1:-}" in
---ext2) shift ;;
---ext3)
-	fstype=ext3
+--ext2)
+	fstype=ext2
 	shift
 	;;
+--ext3) shift ;;
 esac
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
 	echo "usage: $0 [--ext2|--ext3] DIR IMAGE [SIZE]" >&2

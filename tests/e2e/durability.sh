@@ -10,8 +10,7 @@
 #     the console (ncpd: on stderr) and in STATS (fs.unclean_mount 1);
 #   - a read-only virtio-blk disk is not written at all, shutdown included;
 #   - ext3 (the kernel): a committed put survives QEMU killed, under e2fsck's replay and ours.
-# DURABLE_TARGET=kernel|ncpd|ext3 runs one part only (default: ncpd and kernel; ext3 only
-# when asked, see below).  Output per docs/conventions.md.
+# DURABLE_TARGET=kernel|ncpd|ext3 runs one part only (default all).  Output per docs/conventions.md.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${1:-build}
@@ -213,14 +212,11 @@ ncpd_half() {
     wait_gone 20 || { kill -9 "$pid"; wait_gone 5; }
 }
 
-# The kernel on ext3 runs only when asked (DURABLE_TARGET=ext3) while its hang is open: in one
-# make test two kernel suites on ext3 volumes left an FSYNC or a first write unanswered
-# (issue 15); scripts/mkimage.sh keeps ext2 the default for the same reason.
 case ${DURABLE_TARGET:-both} in
-kernel) kernel_half ;;
+kernel) kernel_half; kernel_ext3_half ;;
 ext3) kernel_ext3_half ;;
 ncpd) ncpd_half ;;
-*) ncpd_half; kernel_half ;;
+*) ncpd_half; kernel_half; kernel_ext3_half ;;
 esac
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

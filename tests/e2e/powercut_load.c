@@ -1,4 +1,4 @@
-/* powercut_load.c - the load of the power-cut test (tests/crash/powercut.sh): two
+/* powercut_load.c - the load of the power-cut test (tests/e2e/powercut.sh): two
  * connections to a server whose disk is logged by QEMU's blklogwrites, and a record of
  * every promise the server made, placed in the write log.
  *
