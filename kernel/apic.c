@@ -78,6 +78,15 @@ void lapic_self_ipi(int vector)
     lapic_w(LAPIC_ICR_LO, (uint32_t)vector | (1 << 18) | (1 << 14));   /* shorthand: self, assert */
 }
 
+/* Delivery mode NMI (100b), edge: the interrupt arrives however long interrupts stay off. */
+void ioapic_route_nmi(int gsi)
+{
+    ioapic_w(0x11 + 2 * gsi, 0);
+    ioapic_w(0x10 + 2 * gsi, 2 | (4u << 8));
+}
+
+void ioapic_mask(int gsi) { ioapic_w(0x10 + 2 * gsi, 1 << 16); }
+
 void ioapic_route(int gsi, int vector, bool level, bool active_low)
 {
     uint32_t lo = (uint32_t)vector | (level ? 1 << 15 : 0) | (active_low ? 1 << 13 : 0);

@@ -16,6 +16,9 @@
 # irqs_per_req|ticks_per_req N, and cost_idle instr_per_tick
 # (get16m: per 4 KiB), and the accesses per request by device region in
 # $BENCH_LOGDIR/<system>.cost_<workload>.exits.  COST_REQS=N requests per run (default 3000).
+# COST_PROFILE=1 also profiles read4k_c16 with the kernel's NMI sampler (`prof start nmi` on
+# the console: every ~50 k guest instructions, interrupts off or not) into
+# $BENCH_LOGDIR/<system>.profile.txt.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 reqs=${COST_REQS:-3000}
@@ -87,14 +90,28 @@ cost() {
             printf "BENCH %s cost_%s ticks_per_req %.2f\n", s, w, ticks / u }'
 }
 
+# profile_to FILE: stops the profiler and writes what `prof show 60` prints to FILE.
+profile_to() {
+    local mark="profend$RANDOM" n
+    printf 'prof stop\nprof show 60\n%s\n' "$mark" >&7
+    for ((n = 0; n < 100; n++)); do
+        tr -d '\000\r' <"$console" | grep -q "$mark" && break
+        sleep 0.2
+    done
+    tr -d '\000\r' <"$console" | sed -n '/prof show 60/,/samples (/p' >"$1"
+}
+
 for kind in e1000 virtio; do
     if [ "$kind" = e1000 ]; then sys=worktodo devs=(); else sys=worktodo-virtio devs=(--nic virtio --blk virtio); fi
     ns=wtdcost-$$
     trace=$work/trace.$kind
     cp --sparse=always "$here/build/bench/bench.img" "$work/img"
-    "$here/scripts/run.sh" --boot pvh --icount-sleep --net tap --netns "$ns" "${devs[@]}" --test --timeout 1800 \
+    [ -p "$work/console.in" ] || mkfifo "$work/console.in"
+    exec 7<>"$work/console.in"          # the console's input, never at its end
+    console=$logdir/$sys.cost.console.log
+    "$here/scripts/run.sh" --boot pvh --icount-sleep --net tap --netns "$ns" "${devs[@]}" --test --console-stdin --timeout 1800 \
         --qemu -trace --qemu memory_region_ops_read --qemu -trace --qemu memory_region_ops_write \
-        --qemu -D --qemu "$trace" --disk "$work/img" -- ip=10.77.0.2/24 >"$logdir/$sys.cost.console.log" 2>&1 &
+        --qemu -D --qemu "$trace" --disk "$work/img" -- ip=10.77.0.2/24 <"$work/console.in" >"$console" 2>&1 &
     pid=$!
     up=0
     for _ in $(seq 240); do
@@ -107,8 +124,11 @@ for kind in e1000 virtio; do
         tick=$(tick_cost)
         echo "BENCH $sys cost_idle instr_per_tick $tick"
         for c in 1 16; do
+            profile=$([ "${COST_PROFILE:-0}" = 1 ] && [ "$c" = 16 ] && echo 1)
+            [ -n "$profile" ] && echo "prof start nmi" >&7
             cost "$sys" "read4k_c$c" "$reqs" ip netns exec "$ns" timeout 900 "$ncpc" -s 10.77.0.2:524 bench \
                 --conns "$c" --depth 1 --count "$reqs" --duration 600 --files /hot/h16.bin --read-size 4096
+            [ -n "$profile" ] && profile_to "$logdir/$sys.profile.txt"
         done
         cost "$sys" get16m 4096 ip netns exec "$ns" timeout 300 "$ncpc" -s 10.77.0.2:524 get /hot/h16.bin "$work/h16"
         ip netns exec "$ns" env NCP_PASSWORD=admin timeout 30 "$ncpc" -s 10.77.0.2:524 -u admin shutdown >/dev/null 2>&1

@@ -2,7 +2,7 @@
 # Boots WorkToDo in QEMU (q35, TCG, one vCPU) with the console on this terminal (Ctrl-A X quits).
 #
 #   run.sh [--net user|tap|none] [--nic e1000|virtio] [--blk ahci|virtio] [--disk IMG] [--disk-log LOG] [--debug] [--test]
-#          [--icount|--icount-sleep] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE]
+#          [--icount|--icount-sleep] [--console-stdin] [--timeout SECONDS] [--log FILE] [--mem MB] [--cpu MODEL] [--elf FILE]
 #          [--boot iso|pvh] -- [kernel options...]
 #
 # --boot iso (default): SeaBIOS boots a GRUB rescue ISO that loads the kernel through
@@ -20,7 +20,7 @@
 # --disk-log LOG: the disk sits behind QEMU's blklogwrites driver, which appends every write,
 #     flush and discard the guest makes to LOG in dm-log-writes format (the log's superblock
 #     rewritten after every entry: log-super-update-interval=1), for the power-cut tests
-#     (tests/crash/powercut.sh, tests/e2e/replay_log_writes.c).  LOG is started afresh.
+#     (tests/e2e/powercut.sh, tests/e2e/replay_log_writes.c).  LOG is started afresh.
 #
 # The image: the test kernel (build/worktodo-test.elf, `make test-image`: the production
 # kernel plus tests/kernel/ and bench/) when the kernel options ask for tests or a benchmark
@@ -46,10 +46,12 @@
 # --net tap: a network namespace 'worktodo' (--netns NAME for another) holding tap0 (10.77.0.1/24) for the host side;
 #     QEMU runs inside it and the guest is 10.77.0.2/24.  The namespace is removed on exit.
 # --test: no interactive console; the exit status is 0 if the in-guest tests passed,
-#     1 if any failed, 2 if QEMU ended any other way (crash, timeout).
+#     1 if any failed, 2 if QEMU ended any other way (crash, timeout).  The console reads
+#     nothing then, unless --console-stdin: it reads this script's standard input (a FIFO a
+#     benchmark writes console commands to).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-disk_log="" disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf="" boot=${WTD_BOOT:-iso}
+console_in=/dev/null disk_log="" disk_ro=0 net=user nic=${WTD_NIC:-e1000} blk=${WTD_BLK:-ahci} port_base=5200 netns=worktodo disk="" debug=0 test=0 icount=0 timeout=0 log="" mem=512 cpu=qemu64,+rdrand extra_qemu=() elf="" boot=${WTD_BOOT:-iso}
 while [ $# -gt 0 ]; do
     case "$1" in
         --net) net=$2; shift 2;;
@@ -62,6 +64,7 @@ while [ $# -gt 0 ]; do
         --disk-log) disk_log=$2; shift 2;;
         --debug) debug=1; shift;;
         --test) test=1; shift;;
+        --console-stdin) console_in=/dev/stdin; shift;;
         --icount) icount=1; shift;;
         --icount-sleep) icount=2; shift;;
         --timeout) timeout=$2; shift 2;;
@@ -176,10 +179,10 @@ q+=(-display none -serial stdio -monitor none)
 [ "$timeout" -gt 0 ] && q=(timeout --foreground -k 5 "$timeout" "${q[@]}")
 set +e
 if [ -n "$log" ]; then
-    "${q[@]}" < /dev/null | tr -d '\r' | tee "$log"
+    "${q[@]}" < "$console_in" | tr -d '\r' | tee "$log"
     rc=${PIPESTATUS[0]}
 else
-    "${q[@]}" < /dev/null
+    "${q[@]}" < "$console_in"
     rc=$?
 fi
 set -e
