@@ -5,7 +5,7 @@
 /* Eight bytes per step: under QEMU's TCG every iteration of a rep string instruction
  * is emulated on its own, so "rep movsb" costs eight times "rep movsq" per byte (it was
  * 45% of the guest's time serving a sequential read). */
-void *memcpy(void *dst, const void *src, size_t n)
+void *(memcpy)(void *dst, const void *src, size_t n)
 {
     void *ret = dst;
     size_t words = n >> 3, bytes = n & 7;
@@ -14,7 +14,7 @@ void *memcpy(void *dst, const void *src, size_t n)
     return ret;
 }
 
-void *memset(void *dst, int c, size_t n)
+void *(memset)(void *dst, int c, size_t n)
 {
     void *ret = dst;
     uint64_t pattern = 0x0101010101010101ull * (uint8_t)c;
@@ -37,7 +37,7 @@ void *memmove(void *dst, const void *src, size_t n)
     return dst;
 }
 
-int memcmp(const void *a, const void *b, size_t n)
+int (memcmp)(const void *a, const void *b, size_t n)
 {
     const unsigned char *x = a, *y = b;
     for (size_t i = 0; i < n; i++)

@@ -12,3 +12,11 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 size_t strlcpy(char *dst, const char *src, size_t size);
 bool parse_u64(const char *s, uint64_t *out);
+
+/* -ffreestanding turns GCC's builtins off, so even a copy of 4 constant bytes (an address,
+ * a header field) would be a call.  Through the builtins GCC inlines small constant sizes
+ * and calls the functions above for the rest.  (kernel/string.c defines them as
+ * (memcpy) etc., out of the macros' reach.) */
+#define memcpy(d, s, n) __builtin_memcpy(d, s, n)
+#define memset(d, c, n) __builtin_memset(d, c, n)
+#define memcmp(a, b, n) __builtin_memcmp(a, b, n)
