@@ -10,6 +10,8 @@
  * built -ffreestanding, where a plain memcpy would be a call per word. */
 #include "net/inet_sum.h"
 
+#include <stddef.h>
+
 static uint64_t add_carry(uint64_t sum, uint64_t w)
 {
     sum += w;
@@ -33,24 +35,10 @@ uint16_t net_inet_sum(const void *data, int len)
         __builtin_memcpy(&w, p, 8);
         sum = add_carry(sum, w);
     }
-    if (len >= 4) {
-        uint32_t w;
-        __builtin_memcpy(&w, p, 4);
-        sum = add_carry(sum, w);
-        p += 4;
-        len -= 4;
-    }
-    if (len >= 2) {
-        uint16_t w;
-        __builtin_memcpy(&w, p, 2);
-        sum = add_carry(sum, w);
-        p += 2;
-        len -= 2;
-    }
     if (len > 0) {
-        uint16_t last = 0;
-        __builtin_memcpy(&last, p, 1);        /* the first byte of a word, zero after */
-        sum = add_carry(sum, last);
+        uint64_t w = 0;
+        __builtin_memcpy(&w, p, (size_t)len);   /* the last 1..7 bytes, zeros after them */
+        sum = add_carry(sum, w);
     }
     sum = (sum & 0xffffffffu) + (sum >> 32);
     sum = (sum & 0xffffffffu) + (sum >> 32);
