@@ -9,7 +9,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/build/bench/bench.img}
-[ -f "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$here/scripts/volume-layout.sh" ] && exit 0
+# rebuilt when this script or what makes the volume changed (mkimage.sh: its default is ext3)
+[ -f "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$here/scripts/volume-layout.sh" ] &&
+    [ "$out" -nt "$here/scripts/mkimage.sh" ] && exit 0
 stage=$(mktemp -d "${TMPDIR:-/tmp}/wtd-bench.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{hot,set,seq,etc}
