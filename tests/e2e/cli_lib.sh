@@ -97,6 +97,18 @@ failure_report() {
     kernel_stacks
 }
 
+# volume_root NAME PASS...: the users file $T/users (scripts/mkusers.sh's arguments) and
+# the tree $T/root of a volume that holds it as /etc/ncp-users (plus the directories named
+# by VOLUME_DIRS, relative to it).  The script adds its files, then runs
+# scripts/volume-layout.sh "$T/root".
+volume_root() {
+    scripts/mkusers.sh "$T/users" "$@" >/dev/null
+    mkdir -p "$T/root/etc"
+    local d
+    for d in ${VOLUME_DIRS:-}; do mkdir -p "$T/root/$d"; done
+    cp "$T/users" "$T/root/etc/ncp-users"
+}
+
 # build_or_fail NAME TARGET...: makes the targets (BUILD=$B) or ends the script with a FAIL line.
 build_or_fail() {
     local name=$1 log

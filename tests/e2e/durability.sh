@@ -22,9 +22,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 export PATH="$PATH:/usr/sbin:/sbin"
 
-scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret
-mkdir -p "$T/root/etc"
-cp "$T/users" "$T/root/etc/ncp-users"
+volume_root guest guest admin:admin s3cret
 scripts/volume-layout.sh "$T/root"
 SMALL=/home/guest/durable-small.bin
 

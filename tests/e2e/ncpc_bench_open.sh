@@ -21,9 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-scripts/mkusers.sh "$T/users" guest guest >/dev/null
-mkdir -p "$T/root/etc" "$T/root/data"
-cp "$T/users" "$T/root/etc/ncp-users"
+VOLUME_DIRS=data volume_root guest guest
 for i in 0 1 2 3; do head -c 262144 /dev/urandom >"$T/root/data/f$i.bin"; done
 scripts/volume-layout.sh "$T/root"
 if ! scripts/mkimage.sh "$T/root" "$T/vol.img" 64M >/dev/null 2>&1; then

@@ -15,9 +15,7 @@ TARGET=${NCP_TARGET:-ncpd}
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret alice wonderland
-mkdir -p "$T/root/etc" "$T/root/data/sub"
-cp "$T/users" "$T/root/etc/ncp-users"
+VOLUME_DIRS=data/sub volume_root guest guest admin:admin s3cret alice wonderland
 head -c 300000 /dev/urandom >"$T/root/data/small.bin"
 echo hello >"$T/root/data/sub/hello.txt"
 head -c 5000000 /dev/urandom >"$T/big.bin"

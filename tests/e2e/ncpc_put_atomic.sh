@@ -16,9 +16,7 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret
-mkdir -p "$T/root/etc"
-cp "$T/users" "$T/root/etc/ncp-users"
+volume_root guest guest admin:admin s3cret
 scripts/volume-layout.sh "$T/root"
 scripts/mkimage.sh "$T/root" "$T/vol.img" 16M >/dev/null 2>&1
 if [ "$TARGET" = kernel ]; then

@@ -39,9 +39,7 @@ trap cleanup EXIT
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 mounted() { grep -q " $1 fuse.ncpfs " /proc/mounts; }
 
-scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret alice wonderland
-mkdir -p "$T/root/etc"
-cp "$T/users" "$T/root/etc/ncp-users"
+volume_root guest guest admin:admin s3cret alice wonderland
 scripts/volume-layout.sh "$T/root"       # root 1777, /etc the admin's, private homes
 scripts/mkimage.sh "$T/root" "$T/vol.img" 256M >/dev/null 2>&1
 
