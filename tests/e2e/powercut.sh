@@ -40,9 +40,7 @@ cleanup() {
 trap cleanup EXIT
 export PATH="$PATH:/usr/sbin:/sbin"
 
-scripts/mkusers.sh "$T/users" guest guest admin:admin s3cret
-mkdir -p "$T/root/etc"
-cp "$T/users" "$T/root/etc/ncp-users"
+volume_root guest guest admin:admin s3cret
 scripts/volume-layout.sh "$T/root"
 MKE2FS_OPTS="-b 4096" scripts/mkimage.sh --ext2 "$T/root" "$T/disk.img" 48M >/dev/null 2>&1 ||
     MKE2FS_OPTS="-b 4096" scripts/mkimage.sh "$T/root" "$T/disk.img" 48M >/dev/null 2>&1   # plain ext2
