@@ -311,7 +311,7 @@ if [ "$phase" = miss ]; then
         m1=$(server_counter cache.misses) nb1=$(server_counter cache.nb_misses)
         # Measured: the server's cache misses (cache.misses, 4 KiB blocks) per completed read.
         # (Misses over all lookups would be diluted by the inode and indirect-block lookups.)
-        done_n=$(grep -o '"completed":[0-9]*' "$logdir/$sys.miss$pct.json" 2>/dev/null | cut -d: -f2)
+        done_n=$(grep -o '"completed":[0-9]*' "$logdir/$sys.miss$pct.json" 2>/dev/null | head -1 | cut -d: -f2)   # the total (the per-kind count follows)
         if [ -n "$m0" ] && [ -n "$m1" ] && [ "${done_n:-0}" -gt 0 ]; then
             emit "miss$pct" measured_miss_pct "$(awk -v m=$((m1 - m0)) -v n="$done_n" 'BEGIN {printf "%.1f", 100 * m / n}')"
         fi
