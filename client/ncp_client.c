@@ -31,6 +31,24 @@ struct ncp_str ncpc_str(const char *s)
     return r;
 }
 
+int ncpc_open(struct ncpc *c, const char *path, uint32_t flags, uint16_t mode, uint32_t *h,
+              struct ncp_stat *st)
+{
+    struct ncp_request rq = ncpc_req(NCP_FN_OPEN);
+    struct ncpc_reply r;
+    rq.u.open.flags = flags;
+    rq.u.open.mode = mode;
+    rq.u.open.path = ncpc_str(path);
+    int e = ncpc_call(c, &rq, &r);
+    if (!e) {
+        *h = r.rp.u.open.handle;
+        if (st)
+            *st = r.rp.u.open.st;
+    }
+    ncpc_reply_free(&r);
+    return e;
+}
+
 struct ncp_request ncpc_req(uint8_t function)
 {
     struct ncp_request rq;

@@ -69,5 +69,9 @@ int  ncpc_simple(struct ncpc *c, struct ncp_request *rq);
 /* Convenience */
 struct ncp_str ncpc_str(const char *s);
 struct ncp_request ncpc_req(uint8_t function);
+/* OPEN path with flags (mode: for a file it creates); the handle in *h and, if st, the
+ * file's attributes in *st.  Returns 0 or the error. */
+int ncpc_open(struct ncpc *c, const char *path, uint32_t flags, uint16_t mode, uint32_t *h,
+              struct ncp_stat *st);
 
 #endif /* NCP_CLIENT_H */

@@ -29,19 +29,6 @@ static uint32_t depth_for(struct ncpc *c)
     return d ? d : 1;
 }
 
-static int remote_open(struct ncpc *c, const char *path, uint32_t flags, uint32_t *h, struct ncp_stat *st)
-{
-    struct ncp_request rq = ncpc_req(NCP_FN_OPEN);
-    struct ncpc_reply r;
-    rq.u.open.flags = flags;
-    rq.u.open.mode = 0644;
-    rq.u.open.path = ncpc_str(path);
-    int e = ncpc_call(c, &rq, &r);
-    if (!e) { *h = r.rp.u.open.handle; if (st) *st = r.rp.u.open.st; }
-    ncpc_reply_free(&r);
-    return e;
-}
-
 static int remote_close(struct ncpc *c, uint32_t h)
 {
     struct ncp_request rq = ncpc_req(NCP_FN_CLOSE);
@@ -66,7 +53,7 @@ static int fetch(struct ncpc *c, const char *path, int fd, const char *label, bo
 {
     uint32_t h;
     struct ncp_stat st;
-    int e = remote_open(c, path, NCP_O_READ, &h, &st);
+    int e = ncpc_open(c, path, NCP_O_READ, 0644, &h, &st);
     if (e) return report(c, e, "get", path);
     uint32_t chunk = c->max_frame - NCP_READ_REPLY_OVERHEAD;
     if (chunk > CHUNK_MAX) chunk = CHUNK_MAX;

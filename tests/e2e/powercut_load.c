@@ -125,16 +125,7 @@ static struct ncpc *session(const char *host, int port, const char *user, const 
 
 static int op_open(struct ncpc *c, const char *path, uint32_t flags, uint32_t *h)
 {
-    struct ncp_request rq = ncpc_req(NCP_FN_OPEN);
-    struct ncpc_reply r;
-    rq.u.open.flags = flags;
-    rq.u.open.mode = 0644;
-    rq.u.open.path = ncpc_str(path);
-    int e = ncpc_call(c, &rq, &r);
-    if (!e)
-        *h = r.rp.u.open.handle;
-    ncpc_reply_free(&r);
-    return e;
+    return ncpc_open(c, path, flags, 0644, h, NULL);
 }
 
 static int op_handle(struct ncpc *c, uint8_t fn, uint32_t h)
