@@ -99,6 +99,7 @@ struct ncp_users_cache {
     uint32_t ino;               /* atomic: inode parsed (0: there was no file) */
     uint64_t size;              /* size, mtime, ctime of what was parsed */
     uint32_t mtime, ctime;
+    bool racy;                  /* parsed in the second of its last change: re-read */
     struct ncp_user *users;
     uint32_t nusers;
     struct ncp_group *groups;
