@@ -67,12 +67,15 @@ shutdown_cmd() {  # what ends a boot: the admin SHUTDOWN of the protocol
 }
 
 # scratch_image PHASE: the benchmark image copied to $img (sparse); grown to 2 GiB for the mount phase.
+# Then synced: else the guest's first device flush (each system flushes at mount) waits for
+# the host to write the fresh copy out, and boot to serving would count our cp.
 scratch_image() {
     cp --sparse=always "$here/build/bench/bench.img" "$img"
     if [ "$1" = mount ]; then
         truncate -s 2G "$img"
         PATH=$PATH:/usr/sbin resize2fs -f "$img" >/dev/null 2>&1 || echo "bench-system: resize2fs failed; the mount phase runs on 256 MiB" >&2
     fi
+    sync "$img"
 }
 
 boot_linux() {  # boot_linux MODE PHASE [DEVICES]: DEVICES virtio boots on virtio-net and virtio-blk

@@ -16,6 +16,7 @@ for pair in "${need_cmds[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ -d /usr/lib/grub/i386-pc ] || missing+=(grub-pc-bin)
+[ -f /usr/share/qemu/qboot.rom ] || missing+=(qemu-system-data)   # the fast boot path's firmware
 [ -f /usr/include/fuse3/fuse_lowlevel.h ] || missing+=(libfuse3-dev)   # build/ncpfs
 # libFuzzer (the fuzz harnesses, tests/fuzz/): clang-14's runtime comes in its own package.
 compgen -G '/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
