@@ -52,7 +52,7 @@ struct bench_opts {
     uint32_t conns, depth, read_size, write_pct, nfiles;
     double duration;
     uint64_t count;
-    const char *files, *json, *op;
+    const char *files, *json, *op, *scratch;
     bool keep, fsync;
     enum bench_mode mode;
     double rate;                /* --rate: requests/s in total */
@@ -107,11 +107,12 @@ static void bench_usage(void)
         "usage: ncpc bench [--conns N] [--depth D] [--duration SEC] [--count N]\n"
         "                  [--files PATH,PATH... | --files DIR | --files 'DIR/GLOB'] [--nfiles N]\n"
         "                  [--read-size BYTES] [--write-pct P] [--op read|stat|ping]\n"
-        "                  [--json FILE] [--keep] [--fsync]\n"
+        "                  [--json FILE] [--keep] [--fsync] [--scratch DIR]\n"
         "                  [--rate R | --users N [--think MS]] [--mix read=70,stat=15,readdir=10,write=5]\n"
         "                  [--null-rpc] [--seed N]\n"
         "  Requests go to random offsets of the chosen files (reads), or to a scratch\n"
-        "  file per connection under /bench.tmp (writes, --write-pct percent of them).\n"
+        "  file per connection under /bench.tmp (writes, --write-pct percent of them;\n"
+        "  --scratch DIR puts them under DIR instead, e.g. for two runs side by side).\n"
         "  --fsync: each write is followed by an FSYNC of the scratch file; the pair is\n"
         "  one request, its latency from the WRITE sent to the FSYNC answered.\n"
         "  Load: closed loop by default (--depth requests in flight per connection).\n"
@@ -183,6 +184,7 @@ static void parse(int argc, char **argv)
         else if (!strcmp(a, "--nfiles")) bo.nfiles = (uint32_t)atoi(v);
         else if (!strcmp(a, "--json")) bo.json = v;
         else if (!strcmp(a, "--op")) bo.op = v;
+        else if (!strcmp(a, "--scratch")) bo.scratch = v;
         else bench_usage();
         i++;
     }
@@ -190,6 +192,10 @@ static void parse(int argc, char **argv)
         !bo.read_size || bo.read_size > NCP_MAX_FRAME_LIMIT - 64 || bo.duration <= 0)
         bench_usage();
     if (strcmp(bo.op, "read") && strcmp(bo.op, "stat") && strcmp(bo.op, "ping")) bench_usage();
+    if (bo.scratch && (bo.scratch[0] != '/' || strlen(bo.scratch) >= 48 || !strcmp(bo.scratch, "/"))) {
+        fprintf(stderr, "ncpc: bench: --scratch wants an absolute directory other than / (under 48 bytes)\n");
+        bench_usage();
+    }
     if (bo.rate > 0 && bo.users) {
         fprintf(stderr, "ncpc: bench: --rate and --users are two ways to offer load: pick one\n");
         bench_usage();
@@ -854,7 +860,7 @@ int cmd_bench(int argc, char **argv)
         phase(bc, bo.conns, fill_login, NULL, NULL, "login");
         for (uint32_t f = 0; f < nfiles && need_open; f++)
             phase(bc, bo.conns, fill_open, done_open, &f, "open");
-        snprintf(scratch_dir, sizeof scratch_dir, "/bench.tmp");
+        snprintf(scratch_dir, sizeof scratch_dir, "%s", bo.scratch ? bo.scratch : "/bench.tmp");
         if (need_scratch) {
             phase(bc, 1, fill_mkdir, NULL, NULL, "mkdir");
             phase(bc, bo.conns, fill_scratch, done_scratch, NULL, "open scratch");

@@ -193,7 +193,9 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         print "**Streams and writes**: raw TCP ceiling (source service, port 19), sequential 64 MiB"
         print "reads with `ncpc get` (cold: first read after boot; warm: second), and 4 KiB writes"
         print "(`ncpc bench --write-pct 100 --conns 16 --depth 1`, without and with `--fsync`: each write"
-        print "followed by an FSYNC of its file, the pair counted as one request)."
+        print "followed by an FSYNC of its file, the pair counted as one request); and one connection"
+        print "writing 4 KiB + FSYNC pairs into its own file while another puts a 32 MiB file over and"
+        print "over as fast as it goes (`fsync_beside_writer`)."
         print ""
         figure_header()
         mb_row("TCP source, MB/s", "tcp_source")
@@ -206,6 +208,10 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         line = "| 4 KiB writes, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_c16", "p99_us") " |"; print line
         line = "| 4 KiB writes + fsync, req/s |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_fsync_c16", "req_per_s") " |"; print line
         line = "| 4 KiB writes + fsync, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "write4k_fsync_c16", "p99_us") " |"; print line
+        line = "| write + fsync beside a full-speed writer, p99 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "fsync_beside_writer", "p99_us") " |"; print line
+        line = "| write + fsync beside a full-speed writer, p99.9 ms |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "fsync_beside_writer", "p999_us") " |"; print line
+        line = "| write + fsync beside a full-speed writer, pairs/s |"; for (j = 1; j <= ns; j++) line = line " " cell(S[j], "fsync_beside_writer", "req_per_s") " |"; print line
+        line = "| the full-speed writer meanwhile, MB/s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "fsync_beside_writer", "writer_mb_s"]) ? sprintf("%.1f", v[S[j], "fsync_beside_writer", "writer_mb_s"]) : "—") " |"; print line
         line = "| boot to serving, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot", "serving_ms"] / 1000) : "—") " |"; print line
         line = "| boot to serving via GRUB ISO, s |"; for (j = 1; j <= ns; j++) line = line " " (num(v[S[j], "boot_iso", "serving_ms"]) ? sprintf("%.2f", v[S[j], "boot_iso", "serving_ms"] / 1000) : "—") " |"; print line
         print ""

@@ -5,7 +5,8 @@
 #               connections and the null-RPC ceiling at the same counts (port 5241: 16 bytes
 #               in, 4 KiB out; read4k_cN ceiling_pct is the read rate as a share of it),
 #               sequential 64 MiB reads (cold, then warm; seq64m_warm ceiling_pct: as a share
-#               of the raw TCP source), small writes (without, then with fsync), and
+#               of the raw TCP source), small writes (without, then with fsync; then
+#               fsynced ones beside a full-speed writer: fsync_beside_writer), and
 #               open-loop users: $BENCH_USERS (5000; QUICK 1000) logged-in users, one connection each, one request a second each (exponential think time)
 #               with the mix read=70,stat=15,readdir=10,write=5 (p50/p90/p99/p99.9/max,
 #               errors, per-kind p99).
@@ -99,6 +100,7 @@ bench_run() {
     emit "$w" p99_us "$(field p99)"
     emit "$w" errors "$(field errors)"
     emit "$w" conns_live "$(field conns)"
+    case "$w" in fsync_*) emit "$w" p999_us "$(field p999)"; emit "$w" max_us "$(field max)";; esac
     [ "$(field transport_errors)" = 0 ] || emit "$w" transport_errors "$(field transport_errors)"
     # open-loop runs: the tail, and the figures of each request kind
     if echo "$j" | grep -q '"mode":"\(rate\|users\)"'; then
@@ -130,6 +132,32 @@ snapshot() {
     { in_ns timeout 10 "$ncpc" -s "$ip:524" stats 2>/dev/null
       case "$sys" in worktodo*) ;; *) in_ns timeout 3 bash -c "exec 3<>/dev/tcp/$ip/8 && cat <&3" 2>/dev/null;; esac
     } | awk -v when="$2" 'NF >= 2 { print when, $1, $2 }' >> "$1"
+}
+
+# fsync_beside_writer: what a database feels beside a backup (issue 15: FSYNC p99 under 10 ms
+# while another connection writes as fast as it can).  One connection writes 4 KiB and FSYNCs
+# it, one pair at a time, into a file of its own (the pair's latency, from the WRITE sent to
+# the FSYNC answered), while another puts a 32 MiB file over and over (each put a new file
+# renamed into place: allocation, data and metadata all the time), as fast as the link takes
+# it; bounded by 40 puts and by the fsync run's end.
+fsync_beside_writer() {
+    local big=$logdir/writer32m.bin stop=$logdir/$sys.writer.stop res=$logdir/$sys.writer.count wpid
+    [ -s "$big" ] || head -c 32M /dev/urandom > "$big"
+    rm -f "$stop" "$res"
+    ( t0=$(now) n=0
+      while [ ! -e "$stop" ] && [ "$n" -lt 40 ]; do
+          timeout 120 ip netns exec "$ns" "$ncpc" -s "$ip:524" put "$big" /bench.writer.bin >/dev/null 2>&1 || break
+          n=$((n + 1))
+      done
+      echo "$n $(now) $t0" > "$res" ) &
+    wpid=$!
+    sleep 2                                 # the writer at full speed first
+    bench_run fsync_beside_writer --conns 1 --depth 1 --write-pct 100 --read-size 4096 --fsync --scratch /bench.fsync
+    touch "$stop"
+    wait "$wpid"
+    rm -f "$stop"
+    [ -s "$res" ] && emit fsync_beside_writer writer_mb_s "$(awk '{ if ($1 > 0 && $2 > $3) printf "%.1f", $1 * 32 / ($2 - $3) }' "$res")"
+    in_ns timeout 60 "$ncpc" -s "$ip:524" rm /bench.writer.bin >/dev/null 2>&1
 }
 
 # get_file PATH: fetch a file to a scratch file, print the seconds taken ("" on failure).
@@ -188,6 +216,7 @@ if [ "$phase" = main ]; then
     bench_run write4k_c16 --conns 16 --depth 1 --write-pct 100 --read-size 4096
     # The same writes, each followed by an FSYNC of its file: a request ends when it is durable.
     bench_run write4k_fsync_c16 --conns 16 --depth 1 --write-pct 100 --read-size 4096 --fsync
+    fsync_beside_writer
 
     # Users as they feel it (open loop): each user has one request outstanding and thinks
     # for an exponentially distributed second after each reply; latency counts from when the

@@ -160,6 +160,10 @@ check bench_fsync_completed_no_errors bash -c "[ '${done_n:-0}' -gt 0 ] && [ '${
 check bench_fsync_server_synced bash -c "[ -n '$fs0' ] && [ -n '$fs1' ] && [ $((${fs1:-0} - ${fs0:-0})) -ge '${done_n:-1}' ] ||
     { echo 'ncp.fsyncs ${fs0:-?} -> ${fs1:-?}, completed ${done_n:-?}' >&2; exit 1; }"
 check_fails bench_fsync_needs_writes "needs --write-pct" "$NCPC" bench --fsync --duration 1
+# --scratch: the scratch files under another directory (two runs side by side), kept with --keep
+check bench_scratch_dir "$NCPC" bench --conns 2 --write-pct 100 --duration 1 --count 50 --scratch /side --keep
+check bench_scratch_files_there bash -c "'$NCPC' ls /side | grep -q 'c1'"
+check_fails bench_scratch_relative "absolute directory" "$NCPC" bench --scratch side --write-pct 100 --duration 1
 check_fails shutdown_needs_admin "permission denied" "$NCPC" shutdown
 check shutdown_admin env NCP_PASSWORD=s3cret "$NCPC" -u admin shutdown
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
