@@ -111,6 +111,9 @@ struct ext2_stats {
     uint64_t journal_commits;       /* transactions committed */
     uint64_t journal_blocks;        /* log blocks they took (descriptors, copies, revokes, commits) */
     uint64_t journal_checkpoints;   /* times the log was written home and emptied */
+    uint64_t journal_background_commits; /* of the commits: started in the background by size */
+    uint64_t journal_inplace_commits; /* ... made by a change under the volume lock at a size limit */
+    uint64_t journal_throttled;     /* changes that waited for a commit before starting */
     uint64_t journal_replayed;      /* transactions replayed at mount */
 };
 /* ext3: commits the running transaction when it is JOURNAL_COMMIT_SECONDS (5) old and

@@ -290,6 +290,7 @@ void ext2_get_stats(struct ext2_fs *fs, struct ext2_stats *st)
     st->unclean_mount = __atomic_load_n(&fs->st.unclean_mount, __ATOMIC_RELAXED);
     st->mount_count = __atomic_load_n(&fs->st.mount_count, __ATOMIC_RELAXED);
     st->journal_commits = st->journal_blocks = st->journal_checkpoints = 0;
+    st->journal_background_commits = st->journal_inplace_commits = st->journal_throttled = 0;
     st->journal_replayed = __atomic_load_n(&fs->st.journal_replayed, __ATOMIC_RELAXED);
     ext2_journal_get_stats(fs, st);
     st->order_barriers = __atomic_load_n(&fs->st.order_barriers, __ATOMIC_RELAXED);

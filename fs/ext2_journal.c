@@ -376,6 +376,7 @@ static void journal_free(struct ext2_journal *j)
 {
     if (!j)
         return;
+    ext2_journal_wait_background(j);    /* a commit_job still holds j */
     for (int i = 0; i < 2; i++) {
         /* an aborted journal's transaction still pins its buffers: dropped unwritten */
         for (uint32_t k = 0; j->trans[i].bufs && k < j->trans[i].meta.n; k++) {

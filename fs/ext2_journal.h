@@ -15,6 +15,11 @@
 #define JOURNAL_TRANS_MAX 1024u
 /* ... or this many file data blocks, written before its commit (data=ordered). */
 #define JOURNAL_DATA_MAX 2048u
+/* Below those limits a commit starts in the background (ext2_jtrans.c,
+ * commit_background) once the running transaction holds this much file data
+ * or half the metadata limit: a writer's data goes to disk in steps this big,
+ * without holding fs->lock, so an FSYNC beside it waits for little. */
+#define JOURNAL_DATA_SOFT_BYTES (1024u * 1024u)
 /* ... or when the running transaction is this many seconds old (ext2_journal_tick). */
 #define JOURNAL_COMMIT_SECONDS 5u
 
@@ -73,8 +78,13 @@ struct ext2_journal {
     uint8_t **busy_bm;              /* per group: blocks freed by a transaction not yet durable */
     uint32_t *busy_tid;             /* ... the last such transaction */
 
+    uint32_t async_jobs;            /* j->lock (read atomically): background commits not ended */
+    uint32_t run_ndata;             /* atomic: run->ndata, for ext2_journal_throttle */
+
     /* atomic counters */
-    uint64_t commits, commit_blocks, checkpoints;
+    uint64_t commits, commit_blocks, checkpoints, background_commits;
+    uint64_t inplace_commits;       /* commits a change made under fs->lock at a size limit */
+    uint64_t throttled;             /* waits in ext2_journal_throttle */
 };
 
 /* ext2_journal.c */
@@ -90,5 +100,7 @@ void jset_clear(struct jset *s);
 int jtrans_init(struct jtrans *t, uint32_t cap);
 void jtrans_free(struct jtrans *t);
 int journal_start(struct ext2_journal *j, uint32_t tid);
+/* Returns once no background commit holds j (before it is freed). */
+void ext2_journal_wait_background(struct ext2_journal *j);
 
 #endif

@@ -203,6 +203,7 @@ void ext2_journal_data(struct ext2_fs *fs, uint32_t blk)
         return;
     }
     t->data[t->ndata++] = blk;
+    __atomic_store_n(&j->run_ndata, t->ndata, __ATOMIC_RELAXED);
     if (!j->run_since)
         j->run_since = fs_time_now();
 }
@@ -297,6 +298,7 @@ static struct jtrans *freeze(struct ext2_journal *j)
     next->tid = t->tid + 1;
     j->run = next;
     j->run_since = 0;
+    __atomic_store_n(&j->run_ndata, next->ndata, __ATOMIC_RELAXED);
     j->ctr = t;
     j->committing = true;
     return t;
@@ -590,6 +592,69 @@ static int write_home_early(struct ext2_journal *j)
     return r;
 }
 
+/* A background commit: the transaction change_begin froze, written on a thread of
+ * the port's (fs_run_async) without fs->lock, exactly as a commit(fs, false) writes. */
+static void commit_job(void *arg)
+{
+    struct ext2_journal *j = arg;
+    fs_mutex_lock(&j->lock);
+    struct jtrans *t = j->ctr;
+    fs_mutex_unlock(&j->lock);
+    int r = write_commit(j, t);
+    finish(j, t, r);
+    fs_mutex_lock(&j->lock);
+    j->async_jobs--;                /* the last touch of j: journal_free waits for it */
+    fs_cond_broadcast(&j->cond);
+    fs_mutex_unlock(&j->lock);
+}
+
+/* fs->lock held: the running transaction frozen and committed in the background,
+ * unless a commit is being written already (then it waits its turn: the next change
+ * that finds it due starts it, or the hard limits commit it in place). */
+static void commit_background(struct ext2_fs *fs)
+{
+    struct ext2_journal *j = fs->j;
+    fs_mutex_lock(&j->lock);
+    struct jtrans *t = j->committing || j->error || j->stopped ? NULL : freeze(j);
+    if (t)
+        j->async_jobs++;
+    fs_mutex_unlock(&j->lock);
+    if (!t)
+        return;                     /* busy, empty, or no memory for the copies (the hard limit commits) */
+    __atomic_fetch_add(&j->background_commits, 1, __ATOMIC_RELAXED);
+    if (fs_run_async(commit_job, j) != 0)
+        commit_job(j);              /* no thread to take it: written here, as before */
+}
+
+/* Without fs->lock, before a change: while a commit is being written and the running
+ * transaction already holds twice the background step of data, wait for that commit
+ * (a writer faster than the disk is slowed down here, holding nothing, instead of
+ * piling up data until the hard limit commits it in place under fs->lock, where every
+ * other change would wait for the whole write). */
+void ext2_journal_throttle(struct ext2_fs *fs)
+{
+    struct ext2_journal *j = fs->j;
+    uint64_t limit = 2ull * JOURNAL_DATA_SOFT_BYTES / j->bs;
+    if (__atomic_load_n(&j->run_ndata, __ATOMIC_RELAXED) < limit)
+        return;
+    fs_mutex_lock(&j->lock);
+    while (j->committing && !j->error && __atomic_load_n(&j->run_ndata, __ATOMIC_RELAXED) >= limit) {
+        __atomic_fetch_add(&j->throttled, 1, __ATOMIC_RELAXED);
+        fs_cond_wait(&j->cond, &j->lock);
+    }
+    fs_mutex_unlock(&j->lock);
+}
+
+void ext2_journal_wait_background(struct ext2_journal *j)
+{
+    if (!__atomic_load_n(&j->async_jobs, __ATOMIC_ACQUIRE))
+        return;                     /* none ever started (j->lock may not even be set up) */
+    fs_mutex_lock(&j->lock);
+    while (j->async_jobs)
+        fs_cond_wait(&j->cond, &j->lock);
+    fs_mutex_unlock(&j->lock);
+}
+
 /* ---- entry points ------------------------------------------------------------------------ */
 
 /* Before a change (fs->lock held): room in the log for it, a commit if due. */
@@ -601,9 +666,13 @@ void ext2_journal_change_begin(struct ext2_fs *fs)
     struct jtrans *t = j->run;
     /* space it freed comes back at its commit: commit first when free space runs low */
     bool short_of_space = t->nfreed && fs->sb->s_free_blocks_count < (uint64_t)t->nfreed + 2048;
-    if (t->meta.n >= j->trans_soft || t->ndata >= JOURNAL_DATA_MAX || short_of_space ||
-        j->next_head + space_of(j, t) + j->reserve > j->maxlen)
+    if (t->meta.n >= j->trans_soft || t->ndata >= JOURNAL_DATA_MAX) {
+        __atomic_fetch_add(&j->inplace_commits, 1, __ATOMIC_RELAXED);
         (void)commit(fs, true);
+    } else if (short_of_space || j->next_head + space_of(j, t) + j->reserve > j->maxlen)
+        (void)commit(fs, true);
+    else if (t->meta.n >= j->trans_soft / 2 || (uint64_t)t->ndata * j->bs >= JOURNAL_DATA_SOFT_BYTES)
+        commit_background(fs);
     if (j->next_head + 1 + j->reserve > j->maxlen)
         (void)checkpoint_locked(fs);
 }
@@ -663,6 +732,9 @@ void ext2_journal_get_stats(struct ext2_fs *fs, struct ext2_stats *st)
     st->journal_commits = __atomic_load_n(&j->commits, __ATOMIC_RELAXED);
     st->journal_blocks = __atomic_load_n(&j->commit_blocks, __ATOMIC_RELAXED);
     st->journal_checkpoints = __atomic_load_n(&j->checkpoints, __ATOMIC_RELAXED);
+    st->journal_background_commits = __atomic_load_n(&j->background_commits, __ATOMIC_RELAXED);
+    st->journal_inplace_commits = __atomic_load_n(&j->inplace_commits, __ATOMIC_RELAXED);
+    st->journal_throttled = __atomic_load_n(&j->throttled, __ATOMIC_RELAXED);
 }
 
 /* A writable mount begins journaling: the journal superblock says revoke

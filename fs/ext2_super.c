@@ -383,6 +383,8 @@ int ext2_statfs(struct ext2_fs *fs, struct ext2_statfs *st)
  * lock-free readers can tell they may have seen a half-made change. */
 void ext2_change_begin(struct ext2_fs *fs)
 {
+    if (fs->j)
+        ext2_journal_throttle(fs);      /* before the lock: a writer ahead of the disk waits */
     fs_mutex_lock(&fs->lock);
     __atomic_add_fetch(&fs->seq, 1, __ATOMIC_ACQ_REL);
     if (fs->stopped) {

@@ -128,7 +128,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         { "fs.fsyncs", 0 }, { "fs.fsync_blocks", 0 }, { "fs.fsync_last_blocks", 0 },
         { "fs.sync_last_blocks", 0 }, { "fs.unclean_mount", 0 }, { "fs.mount_count", 0 },
         { "fs.journal_commits", 0 }, { "fs.journal_checkpoints", 0 },
-        { "fs.order_barriers", 0 },
+        { "fs.order_barriers", 0 }, { "fs.journal_background_commits", 0 },
     };
     if (cache) {
         bcache_get_stats(cache, &bs);
@@ -150,8 +150,9 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         all[27].v = es.journal_commits;
         all[28].v = es.journal_checkpoints;
         all[29].v = es.order_barriers;
+        all[30].v = es.journal_background_commits;
     }
-    unsigned n = 0, total = volume ? 30 : cache ? 21 : 16;
+    unsigned n = 0, total = volume ? 31 : cache ? 21 : 16;
     for (; n < total && n < max; n++) {
         out[n].name = all[n].name;
         out[n].value = all[n].v;

@@ -9,6 +9,7 @@
 #include "fs/ext2.h"
 #include "fs/ext2_format.h"
 #include "fs/fs_errno.h"
+#include "fs/ext2_journal.h"       /* JOURNAL_DATA_MAX: the limits the test goes past */
 #include "fs_port_host.h"
 #include "fs_test.h"
 #include "fs_testfs.h"
@@ -428,6 +429,82 @@ static void test_group_commit(void)
     CHECK_FSCK(img);
 }
 
+/* A writer far ahead of a slow disk: its data goes out in background commits of about
+ * JOURNAL_DATA_SOFT_BYTES each while the writer waits outside the volume lock
+ * (throttled), never in a commit that a change makes in place under the lock at the
+ * size limit (which would stall every other change for the whole write); meanwhile
+ * small write + FSYNC pairs on another file go on, and everything reads back. */
+struct bg_writer {
+    struct ext2_fs *fs;
+    uint32_t ino, blocks;
+    int err;
+    volatile int done;
+};
+
+static void *bg_writer_main(void *arg)
+{
+    struct bg_writer *w = arg;
+    uint8_t buf[4096];
+    for (uint32_t b = 0; b < w->blocks && !w->err; b++) {
+        memset(buf, (int)(b * 7 + 1), sizeof buf);
+        if (ext2_write(w->fs, w->ino, (uint64_t)b * 4096, buf, sizeof buf) != 4096)
+            w->err = -1;
+    }
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_writer_commits_in_background(void)
+{
+    char img[600];
+    snprintf(img, sizeof img, "%s/bg.img", tmpdir);
+    CHECK_EQ(mk_ext3(img, 4096, 32768), 0);
+    struct fsimg m;
+    CHECK_EQ(fsimg_open(&m, img, 8192, 0), 0);
+    uint32_t big, small;
+    CHECK_EQ(ext2_create(m.fs, "/big", 0644, &big), 0);
+    CHECK_EQ(ext2_create(m.fs, "/small", 0644, &small), 0);
+    CHECK_EQ(ext2_sync(m.fs), 0);
+    struct ext2_stats before, after;
+    ext2_get_stats(m.fs, &before);
+    m.td.write_delay_us = 100;              /* the disk is far slower than the writer */
+    struct bg_writer w = { m.fs, big, 3 * JOURNAL_DATA_MAX / 2, 0, 0 };
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, bg_writer_main, &w), 0);
+    int pairs = 0, perr = 0;
+    uint8_t sbuf[4096];
+    while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE) && !perr) {
+        memset(sbuf, 'a' + pairs % 16, sizeof sbuf);
+        if (ext2_write(m.fs, small, (uint64_t)(pairs % 16) * 4096, sbuf, sizeof sbuf) != 4096 ||
+            ext2_fsync(m.fs, small) != 0)
+            perr = 1;
+        pairs++;
+    }
+    pthread_join(t, NULL);
+    m.td.write_delay_us = 0;
+    ext2_get_stats(m.fs, &after);
+    CHECK_EQ(w.err, 0);
+    CHECK_EQ(perr, 0);
+    CHECK_MSG(pairs >= 2, "only %d write + fsync pairs beside the writer", pairs);
+    uint64_t bg = after.journal_background_commits - before.journal_background_commits;
+    uint64_t inplace = after.journal_inplace_commits - before.journal_inplace_commits;
+    uint64_t thr = after.journal_throttled - before.journal_throttled;
+    CHECK_MSG(bg >= 2, "%llu background commits for %u blocks of data", (unsigned long long)bg, w.blocks);
+    CHECK_MSG(inplace == 0, "%llu commits in place under the volume lock", (unsigned long long)inplace);
+    CHECK_MSG(thr >= 1, "the writer was never slowed down (%llu)", (unsigned long long)thr);
+    if (getenv("FS_LOG"))
+        fprintf(stderr, "background: %llu commits, %llu in place, %llu throttled, %d fsync pairs\n",
+                (unsigned long long)bg, (unsigned long long)inplace, (unsigned long long)thr, pairs);
+    uint8_t rb[4096], want[4096];
+    for (uint32_t b = 0; b < w.blocks; b += 97) {
+        memset(want, (int)(b * 7 + 1), sizeof want);
+        CHECK_EQ(ext2_read(m.fs, big, (uint64_t)b * 4096, rb, sizeof rb), 4096);
+        CHECK(memcmp(rb, want, sizeof rb) == 0);
+    }
+    CHECK_EQ(fsimg_close(&m), 0);
+    CHECK_FSCK(img);
+}
+
 /* ---- what we write ---------------------------------------------------------------- */
 
 struct durable_file {
@@ -737,6 +814,7 @@ int main(void)
     ft_run("journal_freed_blocks_wait_for_commit", test_freed_blocks_wait_for_commit);
     ft_run("journal_freed_space_reused_when_full", test_freed_space_reused_when_full);
     ft_run("journal_group_commit", test_group_commit);
+    ft_run("journal_writer_commits_in_background", test_writer_commits_in_background);
     ft_run("journal_crash_points_1k", test_crash_points_1k);
     ft_run("journal_crash_points_4k", test_crash_points_4k);
     ft_rm_rf(tmpdir);
