@@ -610,7 +610,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nqueue = 0;
     vol = ncp_memfs_create(1u << 20, 64);
     FUZZ_CHECK(vol);
+    fuzz_time_s = FUZZ_TIME_START;
     setup_volume(vol);
+    /* the volume was made a second ago: the users file is parsed once, not on every
+     * login (a file changed in the second of its parse is re-read each time) */
+    fuzz_time_s++;
     /* Intruder detection with small numbers and a clock of the input's (each reconnect
      * is two seconds later), so lockouts, their expiry and the table's evictions are reached. */
     fuzz_ms = 1000000;
@@ -643,6 +647,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             peer_close(p);
             peer_open(p, p->index, p->index == 0);
             fuzz_ms += 2000;
+            fuzz_time_s += 2;
             break;
         default:
             run_queue(fin_u8(&in) + 1u);
@@ -661,6 +666,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         locked = tags[i].fn == NCP_FN_LOCK;
     if (locked && !ncp_server_stopping(srv)) {
         fuzz_ms += 60 * 1000;                   /* past any lockout the input caused */
+        fuzz_time_s += 60;
         probe_locks_and_handles();
     }
     ncp_server_destroy(srv);

@@ -7,4 +7,8 @@
 /* fs_alloc'ed blocks not yet fs_freed. */
 extern long fuzz_allocs_live;
 
+/* What fs_time_now returns (seconds): FUZZ_TIME_START unless a harness moves it. */
+#define FUZZ_TIME_START 1700000000u
+extern uint32_t fuzz_time_s;
+
 #endif
