@@ -95,7 +95,8 @@ struct bcache {
     uint64_t flushed_upto;          /* atomic: blocks_written known flushed */
 
     struct bcache_buf *bufs;
-    uint32_t nbuf;
+    uint32_t nbuf;                  /* c->lock: bufs[0..nbuf) have memory */
+    uint32_t capacity;              /* bufs[] entries; nbuf grows to it (bcache_grow) */
     struct bcache_buf **hash;
     uint32_t hash_mask;
     struct bcache_buf lru;          /* sentinel; lru.lru_next is the oldest */
@@ -153,6 +154,14 @@ static void lru_push_newest(struct bcache *c, struct bcache_buf *b)
     b->lru_next = &c->lru;
     c->lru.lru_prev->lru_next = b;
     c->lru.lru_prev = b;
+}
+
+static void lru_push_oldest(struct bcache *c, struct bcache_buf *b)
+{
+    b->lru_next = c->lru.lru_next;
+    b->lru_prev = &c->lru;
+    c->lru.lru_next->lru_prev = b;
+    c->lru.lru_next = b;
 }
 
 static void touch(struct bcache *c, struct bcache_buf *b)
@@ -955,8 +964,13 @@ int bcache_write_part(struct bcache *c, uint64_t blockno, uint32_t off, uint32_t
 
 struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers)
 {
+    return bcache_init_partial(dev, nbuffers, nbuffers);
+}
+
+struct bcache *bcache_init_partial(struct fs_blockdev *dev, uint32_t nbuffers, uint32_t first)
+{
     if (!dev || dev->sector_size == 0 || BCACHE_BLOCK_SIZE % dev->sector_size ||
-        nbuffers < 4 || !dev->read || !dev->write)
+        nbuffers < 4 || first < 4 || first > nbuffers || !dev->read || !dev->write)
         return NULL;
     struct bcache *c = fs_alloc(sizeof *c);
     if (!c)
@@ -980,7 +994,9 @@ struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers)
     memset(c->hash, 0, sizeof(*c->hash) * hsize);
     memset(c->bufs, 0, sizeof(*c->bufs) * nbuffers);
     c->lru.lru_next = c->lru.lru_prev = &c->lru;
-    for (uint32_t i = 0; i < nbuffers; i++) {
+    c->capacity = nbuffers;
+    c->st.capacity = nbuffers;
+    for (uint32_t i = 0; i < first; i++) {
         struct bcache_buf *b = &c->bufs[i];
         b->data = fs_alloc(BCACHE_BLOCK_SIZE);
         if (!b->data)
@@ -990,7 +1006,7 @@ struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers)
         b->blockno = NO_BLOCK;
         lru_push_newest(c, b);
     }
-    c->st.nbuffers = nbuffers;
+    c->st.nbuffers = first;
     c->ra_window = nbuffers / 8 < RA_WINDOW_MAX ? nbuffers / 8 : RA_WINDOW_MAX;
     for (int i = 0; i < RA_STREAMS; i++)
         c->streams[i].next = NO_BLOCK;
@@ -998,6 +1014,49 @@ struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers)
 fail:
     bcache_destroy(c);
     return NULL;
+}
+
+int bcache_grow(struct bcache *c, uint32_t n)
+{
+    enum { STEP = 64 };
+    void *mem[STEP];
+    int added = 0;
+    while (n) {
+        fs_mutex_lock(&c->lock);
+        uint32_t room = c->capacity - c->nbuf;
+        fs_mutex_unlock(&c->lock);
+        uint32_t k = n < STEP ? n : STEP;
+        if (k > room)
+            k = room;
+        if (!k)
+            break;
+        uint32_t got = 0;
+        for (; got < k; got++)                  /* memory first, without the lock */
+            if (!(mem[got] = fs_alloc(BCACHE_BLOCK_SIZE)))
+                break;
+        fs_mutex_lock(&c->lock);
+        uint32_t used = 0;
+        for (; used < got && c->nbuf < c->capacity; used++) {   /* room again: another grow may run */
+            struct bcache_buf *b = &c->bufs[c->nbuf];
+            b->data = mem[used];
+            b->cache = c;
+            b->blockno = NO_BLOCK;
+            c->nbuf++;
+            lru_push_oldest(c, b);              /* free buffers: the first to be taken */
+        }
+        __atomic_store_n(&c->st.nbuffers, c->nbuf, __ATOMIC_RELAXED);
+        wake_all(c);                            /* someone may wait for a buffer */
+        fs_mutex_unlock(&c->lock);
+        for (uint32_t i = used; i < got; i++)
+            fs_free(mem[i]);
+        added += (int)used;
+        if (used < got)
+            break;
+        n -= got;
+        if (got < k)
+            return added ? added : -FS_ENOMEM;
+    }
+    return added;
 }
 
 void bcache_destroy(struct bcache *c)
@@ -1047,6 +1106,7 @@ void bcache_get_stats(struct bcache *c, struct bcache_stats *st)
     LOAD_ST(sync_last_dirty);
     LOAD_ST(set_blocks);
     LOAD_ST(nbuffers);
+    LOAD_ST(capacity);
     LOAD_ST(dirty);
     LOAD_ST(io_in_flight);
     LOAD_ST(referenced);

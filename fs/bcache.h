@@ -48,7 +48,8 @@ struct bcache_stats {
     uint64_t sync_blocks;   /* blocks written by bcache_sync */
     uint64_t sync_last_dirty; /* buffers dirty when the last bcache_sync took its stamp */
     uint64_t set_blocks;    /* blocks written by bcache_write_set (file fsyncs) */
-    uint32_t nbuffers;
+    uint32_t nbuffers;          /* buffers with memory now */
+    uint32_t capacity;          /* buffers it grows to (bcache_grow) */
     uint32_t dirty;         /* buffers holding unwritten data now */
     uint32_t io_in_flight;  /* device calls running now */
     uint32_t referenced;    /* buffers with refs > 0 now (a running count) */
@@ -56,6 +57,12 @@ struct bcache_stats {
 
 /* Creates a cache of nbuffers 4 KiB buffers.  NULL if out of memory. */
 struct bcache *bcache_init(struct fs_blockdev *dev, uint32_t nbuffers);
+/* ... with memory for the first `first` of them only (at least 4): the rest come with
+ * bcache_grow, so that a large cache need not hold up the boot. */
+struct bcache *bcache_init_partial(struct fs_blockdev *dev, uint32_t capacity, uint32_t first);
+/* Gives up to n more buffers their memory, up to the capacity: how many it added (0 when
+ * full), or -ENOMEM when memory ran out first (the cache keeps what it has). */
+int bcache_grow(struct bcache *c, uint32_t n);
 /* Frees the cache.  Waits for read-ahead in progress.  Dirty data is lost:
  * call bcache_sync first.  No buffer may still be referenced. */
 void bcache_destroy(struct bcache *c);

@@ -58,6 +58,55 @@ int ext2_bmap(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, ui
     return 0;
 }
 
+/* Maps up to n blocks from lblk into pblk[] (0 for holes), reading each indirect block
+ * once for the run of entries it holds: the mount maps a whole journal with it.  Returns
+ * how many it mapped (at least 1 if n is), or an error. */
+int ext2_bmap_run(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, uint32_t n,
+                  uint32_t *pblk)
+{
+    uint32_t slot, idx[3];
+    int depth = map_path(fs, lblk, &slot, idx);
+    if (depth < 0)
+        return depth;
+    if (n == 0)
+        return 0;
+    if (depth == 0) {
+        uint32_t k = 0;
+        for (; k < n && slot + k < EXT2_NDIR_BLOCKS; k++)
+            pblk[k] = in->i_block[slot + k];
+        for (uint32_t i = 0; i < k; i++)
+            if (pblk[i] && !ext2_block_valid(fs, pblk[i]))
+                return -FS_EUCLEAN;
+        return (int)k;
+    }
+    uint32_t ptr = in->i_block[slot];
+    for (int d = 0; d < depth - 1 && ptr; d++) {
+        struct ext2_blk b;
+        int r = ext2_bread(fs, ptr, &b);
+        if (r)
+            return r;
+        ptr = ((const uint32_t *)b.p)[idx[d]];
+        ext2_brelse(&b);
+    }
+    uint32_t first = idx[depth - 1], k = fs->ptrs_per_block - first;
+    if (k > n)
+        k = n;
+    if (!ptr) {                                 /* the whole run is a hole */
+        memset(pblk, 0, sizeof *pblk * k);
+        return (int)k;
+    }
+    struct ext2_blk b;
+    int r = ext2_bread(fs, ptr, &b);
+    if (r)
+        return r;
+    memcpy(pblk, (const uint32_t *)b.p + first, sizeof *pblk * k);
+    ext2_brelse(&b);
+    for (uint32_t i = 0; i < k; i++)
+        if (pblk[i] && !ext2_block_valid(fs, pblk[i]))
+            return -FS_EUCLEAN;
+    return (int)k;
+}
+
 /* Blocks that mapping lblk would have to allocate (0 if mapped). */
 static int blocks_needed(struct ext2_fs *fs, const struct ext2_inode *in, int depth, uint32_t slot,
                          const uint32_t idx[3], uint32_t *need)

@@ -144,6 +144,8 @@ uint8_t ext2_mode_to_ftype(uint16_t mode);
 
 /* ext2_bmap.c: logical -> physical block mapping */
 int ext2_bmap(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, uint32_t *pblk, bool nonblock);
+/* Up to n blocks from lblk at once (0 for holes): how many, or an error. */
+int ext2_bmap_run(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, uint32_t n, uint32_t *pblk);
 int ext2_bmap_alloc(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk, uint32_t *pblk);
 int ext2_bmap_alloc_fill(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in, uint64_t lblk,
                          void (*fill)(void *arg, uint8_t *p), void *arg, uint32_t *pblk);

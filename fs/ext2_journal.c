@@ -105,12 +105,14 @@ static int load(struct ext2_journal *j)
     j->jsb = fs_alloc(fs->block_size);
     if (!j->map || !j->jsb)
         return -FS_ENOMEM;
-    for (uint32_t i = 0; i < nblocks; i++) {
-        r = ext2_bmap(fs, &in, i, &j->map[i], false);
-        if (r)
-            return r;
-        if (!ext2_block_valid(fs, j->map[i]))
-            return jfail("has a hole or a block outside the file system");
+    for (uint32_t i = 0; i < nblocks;) {
+        r = ext2_bmap_run(fs, &in, i, (uint32_t)nblocks - i, &j->map[i]);
+        if (r < 0)
+            return r == -FS_EUCLEAN ? jfail("has a block outside the file system") : r;
+        for (uint32_t k = i; k < i + (uint32_t)r; k++)
+            if (!ext2_block_valid(fs, j->map[k]))
+                return jfail("has a hole or a block outside the file system");
+        i += (uint32_t)r;
     }
     j->bs = fs->block_size;
     j->maxlen = (uint32_t)nblocks;     /* until the superblock says */

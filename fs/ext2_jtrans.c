@@ -754,8 +754,8 @@ int journal_start(struct ext2_journal *j, uint32_t tid)
     j->trans_soft = JOURNAL_TRANS_MAX;
     if (j->trans_soft > (j->maxlen - j->first) / 4)
         j->trans_soft = (j->maxlen - j->first) / 4;
-    if (j->trans_soft > cs.nbuffers / 8)
-        j->trans_soft = cs.nbuffers / 8;
+    if (j->trans_soft > cs.capacity / 8)        /* what the cache grows to (bcache_grow) */
+        j->trans_soft = cs.capacity / 8;
     if (j->trans_soft < 1)
         j->trans_soft = 1;
     uint32_t cap = j->trans_soft + 2 * j->reserve;

@@ -126,7 +126,8 @@ case "$boot" in
     iso) iso="$work/worktodo.iso"
          "$here/scripts/mkiso.sh" "$elf" "$iso" $kargs
          q+=(-boot d -drive "file=$iso,media=cdrom,if=none,id=cd0,readonly=on" -device ide-cd,drive=cd0,bus=ide.1);;
-    pvh) q+=(-kernel "$elf" -initrd "$elf" -append "$kargs");;   # the module: symbols (kernel/pvh.c)
+    pvh) q+=(-kernel "$elf" -initrd "$elf" -append "$kargs"    # the module: symbols (kernel/pvh.c)
+             -vga none);;   # the console is the serial port: no display device to set up (~20 ms)
     *) echo "run.sh: --boot must be iso or pvh" >&2; exit 2;;
 esac
 case "$nic" in

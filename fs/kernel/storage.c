@@ -70,8 +70,27 @@ static int bd_flush(struct fs_blockdev *dev)
 
 #define FLUSH_BATCH 256u
 
+/* The cache's memory beyond what the mount needs is added here, after the file service
+ * is up: filling 128 MiB of buffers takes ~35 ms of boot otherwise. */
+#define CACHE_FIRST_BUFFERS 4096u            /* 16 MiB at boot */
+static void grow_cache(void)
+{
+    thread_sleep_ms(200);
+    int r;
+    do {
+        r = bcache_grow(cache, 1024);
+        thread_yield();
+    } while (r > 0);
+    if (r < 0) {
+        struct bcache_stats st;
+        bcache_get_stats(cache, &st);
+        kprintf("storage: out of memory for the block cache: %u of %u MiB\n", st.nbuffers / 256, st.capacity / 256);
+    }
+}
+
 static void flusher(void *arg)
 {
+    grow_cache();
     for (;;) {
         thread_sleep_ms(opt_flush_ms);
         if (volume) {
@@ -169,7 +188,7 @@ static int storage_init(void)
     blockdev.write = bd_write;
     blockdev.flush = bd_flush;
     uint64_t nbuf = opt_cache_mb * 256;
-    cache = bcache_init(&blockdev, (uint32_t)nbuf);
+    cache = bcache_init_partial(&blockdev, (uint32_t)nbuf, nbuf < CACHE_FIRST_BUFFERS ? (uint32_t)nbuf : CACHE_FIRST_BUFFERS);
     if (!cache) {
         kprintf("storage: no memory for a %lu MiB block cache (bcache.mb=)\n", opt_cache_mb);
         return -12;

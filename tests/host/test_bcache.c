@@ -264,6 +264,50 @@ static void test_all_referenced_is_error(void)
     testdev_close(&td);
 }
 
+/* A cache made with memory for a few buffers holds only those (all referenced: ENOBUFS)
+ * until bcache_grow gives the rest theirs, up to the capacity and no further; then it
+ * holds all of them at once, and destroy frees every one (ASan checks). */
+static void test_partial_then_grow(void)
+{
+    struct testdev td;
+    struct bcache_buf *held[40], *b;
+    make_image(64, 0);
+    fs_host_async_mode = FS_ASYNC_REFUSE;
+    CHECK(testdev_open(&td, img, 512) == 0);
+    CHECK(bcache_init_partial(&td.dev, 40, 3) == NULL);     /* fewer than 4 */
+    CHECK(bcache_init_partial(&td.dev, 40, 41) == NULL);    /* more than the capacity */
+    struct bcache *c = bcache_init_partial(&td.dev, 40, 4);
+    CHECK(c);
+    struct bcache_stats st;
+    bcache_get_stats(c, &st);
+    CHECK_EQ(st.nbuffers, 4);
+    CHECK_EQ(st.capacity, 40);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bcache_read(c, (uint64_t)i, &held[i]), 0);
+    CHECK_EQ(bcache_read(c, 9, &b), -FS_ENOBUFS);
+    CHECK_EQ(bcache_grow(c, 10), 10);
+    CHECK_EQ(bcache_grow(c, 100), 26);                      /* up to the capacity */
+    CHECK_EQ(bcache_grow(c, 100), 0);
+    bcache_get_stats(c, &st);
+    CHECK_EQ(st.nbuffers, 40);
+    for (int i = 4; i < 40; i++)
+        CHECK_EQ(bcache_read(c, (uint64_t)i, &held[i]), 0);
+    for (int i = 0; i < 40; i++) {
+        CHECK_MSG(block_is(held[i], (uint8_t)(i * 7 + 1)), "block %d wrong", i);
+        bcache_release(held[i]);
+    }
+    bcache_get_stats(c, &st);
+    uint64_t misses = st.misses;
+    for (int i = 0; i < 40; i++) {                          /* all 40 stayed cached */
+        CHECK_EQ(bcache_read(c, (uint64_t)i, &b), 0);
+        bcache_release(b);
+    }
+    bcache_get_stats(c, &st);
+    CHECK_EQ(st.misses, misses);
+    bcache_destroy(c);
+    testdev_close(&td);
+}
+
 static void test_read_error_then_retry(void)
 {
     struct testdev td;
@@ -571,6 +615,7 @@ int main(void)
     ft_run("bcache_sync_persists_and_flushes", test_sync_persists_and_flushes);
     ft_run("bcache_flush_some", test_flush_some);
     ft_run("bcache_all_referenced_is_error", test_all_referenced_is_error);
+    ft_run("bcache_partial_then_grow", test_partial_then_grow);
     ft_run("bcache_read_error_then_retry", test_read_error_then_retry);
     ft_run("bcache_partial_last_block", test_partial_last_block);
     ft_run("bcache_sequential_readahead", test_sequential_readahead);

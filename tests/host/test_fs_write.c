@@ -3,6 +3,7 @@
 #include "fs/ext2.h"
 #include "fs/ext2_format.h"
 #include "fs/fs_errno.h"
+#include "fs/ext2_internal.h"        /* ext2_bmap_run against ext2_bmap */
 #include "fs_port_host.h"
 #include "fs_test.h"
 #include "fs_testfs.h"
@@ -107,6 +108,56 @@ static void basic_ops(unsigned bs)
 static void test_basic_1k(void) { basic_ops(1024); }
 static void test_basic_2k(void) { basic_ops(2048); }
 static void test_basic_4k(void) { basic_ops(4096); }
+
+/* ext2_bmap_run (the journal's mapping at mount) gives what ext2_bmap gives block by
+ * block, holes included, across the direct, single, double and triple indirect ranges. */
+static void bmap_run_equals(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t start, uint32_t n)
+{
+    static uint32_t got[70000];
+    uint32_t done = 0;
+    while (done < n) {
+        int k = ext2_bmap_run(fs, in, start + done, n - done, got + done);
+        CHECK_MSG(k > 0, "bmap_run(%llu, %u) = %d", (unsigned long long)(start + done), n - done, k);
+        if (k <= 0)
+            return;
+        done += (uint32_t)k;
+    }
+    CHECK_EQ(done, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t want = 0xFFFFFFFF;
+        CHECK_EQ(ext2_bmap(fs, in, start + i, &want, false), 0);
+        if (got[i] != want) {
+            CHECK_MSG(got[i] == want, "block %llu: run %u, bmap %u", (unsigned long long)(start + i), got[i], want);
+            return;
+        }
+    }
+}
+
+static void test_bmap_run_matches_bmap(void)
+{
+    struct fsimg m;
+    uint32_t ino;
+    snprintf(img, sizeof img, "%s/bmaprun.img", tmpdir);
+    CHECK(ft_mkfs(img, NULL, 1024, 8 * 1024, NULL) == 0);
+    CHECK_EQ(fsimg_open(&m, img, 64, 0), 0);
+    CHECK_EQ(ext2_create(m.fs, "/holes", 0644, &ino), 0);
+    /* 1 KiB blocks: direct 0-11, single 12-267, double 268-65803, triple from 65804 */
+    static const uint64_t at[] = { 0, 3, 11, 12, 100, 267, 268, 300, 523, 524, 65803, 65804, 66104 };
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        CHECK_EQ(ext2_write(m.fs, ino, at[i] * 1024, "x", 1), 1);
+    struct ext2_inode in;
+    CHECK_EQ(ext2_iget(m.fs, ino, &in), 0);
+    static const uint64_t starts[] = { 0, 5, 11, 12, 13, 267, 268, 523, 524, 65800, 65803, 65804, 66000 };
+    static const uint32_t lens[] = { 1, 7, 600 };
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++)
+            bmap_run_equals(m.fs, &in, starts[i], lens[k]);
+    bmap_run_equals(m.fs, &in, 0, 66500);
+    uint32_t one;
+    CHECK_EQ(ext2_bmap_run(m.fs, &in, 0, 0, &one), 0);
+    CHECK_EQ(fsimg_close(&m), 0);
+    CHECK_FSCK(img);
+}
 
 static void test_triple_indirect(void)
 {
@@ -399,6 +450,7 @@ int main(void)
     ft_run("ext2_write_dir_index_preserved", test_dir_index_preserved);
     ft_run("ext2_write_xattr_block_freed", test_xattr_block_freed);
     ft_run("ext2_write_large_file_flag", test_large_file_flag);
+    ft_run("ext2_bmap_run_matches_bmap", test_bmap_run_matches_bmap);
     ft_run("ext2_write_sync_persists", test_sync_persists);
     ft_run("ext2_write_owner_and_setattr", test_owner_and_setattr);
     ft_rm_rf(tmpdir);
