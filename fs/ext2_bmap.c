@@ -37,14 +37,13 @@ static int map_path(struct ext2_fs *fs, uint64_t lblk, uint32_t *slot, uint32_t 
     return -FS_EFBIG;
 }
 
-int ext2_bmap(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, uint32_t *pblk, bool nonblock)
+/* Follows idx[0..levels) down the indirect blocks from ptr: *out is the pointer found
+ * there, or 0 at the first hole, after *level levels were read. */
+static int walk(struct ext2_fs *fs, uint32_t ptr, const uint32_t idx[3], int levels, bool nonblock,
+                uint32_t *out, int *level)
 {
-    uint32_t slot, idx[3];
-    int depth = map_path(fs, lblk, &slot, idx);
-    if (depth < 0)
-        return depth;
-    uint32_t ptr = in->i_block[slot];
-    for (int d = 0; d < depth && ptr; d++) {
+    int d = 0;
+    for (; d < levels && ptr; d++) {
         struct ext2_blk b;
         int r = nonblock ? ext2_bread_nb(fs, ptr, &b) : ext2_bread(fs, ptr, &b);
         if (r)
@@ -52,6 +51,21 @@ int ext2_bmap(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, ui
         ptr = ((const uint32_t *)b.p)[idx[d]];
         ext2_brelse(&b);
     }
+    *out = ptr;
+    if (level)
+        *level = d;
+    return 0;
+}
+
+int ext2_bmap(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk, uint32_t *pblk, bool nonblock)
+{
+    uint32_t slot, idx[3], ptr;
+    int depth = map_path(fs, lblk, &slot, idx);
+    if (depth < 0)
+        return depth;
+    int r = walk(fs, in->i_block[slot], idx, depth, nonblock, &ptr, NULL);
+    if (r)
+        return r;
     if (ptr && !ext2_block_valid(fs, ptr))
         return -FS_EUCLEAN;
     *pblk = ptr;
@@ -79,15 +93,10 @@ int ext2_bmap_run(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk
                 return -FS_EUCLEAN;
         return (int)k;
     }
-    uint32_t ptr = in->i_block[slot];
-    for (int d = 0; d < depth - 1 && ptr; d++) {
-        struct ext2_blk b;
-        int r = ext2_bread(fs, ptr, &b);
-        if (r)
-            return r;
-        ptr = ((const uint32_t *)b.p)[idx[d]];
-        ext2_brelse(&b);
-    }
+    uint32_t ptr;
+    int r = walk(fs, in->i_block[slot], idx, depth - 1, false, &ptr, NULL);
+    if (r)
+        return r;
     uint32_t first = idx[depth - 1], k = fs->ptrs_per_block - first;
     if (k > n)
         k = n;
@@ -96,7 +105,7 @@ int ext2_bmap_run(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk
         return (int)k;
     }
     struct ext2_blk b;
-    int r = ext2_bread(fs, ptr, &b);
+    r = ext2_bread(fs, ptr, &b);
     if (r)
         return r;
     memcpy(pblk, (const uint32_t *)b.p + first, sizeof *pblk * k);
@@ -111,20 +120,11 @@ int ext2_bmap_run(struct ext2_fs *fs, const struct ext2_inode *in, uint64_t lblk
 static int blocks_needed(struct ext2_fs *fs, const struct ext2_inode *in, int depth, uint32_t slot,
                          const uint32_t idx[3], uint32_t *need)
 {
-    uint32_t ptr = in->i_block[slot];
-    for (int d = 0; d < depth; d++) {
-        if (!ptr) {
-            *need = (uint32_t)(depth - d + 1);
-            return 0;
-        }
-        struct ext2_blk b;
-        int r = ext2_bread(fs, ptr, &b);
-        if (r)
-            return r;
-        ptr = ((const uint32_t *)b.p)[idx[d]];
-        ext2_brelse(&b);
-    }
-    *need = ptr ? 0 : 1;
+    uint32_t ptr;
+    int d, r = walk(fs, in->i_block[slot], idx, depth, false, &ptr, &d);
+    if (r)
+        return r;
+    *need = ptr ? 0 : (uint32_t)(depth - d + 1);   /* the pointer missing at level d, and all below */
     return 0;
 }
 
