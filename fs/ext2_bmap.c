@@ -170,6 +170,8 @@ int ext2_bmap_alloc_fill(struct ext2_fs *fs, uint32_t ino, struct ext2_inode *in
         ptr = *loc;
         if (!ptr) {
             r = ext2_alloc_block(fs, goal, &ptr);
+            if (r == 0 && fs->j)
+                ext2_journal_allocated(fs);     /* what makes a background commit due */
             if (r == 0)
                 r = d == depth && !fill ? ext2_bnew_data(fs, ptr, &child) : ext2_bnew(fs, ptr, &child);
             if (r == 0 && d == depth && fill) {

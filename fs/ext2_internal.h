@@ -101,6 +101,7 @@ void ext2_journal_data(struct ext2_fs *fs, uint32_t blk);                       
 void ext2_journal_freed(struct ext2_fs *fs, uint32_t g, const uint8_t *bitmap, uint32_t bit, uint32_t blk);
 bool ext2_journal_busy(struct ext2_fs *fs, uint32_t g, uint32_t bit);             /* freed, not durable */
 void ext2_journal_change_begin(struct ext2_fs *fs);
+void ext2_journal_allocated(struct ext2_fs *fs);                                  /* a file block allocated */
 /* Without fs->lock, before a change: waits while a writer is ahead of the disk (ext2_jtrans.c). */
 void ext2_journal_throttle(struct ext2_fs *fs);
 int ext2_journal_sync(struct ext2_fs *fs);

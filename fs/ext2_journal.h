@@ -16,10 +16,15 @@
 /* ... or this many file data blocks, written before its commit (data=ordered). */
 #define JOURNAL_DATA_MAX 2048u
 /* Below those limits a commit starts in the background (ext2_jtrans.c,
- * commit_background) once the running transaction holds this much file data
- * or half the metadata limit: a writer's data goes to disk in steps this big,
- * without holding fs->lock, so an FSYNC beside it waits for little. */
+ * commit_background) once the running transaction has allocated this much for
+ * files (or holds half the metadata limit): a writer that grows files has its
+ * data go to disk in steps this big, without holding fs->lock, so an FSYNC
+ * beside it waits for little.  Overwrites do not count: their blocks stay in
+ * the cache, written once however often they change, as before. */
 #define JOURNAL_DATA_SOFT_BYTES (1024u * 1024u)
+/* While one is being written, a change waits (ext2_journal_throttle, outside
+ * fs->lock) once the next transaction has allocated twice that. */
+#define JOURNAL_THROTTLE_BYTES (2u * JOURNAL_DATA_SOFT_BYTES)
 /* ... or when the running transaction is this many seconds old (ext2_journal_tick). */
 #define JOURNAL_COMMIT_SECONDS 5u
 
@@ -41,6 +46,7 @@ struct jtrans {
     struct bcache_buf **bufs;       /* bufs[i]: pinned cache buffer of meta.v[i] */
     uint32_t *data;
     uint32_t ndata, data_cap;
+    uint32_t nalloc;                /* blocks of files it allocated (background commits go by it) */
     uint32_t *revoke;
     uint32_t nrevoke, revoke_cap;
     uint32_t nfreed;                /* blocks it freed (not reusable before its commit) */
@@ -79,7 +85,7 @@ struct ext2_journal {
     uint32_t *busy_tid;             /* ... the last such transaction */
 
     uint32_t async_jobs;            /* j->lock (read atomically): background commits not ended */
-    uint32_t run_ndata;             /* atomic: run->ndata, for ext2_journal_throttle */
+    uint32_t run_nalloc;            /* atomic: run->nalloc, for ext2_journal_throttle */
 
     /* atomic counters */
     uint64_t commits, commit_blocks, checkpoints, background_commits;

@@ -203,9 +203,17 @@ void ext2_journal_data(struct ext2_fs *fs, uint32_t blk)
         return;
     }
     t->data[t->ndata++] = blk;
-    __atomic_store_n(&j->run_ndata, t->ndata, __ATOMIC_RELAXED);
     if (!j->run_since)
         j->run_since = fs_time_now();
+}
+
+void ext2_journal_allocated(struct ext2_fs *fs)
+{
+    struct ext2_journal *j = active(fs);
+    if (!j)
+        return;
+    j->run->nalloc++;
+    __atomic_store_n(&j->run_nalloc, j->run->nalloc, __ATOMIC_RELAXED);
 }
 
 static bool durable(struct ext2_journal *j, uint32_t tid)
@@ -298,7 +306,7 @@ static struct jtrans *freeze(struct ext2_journal *j)
     next->tid = t->tid + 1;
     j->run = next;
     j->run_since = 0;
-    __atomic_store_n(&j->run_ndata, next->ndata, __ATOMIC_RELAXED);
+    __atomic_store_n(&j->run_nalloc, next->nalloc, __ATOMIC_RELAXED);
     j->ctr = t;
     j->committing = true;
     return t;
@@ -457,6 +465,7 @@ static void finish(struct ext2_journal *j, struct jtrans *t, int r)
     }
     jset_clear(&t->meta);
     t->ndata = 0;
+    t->nalloc = 0;
     t->nrevoke = 0;
     t->nfreed = 0;
     if (r)
@@ -627,18 +636,18 @@ static void commit_background(struct ext2_fs *fs)
 }
 
 /* Without fs->lock, before a change: while a commit is being written and the running
- * transaction already holds twice the background step of data, wait for that commit
+ * transaction has already allocated twice the background step, wait for that commit
  * (a writer faster than the disk is slowed down here, holding nothing, instead of
  * piling up data until the hard limit commits it in place under fs->lock, where every
  * other change would wait for the whole write). */
 void ext2_journal_throttle(struct ext2_fs *fs)
 {
     struct ext2_journal *j = fs->j;
-    uint64_t limit = 2ull * JOURNAL_DATA_SOFT_BYTES / j->bs;
-    if (__atomic_load_n(&j->run_ndata, __ATOMIC_RELAXED) < limit)
+    uint64_t limit = JOURNAL_THROTTLE_BYTES / j->bs;
+    if (__atomic_load_n(&j->run_nalloc, __ATOMIC_RELAXED) < limit)
         return;
     fs_mutex_lock(&j->lock);
-    while (j->committing && !j->error && __atomic_load_n(&j->run_ndata, __ATOMIC_RELAXED) >= limit) {
+    while (j->committing && !j->error && __atomic_load_n(&j->run_nalloc, __ATOMIC_RELAXED) >= limit) {
         __atomic_fetch_add(&j->throttled, 1, __ATOMIC_RELAXED);
         fs_cond_wait(&j->cond, &j->lock);
     }
@@ -671,7 +680,7 @@ void ext2_journal_change_begin(struct ext2_fs *fs)
         (void)commit(fs, true);
     } else if (short_of_space || j->next_head + space_of(j, t) + j->reserve > j->maxlen)
         (void)commit(fs, true);
-    else if (t->meta.n >= j->trans_soft / 2 || (uint64_t)t->ndata * j->bs >= JOURNAL_DATA_SOFT_BYTES)
+    else if (t->meta.n >= j->trans_soft / 2 || (uint64_t)t->nalloc * j->bs >= JOURNAL_DATA_SOFT_BYTES)
         commit_background(fs);
     if (j->next_head + 1 + j->reserve > j->maxlen)
         (void)checkpoint_locked(fs);

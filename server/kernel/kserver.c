@@ -938,7 +938,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         out[n++] = (struct ncp_counter){ "cache.evictions", b.evictions };
         out[n++] = (struct ncp_counter){ "cache.dirty", b.dirty };
     }
-    if (storage_volume() && n + 10 <= max) {
+    if (storage_volume() && n + 11 <= max) {
         struct ext2_stats e;
         ext2_get_stats(storage_volume(), &e);
         out[n++] = (struct ncp_counter){ "fs.fsyncs", e.fsyncs };
@@ -951,6 +951,7 @@ static unsigned extra_counters(void *arg, struct ncp_counter *out, unsigned max)
         out[n++] = (struct ncp_counter){ "fs.journal_checkpoints", e.journal_checkpoints };
         out[n++] = (struct ncp_counter){ "fs.order_barriers", e.order_barriers };
         out[n++] = (struct ncp_counter){ "fs.journal_background_commits", e.journal_background_commits };
+        out[n++] = (struct ncp_counter){ "fs.journal_throttled", e.journal_throttled };
     }
     return n;
 }
