@@ -259,8 +259,9 @@ awk -v stamp="$stamp" -v cmd="$cmd" -v systems="$systems" "$collect"'
         }
         print ""
         print "Boot to serving: wall time from starting QEMU to the first answered PING of the file"
-        print "protocol, polled every 50 ms.  WorkToDo boots through its PVH entry (QEMU `-kernel`, no"
-        print "GRUB, no NIC option ROM: the tests'"'"' and benchmarks'"'"' path); the ISO row is `make run`'"'"'s"
+        print "protocol, polled about every 20 ms (a 0.05 s TCP probe of port 524, then the PING).  WorkToDo"
+        print "boots through its PVH entry (QEMU `-kernel` under qboot, no GRUB, no NIC option ROM, no display:"
+        print "the tests'"'"' and benchmarks'"'"' path); the ISO row is `make run`'"'"'s"
         print "path.  The Linux guest boots Debian'"'"'s kernel with `-kernel` and an initramfs."
         print ""
         print "Plots, one per device kind (KIND = e1000 or virtio): `build/bench/read4k_rps_KIND.png`,"
