@@ -129,8 +129,11 @@ static void scan_bus(uint8_t bus, int depth)
                     break;
                 continue;
             }
-            if (ndevs == MAX_PCI) {
-                kprintf("pci: more than %d functions, %02x:%02x.%x and later ignored\n", MAX_PCI, bus, slot, func);
+            if (ndevs == MAX_PCI) {         /* said once: the callers up the tree stop here too */
+                static bool said;
+                if (!said)
+                    kprintf("pci: more than %d functions, %02x:%02x.%x and later ignored\n", MAX_PCI, bus, slot, func);
+                said = true;
                 return;
             }
             struct pci_dev *d = &devs[ndevs++];
